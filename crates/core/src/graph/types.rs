@@ -1,0 +1,117 @@
+//! The shapes of the Graph responses urlinsta reads.
+
+use serde::Deserialize;
+
+#[derive(Debug, Deserialize)]
+pub struct Page<T> {
+    #[serde(default = "Vec::new")]
+    pub data: Vec<T>,
+    #[serde(default)]
+    pub paging: Option<Paging>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct Paging {
+    #[serde(default)]
+    pub cursors: Option<Cursors>,
+    #[serde(default)]
+    pub next: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct Cursors {
+    #[serde(default)]
+    pub after: Option<String>,
+}
+
+/// `oauth/access_token`.
+#[derive(Deserialize)]
+pub struct TokenResponse {
+    pub access_token: String,
+    #[serde(default)]
+    pub expires_in: Option<i64>,
+}
+
+/// One entry of `/me/accounts`.
+#[derive(Deserialize)]
+pub struct FacebookPage {
+    pub id: String,
+    #[serde(default)]
+    pub name: String,
+    #[serde(default)]
+    pub access_token: Option<String>,
+}
+
+/// `/{page-id}?fields=instagram_business_account`.
+#[derive(Debug, Deserialize)]
+pub struct PageInstagram {
+    #[serde(default)]
+    pub instagram_business_account: Option<IdOnly>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct IdOnly {
+    pub id: String,
+}
+
+/// `/{ig-user-id}?fields=...`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct InstagramUser {
+    pub id: String,
+    #[serde(default)]
+    pub username: Option<String>,
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub followers_count: Option<i64>,
+    #[serde(default)]
+    pub follows_count: Option<i64>,
+    #[serde(default)]
+    pub media_count: Option<i64>,
+}
+
+/// `/me?fields=id,name`.
+#[derive(Debug, Deserialize)]
+pub struct Me {
+    pub id: String,
+}
+
+/// `debug_token`.
+#[derive(Debug, Deserialize)]
+pub struct DebugTokenEnvelope {
+    pub data: DebugToken,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct DebugToken {
+    #[serde(default)]
+    pub is_valid: bool,
+    #[serde(default)]
+    pub expires_at: Option<i64>,
+    #[serde(default)]
+    pub data_access_expires_at: Option<i64>,
+    #[serde(default)]
+    pub scopes: Vec<String>,
+    #[serde(default)]
+    pub user_id: Option<String>,
+    #[serde(default, rename = "type")]
+    pub token_type: Option<String>,
+    #[serde(default)]
+    pub error: Option<DebugTokenError>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct DebugTokenError {
+    #[serde(default)]
+    pub code: Option<i64>,
+    #[serde(default)]
+    pub subcode: Option<i64>,
+    #[serde(default)]
+    pub message: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct Success {
+    #[serde(default)]
+    pub success: bool,
+}

@@ -1,0 +1,146 @@
+//! HTTP, framework-neutral: a request and response of our own, one route
+//! table, one mapping from errors to responses. The Vercel functions and the
+//! local server both adapt their transport to [`ApiRequest`] and call [`handle`].
+
+mod auth;
+mod health;
+mod request;
+mod response;
+pub mod server;
+pub mod session;
+pub mod vercel;
+
+pub use request::ApiRequest;
+pub use response::{ApiError, ApiResponse};
+
+use hyper::Method;
+
+use crate::app::App;
+
+/// Every API route, at the plan's paths.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Route {
+    Health,
+    HealthDb,
+    AuthLogin,
+    AuthCallback,
+    AuthStatus,
+    AuthDisconnect,
+}
+
+impl Route {
+    /// The route table: `(route, path pattern, methods)`. `:name` is a path parameter.
+    pub const TABLE: &'static [(Route, &'static str, &'static [Method])] = &[
+        (Route::Health, "/api/health", &[Method::GET]),
+        (Route::HealthDb, "/api/health/db", &[Method::GET]),
+        (Route::AuthLogin, "/api/auth/login", &[Method::GET]),
+        (Route::AuthCallback, "/api/auth/callback", &[Method::GET]),
+        (Route::AuthStatus, "/api/auth/status", &[Method::GET]),
+        (
+            Route::AuthDisconnect,
+            "/api/auth/disconnect",
+            &[Method::POST],
+        ),
+    ];
+
+    /// Finds the route for a path, with its path parameters.
+    pub fn resolve(path: &str) -> Option<(Route, Vec<(String, String)>)> {
+        let path = path.trim_end_matches('/');
+        Self::TABLE.iter().find_map(|(route, pattern, _)| {
+            match_pattern(pattern, path).map(|params| (*route, params))
+        })
+    }
+
+    pub fn methods(self) -> &'static [Method] {
+        Self::TABLE
+            .iter()
+            .find(|(r, _, _)| *r == self)
+            .map(|(_, _, m)| *m)
+            .unwrap_or(&[])
+    }
+
+    pub fn pattern(self) -> &'static str {
+        Self::TABLE
+            .iter()
+            .find(|(r, _, _)| *r == self)
+            .map(|(_, p, _)| *p)
+            .unwrap_or("")
+    }
+}
+
+fn match_pattern(pattern: &str, path: &str) -> Option<Vec<(String, String)>> {
+    let mut params = Vec::new();
+    let mut want = pattern.split('/');
+    let mut got = path.split('/');
+    loop {
+        match (want.next(), got.next()) {
+            (None, None) => return Some(params),
+            (Some(w), Some(g)) if w.starts_with(':') => {
+                if g.is_empty() {
+                    return None;
+                }
+                let value = percent_decode(g)?;
+                params.push((w[1..].to_string(), value));
+            }
+            (Some(w), Some(g)) if w == g => {}
+            _ => return None,
+        }
+    }
+}
+
+fn percent_decode(s: &str) -> Option<String> {
+    url::form_urlencoded::parse(format!("v={}", s.replace('+', "%2B")).as_bytes())
+        .next()
+        .map(|(_, v)| v.into_owned())
+}
+
+/// Runs one API request: method check, the route's handler, errors to responses.
+pub async fn handle(app: &App, route: Route, req: ApiRequest) -> ApiResponse {
+    if req.method == Method::OPTIONS
+        || !route.methods().contains(&req.method)
+            && !(req.method == Method::HEAD && route.methods().contains(&Method::GET))
+    {
+        return ApiError::MethodNotAllowed(route.methods()).into_response();
+    }
+    let result = match route {
+        Route::Health => health::health().await,
+        Route::HealthDb => health::db(app).await,
+        Route::AuthLogin => auth::login(app, &req).await,
+        Route::AuthCallback => auth::callback(app, &req).await,
+        Route::AuthStatus => auth::status(app, &req).await,
+        Route::AuthDisconnect => auth::disconnect(app, &req).await,
+    };
+    let mut response = result.unwrap_or_else(|e| e.into_response());
+    response.set_header("cache-control", "no-store");
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn routes_resolve_with_parameters() {
+        assert_eq!(
+            Route::resolve("/api/health").map(|r| r.0),
+            Some(Route::Health)
+        );
+        assert_eq!(
+            Route::resolve("/api/health/").map(|r| r.0),
+            Some(Route::Health)
+        );
+        assert_eq!(
+            Route::resolve("/api/auth/status").map(|r| r.0),
+            Some(Route::AuthStatus)
+        );
+        assert!(Route::resolve("/api/nothing").is_none());
+        assert_eq!(
+            match_pattern("/api/insights/:userId", "/api/insights/17%2041"),
+            Some(vec![("userId".into(), "17 41".into())])
+        );
+        assert_eq!(
+            match_pattern("/api/insights/:userId", "/api/insights/"),
+            None
+        );
+    }
+}

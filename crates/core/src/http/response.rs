@@ -1,0 +1,158 @@
+//! Responses, and the one mapping from errors to them: 4xx say what to fix;
+//! 5xx bodies are generic and their cause is logged once.
+
+use bytes::Bytes;
+use hyper::{HeaderMap, Method, StatusCode, header::HeaderValue};
+use serde::Serialize;
+
+#[derive(Debug, Clone)]
+pub struct ApiResponse {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Bytes,
+}
+
+impl ApiResponse {
+    pub fn json(status: StatusCode, value: &impl Serialize) -> Self {
+        let body = serde_json::to_vec(value).unwrap_or_else(|_| b"{}".to_vec());
+        let mut r = ApiResponse {
+            status,
+            headers: HeaderMap::new(),
+            body: Bytes::from(body),
+        };
+        r.set_header("content-type", "application/json");
+        r
+    }
+
+    pub fn ok(value: &impl Serialize) -> Self {
+        Self::json(StatusCode::OK, value)
+    }
+
+    pub fn redirect(location: &str) -> Self {
+        let mut r = ApiResponse {
+            status: StatusCode::FOUND,
+            headers: HeaderMap::new(),
+            body: Bytes::new(),
+        };
+        r.set_header("location", location);
+        r
+    }
+
+    pub fn text(status: StatusCode, content_type: &str, body: impl Into<Bytes>) -> Self {
+        let mut r = ApiResponse {
+            status,
+            headers: HeaderMap::new(),
+            body: body.into(),
+        };
+        r.set_header("content-type", content_type);
+        r
+    }
+
+    pub fn set_header(&mut self, name: &'static str, value: &str) {
+        if let Ok(v) = HeaderValue::from_str(value) {
+            self.headers.insert(name, v);
+        }
+    }
+
+    pub fn add_cookie(&mut self, cookie: &str) {
+        if let Ok(v) = HeaderValue::from_str(cookie) {
+            self.headers.append(hyper::header::SET_COOKIE, v);
+        }
+    }
+
+    pub fn with_cookie(mut self, cookie: &str) -> Self {
+        self.add_cookie(cookie);
+        self
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("{0}")]
+    Unauthorized(String),
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("method not allowed")]
+    MethodNotAllowed(&'static [Method]),
+    #[error("the request body is larger than {0} bytes")]
+    PayloadTooLarge(usize),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("{0}")]
+    Unavailable(String),
+    /// Anything unexpected: logged with its cause, answered generically.
+    #[error("internal error")]
+    Internal(String),
+}
+
+#[derive(Serialize)]
+struct ErrorBody<'a> {
+    error: &'a str,
+    message: String,
+}
+
+impl ApiError {
+    pub fn internal(cause: impl std::fmt::Display) -> Self {
+        ApiError::Internal(cause.to_string())
+    }
+
+    pub fn status(&self) -> StatusCode {
+        match self {
+            ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::Conflict(_) => StatusCode::CONFLICT,
+            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    pub fn code(&self) -> &'static str {
+        match self {
+            ApiError::BadRequest(_) => "bad_request",
+            ApiError::Unauthorized(_) => "unauthorized",
+            ApiError::Forbidden(_) => "forbidden",
+            ApiError::NotFound(_) => "not_found",
+            ApiError::MethodNotAllowed(_) => "method_not_allowed",
+            ApiError::PayloadTooLarge(_) => "payload_too_large",
+            ApiError::Conflict(_) => "conflict",
+            ApiError::Unavailable(_) => "unavailable",
+            ApiError::Internal(_) => "internal",
+        }
+    }
+
+    pub fn into_response(self) -> ApiResponse {
+        let message = match &self {
+            ApiError::Internal(cause) => {
+                tracing::error!(cause = %cause, "request failed");
+                "something went wrong on our side; it has been logged".to_string()
+            }
+            other => other.to_string(),
+        };
+        let mut r = ApiResponse::json(
+            self.status(),
+            &ErrorBody {
+                error: self.code(),
+                message,
+            },
+        );
+        if let ApiError::MethodNotAllowed(methods) = &self {
+            let allow: Vec<&str> = methods.iter().map(Method::as_str).collect();
+            r.set_header("allow", &allow.join(", "));
+        }
+        r
+    }
+}
+
+impl From<crate::store::StoreError> for ApiError {
+    fn from(e: crate::store::StoreError) -> Self {
+        ApiError::Internal(e.to_string())
+    }
+}

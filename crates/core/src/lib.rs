@@ -1,0 +1,16 @@
+//! urlinsta's core: everything the Vercel functions, the local server and the
+//! CLI share. Data flows one way: http handler -> service (oauth, tokens,
+//! collect) -> graph client / store.
+
+pub mod app;
+pub mod config;
+pub mod crypto;
+pub mod graph;
+pub mod http;
+pub mod oauth;
+pub mod secret;
+pub mod store;
+pub mod telemetry;
+
+pub use app::App;
+pub use config::Config;

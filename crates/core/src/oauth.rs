@@ -1,0 +1,248 @@
+//! Facebook Login: the dialog URL, and the callback's work from a code to
+//! stored, encrypted tokens for every Instagram Business/Creator account the
+//! user granted.
+
+use chrono::{Duration as ChronoDuration, Utc};
+use tokio::time::Instant;
+use url::Url;
+
+use crate::app::App;
+use crate::graph::types::{
+    DebugTokenEnvelope, FacebookPage, InstagramUser, PageInstagram, TokenResponse,
+};
+use crate::graph::{Auth, Call, GraphError};
+use crate::secret::{AccessToken, AuthorizationCode, CsrfState};
+use crate::store::{NewConnection, StoreError, sql};
+
+/// What urlinsta asks for, and why: read the profile, read insights, find the Pages.
+pub const SCOPES: &[&str] = &[
+    "instagram_basic",
+    "instagram_manage_insights",
+    "pages_show_list",
+    "pages_read_engagement",
+];
+
+/// Without these nothing can be collected.
+pub const REQUIRED_SCOPES: &[&str] = &[
+    "instagram_basic",
+    "instagram_manage_insights",
+    "pages_show_list",
+];
+
+/// How long the whole callback may spend on Graph calls.
+const CALLBACK_BUDGET: std::time::Duration = std::time::Duration::from_secs(25);
+
+/// The login dialog URL for one browser's `state`.
+pub fn login_url(app: &App, state: &CsrfState) -> Url {
+    let c = &app.config;
+    let mut url = c.dialog_base_url.clone();
+    url.set_path(&format!("{}/dialog/oauth", c.graph_version));
+    url.query_pairs_mut()
+        .append_pair("client_id", &c.app_id)
+        .append_pair("redirect_uri", c.oauth_redirect_uri.as_str())
+        .append_pair("scope", &SCOPES.join(","))
+        .append_pair("state", state.expose())
+        .append_pair("response_type", "code");
+    url
+}
+
+/// Why a connect failed; each has a reason code the page explains.
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectError {
+    #[error("the login state did not match this browser")]
+    StateMismatch,
+    #[error("the user cancelled or denied the login")]
+    AccessDenied,
+    #[error("the Facebook user manages no Page that was shared with the app")]
+    NoPages,
+    #[error("none of the user's Pages has an Instagram Business or Creator account")]
+    NoInstagramAccount,
+    #[error("permissions were declined: {}", .0.join(", "))]
+    MissingPermissions(Vec<String>),
+    #[error(transparent)]
+    Graph(#[from] GraphError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl ConnectError {
+    pub fn reason_code(&self) -> &'static str {
+        match self {
+            ConnectError::StateMismatch => "state_mismatch",
+            ConnectError::AccessDenied => "access_denied",
+            ConnectError::NoPages => "no_pages",
+            ConnectError::NoInstagramAccount => "no_instagram_account",
+            ConnectError::MissingPermissions(_) => "missing_permissions",
+            ConnectError::Graph(_) | ConnectError::Store(_) => "graph_error",
+        }
+    }
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ConnectedAccount {
+    pub instagram_user_id: String,
+    pub username: Option<String>,
+    pub facebook_page_id: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct Connection {
+    pub facebook_user_id: Option<String>,
+    pub accounts: Vec<ConnectedAccount>,
+}
+
+/// Code -> short-lived token -> long-lived user token -> granted scopes ->
+/// every Page -> every linked Instagram account -> stored, both tokens encrypted.
+pub async fn connect(app: &App, code: &AuthorizationCode) -> Result<Connection, ConnectError> {
+    let graph = &app.graph;
+    let deadline = Some(Instant::now() + CALLBACK_BUDGET);
+    let cfg = &app.config;
+
+    let short: TokenResponse = graph
+        .send(
+            &Call::get("oauth/access_token", Auth::None)
+                .param("client_id", cfg.app_id.as_str())
+                .param("client_secret", cfg.app_secret.expose())
+                .param("redirect_uri", cfg.oauth_redirect_uri.as_str())
+                .param("code", code.expose()),
+            deadline,
+        )
+        .await?
+        .data;
+    let (user_token, expires_in) =
+        exchange_for_long_lived(app, &AccessToken::new(short.access_token), deadline).await?;
+
+    // One debug_token tells who the user is, what was granted and when access ends.
+    let debug = graph
+        .send::<DebugTokenEnvelope>(
+            &Call::get("debug_token", Auth::App).param("input_token", user_token.expose()),
+            deadline,
+        )
+        .await?
+        .data
+        .data;
+    let now = Utc::now();
+    let user_token_expires_at = match (expires_in, debug.expires_at) {
+        (Some(secs), _) if secs > 0 => Some(sql::ts(now + ChronoDuration::seconds(secs))),
+        (_, Some(at)) if at > 0 => chrono::DateTime::from_timestamp(at, 0).map(sql::ts),
+        _ => None,
+    };
+    let data_access_expires_at = debug
+        .data_access_expires_at
+        .filter(|t| *t > 0)
+        .and_then(|t| chrono::DateTime::from_timestamp(t, 0))
+        .map(sql::ts);
+    let missing: Vec<String> = REQUIRED_SCOPES
+        .iter()
+        .filter(|s| !debug.scopes.iter().any(|g| g == *s))
+        .map(|s| s.to_string())
+        .collect();
+    if !missing.is_empty() {
+        return Err(ConnectError::MissingPermissions(missing));
+    }
+
+    let pages: Vec<FacebookPage> = graph
+        .send_all(
+            &Call::get("me/accounts", Auth::User(&user_token))
+                .param("fields", "id,name,access_token")
+                .param("limit", "100"),
+            deadline,
+            50,
+        )
+        .await?;
+    let pages: Vec<FacebookPage> = pages
+        .into_iter()
+        .filter(|p| p.access_token.is_some())
+        .collect();
+    if pages.is_empty() {
+        return Err(ConnectError::NoPages);
+    }
+
+    let mut accounts = Vec::new();
+    for page in pages {
+        let Some(page_token) = page.access_token.map(AccessToken::new) else {
+            continue;
+        };
+        let linked: PageInstagram = graph
+            .send(
+                &Call::get(page.id.as_str(), Auth::Page(&page_token))
+                    .param("fields", "instagram_business_account"),
+                deadline,
+            )
+            .await?
+            .data;
+        let Some(ig) = linked.instagram_business_account else {
+            continue;
+        };
+        let profile: InstagramUser = graph
+            .send(
+                &Call::get(ig.id.as_str(), Auth::Page(&page_token))
+                    .param("fields", "id,username,name,followers_count"),
+                deadline,
+            )
+            .await?
+            .data;
+        app.store
+            .upsert_connection(&NewConnection {
+                instagram_user_id: ig.id.clone(),
+                username: profile.username.clone(),
+                name: profile.name.clone(),
+                facebook_page_id: page.id.clone(),
+                facebook_page_name: page.name.clone(),
+                facebook_user_id: debug.user_id.clone(),
+                followers_count: profile.followers_count,
+                user_token: user_token.clone(),
+                user_token_expires_at: user_token_expires_at.clone(),
+                page_token,
+                data_access_expires_at: data_access_expires_at.clone(),
+                granted_scopes: debug.scopes.clone(),
+            })
+            .await?;
+        tracing::info!(instagram_user_id = %ig.id, page_id = %page.id, "Instagram account connected");
+        accounts.push(ConnectedAccount {
+            instagram_user_id: ig.id,
+            username: profile.username,
+            facebook_page_id: page.id,
+        });
+    }
+    if accounts.is_empty() {
+        return Err(ConnectError::NoInstagramAccount);
+    }
+    Ok(Connection {
+        facebook_user_id: debug.user_id,
+        accounts,
+    })
+}
+
+/// `fb_exchange_token`: a long-lived user token and its `expires_in`, when Meta gives one.
+pub async fn exchange_for_long_lived(
+    app: &App,
+    token: &AccessToken,
+    deadline: Option<Instant>,
+) -> Result<(AccessToken, Option<i64>), GraphError> {
+    let cfg = &app.config;
+    let reply: TokenResponse = app
+        .graph
+        .send(
+            &Call::get("oauth/access_token", Auth::None)
+                .param("grant_type", "fb_exchange_token")
+                .param("client_id", cfg.app_id.as_str())
+                .param("client_secret", cfg.app_secret.expose())
+                .param("fb_exchange_token", token.expose()),
+            deadline,
+        )
+        .await?
+        .data;
+    Ok((AccessToken::new(reply.access_token), reply.expires_in))
+}
+
+/// Asks Meta to drop the app's permissions for this user (best effort).
+pub async fn revoke(app: &App, user_token: &AccessToken) -> Result<(), GraphError> {
+    app.graph
+        .send::<crate::graph::types::Success>(
+            &Call::delete("me/permissions", Auth::User(user_token)),
+            Some(Instant::now() + std::time::Duration::from_secs(10)),
+        )
+        .await
+        .map(|_| ())
+}

@@ -1,0 +1,187 @@
+//! Storage on libSQL: an embedded file or a hosted database (Turso, `sqld`).
+//!
+//! The `Database` is opened once per process; a `Connection` is opened per
+//! request or job and dropped after, because a remote connection dies when
+//! idle (platform-facts). Nothing outside this module writes SQL.
+
+mod accounts;
+mod schema;
+pub mod sql;
+
+use std::time::Duration;
+
+use libsql::{Builder, Connection, Database};
+
+pub use accounts::*;
+
+use crate::config::DatabaseConfig;
+use crate::crypto::{CryptoError, Keyring};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database error: {0}")]
+    Db(#[from] libsql::Error),
+    #[error("could not open the database: {0}")]
+    Open(String),
+    #[error(transparent)]
+    Crypto(#[from] CryptoError),
+    #[error("stored data is not what this version expects: {0}")]
+    Corrupt(String),
+}
+
+impl StoreError {
+    /// A uniqueness or foreign-key violation, on the local and the remote path alike.
+    pub fn is_constraint(&self) -> bool {
+        match self {
+            StoreError::Db(libsql::Error::SqliteFailure(code, _)) => (*code & 0xff) == 19,
+            StoreError::Db(e) => e.to_string().contains("CONSTRAINT"),
+            _ => false,
+        }
+    }
+}
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+#[derive(Clone)]
+pub struct Store {
+    db: std::sync::Arc<Database>,
+    local: bool,
+    keys: Keyring,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("local", &self.local)
+            .finish_non_exhaustive()
+    }
+}
+
+/// How long a local writer waits for another before giving up.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
+impl Store {
+    pub async fn open(config: &DatabaseConfig, keys: Keyring) -> Result<Self> {
+        let (db, local) = match config {
+            DatabaseConfig::Local { path } => {
+                if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                    std::fs::create_dir_all(dir)
+                        .map_err(|e| StoreError::Open(format!("{}: {e}", dir.display())))?;
+                }
+                (Builder::new_local(path).build().await?, true)
+            }
+            DatabaseConfig::Remote { url, auth_token } => {
+                // Turso's libsql:// is HTTPS underneath.
+                let url = match url.strip_prefix("libsql://") {
+                    Some(rest) => format!("https://{rest}"),
+                    None => url.clone(),
+                };
+                (
+                    Builder::new_remote(url, auth_token.expose().to_string())
+                        .build()
+                        .await?,
+                    false,
+                )
+            }
+        };
+        let store = Store {
+            db: std::sync::Arc::new(db),
+            local,
+            keys,
+        };
+        if local {
+            // WAL lets readers and one writer work at once; it persists in the file.
+            let conn = store.db.connect()?;
+            conn.busy_timeout(BUSY_TIMEOUT)?;
+            let mut rows = conn.query("PRAGMA journal_mode=WAL", ()).await?;
+            while rows.next().await?.is_some() {}
+        }
+        Ok(store)
+    }
+
+    pub fn is_local(&self) -> bool {
+        self.local
+    }
+
+    pub fn keys(&self) -> &Keyring {
+        &self.keys
+    }
+
+    /// A fresh connection; local ones wait on locks and enforce foreign keys.
+    pub async fn conn(&self) -> Result<Connection> {
+        let conn = self.db.connect()?;
+        if self.local {
+            conn.busy_timeout(BUSY_TIMEOUT)?;
+            conn.execute("PRAGMA foreign_keys = ON", ()).await?;
+        }
+        Ok(conn)
+    }
+
+    /// Applies every migration not yet applied; safe to call from many processes.
+    pub async fn migrate(&self) -> Result<usize> {
+        let conn = self.conn().await?;
+        conn.execute(
+            "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)",
+            (),
+        )
+        .await?;
+        let mut applied = 0;
+        for m in schema::MIGRATIONS {
+            if self.is_applied(&conn, m.version).await? {
+                continue;
+            }
+            let batch = format!(
+                "{}\nINSERT INTO schema_migrations (version, name, applied_at) VALUES ({}, {}, {});",
+                m.sql,
+                m.version,
+                sql::text(m.name),
+                sql::text(&sql::now())
+            );
+            match conn.execute_transactional_batch(&batch).await {
+                Ok(_) => {
+                    applied += 1;
+                    tracing::info!(version = m.version, name = m.name, "migration applied");
+                }
+                // Another process may have applied it a moment ago.
+                Err(e) if self.is_applied(&conn, m.version).await? => {
+                    tracing::debug!(version = m.version, error = %e, "migration applied concurrently");
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(applied)
+    }
+
+    async fn is_applied(&self, conn: &Connection, version: i64) -> Result<bool> {
+        let mut rows = conn
+            .query(
+                "SELECT 1 FROM schema_migrations WHERE version = ?1",
+                [version],
+            )
+            .await?;
+        Ok(rows.next().await?.is_some())
+    }
+
+    pub async fn schema_version(&self) -> Result<i64> {
+        let conn = self.conn().await?;
+        let mut rows = conn
+            .query(
+                "SELECT COALESCE(MAX(version), 0) FROM schema_migrations",
+                (),
+            )
+            .await?;
+        Ok(match rows.next().await? {
+            Some(row) => row.get(0)?,
+            None => 0,
+        })
+    }
+
+    pub async fn users_count(&self) -> Result<i64> {
+        let conn = self.conn().await?;
+        let mut rows = conn.query("SELECT COUNT(*) FROM users", ()).await?;
+        Ok(match rows.next().await? {
+            Some(row) => row.get(0)?,
+            None => 0,
+        })
+    }
+}

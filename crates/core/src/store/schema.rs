@@ -1,0 +1,156 @@
+//! Versioned migrations. Append new ones; never edit one that has shipped.
+//!
+//! The plan's tables (users, tokens, insights, audience_data, collection_log)
+//! are kept; what the platform needs is added: who connected each account,
+//! token health, per-account collection state, leases, notifications and
+//! deletion requests. Timestamps are UTC text `YYYY-MM-DDTHH:MM:SSZ`, which
+//! sorts like time.
+
+pub struct Migration {
+    pub version: i64,
+    pub name: &'static str,
+    pub sql: &'static str,
+}
+
+pub const MIGRATIONS: &[Migration] = &[Migration {
+    version: 1,
+    name: "initial schema",
+    sql: r#"
+-- One connected Instagram account (the plan calls it a user).
+CREATE TABLE users (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    instagram_user_id TEXT NOT NULL UNIQUE,
+    instagram_username TEXT,
+    instagram_name TEXT,
+    facebook_page_id TEXT,
+    facebook_page_name TEXT,
+    -- the app-scoped id of the Facebook user who connected it (deletion callbacks name it)
+    facebook_user_id TEXT,
+    followers_count INTEGER,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+);
+CREATE INDEX idx_users_facebook_user ON users(facebook_user_id);
+
+-- Both tokens, encrypted (v1:<key id>:<base64>), and the connection's health.
+CREATE TABLE tokens (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    user_id INTEGER NOT NULL UNIQUE REFERENCES users(id) ON DELETE CASCADE,
+    user_access_token TEXT NOT NULL,
+    user_token_expires_at TEXT,
+    page_access_token TEXT NOT NULL,
+    data_access_expires_at TEXT,
+    granted_scopes TEXT NOT NULL DEFAULT '',
+    status TEXT NOT NULL DEFAULT 'active' CHECK (status IN ('active', 'reauth_required', 'invalid')),
+    status_code INTEGER,
+    status_subcode INTEGER,
+    status_reason TEXT,
+    reconnect_by TEXT,
+    status_changed_at TEXT,
+    -- bumped by every token write; a refresh only writes over the generation it read
+    generation INTEGER NOT NULL DEFAULT 1,
+    last_refreshed_at TEXT,
+    last_checked_at TEXT,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+);
+CREATE INDEX idx_tokens_expires_at ON tokens(user_token_expires_at);
+CREATE INDEX idx_tokens_status ON tokens(status);
+
+CREATE TABLE insights (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    metric_name TEXT NOT NULL,
+    metric_value INTEGER,
+    period TEXT NOT NULL,
+    end_time TEXT NOT NULL,
+    collected_at TEXT NOT NULL,
+    UNIQUE (user_id, metric_name, period, end_time)
+);
+CREATE INDEX idx_insights_user_end ON insights(user_id, end_time);
+
+-- Demographics: one dated snapshot per account, metric and day.
+CREATE TABLE audience_data (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    metric TEXT NOT NULL DEFAULT 'follower_demographics',
+    demographic_type TEXT NOT NULL,
+    dimension_key TEXT NOT NULL,
+    dimension_value INTEGER,
+    snapshot_date TEXT NOT NULL,
+    collected_at TEXT NOT NULL,
+    UNIQUE (user_id, metric, demographic_type, dimension_key, snapshot_date)
+);
+CREATE TABLE audience_snapshots (
+    user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    metric TEXT NOT NULL,
+    snapshot_date TEXT NOT NULL,
+    status TEXT NOT NULL CHECK (status IN ('ok', 'not_available')),
+    detail TEXT,
+    collected_at TEXT NOT NULL,
+    PRIMARY KEY (user_id, metric, snapshot_date)
+);
+
+CREATE TABLE collection_log (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    user_id INTEGER REFERENCES users(id) ON DELETE CASCADE,
+    run_id TEXT,
+    job_type TEXT NOT NULL,
+    status TEXT NOT NULL CHECK (status IN ('success', 'failed', 'skipped')),
+    error_code INTEGER,
+    error_message TEXT,
+    details TEXT,
+    started_at TEXT NOT NULL,
+    completed_at TEXT
+);
+CREATE INDEX idx_collection_log_status ON collection_log(job_type, status);
+CREATE INDEX idx_collection_log_user ON collection_log(user_id, started_at);
+
+-- Collection bookkeeping shared by every serverless process (they share no memory).
+CREATE TABLE account_state (
+    user_id INTEGER PRIMARY KEY REFERENCES users(id) ON DELETE CASCADE,
+    rate_window_start TEXT,
+    rate_window_calls INTEGER NOT NULL DEFAULT 0,
+    throttled_until TEXT,
+    throttle_reason TEXT,
+    last_insights_at TEXT,
+    last_audience_at TEXT,
+    last_success_at TEXT,
+    last_error TEXT,
+    last_error_at TEXT,
+    rejected_metrics TEXT
+);
+
+CREATE TABLE job_leases (
+    name TEXT PRIMARY KEY,
+    holder TEXT NOT NULL,
+    acquired_at TEXT NOT NULL,
+    expires_at TEXT NOT NULL
+);
+
+-- Outbox of webhook events: written with the status change, delivered later.
+CREATE TABLE notifications (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    user_id INTEGER,
+    instagram_user_id TEXT,
+    event TEXT NOT NULL,
+    payload TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    delivered_at TEXT,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at TEXT,
+    last_error TEXT
+);
+CREATE INDEX idx_notifications_pending ON notifications(delivered_at, next_attempt_at);
+
+CREATE TABLE deletion_requests (
+    confirmation_code TEXT PRIMARY KEY,
+    facebook_user_id TEXT NOT NULL,
+    source TEXT NOT NULL,
+    accounts_deleted INTEGER NOT NULL DEFAULT 0,
+    status TEXT NOT NULL,
+    requested_at TEXT NOT NULL,
+    completed_at TEXT
+);
+"#,
+}];
