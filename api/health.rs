@@ -1,1 +1,8 @@
-fn main() {}
+//! GET /api/health
+use urlinsta_core::http::{Route, vercel};
+use vercel_runtime::{Error, run, service_fn};
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    run(service_fn(|req| vercel::handle(req, Route::Health))).await
+}

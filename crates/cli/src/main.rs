@@ -1,1 +1,80 @@
-fn main() {}
+//! `urlinsta`: run the whole service on one machine (server + scheduler, with
+//! the sandbox standing in for Meta when no app is configured), migrate the
+//! database, or run one job by hand.
+
+mod serve;
+
+use std::io::IsTerminal;
+use std::sync::Arc;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use urlinsta_core::jobs::{self, Job, JobContext, Progress, Shard};
+use urlinsta_core::{App, Config};
+
+#[derive(Parser)]
+#[command(name = "urlinsta", version, about = "Instagram insights for influencers: connect, keep alive, collect")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve public/ and every /api route on one port, and run the jobs on the schedules of vercel.json.
+    Serve(serve::ServeArgs),
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Run one job now: refresh-tokens, collect-insights or collect-audience.
+    Run {
+        job: String,
+        /// This invocation's shard (with --shards).
+        #[arg(long)]
+        shard: Option<u32>,
+        #[arg(long)]
+        shards: Option<u32>,
+    },
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Serve(args) => serve::serve(args).await,
+        Command::Migrate => {
+            let config = Config::from_env()?;
+            urlinsta_core::telemetry::init(&config.log_level);
+            let app = App::build(config).await?;
+            println!("database at schema version {}", app.store.schema_version().await?);
+            Ok(())
+        }
+        Command::Run { job, shard, shards } => {
+            let job = Job::parse(&job).with_context(|| format!("unknown job `{job}`: use refresh-tokens, collect-insights or collect-audience"))?;
+            let shard = Shard::parse(shard.map(|s| s.to_string()).as_deref(), shards.map(|s| s.to_string()).as_deref())?;
+            let config = Config::from_env()?;
+            urlinsta_core::telemetry::init(&config.log_level);
+            if config.sandbox {
+                eprintln!("note: no FB_APP_ID is set; Graph calls go to {}", config.graph_base_url);
+            }
+            let app = App::build(config).await?;
+            let report = run_job(&app, job, shard).await?;
+            println!("{}", serde_json::to_string_pretty(&report)?);
+            Ok(())
+        }
+    }
+}
+
+/// Runs a job, drawing progress on a terminal.
+pub async fn run_job(app: &App, job: Job, shard: Shard) -> anyhow::Result<serde_json::Value> {
+    let mut ctx = JobContext::new(app, job, shard);
+    if std::io::stderr().is_terminal() {
+        ctx = ctx.with_progress(Arc::new(|p: Progress| {
+            eprint!("\r{:>6}/{:<6} accounts, {} failed ", p.done, p.total, p.failed);
+        }));
+    }
+    let report = jobs::run(app, &ctx).await?;
+    if std::io::stderr().is_terminal() {
+        eprintln!();
+    }
+    Ok(report)
+}

@@ -3,14 +3,17 @@
 //! collect) -> graph client / store.
 
 pub mod app;
+pub mod collect;
 pub mod config;
 pub mod crypto;
 pub mod graph;
 pub mod http;
+pub mod jobs;
 pub mod oauth;
 pub mod secret;
 pub mod store;
 pub mod telemetry;
+pub mod tokens;
 
 pub use app::App;
 pub use config::Config;

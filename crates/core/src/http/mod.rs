@@ -3,6 +3,7 @@
 //! local server both adapt their transport to [`ApiRequest`] and call [`handle`].
 
 mod auth;
+mod cron;
 mod health;
 mod request;
 mod response;
@@ -16,6 +17,7 @@ pub use response::{ApiError, ApiResponse};
 use hyper::Method;
 
 use crate::app::App;
+use crate::jobs::Job;
 
 /// Every API route, at the plan's paths.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -26,6 +28,7 @@ pub enum Route {
     AuthCallback,
     AuthStatus,
     AuthDisconnect,
+    Cron(Job),
 }
 
 impl Route {
@@ -109,6 +112,7 @@ pub async fn handle(app: &App, route: Route, req: ApiRequest) -> ApiResponse {
         Route::AuthCallback => auth::callback(app, &req).await,
         Route::AuthStatus => auth::status(app, &req).await,
         Route::AuthDisconnect => auth::disconnect(app, &req).await,
+        Route::Cron(job) => cron::run(app, &req, job).await,
     };
     let mut response = result.unwrap_or_else(|e| e.into_response());
     response.set_header("cache-control", "no-store");

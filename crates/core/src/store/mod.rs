@@ -5,6 +5,7 @@
 //! idle (platform-facts). Nothing outside this module writes SQL.
 
 mod accounts;
+mod jobs;
 mod schema;
 pub mod sql;
 
@@ -13,6 +14,7 @@ use std::time::Duration;
 use libsql::{Builder, Connection, Database};
 
 pub use accounts::*;
+pub use jobs::*;
 
 use crate::config::DatabaseConfig;
 use crate::crypto::{CryptoError, Keyring};

@@ -1,0 +1,9 @@
+//! GET /api/cron/collect-audience (Vercel Cron, 0 3 * * *)
+use urlinsta_core::http::{Route, vercel};
+use urlinsta_core::jobs::Job;
+use vercel_runtime::{Error, run, service_fn};
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    run(service_fn(|req| vercel::handle(req, Route::Cron(Job::CollectAudience)))).await
+}

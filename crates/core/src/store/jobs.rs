@@ -1,0 +1,112 @@
+//! Leases against overlapping runs, and the per-run collection log.
+
+use chrono::Utc;
+use libsql::params;
+
+use super::sql::{now, ts};
+use super::{Result, Store};
+
+/// One row of the collection log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LogStatus {
+    Success,
+    Failed,
+    Skipped,
+}
+
+impl LogStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LogStatus::Success => "success",
+            LogStatus::Failed => "failed",
+            LogStatus::Skipped => "skipped",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct LogEntry<'a> {
+    pub account_id: Option<i64>,
+    pub run_id: &'a str,
+    pub job_type: &'a str,
+    pub status: LogStatus,
+    pub error_code: Option<i64>,
+    /// Already free of secrets (Graph errors never carry them).
+    pub error_message: Option<String>,
+    pub details: Option<serde_json::Value>,
+    pub started_at: String,
+}
+
+impl Store {
+    /// Takes the lease `name` for `ttl` unless someone else holds an unexpired
+    /// one. One statement, so two processes cannot both win.
+    pub async fn try_lease(&self, name: &str, holder: &str, ttl: std::time::Duration) -> Result<bool> {
+        let conn = self.conn().await?;
+        let now_t = Utc::now();
+        let expires = now_t + chrono::Duration::from_std(ttl).unwrap_or(chrono::Duration::minutes(15));
+        let changed = conn
+            .execute(
+                "INSERT INTO job_leases (name, holder, acquired_at, expires_at) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, acquired_at = excluded.acquired_at,
+                        expires_at = excluded.expires_at
+                 WHERE job_leases.expires_at <= excluded.acquired_at OR job_leases.holder = excluded.holder",
+                params![name, holder, ts(now_t), ts(expires)],
+            )
+            .await?;
+        Ok(changed == 1)
+    }
+
+    pub async fn release_lease(&self, name: &str, holder: &str) -> Result<()> {
+        let conn = self.conn().await?;
+        conn.execute("DELETE FROM job_leases WHERE name = ?1 AND holder = ?2", params![name, holder]).await?;
+        Ok(())
+    }
+
+    pub async fn log_run(&self, e: &LogEntry<'_>) -> Result<()> {
+        let conn = self.conn().await?;
+        conn.execute(
+            "INSERT INTO collection_log (user_id, run_id, job_type, status, error_code, error_message, details, started_at, completed_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            params![
+                e.account_id,
+                e.run_id,
+                e.job_type,
+                e.status.as_str(),
+                e.error_code,
+                e.error_message.clone(),
+                e.details.as_ref().map(|d| d.to_string()),
+                e.started_at.as_str(),
+                now()
+            ],
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// The most recent log rows of an account (newest first).
+    pub async fn recent_log(&self, account_id: i64, limit: i64) -> Result<Vec<serde_json::Value>> {
+        let conn = self.conn().await?;
+        let mut rows = conn
+            .query(
+                "SELECT job_type, status, error_code, error_message, details, started_at, completed_at, run_id
+                 FROM collection_log WHERE user_id = ?1 ORDER BY id DESC LIMIT ?2",
+                params![account_id, limit],
+            )
+            .await?;
+        let mut out = Vec::new();
+        while let Some(r) = rows.next().await? {
+            out.push(serde_json::json!({
+                "job_type": r.get::<String>(0)?,
+                "status": r.get::<String>(1)?,
+                "error_code": r.get::<Option<i64>>(2)?,
+                "error_message": r.get::<Option<String>>(3)?,
+                "details": r.get::<Option<String>>(4)?.and_then(|d| serde_json::from_str::<serde_json::Value>(&d).ok()),
+                "started_at": r.get::<String>(5)?,
+                "completed_at": r.get::<Option<String>>(6)?,
+                "run_id": r.get::<Option<String>>(7)?,
+            }));
+        }
+        Ok(out)
+    }
+}

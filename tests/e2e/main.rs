@@ -1,0 +1,5 @@
+//! End-to-end tests: the real app on a random port, a fresh embedded libSQL
+//! file per test, and the sandbox Graph API over real HTTP.
+
+mod harness;
+mod oauth;
