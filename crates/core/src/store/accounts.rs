@@ -25,7 +25,7 @@ impl TokenStatus {
         }
     }
 
-    fn parse(s: &str) -> Result<Self> {
+    pub(crate) fn parse(s: &str) -> Result<Self> {
         match s {
             "active" => Ok(TokenStatus::Active),
             "reauth_required" => Ok(TokenStatus::ReauthRequired),
