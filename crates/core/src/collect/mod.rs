@@ -92,8 +92,19 @@ pub enum Outcome {
     Collected { rows: usize },
     /// Nothing to collect yet (demographics of a small account).
     NotAvailable,
-    Skipped { reason: String, retry_at: Option<DateTime<Utc>> },
+    Skipped { why: Skip, reason: String, retry_at: Option<DateTime<Utc>> },
     Failed(String),
+}
+
+/// Why an account was not collected, for those who must act differently on each.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Skip {
+    /// The connection is invalid: only the user reconnecting helps.
+    InvalidToken,
+    /// Meta throttled the account; it is left alone until `retry_at`.
+    Parked,
+    /// Our hourly ceiling of Graph calls for the account is reached.
+    OverBudget,
 }
 
 async fn run(app: &App, ctx: &JobContext, kind: CollectKind) -> Result<CollectReport, JobError> {
@@ -122,7 +133,7 @@ async fn run_slice(app: &App, ctx: &JobContext, kind: CollectKind) -> Result<Col
         if c.last_collected_at.as_deref().is_some_and(|last| last >= period_start.as_str()) {
             continue; // already collected in this hour (day)
         }
-        if let Some(reason) = not_callable(&c, now_t) {
+        if let Some((_, reason)) = not_callable(&c, now_t) {
             tracing::debug!(instagram_user_id = %c.instagram_user_id, reason, "skipped");
             report.skipped += 1;
             continue;
@@ -174,13 +185,13 @@ async fn run_slice(app: &App, ctx: &JobContext, kind: CollectKind) -> Result<Col
 }
 
 /// Why an account is not called at all now, if it is not.
-fn not_callable(c: &Candidate, now_t: DateTime<Utc>) -> Option<&'static str> {
+fn not_callable(c: &Candidate, now_t: DateTime<Utc>) -> Option<(Skip, &'static str)> {
     if c.status == TokenStatus::Invalid {
         // A `reauth_required` connection is still collected while its Page token works.
-        return Some("the connection is invalid");
+        return Some((Skip::InvalidToken, "the connection is invalid: the account must be connected again"));
     }
     let parked = c.throttled_until.as_deref().and_then(parse_ts).is_some_and(|until| until > now_t);
-    parked.then_some("Meta throttled this account; it is parked")
+    parked.then_some((Skip::Parked, "Meta throttled this account; it is parked until the throttle clears"))
 }
 
 /// `POST /api/insights/:userId/refresh`: collects one account's insights
@@ -190,9 +201,9 @@ pub async fn refresh(app: &App, instagram_user_id: &str) -> Result<Option<Outcom
         return Ok(None);
     };
     let now_t = Utc::now();
-    if let Some(reason) = not_callable(&account, now_t) {
+    if let Some((why, reason)) = not_callable(&account, now_t) {
         let retry_at = account.throttled_until.as_deref().and_then(parse_ts).filter(|t| *t > now_t);
-        return Ok(Some(Outcome::Skipped { reason: reason.to_string(), retry_at }));
+        return Ok(Some(Outcome::Skipped { why, reason: reason.to_string(), retry_at }));
     }
     let run_id = format!("refresh-{}", crate::crypto::random_token(4));
     let run = Run::new(app, run_id, Instant::now() + REFRESH_TIME);
@@ -246,10 +257,13 @@ async fn settle(
         Ended::Complete if not_available => Outcome::NotAvailable,
         Ended::Complete => Outcome::Collected { rows },
         Ended::OverBudget => Outcome::Skipped {
+            why: Skip::OverBudget,
             reason: format!("the hourly ceiling of {} Graph calls for this account is reached", app.config.rate_limit_per_hour),
             retry_at: None,
         },
-        Ended::Parked { until, reason } => Outcome::Skipped { reason: format!("parked: {reason}"), retry_at: Some(*until) },
+        Ended::Parked { until, reason } => {
+            Outcome::Skipped { why: Skip::Parked, reason: format!("parked: {reason}"), retry_at: Some(*until) }
+        }
         Ended::Failed(reason, _) => Outcome::Failed(reason.clone()),
     };
     let (status, message) = match &outcome {
