@@ -222,9 +222,12 @@ pub async fn exchange<P: Plan>(
         if let Some(stop) = stop {
             return stop;
         }
-        if account_usage.buc_pct.is_some_and(|p| p > STOP_PCT) {
-            let reason = format!("Meta reports {}% of this account's limit in use", account_usage.buc_pct.unwrap_or(0));
-            return Ended::Parked { until: park_until(account_usage.regain_after()), reason };
+        // Near the account's limit with a wait announced: honour it. Without one, back off below.
+        if let (Some(pct), Some(wait)) = (account_usage.buc_pct, account_usage.regain_after())
+            && pct > STOP_PCT
+        {
+            let reason = format!("Meta reports {pct}% of this account's limit in use");
+            return Ended::Parked { until: park_until(Some(wait)), reason };
         }
         if next.is_empty() {
             return Ended::Complete;
