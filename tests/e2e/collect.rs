@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use chrono::{NaiveDate, Utc};
 use serde_json::Value;
-use urlinsta_sandbox::{CallRecord, Endpoint, Fault, TokenKind, UserSpec};
+use urlinsta_sandbox::{CallRecord, Endpoint, Fault, TokenKind, UserSpec, day_end, meta_day};
 
 use crate::harness::*;
 
@@ -26,7 +26,13 @@ async fn connect_influencer(t: &TestApp, followers: i64) -> (String, reqwest::Cl
 }
 
 async fn cron(t: &TestApp, job: &str) -> Value {
-    let r = t.browser.get(t.api(&format!("/api/cron/{job}"))).bearer_auth(CRON_SECRET).send().await.unwrap();
+    let r = t
+        .browser
+        .get(t.api(&format!("/api/cron/{job}")))
+        .bearer_auth(CRON_SECRET)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 200, "cron {job}");
     r.json().await.unwrap()
 }
@@ -43,19 +49,26 @@ async fn insights(t: &TestApp, ig: &str, query: &str) -> Vec<Value> {
 }
 
 async fn refresh(t: &TestApp, ig: &str) -> (u16, Value) {
-    let r = t.browser.post(t.api(&format!("/api/insights/{ig}/refresh"))).bearer_auth(ADMIN_KEY).send().await.unwrap();
+    let r = t
+        .browser
+        .post(t.api(&format!("/api/insights/{ig}/refresh")))
+        .bearer_auth(ADMIN_KEY)
+        .send()
+        .await
+        .unwrap();
     (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
 }
 
 fn value_of(rows: &[Value], metric: &str, end_time: &str) -> Option<i64> {
-    rows.iter().find(|r| r["metric_name"] == metric && r["end_time"] == end_time).and_then(|r| r["metric_value"].as_i64())
+    rows.iter()
+        .find(|r| r["metric_name"] == metric && r["end_time"] == end_time)
+        .and_then(|r| r["metric_value"].as_i64())
 }
 
-/// Yesterday in Meta's (the sandbox's) Pacific calendar, and the `end_time` that closes it.
+/// Yesterday in Meta's Pacific calendar, and the `end_time` that closes it.
 fn yesterday() -> (NaiveDate, String) {
-    let today = (Utc::now() - chrono::Duration::hours(8)).date_naive();
-    let day = today.pred_opt().unwrap();
-    (day, format!("{}T08:00:00Z", today.format("%Y-%m-%d")))
+    let day = meta_day(Utc::now()).pred_opt().unwrap();
+    (day, day_end(day).format("%Y-%m-%dT%H:%M:%SZ").to_string())
 }
 
 fn calls_for<'a>(calls: &'a [CallRecord], ig: &'a str) -> impl Iterator<Item = &'a CallRecord> + 'a {
@@ -69,7 +82,13 @@ fn param<'a>(c: &'a CallRecord, name: &str) -> Option<&'a str> {
 async fn admin_account(t: &TestApp, ig: &str) -> Value {
     let (status, body) = admin_get(t, "/api/admin/accounts").await;
     assert_eq!(status, 200);
-    body["accounts"].as_array().unwrap().iter().find(|a| a["instagram_user_id"] == ig).cloned().expect("listed")
+    body["accounts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["instagram_user_id"] == ig)
+        .cloned()
+        .expect("listed")
 }
 
 #[tokio::test]
@@ -81,7 +100,11 @@ async fn hourly_collection_fetches_current_metrics_with_the_page_token() {
     t.control.reset_calls();
 
     let report = cron(&t, "collect-insights").await;
-    assert_eq!((report["collected"].as_u64(), report["failed"].as_u64()), (Some(1), Some(0)), "{report}");
+    assert_eq!(
+        (report["collected"].as_u64(), report["failed"].as_u64()),
+        (Some(1), Some(0)),
+        "{report}"
+    );
     assert!(report["duration_ms"].is_u64() && report["remaining"] == 0 && report["skipped"] == 0);
 
     // One round trip: a batch of the snapshot and three days, all with the Page token and its proof.
@@ -98,16 +121,30 @@ async fn hourly_collection_fetches_current_metrics_with_the_page_token() {
         for wanted in ["views", "reach", "accounts_engaged"] {
             assert!(metrics.contains(&wanted), "{metrics:?}");
         }
-        assert_eq!((param(c, "period"), param(c, "metric_type")), (Some("day"), Some("total_value")));
+        assert_eq!(
+            (param(c, "period"), param(c, "metric_type")),
+            (Some("day"), Some("total_value"))
+        );
     }
-    assert!(!calls.iter().any(|c| c.params.iter().any(|(_, v)| v.contains("impressions"))), "no impressions request is ever sent");
+    assert!(
+        !calls
+            .iter()
+            .any(|c| c.params.iter().any(|(_, v)| v.contains("impressions"))),
+        "no impressions request is ever sent"
+    );
     let node = calls.iter().find(|c| c.endpoint == Endpoint::IgUser).expect("snapshot");
     assert_eq!(param(node, "fields"), Some("followers_count,follows_count,media_count"));
 
     // Stored with the end_time that closes each Meta day; the snapshot at the hour.
     let rows = insights(&t, DEFAULT_IG, "").await;
     assert_eq!(value_of(&rows, "reach", &end_time), Some(4242));
-    for metric in ["views", "accounts_engaged", "total_interactions", "likes", "follows_and_unfollows"] {
+    for metric in [
+        "views",
+        "accounts_engaged",
+        "total_interactions",
+        "likes",
+        "follows_and_unfollows",
+    ] {
         assert!(value_of(&rows, metric, &end_time).is_some(), "{metric}");
     }
     let hour = format!("{}", Utc::now().format("%Y-%m-%dT%H:00:00Z"));
@@ -125,7 +162,11 @@ async fn the_same_hour_twice_leaves_the_same_rows_and_corrections_update_in_plac
     t.connect().await;
     cron(&t, "collect-insights").await;
     let first = insights(&t, DEFAULT_IG, "").await;
-    assert!(first.len() >= 36, "11 metrics x 3 days + 3 snapshot fields, got {}", first.len());
+    assert!(
+        first.len() >= 36,
+        "11 metrics x 3 days + 3 snapshot fields, got {}",
+        first.len()
+    );
 
     // The cron again: the account was collected this hour, so nothing is due.
     let again = cron(&t, "collect-insights").await;
@@ -152,13 +193,29 @@ async fn throttling_and_429_are_retried_with_backoff() {
     t.connect().await;
     t.control.reset_calls();
     // The whole batch answers 429 once, then one day's operation is throttled once.
-    t.control.inject(Endpoint::Batch, Fault::RetryAfter { secs: 0 }, Some(1));
-    t.control.inject(Endpoint::Insights, Fault::Throttle { code: 17, minutes_to_regain: 0 }, Some(1));
+    t.control
+        .inject(Endpoint::Batch, Fault::RetryAfter { secs: 0 }, Some(1));
+    t.control.inject(
+        Endpoint::Insights,
+        Fault::Throttle {
+            code: 17,
+            minutes_to_regain: 0,
+        },
+        Some(1),
+    );
     let report = cron(&t, "collect-insights").await;
     assert_eq!(report["collected"], 1, "{report}");
-    assert_eq!(t.control.count(Endpoint::Batch), 3, "the 429, the batch, the retry of the throttled day");
+    assert_eq!(
+        t.control.count(Endpoint::Batch),
+        3,
+        "the 429, the batch, the retry of the throttled day"
+    );
     let calls = t.control.calls();
-    let statuses: Vec<u16> = calls.iter().filter(|c| c.endpoint == Endpoint::Insights).map(|c| c.status).collect();
+    let statuses: Vec<u16> = calls
+        .iter()
+        .filter(|c| c.endpoint == Endpoint::Insights)
+        .map(|c| c.status)
+        .collect();
     assert_eq!(statuses.iter().filter(|s| **s == 200).count(), 3, "{statuses:?}");
     assert_eq!(insights(&t, DEFAULT_IG, "?metric=views").await.len(), 3);
     assert_eq!(admin_account(&t, DEFAULT_IG).await["throttled"], false);
@@ -172,14 +229,29 @@ async fn demographics_are_fetched_as_one_snapshot_a_day() {
     t.control.reset_calls();
 
     let report = cron(&t, "collect-audience").await;
-    assert_eq!((report["collected"].as_u64(), report["skipped"].as_u64(), report["failed"].as_u64()), (Some(1), Some(1), Some(0)), "{report}");
+    assert_eq!(
+        (
+            report["collected"].as_u64(),
+            report["skipped"].as_u64(),
+            report["failed"].as_u64()
+        ),
+        (Some(1), Some(1), Some(0)),
+        "{report}"
+    );
     let calls = t.control.calls();
     let demo: Vec<&CallRecord> = calls.iter().filter(|c| c.endpoint == Endpoint::Demographics).collect();
     assert_eq!(demo.len(), 8, "two metrics by four breakdowns");
     for c in &demo {
-        assert_eq!(c.account.as_deref(), Some(DEFAULT_IG), "the small account costs no call");
+        assert_eq!(
+            c.account.as_deref(),
+            Some(DEFAULT_IG),
+            "the small account costs no call"
+        );
         assert_eq!(c.token_kind, Some(TokenKind::Page));
-        assert_eq!((param(c, "period"), param(c, "metric_type"), param(c, "timeframe")), (Some("lifetime"), Some("total_value"), Some("this_month")));
+        assert_eq!(
+            (param(c, "period"), param(c, "metric_type"), param(c, "timeframe")),
+            (Some("lifetime"), Some("total_value"), Some("this_month"))
+        );
         assert!(["age", "city", "country", "gender"].contains(&param(c, "breakdown").unwrap()));
         assert!(["follower_demographics", "engaged_audience_demographics"].contains(&param(c, "metric").unwrap()));
     }
@@ -203,7 +275,10 @@ async fn demographics_are_fetched_as_one_snapshot_a_day() {
     // The same day again adds nothing and calls nothing.
     t.control.reset_calls();
     let again = cron(&t, "collect-audience").await;
-    assert_eq!((again["collected"].as_u64(), again["failed"].as_u64()), (Some(0), Some(0)));
+    assert_eq!(
+        (again["collected"].as_u64(), again["failed"].as_u64()),
+        (Some(0), Some(0))
+    );
     assert_eq!(t.control.count(Endpoint::Demographics), 0);
     let (_, body_again) = admin_get(&t, &format!("/api/insights/{DEFAULT_IG}/audience")).await;
     assert_eq!(body_again, body);
@@ -216,7 +291,13 @@ async fn each_cron_route_needs_the_secret_and_triggers_its_job() {
     for job in ["refresh-tokens", "collect-insights", "collect-audience"] {
         let r = t.browser.get(t.api(&format!("/api/cron/{job}"))).send().await.unwrap();
         assert_eq!(r.status(), 401, "{job} without the secret");
-        let r = t.browser.get(t.api(&format!("/api/cron/{job}"))).bearer_auth("wrong").send().await.unwrap();
+        let r = t
+            .browser
+            .get(t.api(&format!("/api/cron/{job}")))
+            .bearer_auth("wrong")
+            .send()
+            .await
+            .unwrap();
         assert_eq!(r.status(), 401, "{job} with a wrong secret");
     }
     t.control.reset_calls();
@@ -228,16 +309,31 @@ async fn each_cron_route_needs_the_secret_and_triggers_its_job() {
     assert!(t.control.count(Endpoint::Demographics) > 0);
     let tokens = cron(&t, "refresh-tokens").await;
     assert!(tokens["duration_ms"].is_u64(), "{tokens}");
-    let sharded = t.browser.get(t.api("/api/cron/collect-insights?shard=0&shards=2")).bearer_auth(CRON_SECRET).send().await.unwrap();
+    let sharded = t
+        .browser
+        .get(t.api("/api/cron/collect-insights?shard=0&shards=2"))
+        .bearer_auth(CRON_SECRET)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(sharded.status(), 200);
-    let bad = t.browser.get(t.api("/api/cron/collect-insights?shard=2&shards=2")).bearer_auth(CRON_SECRET).send().await.unwrap();
+    let bad = t
+        .browser
+        .get(t.api("/api/cron/collect-insights?shard=2&shards=2"))
+        .bearer_auth(CRON_SECRET)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(bad.status(), 400);
 }
 
 #[tokio::test]
 async fn a_deprecated_metric_does_not_stop_the_others() {
     let t = spawn_app_with(Options {
-        vars: vec![("INSIGHT_METRICS", "reach,impressions,views,likes,accounts_engaged".into())],
+        vars: vec![(
+            "INSIGHT_METRICS",
+            "reach,impressions,views,likes,accounts_engaged".into(),
+        )],
         ..Options::default()
     })
     .await;
@@ -247,16 +343,36 @@ async fn a_deprecated_metric_does_not_stop_the_others() {
     t.control.deprecate_metric("likes");
 
     let report = cron(&t, "collect-insights").await;
-    assert_eq!((report["collected"].as_u64(), report["failed"].as_u64()), (Some(2), Some(0)), "{report}");
+    assert_eq!(
+        (report["collected"].as_u64(), report["failed"].as_u64()),
+        (Some(2), Some(0)),
+        "{report}"
+    );
     for ig in [DEFAULT_IG, other.as_str()] {
         let rows = insights(&t, ig, "").await;
         for metric in ["reach", "views", "accounts_engaged"] {
-            assert_eq!(rows.iter().filter(|r| r["metric_name"] == metric).count(), 3, "{ig} {metric}");
+            assert_eq!(
+                rows.iter().filter(|r| r["metric_name"] == metric).count(),
+                3,
+                "{ig} {metric}"
+            );
         }
-        assert!(!rows.iter().any(|r| r["metric_name"] == "likes" || r["metric_name"] == "impressions"));
+        assert!(
+            !rows
+                .iter()
+                .any(|r| r["metric_name"] == "likes" || r["metric_name"] == "impressions")
+        );
         let account = admin_account(&t, ig).await;
-        let rejected: Vec<&str> = account["rejected_metrics"].as_array().unwrap().iter().map(|r| r["metric"].as_str().unwrap()).collect();
-        assert!(rejected.contains(&"likes") && rejected.contains(&"impressions"), "{account}");
+        let rejected: Vec<&str> = account["rejected_metrics"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["metric"].as_str().unwrap())
+            .collect();
+        assert!(
+            rejected.contains(&"likes") && rejected.contains(&"impressions"),
+            "{account}"
+        );
         assert!(account["last_success_at"].is_string());
     }
     assert!(captured_logs().contains("Meta refused a metric"));
@@ -270,13 +386,24 @@ async fn a_throttled_account_is_parked_while_the_others_are_collected() {
     t.control.throttle_account(DEFAULT_IG, 80002, 60);
 
     let report = cron(&t, "collect-insights").await;
-    assert_eq!((report["collected"].as_u64(), report["skipped"].as_u64(), report["failed"].as_u64()), (Some(1), Some(1), Some(0)), "{report}");
+    assert_eq!(
+        (
+            report["collected"].as_u64(),
+            report["skipped"].as_u64(),
+            report["failed"].as_u64()
+        ),
+        (Some(1), Some(1), Some(0)),
+        "{report}"
+    );
     assert_eq!(insights(&t, &other, "?metric=views").await.len(), 3);
     let parked = admin_account(&t, DEFAULT_IG).await;
     assert_eq!(parked["throttled"], true, "{parked}");
     let until = chrono::DateTime::parse_from_rfc3339(parked["throttled_until"].as_str().unwrap()).unwrap();
     let minutes = (until.with_timezone(&Utc) - Utc::now()).num_minutes();
-    assert!((58..=67).contains(&minutes), "parked for Meta's estimate of 60 minutes, got {minutes}");
+    assert!(
+        (58..=67).contains(&minutes),
+        "parked for Meta's estimate of 60 minutes, got {minutes}"
+    );
     assert!(parked["throttle_reason"].as_str().unwrap().contains("80002"));
 
     // While parked the account costs no call, and a manual refresh says when to come back.
@@ -289,7 +416,11 @@ async fn a_throttled_account_is_parked_while_the_others_are_collected() {
 
 #[tokio::test]
 async fn the_hourly_ceiling_per_account_is_never_exceeded() {
-    let t = spawn_app_with(Options { vars: vec![("RATE_LIMIT_PER_HOUR", "10".into())], ..Options::default() }).await;
+    let t = spawn_app_with(Options {
+        vars: vec![("RATE_LIMIT_PER_HOUR", "10".into())],
+        ..Options::default()
+    })
+    .await;
     t.connect().await;
     t.control.reset_calls();
     cron(&t, "collect-insights").await;
@@ -311,7 +442,10 @@ async fn the_hourly_ceiling_per_account_is_never_exceeded() {
 #[tokio::test]
 async fn a_time_budget_stops_a_run_and_the_next_finishes_the_rest() {
     let t = spawn_app_with(Options {
-        vars: vec![("JOB_TIME_BUDGET_SECS", "1".into()), ("COLLECT_CONCURRENCY", "2".into())],
+        vars: vec![
+            ("JOB_TIME_BUDGET_SECS", "1".into()),
+            ("COLLECT_CONCURRENCY", "2".into()),
+        ],
         ..Options::default()
     })
     .await;
@@ -322,9 +456,17 @@ async fn a_time_budget_stops_a_run_and_the_next_finishes_the_rest() {
     // Each account takes longer than the whole budget: two start, then time is up.
     t.control.set_latency(Duration::from_millis(1_100));
     let first = cron(&t, "collect-insights").await;
-    assert_eq!((first["collected"].as_u64(), first["remaining"].as_u64()), (Some(2), Some(2)), "{first}");
+    assert_eq!(
+        (first["collected"].as_u64(), first["remaining"].as_u64()),
+        (Some(2), Some(2)),
+        "{first}"
+    );
     let second = cron(&t, "collect-insights").await;
-    assert_eq!((second["collected"].as_u64(), second["remaining"].as_u64()), (Some(2), Some(0)), "{second}");
+    assert_eq!(
+        (second["collected"].as_u64(), second["remaining"].as_u64()),
+        (Some(2), Some(0)),
+        "{second}"
+    );
     t.control.set_latency(Duration::ZERO);
     for ig in &accounts {
         assert_eq!(insights(&t, ig, "?metric=reach").await.len(), 3, "{ig}");
@@ -338,7 +480,10 @@ async fn insights_are_only_for_their_own_session_or_the_admin() {
     let (other, other_browser) = connect_influencer(&t, 2_000).await;
     cron(&t, "collect-insights").await;
 
-    for path in [format!("/api/insights/{other}"), format!("/api/insights/{other}/audience")] {
+    for path in [
+        format!("/api/insights/{other}"),
+        format!("/api/insights/{other}/audience"),
+    ] {
         let mine = other_browser.get(t.api(&path)).send().await.unwrap();
         assert_eq!(mine.status(), 200, "{path} with its own session");
         let theirs = t.browser.get(t.api(&path)).send().await.unwrap();
@@ -348,17 +493,40 @@ async fn insights_are_only_for_their_own_session_or_the_admin() {
         let anonymous = reqwest::get(t.api(&path)).await.unwrap();
         assert_eq!(anonymous.status(), 401, "{path} without a session");
     }
-    let r = t.browser.post(t.api(&format!("/api/insights/{other}/refresh"))).send().await.unwrap();
+    let r = t
+        .browser
+        .post(t.api(&format!("/api/insights/{other}/refresh")))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 403);
-    let r = other_browser.post(t.api(&format!("/api/insights/{other}/refresh"))).send().await.unwrap();
+    let r = other_browser
+        .post(t.api(&format!("/api/insights/{other}/refresh")))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 200);
-    let r = t.browser.get(t.api("/api/insights/17841499999999999")).bearer_auth("not-the-key").send().await.unwrap();
+    let r = t
+        .browser
+        .get(t.api("/api/insights/17841499999999999"))
+        .bearer_auth("not-the-key")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 401);
     assert_eq!(admin_get(&t, "/api/insights/17841499999999999").await.0, 404);
     assert_eq!(admin_get(&t, "/api/insights/not-an-id").await.0, 400);
 
     // The operator view is for the admin key only.
-    assert_eq!(t.browser.get(t.api("/api/admin/accounts")).send().await.unwrap().status(), 403);
+    assert_eq!(
+        t.browser
+            .get(t.api("/api/admin/accounts"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        403
+    );
     assert_eq!(reqwest::get(t.api("/api/admin/accounts")).await.unwrap().status(), 401);
     let (status, body) = admin_get(&t, "/api/admin/accounts").await;
     assert_eq!(status, 200);
@@ -376,12 +544,21 @@ async fn csv_export_parses_and_from_to_filter_by_end_time() {
     cron(&t, "collect-insights").await;
     let all = insights(&t, DEFAULT_IG, "").await;
 
-    let r = t.browser.get(t.api(&format!("/api/insights/{DEFAULT_IG}?format=csv"))).bearer_auth(ADMIN_KEY).send().await.unwrap();
+    let r = t
+        .browser
+        .get(t.api(&format!("/api/insights/{DEFAULT_IG}?format=csv")))
+        .bearer_auth(ADMIN_KEY)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 200);
     assert!(r.headers()["content-type"].to_str().unwrap().starts_with("text/csv"));
     let text = r.text().await.unwrap();
     let mut lines = text.lines();
-    assert_eq!(lines.next(), Some("metric_name,metric_value,period,end_time,collected_at"));
+    assert_eq!(
+        lines.next(),
+        Some("metric_name,metric_value,period,end_time,collected_at")
+    );
     let parsed: Vec<Vec<&str>> = lines.map(|l| l.split(',').collect()).collect();
     assert_eq!(parsed.len(), all.len());
     for (fields, row) in parsed.iter().zip(&all) {
@@ -395,14 +572,38 @@ async fn csv_export_parses_and_from_to_filter_by_end_time() {
     let date = &end_time[..10];
     let one_day = insights(&t, DEFAULT_IG, &format!("?from={date}&to={date}")).await;
     assert!(!one_day.is_empty());
-    assert!(one_day.iter().all(|r| r["end_time"].as_str().unwrap().starts_with(date)));
-    assert_eq!(one_day.len(), all.iter().filter(|r| r["end_time"].as_str().unwrap().starts_with(date)).count());
-    let exact = insights(&t, DEFAULT_IG, &format!("?from={end_time}&to={end_time}&metric=reach,views")).await;
+    assert!(
+        one_day
+            .iter()
+            .all(|r| r["end_time"].as_str().unwrap().starts_with(date))
+    );
+    assert_eq!(
+        one_day.len(),
+        all.iter()
+            .filter(|r| r["end_time"].as_str().unwrap().starts_with(date))
+            .count()
+    );
+    let exact = insights(
+        &t,
+        DEFAULT_IG,
+        &format!("?from={end_time}&to={end_time}&metric=reach,views"),
+    )
+    .await;
     assert_eq!(exact.len(), 2, "{exact:?}");
-    let later = insights(&t, DEFAULT_IG, &format!("?from={date}T08:00:01Z")).await;
-    assert!(later.iter().all(|r| r["end_time"].as_str().unwrap() > end_time.as_str()));
+    let after = (day_end(yesterday().0) + chrono::Duration::seconds(1)).format("%Y-%m-%dT%H:%M:%SZ");
+    let later = insights(&t, DEFAULT_IG, &format!("?from={after}")).await;
+    assert!(
+        later
+            .iter()
+            .all(|r| r["end_time"].as_str().unwrap() > end_time.as_str())
+    );
 
-    for bad in ["?from=yesterday", "?from=2026-11-05&to=2026-11-01", "?metric=reach;1", "?format=xml"] {
+    for bad in [
+        "?from=yesterday",
+        "?from=2026-11-05&to=2026-11-01",
+        "?metric=reach;1",
+        "?format=xml",
+    ] {
         let (status, body) = admin_get(&t, &format!("/api/insights/{DEFAULT_IG}{bad}")).await;
         assert_eq!(status, 400, "{bad}");
         assert!(body["message"].as_str().is_some_and(|m| !m.is_empty()));
@@ -411,14 +612,26 @@ async fn csv_export_parses_and_from_to_filter_by_end_time() {
 
 #[tokio::test]
 async fn usage_above_ninety_percent_stops_the_run() {
-    let t = spawn_app_with(Options { vars: vec![("COLLECT_CONCURRENCY", "1".into())], ..Options::default() }).await;
+    let t = spawn_app_with(Options {
+        vars: vec![("COLLECT_CONCURRENCY", "1".into())],
+        ..Options::default()
+    })
+    .await;
     t.connect().await;
     connect_influencer(&t, 1_000).await;
     connect_influencer(&t, 1_000).await;
     t.control.set_usage(95, 10, 0);
     let report = cron(&t, "collect-insights").await;
-    assert_eq!((report["collected"].as_u64(), report["remaining"].as_u64()), (Some(1), Some(2)), "{report}");
+    assert_eq!(
+        (report["collected"].as_u64(), report["remaining"].as_u64()),
+        (Some(1), Some(2)),
+        "{report}"
+    );
     t.control.set_usage(10, 10, 0);
     let next = cron(&t, "collect-insights").await;
-    assert_eq!((next["collected"].as_u64(), next["remaining"].as_u64()), (Some(2), Some(0)), "{next}");
+    assert_eq!(
+        (next["collected"].as_u64(), next["remaining"].as_u64()),
+        (Some(2), Some(0)),
+        "{next}"
+    );
 }

@@ -22,7 +22,9 @@ pub type Op = (usize, usize);
 
 /// One operation per metric and breakdown: eight, one round trip.
 pub fn ops() -> Vec<Op> {
-    (0..DEMOGRAPHIC_METRICS.len()).flat_map(|m| (0..BREAKDOWNS.len()).map(move |b| (m, b))).collect()
+    (0..DEMOGRAPHIC_METRICS.len())
+        .flat_map(|m| (0..BREAKDOWNS.len()).map(move |b| (m, b)))
+        .collect()
 }
 
 #[derive(Debug, Clone, Default)]
@@ -49,30 +51,50 @@ pub struct AudiencePlan<'r> {
 impl<'r> AudiencePlan<'r> {
     pub fn new(run: &'r Run, account: &Candidate) -> Self {
         let known = run.rejected_metrics();
-        let small = account.followers_count.is_some_and(|f| f < MIN_FOLLOWERS_FOR_DEMOGRAPHICS);
+        let small = account
+            .followers_count
+            .is_some_and(|f| f < MIN_FOLLOWERS_FOR_DEMOGRAPHICS);
         let results = DEMOGRAPHIC_METRICS
             .iter()
             .map(|m| {
                 let state = match known.get(*m) {
                     Some(reason) => State::Rejected(reason.clone()),
                     // Meta answers nothing below 100 followers: no call spent to hear it.
-                    None if small => State::NotAvailable(format!("fewer than {MIN_FOLLOWERS_FOR_DEMOGRAPHICS} followers")),
+                    None if small => {
+                        State::NotAvailable(format!("fewer than {MIN_FOLLOWERS_FOR_DEMOGRAPHICS} followers"))
+                    }
                     None => State::Collecting,
                 };
-                MetricResult { state, ..MetricResult::default() }
+                MetricResult {
+                    state,
+                    ..MetricResult::default()
+                }
             })
             .collect();
-        AudiencePlan { ig_id: account.instagram_user_id.clone(), results, run_rejected: &run.rejected }
+        AudiencePlan {
+            ig_id: account.instagram_user_id.clone(),
+            results,
+            run_rejected: &run.rejected,
+        }
     }
 
     /// Complete snapshots only: a metric with a missing breakdown waits for the next run.
     pub fn harvest(self) -> Harvest {
         let mut harvest = Harvest::default();
         for (metric, r) in DEMOGRAPHIC_METRICS.iter().zip(self.results) {
-            let snapshot = |status, detail, values| AudienceSnapshot { metric: metric.to_string(), status, detail, values };
+            let snapshot = |status, detail, values| AudienceSnapshot {
+                metric: metric.to_string(),
+                status,
+                detail,
+                values,
+            };
             match r.state {
                 State::Rejected(reason) => harvest.rejected.push((metric.to_string(), reason)),
-                State::NotAvailable(why) => harvest.audience.push(snapshot(SnapshotStatus::NotAvailable, Some(why), Vec::new())),
+                State::NotAvailable(why) => {
+                    harvest
+                        .audience
+                        .push(snapshot(SnapshotStatus::NotAvailable, Some(why), Vec::new()))
+                }
                 State::Collecting if r.answered == BREAKDOWNS.len() => {
                     harvest.audience.push(snapshot(SnapshotStatus::Ok, None, r.values))
                 }
@@ -106,7 +128,10 @@ impl Plan for AudiencePlan<'_> {
             }
             Err(e) if rejected_metric(e, &[metric.to_string()]).is_some() => {
                 tracing::warn!(metric, instagram_user_id = %self.ig_id, error = %e, "Meta refused a demographics metric: dropped for this run");
-                self.run_rejected.lock().unwrap_or_else(|e| e.into_inner()).insert(metric.to_string(), e.message.clone());
+                self.run_rejected
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .insert(metric.to_string(), e.message.clone());
                 result.state = State::Rejected(e.message.clone());
                 Answer::Done
             }

@@ -19,14 +19,20 @@ pub fn recent_days(now: DateTime<Utc>) -> [MetaDay; DAYS_FETCHED] {
     let today = pacific_date(now);
     let day = |back: u64| {
         let date = today - chrono::Days::new(back);
-        MetaDay { since: pacific_midnight(date), until: pacific_midnight(date + chrono::Days::new(1)) }
+        MetaDay {
+            since: pacific_midnight(date),
+            until: pacific_midnight(date + chrono::Days::new(1)),
+        }
     };
     [day(0), day(1), day(2)]
 }
 
 /// The start of the hour, which names an hourly snapshot.
 pub fn hour_start(now: DateTime<Utc>) -> DateTime<Utc> {
-    now.with_minute(0).and_then(|t| t.with_second(0)).and_then(|t| t.with_nanosecond(0)).unwrap_or(now)
+    now.with_minute(0)
+        .and_then(|t| t.with_second(0))
+        .and_then(|t| t.with_nanosecond(0))
+        .unwrap_or(now)
 }
 
 /// The start of the UTC day, which names a daily audience snapshot.
@@ -37,7 +43,11 @@ pub fn day_start(now: DateTime<Utc>) -> DateTime<Utc> {
 /// The Pacific calendar date at `t`.
 fn pacific_date(t: DateTime<Utc>) -> NaiveDate {
     let guess = (t - Duration::hours(8)).date_naive();
-    if pacific_midnight(guess + chrono::Days::new(1)) <= t { guess + chrono::Days::new(1) } else { guess }
+    if pacific_midnight(guess + chrono::Days::new(1)) <= t {
+        guess + chrono::Days::new(1)
+    } else {
+        guess
+    }
 }
 
 /// Midnight at the start of `date` in Pacific time, as UTC. US daylight
@@ -70,15 +80,27 @@ mod tests {
         assert_eq!(days[0].until, at("2026-11-29T08:00:00Z"));
         assert_eq!(days[2].until, at("2026-11-27T08:00:00Z"));
         // 07:59 UTC is still the previous Pacific day.
-        assert_eq!(recent_days(at("2026-11-28T07:59:00Z"))[0].until, at("2026-11-28T08:00:00Z"));
+        assert_eq!(
+            recent_days(at("2026-11-28T07:59:00Z"))[0].until,
+            at("2026-11-28T08:00:00Z")
+        );
         // Summer: daylight time, days close at 07:00 UTC.
-        assert_eq!(recent_days(at("2026-07-10T12:00:00Z"))[0].until, at("2026-07-11T07:00:00Z"));
+        assert_eq!(
+            recent_days(at("2026-07-10T12:00:00Z"))[0].until,
+            at("2026-07-11T07:00:00Z")
+        );
         // The day daylight time ends (2026-11-01) opened on daylight time and is 25 hours long.
         let d = recent_days(at("2026-11-01T20:00:00Z"))[0];
-        assert_eq!((d.since, d.until), (at("2026-11-01T07:00:00Z"), at("2026-11-02T08:00:00Z")));
+        assert_eq!(
+            (d.since, d.until),
+            (at("2026-11-01T07:00:00Z"), at("2026-11-02T08:00:00Z"))
+        );
         // The day it begins (2026-03-08) is 23 hours long.
         let d = recent_days(at("2026-03-08T20:00:00Z"))[0];
-        assert_eq!((d.since, d.until), (at("2026-03-08T08:00:00Z"), at("2026-03-09T07:00:00Z")));
+        assert_eq!(
+            (d.since, d.until),
+            (at("2026-03-08T08:00:00Z"), at("2026-03-09T07:00:00Z"))
+        );
     }
 
     #[test]

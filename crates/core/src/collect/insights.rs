@@ -24,7 +24,9 @@ pub enum Op {
 
 /// The operations of one hourly run.
 pub fn ops() -> Vec<Op> {
-    std::iter::once(Op::Snapshot).chain((0..DAYS_FETCHED).map(Op::Day)).collect()
+    std::iter::once(Op::Snapshot)
+        .chain((0..DAYS_FETCHED).map(Op::Day))
+        .collect()
 }
 
 pub struct InsightsPlan<'r> {
@@ -46,7 +48,13 @@ impl<'r> InsightsPlan<'r> {
             ig_id: account.instagram_user_id.clone(),
             days: recent_days(now),
             hour: hour_start(now),
-            metrics: app.config.insight_metrics.iter().filter(|m| !known.contains_key(*m)).cloned().collect(),
+            metrics: app
+                .config
+                .insight_metrics
+                .iter()
+                .filter(|m| !known.contains_key(*m))
+                .cloned()
+                .collect(),
             run_rejected: &run.rejected,
             rows: Vec::new(),
             followers: None,
@@ -61,7 +69,12 @@ impl<'r> InsightsPlan<'r> {
             .filter(|m| !self.metrics.contains(m))
             .map(|m| (m.clone(), refused.get(m).cloned().unwrap_or_default()))
             .collect();
-        Harvest { insights: self.rows, followers_count: self.followers, rejected, ..Harvest::default() }
+        Harvest {
+            insights: self.rows,
+            followers_count: self.followers,
+            rejected,
+            ..Harvest::default()
+        }
     }
 }
 
@@ -100,7 +113,10 @@ impl Plan for InsightsPlan<'_> {
                         if self.metrics.contains(&metric) {
                             tracing::warn!(metric = %metric, instagram_user_id = %self.ig_id, error = %e, "Meta refused a metric: dropped for this run");
                             self.metrics.retain(|m| *m != metric);
-                            self.run_rejected.lock().unwrap_or_else(|e| e.into_inner()).insert(metric, e.message.clone());
+                            self.run_rejected
+                                .lock()
+                                .unwrap_or_else(|e| e.into_inner())
+                                .insert(metric, e.message.clone());
                         }
                         Answer::Again
                     }

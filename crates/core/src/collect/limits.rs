@@ -40,7 +40,11 @@ pub struct Pacer {
 
 impl Pacer {
     pub fn new(base: Duration) -> Self {
-        Pacer { app_pct: AtomicU32::new(0), halted: AtomicBool::new(false), base }
+        Pacer {
+            app_pct: AtomicU32::new(0),
+            halted: AtomicBool::new(false),
+            base,
+        }
     }
 
     /// Reads one answer's usage. The app's share above 90% stops the run.
@@ -48,7 +52,10 @@ impl Pacer {
         if let Some(pct) = usage.app_pct {
             self.app_pct.store(pct, Ordering::Relaxed);
             if pct > STOP_PCT && !self.halted.swap(true, Ordering::Relaxed) {
-                tracing::warn!(app_usage_pct = pct, "Meta's app usage is above {STOP_PCT}%: no new account this run");
+                tracing::warn!(
+                    app_usage_pct = pct,
+                    "Meta's app usage is above {STOP_PCT}%: no new account this run"
+                );
             }
         }
     }
@@ -105,7 +112,10 @@ pub enum Ended {
     /// Our hourly ceiling for the account had no room left.
     OverBudget,
     /// Meta asked us to leave the account alone.
-    Parked { until: DateTime<Utc>, reason: String },
+    Parked {
+        until: DateTime<Utc>,
+        reason: String,
+    },
     Failed(String, Option<GraphError>),
 }
 
@@ -130,6 +140,7 @@ fn triage(e: &GraphError, cap: Duration, last_round: bool) -> Triage {
 
 /// Runs `ops` for one account in batches until each is answered, within the
 /// account's budget, `MAX_ROUNDS` round trips and `deadline`.
+#[allow(clippy::result_large_err)]
 pub async fn exchange<P: Plan>(
     app: &App,
     pacer: &Pacer,
@@ -148,7 +159,11 @@ pub async fn exchange<P: Plan>(
         if calls.is_empty() {
             return Ended::Complete;
         }
-        match app.store.reserve_calls(account.id, calls.len() as u32, app.config.rate_limit_per_hour).await {
+        match app
+            .store
+            .reserve_calls(account.id, calls.len() as u32, app.config.rate_limit_per_hour)
+            .await
+        {
             Ok(true) => {}
             Ok(false) => return Ended::OverBudget,
             Err(e) => return Ended::Failed(format!("could not take calls from the budget: {e}"), None),
@@ -198,7 +213,10 @@ pub async fn exchange<P: Plan>(
                             // The whole app is throttled, not only this account.
                             pacer.halt();
                         }
-                        stop.get_or_insert_with(|| Ended::Parked { until: park_until(wait), reason: e.to_string() });
+                        stop.get_or_insert_with(|| Ended::Parked {
+                            until: park_until(wait),
+                            reason: e.to_string(),
+                        });
                         continue;
                     }
                     Triage::Retry(after) => {
@@ -214,7 +232,10 @@ pub async fn exchange<P: Plan>(
                 Answer::Again => next.push(op),
                 Answer::Fail => {
                     let e = answer.err();
-                    let reason = e.as_ref().map(GraphError::to_string).unwrap_or_else(|| "unusable answer".into());
+                    let reason = e
+                        .as_ref()
+                        .map(GraphError::to_string)
+                        .unwrap_or_else(|| "unusable answer".into());
                     stop.get_or_insert(Ended::Failed(reason, e));
                 }
             }
@@ -227,7 +248,10 @@ pub async fn exchange<P: Plan>(
             && pct > STOP_PCT
         {
             let reason = format!("Meta reports {pct}% of this account's limit in use");
-            return Ended::Parked { until: park_until(Some(wait)), reason };
+            return Ended::Parked {
+                until: park_until(Some(wait)),
+                reason,
+            };
         }
         if next.is_empty() {
             return Ended::Complete;
@@ -242,7 +266,10 @@ pub async fn exchange<P: Plan>(
         }
         tokio::time::sleep(wait).await;
     }
-    let reason = last_error.as_ref().map(GraphError::to_string).unwrap_or_else(|| format!("still unanswered after {MAX_ROUNDS} round trips"));
+    let reason = last_error
+        .as_ref()
+        .map(GraphError::to_string)
+        .unwrap_or_else(|| format!("still unanswered after {MAX_ROUNDS} round trips"));
     Ended::Failed(reason, last_error)
 }
 
@@ -271,17 +298,26 @@ mod tests {
     fn parking_honours_meta_and_adds_jitter() {
         let until = park_until(Some(Duration::from_secs(3600)));
         let wait = until - Utc::now();
-        assert!(wait >= chrono::Duration::minutes(59) && wait <= chrono::Duration::minutes(67), "{wait}");
+        assert!(
+            wait >= chrono::Duration::minutes(59) && wait <= chrono::Duration::minutes(67),
+            "{wait}"
+        );
         assert!(park_until(None) - Utc::now() >= chrono::Duration::minutes(14));
     }
 
     #[test]
     fn pacer_stops_above_ninety() {
         let pacer = Pacer::new(Duration::from_millis(1));
-        pacer.observe(&Usage { app_pct: Some(80), ..Usage::default() });
+        pacer.observe(&Usage {
+            app_pct: Some(80),
+            ..Usage::default()
+        });
         assert!(!pacer.halted());
         assert!(pacer.pause() > Duration::ZERO);
-        pacer.observe(&Usage { app_pct: Some(91), ..Usage::default() });
+        pacer.observe(&Usage {
+            app_pct: Some(91),
+            ..Usage::default()
+        });
         assert!(pacer.halted());
     }
 }

@@ -29,7 +29,9 @@ impl MetricName {
         let raw = raw.trim();
         let ok = !raw.is_empty()
             && raw.len() <= 64
-            && raw.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+            && raw
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
         ok.then(|| MetricName(raw.to_string()))
     }
 
@@ -72,7 +74,9 @@ pub fn demographics_call(ig_id: &str, metric: &str, breakdown: &str) -> Call<'st
 pub fn day_rows(body: &Value, day: &MetaDay) -> Vec<MetricRow> {
     let mut rows = Vec::new();
     for entry in data(body) {
-        let Some(name) = entry.get("name").and_then(Value::as_str) else { continue };
+        let Some(name) = entry.get("name").and_then(Value::as_str) else {
+            continue;
+        };
         let period = entry.get("period").and_then(Value::as_str).unwrap_or("day").to_string();
         if let Some(total) = entry.get("total_value") {
             rows.push(MetricRow {
@@ -119,9 +123,21 @@ pub fn breakdown_values(body: &Value) -> Vec<(String, String, i64)> {
     for entry in data(body) {
         let breakdowns = entry.pointer("/total_value/breakdowns").and_then(Value::as_array);
         for b in breakdowns.into_iter().flatten() {
-            let keys: Vec<&str> = b.get("dimension_keys").and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str).collect();
+            let keys: Vec<&str> = b
+                .get("dimension_keys")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_str)
+                .collect();
             for r in b.get("results").and_then(Value::as_array).into_iter().flatten() {
-                let values: Vec<&str> = r.get("dimension_values").and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str).collect();
+                let values: Vec<&str> = r
+                    .get("dimension_values")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                    .filter_map(Value::as_str)
+                    .collect();
                 if let Some(value) = r.get("value").and_then(Value::as_i64) {
                     out.push((keys.join(","), values.join(","), value));
                 }
@@ -149,7 +165,10 @@ pub fn rejected_metric(err: &GraphError, requested: &[String]) -> Option<String>
     if let Some(name) = by_index {
         return Some(name.clone());
     }
-    let words: Vec<&str> = err.message.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).collect();
+    let words: Vec<&str> = err
+        .message
+        .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .collect();
     requested.iter().find(|m| words.contains(&m.as_str())).cloned()
 }
 
@@ -161,7 +180,9 @@ pub fn is_not_available(err: &GraphError) -> bool {
     let message = err.message.to_ascii_lowercase();
     err.kind == ErrorKind::InvalidParameter
         && (err.subcode == Some(2108006)
-            || ["insufficient", "not enough", "at least 100", "fewer than"].iter().any(|w| message.contains(w)))
+            || ["insufficient", "not enough", "at least 100", "fewer than"]
+                .iter()
+                .any(|w| message.contains(w)))
 }
 
 fn data(body: &Value) -> impl Iterator<Item = &Value> {
@@ -170,7 +191,9 @@ fn data(body: &Value) -> impl Iterator<Item = &Value> {
 
 /// `2026-11-05T08:00:00+0000`, Meta's time format.
 fn parse_meta_time(s: &str) -> Option<DateTime<Utc>> {
-    DateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S%z").ok().map(|t| t.with_timezone(&Utc))
+    DateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S%z")
+        .ok()
+        .map(|t| t.with_timezone(&Utc))
 }
 
 #[cfg(test)]
@@ -193,8 +216,14 @@ mod tests {
 
     #[test]
     fn rejected_metrics_are_named() {
-        let requested: Vec<String> = ["reach", "impressions", "views"].iter().map(|s| s.to_string()).collect();
-        let e = meta_error(100, "(#100) metric[1] must be one of the following values: reach, views. The metric 'impressions' is no longer supported");
+        let requested: Vec<String> = ["reach", "impressions", "views"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        let e = meta_error(
+            100,
+            "(#100) metric[1] must be one of the following values: reach, views. The metric 'impressions' is no longer supported",
+        );
         assert_eq!(rejected_metric(&e, &requested).as_deref(), Some("impressions"));
         let e = meta_error(100, "(#100) Incompatible period: metric views supports period=day only");
         assert_eq!(rejected_metric(&e, &requested).as_deref(), Some("views"));
@@ -208,8 +237,12 @@ mod tests {
     #[test]
     fn answers_become_rows() {
         let day = MetaDay {
-            since: DateTime::parse_from_rfc3339("2026-11-27T08:00:00Z").unwrap().with_timezone(&Utc),
-            until: DateTime::parse_from_rfc3339("2026-11-28T08:00:00Z").unwrap().with_timezone(&Utc),
+            since: DateTime::parse_from_rfc3339("2026-11-27T08:00:00Z")
+                .unwrap()
+                .with_timezone(&Utc),
+            until: DateTime::parse_from_rfc3339("2026-11-28T08:00:00Z")
+                .unwrap()
+                .with_timezone(&Utc),
         };
         let body = json!({"data": [
             {"name": "views", "period": "day", "total_value": {"value": 224}},
@@ -221,7 +254,10 @@ mod tests {
         assert_eq!(rows[1].end_time, "2026-11-05T08:00:00Z");
         let body = json!({"data": [{"name": "follower_demographics", "total_value": {"breakdowns": [
             {"dimension_keys": ["country"], "results": [{"dimension_values": ["US"], "value": 7}]}]}}]});
-        assert_eq!(breakdown_values(&body), vec![("country".to_string(), "US".to_string(), 7)]);
+        assert_eq!(
+            breakdown_values(&body),
+            vec![("country".to_string(), "US".to_string(), 7)]
+        );
         assert!(MetricName::parse("reach").is_some());
         assert!(MetricName::parse("Reach;drop").is_none());
     }

@@ -22,7 +22,9 @@ use crate::app::App;
 use crate::graph::Auth;
 use crate::jobs::{JobContext, JobError, LeaseGuard, Progress, lease_ttl};
 use crate::store::sql::{now, parse_ts, ts};
-use crate::store::{AudienceSnapshot, Candidate, CollectKind, Finish, LogEntry, LogStatus, MetricRow, RejectedMetric, TokenStatus};
+use crate::store::{
+    AudienceSnapshot, Candidate, CollectKind, Finish, LogEntry, LogStatus, MetricRow, RejectedMetric, TokenStatus,
+};
 use limits::{Ended, Pacer, exchange};
 
 /// What a run did: the cron route's JSON.
@@ -68,7 +70,12 @@ pub struct Run {
 
 impl Run {
     fn new(app: &App, run_id: String, hard_deadline: Instant) -> Self {
-        Run { run_id, pacer: Pacer::new(app.config.retry_base), rejected: Mutex::default(), hard_deadline }
+        Run {
+            run_id,
+            pacer: Pacer::new(app.config.retry_base),
+            rejected: Mutex::default(),
+            hard_deadline,
+        }
     }
 
     pub fn rejected_metrics(&self) -> BTreeMap<String, String> {
@@ -89,10 +96,16 @@ pub struct Harvest {
 /// How one account's collection went.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Outcome {
-    Collected { rows: usize },
+    Collected {
+        rows: usize,
+    },
     /// Nothing to collect yet (demographics of a small account).
     NotAvailable,
-    Skipped { why: Skip, reason: String, retry_at: Option<DateTime<Utc>> },
+    Skipped {
+        why: Skip,
+        reason: String,
+        retry_at: Option<DateTime<Utc>>,
+    },
     Failed(String),
 }
 
@@ -111,7 +124,11 @@ async fn run(app: &App, ctx: &JobContext, kind: CollectKind) -> Result<CollectRe
     let lease_name = ctx.shard.lease_name(ctx.job);
     let Some(lease) = LeaseGuard::acquire(app, &lease_name, lease_ttl(app)).await? else {
         tracing::info!(lease = %lease_name, "another run holds the lease; nothing to do");
-        return Ok(CollectReport { busy: true, duration_ms: ctx.elapsed_ms(), ..CollectReport::default() });
+        return Ok(CollectReport {
+            busy: true,
+            duration_ms: ctx.elapsed_ms(),
+            ..CollectReport::default()
+        });
     };
     let result = run_slice(app, ctx, kind).await;
     lease.release(app).await;
@@ -130,7 +147,10 @@ async fn run_slice(app: &App, ctx: &JobContext, kind: CollectKind) -> Result<Col
         if !ctx.shard.includes(&c.instagram_user_id) {
             continue;
         }
-        if c.last_collected_at.as_deref().is_some_and(|last| last >= period_start.as_str()) {
+        if c.last_collected_at
+            .as_deref()
+            .is_some_and(|last| last >= period_start.as_str())
+        {
             continue; // already collected in this hour (day)
         }
         if let Some((_, reason)) = not_callable(&c, now_t) {
@@ -156,7 +176,9 @@ async fn run_slice(app: &App, ctx: &JobContext, kind: CollectKind) -> Result<Col
                 if ctx.out_of_time() || run.pacer.halted() {
                     return;
                 }
-                let Some(account) = queue.lock().unwrap_or_else(|e| e.into_inner()).pop_front() else { return };
+                let Some(account) = queue.lock().unwrap_or_else(|e| e.into_inner()).pop_front() else {
+                    return;
+                };
                 let outcome = collect_account(&app, &run, &account, kind).await;
                 let progress = {
                     let mut t = tally.lock().unwrap_or_else(|e| e.into_inner());
@@ -165,7 +187,11 @@ async fn run_slice(app: &App, ctx: &JobContext, kind: CollectKind) -> Result<Col
                         Outcome::NotAvailable | Outcome::Skipped { .. } => t.skipped += 1,
                         Outcome::Failed(_) => t.failed += 1,
                     }
-                    Progress { done: t.collected + t.failed + t.skipped, total, failed: t.failed }
+                    Progress {
+                        done: t.collected + t.failed + t.skipped,
+                        total,
+                        failed: t.failed,
+                    }
                 };
                 ctx.report(progress);
             }
@@ -188,10 +214,20 @@ async fn run_slice(app: &App, ctx: &JobContext, kind: CollectKind) -> Result<Col
 fn not_callable(c: &Candidate, now_t: DateTime<Utc>) -> Option<(Skip, &'static str)> {
     if c.status == TokenStatus::Invalid {
         // A `reauth_required` connection is still collected while its Page token works.
-        return Some((Skip::InvalidToken, "the connection is invalid: the account must be connected again"));
+        return Some((
+            Skip::InvalidToken,
+            "the connection is invalid: the account must be connected again",
+        ));
     }
-    let parked = c.throttled_until.as_deref().and_then(parse_ts).is_some_and(|until| until > now_t);
-    parked.then_some((Skip::Parked, "Meta throttled this account; it is parked until the throttle clears"))
+    let parked = c
+        .throttled_until
+        .as_deref()
+        .and_then(parse_ts)
+        .is_some_and(|until| until > now_t);
+    parked.then_some((
+        Skip::Parked,
+        "Meta throttled this account; it is parked until the throttle clears",
+    ))
 }
 
 /// `POST /api/insights/:userId/refresh`: collects one account's insights
@@ -202,8 +238,16 @@ pub async fn refresh(app: &App, instagram_user_id: &str) -> Result<Option<Outcom
     };
     let now_t = Utc::now();
     if let Some((why, reason)) = not_callable(&account, now_t) {
-        let retry_at = account.throttled_until.as_deref().and_then(parse_ts).filter(|t| *t > now_t);
-        return Ok(Some(Outcome::Skipped { why, reason: reason.to_string(), retry_at }));
+        let retry_at = account
+            .throttled_until
+            .as_deref()
+            .and_then(parse_ts)
+            .filter(|t| *t > now_t);
+        return Ok(Some(Outcome::Skipped {
+            why,
+            reason: reason.to_string(),
+            retry_at,
+        }));
     }
     let run_id = format!("refresh-{}", crate::crypto::random_token(4));
     let run = Run::new(app, run_id, Instant::now() + REFRESH_TIME);
@@ -215,7 +259,18 @@ async fn collect_account(app: &App, run: &Run, account: &Candidate, kind: Collec
     let started_at = now();
     let tokens = match app.store.tokens(account.id).await {
         Ok(Some(t)) => t,
-        Ok(None) => return settle(app, run, account, kind, &started_at, Ended::Failed("no tokens stored".into(), None), Harvest::default()).await,
+        Ok(None) => {
+            return settle(
+                app,
+                run,
+                account,
+                kind,
+                &started_at,
+                Ended::Failed("no tokens stored".into(), None),
+                Harvest::default(),
+            )
+            .await;
+        }
         Err(e) => {
             let ended = Ended::Failed(format!("tokens could not be read: {e}"), None);
             return settle(app, run, account, kind, &started_at, ended, Harvest::default()).await;
@@ -226,12 +281,30 @@ async fn collect_account(app: &App, run: &Run, account: &Candidate, kind: Collec
     let (ended, harvest) = match kind {
         CollectKind::Insights => {
             let mut plan = insights::InsightsPlan::new(app, run, account, Utc::now());
-            let ended = exchange(app, &run.pacer, account, auth, &mut plan, insights::ops(), run.hard_deadline).await;
+            let ended = exchange(
+                app,
+                &run.pacer,
+                account,
+                auth,
+                &mut plan,
+                insights::ops(),
+                run.hard_deadline,
+            )
+            .await;
             (ended, plan.harvest(&app.config.insight_metrics))
         }
         CollectKind::Audience => {
             let mut plan = audience::AudiencePlan::new(run, account);
-            let ended = exchange(app, &run.pacer, account, auth, &mut plan, audience::ops(), run.hard_deadline).await;
+            let ended = exchange(
+                app,
+                &run.pacer,
+                account,
+                auth,
+                &mut plan,
+                audience::ops(),
+                run.hard_deadline,
+            )
+            .await;
             (ended, plan.harvest())
         }
     };
@@ -251,24 +324,35 @@ async fn settle(
 ) -> Outcome {
     let not_available = kind == CollectKind::Audience
         && !harvest.audience.is_empty()
-        && harvest.audience.iter().all(|s| s.status == crate::store::SnapshotStatus::NotAvailable);
+        && harvest
+            .audience
+            .iter()
+            .all(|s| s.status == crate::store::SnapshotStatus::NotAvailable);
     let rows = harvest.insights.len() + harvest.audience.iter().map(|s| s.values.len()).sum::<usize>();
     let outcome = match &ended {
         Ended::Complete if not_available => Outcome::NotAvailable,
         Ended::Complete => Outcome::Collected { rows },
         Ended::OverBudget => Outcome::Skipped {
             why: Skip::OverBudget,
-            reason: format!("the hourly ceiling of {} Graph calls for this account is reached", app.config.rate_limit_per_hour),
+            reason: format!(
+                "the hourly ceiling of {} Graph calls for this account is reached",
+                app.config.rate_limit_per_hour
+            ),
             retry_at: None,
         },
-        Ended::Parked { until, reason } => {
-            Outcome::Skipped { why: Skip::Parked, reason: format!("parked: {reason}"), retry_at: Some(*until) }
-        }
+        Ended::Parked { until, reason } => Outcome::Skipped {
+            why: Skip::Parked,
+            reason: format!("parked: {reason}"),
+            retry_at: Some(*until),
+        },
         Ended::Failed(reason, _) => Outcome::Failed(reason.clone()),
     };
     let (status, message) = match &outcome {
         Outcome::Collected { .. } => (LogStatus::Success, None),
-        Outcome::NotAvailable => (LogStatus::Skipped, Some("not available yet: too few followers".to_string())),
+        Outcome::NotAvailable => (
+            LogStatus::Skipped,
+            Some("not available yet: too few followers".to_string()),
+        ),
         Outcome::Skipped { reason, .. } => (LogStatus::Skipped, Some(reason.clone())),
         Outcome::Failed(reason) => (LogStatus::Failed, Some(reason.clone())),
     };
@@ -308,8 +392,12 @@ async fn settle(
         return Outcome::Failed(format!("could not store the results: {e}"));
     }
     match &outcome {
-        Outcome::Failed(reason) => tracing::warn!(instagram_user_id = %account.instagram_user_id, job = kind.as_str(), reason = %reason, "collection failed"),
-        other => tracing::debug!(instagram_user_id = %account.instagram_user_id, job = kind.as_str(), outcome = ?other, "collection done"),
+        Outcome::Failed(reason) => {
+            tracing::warn!(instagram_user_id = %account.instagram_user_id, job = kind.as_str(), reason = %reason, "collection failed")
+        }
+        other => {
+            tracing::debug!(instagram_user_id = %account.instagram_user_id, job = kind.as_str(), outcome = ?other, "collection done")
+        }
     }
     outcome
 }
@@ -318,7 +406,12 @@ async fn settle(
 /// were, this job's as this run found them (unchanged dates when still refused).
 fn rejected_list(account: &Candidate, kind: CollectKind, found: &[(String, String)]) -> Vec<RejectedMetric> {
     let job = kind.as_str();
-    let mut list: Vec<RejectedMetric> = account.rejected_metrics.iter().filter(|r| r.job != job).cloned().collect();
+    let mut list: Vec<RejectedMetric> = account
+        .rejected_metrics
+        .iter()
+        .filter(|r| r.job != job)
+        .cloned()
+        .collect();
     for (metric, reason) in found {
         let at = account
             .rejected_metrics
@@ -326,7 +419,12 @@ fn rejected_list(account: &Candidate, kind: CollectKind, found: &[(String, Strin
             .find(|r| r.job == job && r.metric == *metric)
             .map(|r| r.at.clone())
             .unwrap_or_else(now);
-        list.push(RejectedMetric { metric: metric.clone(), job: job.to_string(), reason: reason.clone(), at });
+        list.push(RejectedMetric {
+            metric: metric.clone(),
+            job: job.to_string(),
+            reason: reason.clone(),
+            at,
+        });
     }
     list
 }

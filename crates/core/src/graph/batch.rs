@@ -43,12 +43,17 @@ impl GraphClient {
     /// every attempt against its budget and decides). The batch carries
     /// `auth` and its proof; operations carry no credential of their own.
     /// `Err` is a failure of the batch as a whole.
+    // GraphError is the one error value of every Graph call; each operation has its own.
+    #[allow(clippy::result_large_err)]
     pub async fn send_batch_once(&self, auth: Auth<'_>, operations: &[Call<'_>]) -> Result<BatchReply, GraphError> {
         if operations.is_empty() || operations.len() > MAX_BATCH_OPERATIONS {
             return Err(GraphError::transport(
                 "batch",
                 None,
-                format!("a batch holds 1 to {MAX_BATCH_OPERATIONS} operations, not {}", operations.len()),
+                format!(
+                    "a batch holds 1 to {MAX_BATCH_OPERATIONS} operations, not {}",
+                    operations.len()
+                ),
                 None,
                 Usage::default(),
             ));
@@ -73,7 +78,10 @@ impl GraphClient {
                 )),
             })
             .collect();
-        Ok(BatchReply { items, usage: reply.usage })
+        Ok(BatchReply {
+            items,
+            usage: reply.usage,
+        })
     }
 }
 
@@ -83,10 +91,13 @@ fn relative_url(op: &Call<'_>) -> String {
     if op.params.is_empty() {
         return path.to_string();
     }
-    let query = url::form_urlencoded::Serializer::new(String::new()).extend_pairs(&op.params).finish();
+    let query = url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(&op.params)
+        .finish();
     format!("{path}?{query}")
 }
 
+#[allow(clippy::result_large_err)]
 fn operation_result(operation: &str, answer: OperationAnswer) -> Result<Reply<Value>, GraphError> {
     let headers: HeaderMap = answer
         .headers
@@ -99,13 +110,30 @@ fn operation_result(operation: &str, answer: OperationAnswer) -> Result<Reply<Va
     let usage = usage_of(&headers);
     let body = answer.body.unwrap_or_default();
     if (200..300).contains(&answer.code) {
-        return serde_json::from_str(&body).map(|data| Reply { data, usage: usage.clone() }).map_err(|e| {
-            GraphError::transport(operation, Some(answer.code), format!("unreadable operation body ({e})"), None, usage)
-        });
+        return serde_json::from_str(&body)
+            .map(|data| Reply {
+                data,
+                usage: usage.clone(),
+            })
+            .map_err(|e| {
+                GraphError::transport(
+                    operation,
+                    Some(answer.code),
+                    format!("unreadable operation body ({e})"),
+                    None,
+                    usage,
+                )
+            });
     }
     let retry_after = retry_after_of(&headers);
     match serde_json::from_str::<MetaErrorBody>(&body) {
-        Ok(b) => Err(GraphError::from_meta(operation, answer.code, b.error, retry_after, usage)),
+        Ok(b) => Err(GraphError::from_meta(
+            operation,
+            answer.code,
+            b.error,
+            retry_after,
+            usage,
+        )),
         Err(_) => Err(GraphError::transport(
             operation,
             Some(answer.code),
@@ -122,7 +150,9 @@ mod tests {
 
     #[test]
     fn operations_become_relative_urls() {
-        let op = Call::get("1784/insights", Auth::None).param("metric", "reach,views").param("period", "day");
+        let op = Call::get("1784/insights", Auth::None)
+            .param("metric", "reach,views")
+            .param("period", "day");
         assert_eq!(relative_url(&op), "1784/insights?metric=reach%2Cviews&period=day");
         assert_eq!(relative_url(&Call::get("/1784", Auth::None)), "1784");
     }
@@ -133,9 +163,12 @@ mod tests {
             code: 400,
             headers: vec![HeaderPair {
                 name: "X-Business-Use-Case-Usage".into(),
-                value: r#"{"1784":[{"type":"instagram","call_count":100,"estimated_time_to_regain_access":30}]}"#.into(),
+                value: r#"{"1784":[{"type":"instagram","call_count":100,"estimated_time_to_regain_access":30}]}"#
+                    .into(),
             }],
-            body: Some(r#"{"error":{"message":"(#80002) too many calls","code":80002,"type":"OAuthException"}}"#.into()),
+            body: Some(
+                r#"{"error":{"message":"(#80002) too many calls","code":80002,"type":"OAuthException"}}"#.into(),
+            ),
         };
         let err = operation_result("1784/insights", answer).unwrap_err();
         assert_eq!(err.kind, crate::graph::ErrorKind::Throttled);

@@ -24,7 +24,12 @@ pub async fn insights(app: &App, req: &ApiRequest) -> Result<ApiResponse, ApiErr
     let query = InsightsQuery::parse(req)?;
     let rows = app
         .store
-        .stored_insights(account.id, query.from.as_deref(), query.until.as_deref(), &query.metrics)
+        .stored_insights(
+            account.id,
+            query.from.as_deref(),
+            query.until.as_deref(),
+            &query.metrics,
+        )
         .await?;
     Ok(match query.format {
         Format::Json => ApiResponse::ok(&json!({
@@ -50,7 +55,9 @@ pub async fn audience(app: &App, req: &ApiRequest) -> Result<ApiResponse, ApiErr
     let find = |metric: &str| snapshots.iter().find(|s| s.metric == metric);
     let mut body = audience_json(find("follower_demographics"));
     body["instagram_user_id"] = json!(account.instagram_user_id);
-    body["engaged_audience"] = find("engaged_audience_demographics").map(|s| audience_json(Some(s))).unwrap_or(Value::Null);
+    body["engaged_audience"] = find("engaged_audience_demographics")
+        .map(|s| audience_json(Some(s)))
+        .unwrap_or(Value::Null);
     Ok(ApiResponse::ok(&body))
 }
 
@@ -63,7 +70,11 @@ pub async fn refresh(app: &App, req: &ApiRequest) -> Result<ApiResponse, ApiErro
     match outcome {
         Outcome::Collected { rows } => Ok(ApiResponse::ok(&json!({ "success": true, "collected": rows }))),
         Outcome::NotAvailable => Ok(ApiResponse::ok(&json!({ "success": true, "collected": 0 }))),
-        Outcome::Skipped { why: Skip::InvalidToken, reason, .. } => Err(ApiError::Conflict(reason)),
+        Outcome::Skipped {
+            why: Skip::InvalidToken,
+            reason,
+            ..
+        } => Err(ApiError::Conflict(reason)),
         Outcome::Skipped { reason, retry_at, .. } => {
             let wait = retry_at.map(|t| (t - Utc::now()).num_seconds().max(1) as u64);
             Err(ApiError::TooManyRequests(reason, wait))
@@ -78,7 +89,9 @@ pub async fn admin_accounts(app: &App, req: &ApiRequest) -> Result<ApiResponse, 
         Principal::Admin => {}
         Principal::User(_) => return Err(ApiError::Forbidden("the operator view needs the admin key".into())),
         Principal::Anonymous => {
-            return Err(ApiError::Unauthorized("send Authorization: Bearer <ADMIN_API_KEY>".into()));
+            return Err(ApiError::Unauthorized(
+                "send Authorization: Bearer <ADMIN_API_KEY>".into(),
+            ));
         }
     }
     let now = ts(Utc::now());
@@ -106,10 +119,15 @@ pub async fn admin_accounts(app: &App, req: &ApiRequest) -> Result<ApiResponse, 
 async fn authorized_account(app: &App, req: &ApiRequest) -> Result<Account, ApiError> {
     let id = req.param("userId").unwrap_or("").trim();
     if id.is_empty() || id.len() > 32 || !id.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(ApiError::BadRequest("userId must be an Instagram user id (digits only)".into()));
+        return Err(ApiError::BadRequest(
+            "userId must be an Instagram user id (digits only)".into(),
+        ));
     }
     Principal::of(app, req)?.require_account(id)?;
-    app.store.account(id).await?.ok_or_else(|| ApiError::NotFound("no such connected account".into()))
+    app.store
+        .account(id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound("no such connected account".into()))
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -130,7 +148,9 @@ struct InsightsQuery {
 impl InsightsQuery {
     fn parse(req: &ApiRequest) -> Result<Self, ApiError> {
         let nonempty = |name| req.query(name).map(str::trim).filter(|v| !v.is_empty());
-        let from = nonempty("from").map(|v| parse_bound(v, "from", Bound::From)).transpose()?;
+        let from = nonempty("from")
+            .map(|v| parse_bound(v, "from", Bound::From))
+            .transpose()?;
         let until = nonempty("to").map(|v| parse_bound(v, "to", Bound::To)).transpose()?;
         if let (Some(f), Some(u)) = (from, until)
             && f >= u
@@ -138,9 +158,17 @@ impl InsightsQuery {
             return Err(ApiError::BadRequest("`from` must not be after `to`".into()));
         }
         let mut metrics = Vec::new();
-        for raw in nonempty("metric").unwrap_or("").split(',').filter(|m| !m.trim().is_empty()) {
-            let name = MetricName::parse(raw)
-                .ok_or_else(|| ApiError::BadRequest(format!("`{}` is not a metric name", raw.chars().take(64).collect::<String>())))?;
+        for raw in nonempty("metric")
+            .unwrap_or("")
+            .split(',')
+            .filter(|m| !m.trim().is_empty())
+        {
+            let name = MetricName::parse(raw).ok_or_else(|| {
+                ApiError::BadRequest(format!(
+                    "`{}` is not a metric name",
+                    raw.chars().take(64).collect::<String>()
+                ))
+            })?;
             metrics.push(name.into_string());
         }
         if metrics.len() > MAX_METRICS {
@@ -151,7 +179,12 @@ impl InsightsQuery {
             "csv" => Format::Csv,
             _ => return Err(ApiError::BadRequest("format must be json or csv".into())),
         };
-        Ok(InsightsQuery { from: from.map(ts), until: until.map(ts), metrics, format })
+        Ok(InsightsQuery {
+            from: from.map(ts),
+            until: until.map(ts),
+            metrics,
+            format,
+        })
     }
 }
 
@@ -188,7 +221,13 @@ fn to_csv(rows: &[StoredInsight]) -> String {
     let mut out = String::from("metric_name,metric_value,period,end_time,collected_at\n");
     for r in rows {
         let value = r.metric_value.map(|v| v.to_string()).unwrap_or_default();
-        let fields = [csv_field(&r.metric_name), value, csv_field(&r.period), csv_field(&r.end_time), csv_field(&r.collected_at)];
+        let fields = [
+            csv_field(&r.metric_name),
+            value,
+            csv_field(&r.period),
+            csv_field(&r.end_time),
+            csv_field(&r.collected_at),
+        ];
         out.push_str(&fields.join(","));
         out.push('\n');
     }
@@ -197,8 +236,16 @@ fn to_csv(rows: &[StoredInsight]) -> String {
 
 /// Quotes a field when it needs it; a leading formula character is defused for spreadsheets.
 fn csv_field(s: &str) -> String {
-    let s = if s.starts_with(['=', '+', '-', '@']) { format!("'{s}") } else { s.to_string() };
-    if s.contains([',', '"', '\n', '\r']) { format!("\"{}\"", s.replace('"', "\"\"")) } else { s }
+    let s = if s.starts_with(['=', '+', '-', '@']) {
+        format!("'{s}")
+    } else {
+        s.to_string()
+    };
+    if s.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s
+    }
 }
 
 /// One metric's snapshot in the plan's shape: a list per breakdown, largest first.

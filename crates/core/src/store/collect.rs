@@ -189,7 +189,11 @@ impl Store {
     }
 
     pub async fn candidate(&self, instagram_user_id: &str, kind: CollectKind) -> Result<Option<Candidate>> {
-        Ok(self.collection_candidates(kind).await?.into_iter().find(|c| c.instagram_user_id == instagram_user_id))
+        Ok(self
+            .collection_candidates(kind)
+            .await?
+            .into_iter()
+            .find(|c| c.instagram_user_id == instagram_user_id))
     }
 
     /// Takes `calls` from the account's hourly budget of `limit`, or nothing
@@ -239,7 +243,9 @@ impl Store {
         }
         for snap in &f.audience {
             let (metric, date) = (text(&snap.metric), text(&f.snapshot_date));
-            sql.push_str(&format!("DELETE FROM audience_data WHERE user_id = {id} AND metric = {metric} AND snapshot_date = {date};\n"));
+            sql.push_str(&format!(
+                "DELETE FROM audience_data WHERE user_id = {id} AND metric = {metric} AND snapshot_date = {date};\n"
+            ));
             for (breakdown, key, value) in &snap.values {
                 sql.push_str(&format!(
                     "INSERT INTO audience_data (user_id, metric, demographic_type, dimension_key, dimension_value, snapshot_date, collected_at)
@@ -259,9 +265,13 @@ impl Store {
             ));
         }
         if let Some(followers) = f.followers_count {
-            sql.push_str(&format!("UPDATE users SET followers_count = {followers} WHERE id = {id};\n"));
+            sql.push_str(&format!(
+                "UPDATE users SET followers_count = {followers} WHERE id = {id};\n"
+            ));
         }
-        sql.push_str(&format!("INSERT OR IGNORE INTO account_state (user_id) VALUES ({id});\n"));
+        sql.push_str(&format!(
+            "INSERT OR IGNORE INTO account_state (user_id) VALUES ({id});\n"
+        ));
         let mut sets = Vec::new();
         if f.complete {
             sets.push(format!("{} = {}", f.kind.last_column(), text(&now)));
@@ -280,7 +290,10 @@ impl Store {
             sets.push(format!("throttle_reason = {}", text(reason)));
         }
         if !sets.is_empty() {
-            sql.push_str(&format!("UPDATE account_state SET {} WHERE user_id = {id};\n", sets.join(", ")));
+            sql.push_str(&format!(
+                "UPDATE account_state SET {} WHERE user_id = {id};\n",
+                sets.join(", ")
+            ));
         }
         sql.push_str(&log_sql(&f.log));
         let conn = self.conn().await?;
@@ -366,7 +379,8 @@ impl Store {
                 )
                 .await?;
             while let Some(r) = rows.next().await? {
-                snap.values.push((r.get(0)?, r.get(1)?, r.get::<Option<i64>>(2)?.unwrap_or(0)));
+                snap.values
+                    .push((r.get(0)?, r.get(1)?, r.get::<Option<i64>>(2)?.unwrap_or(0)));
             }
         }
         Ok(snapshots)
