@@ -62,6 +62,7 @@ fn user_node(world: &World, user_id: &str, fields: &Fields) -> Result<Reply, Gra
         };
         out.insert(field.to_string(), value);
     }
+    out.entry("id").or_insert_with(|| json!(user.id));
     Ok(Reply::ok(Value::Object(out)))
 }
 
@@ -129,6 +130,8 @@ fn page_node(world: &mut World, caller: &Caller, page_id: &str, fields: &Fields)
         };
         out.insert(field.name.clone(), value);
     }
+    // Meta always identifies the node, after the fields asked for.
+    out.entry("id").or_insert_with(|| json!(page_id));
     Ok(Reply::ok(Value::Object(out)))
 }
 

@@ -335,7 +335,8 @@ fn handle(world: &mut World, req: &ApiRequest, target: &Target) -> Reply {
     result.unwrap_or_else(|error| Reply::error(&error))
 }
 
-/// Meta names the first path component it cannot serve.
+/// Meta's "Unsupported get request" for paths it does not serve, naming the
+/// object the path starts with.
 fn unknown_path(world: &World, req: &ApiRequest) -> GraphError {
     // Authentication errors win over routing errors, as on Meta.
     if req.token().is_some()
@@ -343,7 +344,13 @@ fn unknown_path(world: &World, req: &ApiRequest) -> GraphError {
     {
         return error;
     }
-    GraphError::new(2500, format!("Unknown path components: {}", req.path))
+    let object = req
+        .path
+        .split('/')
+        .filter(|s| !s.is_empty())
+        .find(|s| !s.starts_with('v') || !s.contains('.'))
+        .unwrap_or("");
+    GraphError::unsupported(&req.method, object)
 }
 
 fn throttle_reply(code: i64, minutes: u64) -> Reply {
