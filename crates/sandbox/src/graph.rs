@@ -379,7 +379,14 @@ fn syntax_error(input: &str) -> GraphError {
     )
 }
 
+/// Deeper `{...}` nesting than any real request needs is refused, so hostile
+/// input cannot exhaust the stack.
+const MAX_FIELD_DEPTH: usize = 8;
+
 fn parse_list(chars: &mut std::iter::Peekable<std::str::Chars<'_>>, depth: usize) -> Result<Fields, GraphError> {
+    if depth > MAX_FIELD_DEPTH {
+        return Err(syntax_error("fields nested too deeply"));
+    }
     let mut fields = Vec::new();
     let mut name = String::new();
     let mut sub = None;

@@ -301,7 +301,13 @@ pub(crate) fn finish(world: &mut World, req: &ApiRequest, call: &CallInfo, mut r
     Outcome::Reply(reply)
 }
 
+/// The call log keeps this many records; a long local run forgets the oldest.
+const MAX_CALL_RECORDS: usize = 100_000;
+
 fn record(world: &mut World, req: &ApiRequest, call: &CallInfo, status: u16) {
+    if world.calls.len() >= MAX_CALL_RECORDS {
+        world.calls.drain(..MAX_CALL_RECORDS / 10);
+    }
     let token_kind = req.token().and_then(|t| world.token_kind(t));
     let at = world.now();
     world.calls.push(CallRecord {

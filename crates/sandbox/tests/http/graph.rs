@@ -215,3 +215,92 @@ async fn shutdown_refuses_the_port_even_on_kept_alive_connections() {
     tokio::task::yield_now().await;
     assert!(http.get(&url).send().await.is_err());
 }
+
+#[tokio::test]
+async fn hostile_input_gets_errors_not_a_dead_server() {
+    let env = start().await;
+    let token = env.long_token().await;
+    let deep = format!("{}id{}", "a{".repeat(5000), "}".repeat(5000));
+    let huge = i64::MAX.to_string();
+    let tiny = i64::MIN.to_string();
+    let insights = format!("/{IG_ID}/insights");
+    let cases: Vec<(&str, Vec<(&str, &str)>)> = vec![
+        ("/me", vec![("fields", deep.as_str())]),
+        ("/me", vec![("fields", "{{,}}")]),
+        (
+            insights.as_str(),
+            vec![
+                ("metric", "reach"),
+                ("period", "day"),
+                ("since", tiny.as_str()),
+                ("until", huge.as_str()),
+            ],
+        ),
+        (
+            insights.as_str(),
+            vec![
+                ("metric", "reach"),
+                ("period", "day"),
+                ("since", "-99999999999999"),
+                ("until", "0"),
+            ],
+        ),
+        (insights.as_str(), vec![("metric", ",,,"), ("period", "day")]),
+        (
+            "/me/accounts",
+            vec![("after", "zz"), ("limit", "99999999999999999999999")],
+        ),
+        ("/me/accounts", vec![("before", "7061676521")]),
+    ];
+    for (path, params) in cases {
+        let answer = env.graph(path, &token, &params).await;
+        assert!(answer.status.as_u16() < 500, "{path} {params:?}: {}", answer.status);
+    }
+    let timed = env
+        .get(
+            &format!("/{V}/me"),
+            &[
+                ("access_token", &token),
+                ("appsecret_proof", "00"),
+                ("appsecret_time", &tiny),
+            ],
+        )
+        .await;
+    assert_eq!(timed.error().0, 100);
+    let garbage = env
+        .send(
+            env.http
+                .post(env.url("/v26.0/"))
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(vec![0xff, 0xfe, b'=', 0x00]),
+        )
+        .await;
+    assert_eq!(garbage.status, 400);
+    let not_json = env.send(env.http.post(env.url("/")).form(&[("batch", "[{")])).await;
+    assert_eq!(not_json.error().0, 100);
+    let odd_ops = env
+        .send(
+            env.http
+                .post(env.url("/"))
+                .form(&[("batch", r#"[1, {"method":"GET"}, {"relative_url":"/../../etc"}]"#)]),
+        )
+        .await;
+    assert_eq!(odd_ops.status, 200);
+    env.control.throttle_account(IG_ID, 80002, u64::MAX);
+    env.control.set_followers(IG_ID, i64::MAX);
+    env.control.clear_throttles();
+    let busy = env
+        .graph(
+            &insights,
+            &token,
+            &[
+                ("metric", "reach,views"),
+                ("period", "day"),
+                ("metric_type", "total_value"),
+            ],
+        )
+        .await;
+    assert_eq!(busy.status, 200, "{}", busy.text);
+    // Still serving.
+    assert_eq!(env.graph("/me", &token, &[]).await.json()["id"], USER_ID);
+}
