@@ -233,29 +233,33 @@ pub(crate) async fn before(world: &Mutex<World>, req: &ApiRequest, target: &Targ
         let fault = w.faults.take(endpoint);
         (call, fault)
     };
-    let fault = match fault {
-        None => return Ok(call),
-        Some(Fault::Truncated) => {
-            return Ok(CallInfo { truncate: true, ..call });
-        }
+    match fault {
+        None => Ok(call),
+        Some(Fault::Truncated) => Ok(CallInfo { truncate: true, ..call }),
         Some(Fault::Delay(d)) if req.in_batch && d > batch::OPERATION_TIMEOUT => {
             // Meta gives up on the operation and answers null for it; the
             // test need not wait for the timeout.
             record(&mut lock(world), req, &call, 0);
-            return Err(Outcome::Drop);
+            Err(Outcome::Drop)
         }
         Some(Fault::Delay(d)) => {
             tokio::time::sleep(d).await;
-            return Ok(call);
+            Ok(call)
         }
-        Some(fault) => fault,
-    };
-    let mut w = lock(world);
-    let reply = match fault {
-        Fault::Close => {
-            record(&mut w, req, &call, 0);
-            return Err(Outcome::Drop);
+        Some(Fault::Close) => {
+            record(&mut lock(world), req, &call, 0);
+            Err(Outcome::Drop)
         }
+        Some(fault) => match fault_reply(fault) {
+            Some(reply) => Err(finish(&mut lock(world), req, &call, reply)),
+            None => Ok(call),
+        },
+    }
+}
+
+/// The answer of a fault that answers in place of the endpoint.
+fn fault_reply(fault: Fault) -> Option<Reply> {
+    Some(match fault {
         Fault::GraphError {
             http_status,
             code,
@@ -282,6 +286,7 @@ pub(crate) async fn before(world: &Mutex<World>, req: &ApiRequest, target: &Targ
             body,
             saturated: None,
         },
+        // Meta itself throttles with codes, not 429; a proxy in front may not.
         Fault::RetryAfter { secs } => {
             Reply::error(&GraphError::throttle(4).with_status(429)).with_header("Retry-After", secs.to_string())
         }
@@ -289,9 +294,8 @@ pub(crate) async fn before(world: &Mutex<World>, req: &ApiRequest, target: &Targ
             code,
             minutes_to_regain,
         } => throttle_reply(code, minutes_to_regain),
-        Fault::Truncated | Fault::Delay(_) => Reply::error(&GraphError::new(1, "unreachable")),
-    };
-    Err(finish(&mut w, req, &call, reply))
+        Fault::Truncated | Fault::Delay(_) | Fault::Close => return None,
+    })
 }
 
 /// Adds usage headers, logs the call and hands the reply out.
