@@ -225,4 +225,3 @@ mod tests {
         assert_eq!(Shard::parse(None, None).unwrap(), Shard::default());
     }
 }
-
