@@ -137,9 +137,7 @@ pub async fn connect(app: &App, code: &AuthorizationCode) -> Result<Connection, 
 
     let pages: Vec<FacebookPage> = graph
         .send_all(
-            &Call::get("me/accounts", Auth::User(&user_token))
-                .param("fields", "id,name,access_token")
-                .param("limit", "100"),
+            &Call::get("me/accounts", Auth::User(&user_token)).param("fields", "id,name,access_token"),
             deadline,
             50,
         )

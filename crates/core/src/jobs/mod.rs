@@ -198,6 +198,16 @@ pub fn lease_ttl(app: &App) -> Duration {
     app.config.job_time_budget + Duration::from_secs(120)
 }
 
+/// Runs one job to the end of its slice and returns its report (the cron JSON).
+pub async fn run(app: &App, ctx: &JobContext) -> Result<serde_json::Value, JobError> {
+    let report = match ctx.job {
+        Job::RefreshTokens => serde_json::to_value(crate::tokens::run(app, ctx).await?),
+        Job::CollectInsights => serde_json::to_value(crate::collect::run_insights(app, ctx).await?),
+        Job::CollectAudience => serde_json::to_value(crate::collect::run_audience(app, ctx).await?),
+    };
+    Ok(report.unwrap_or_default())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -214,14 +224,4 @@ mod tests {
         assert!(Shard::parse(Some("1"), None).is_err());
         assert_eq!(Shard::parse(None, None).unwrap(), Shard::default());
     }
-}
-
-/// Runs one job to the end of its slice and returns its report (the cron JSON).
-pub async fn run(app: &App, ctx: &JobContext) -> Result<serde_json::Value, JobError> {
-    let report = match ctx.job {
-        Job::RefreshTokens => serde_json::to_value(crate::tokens::run(app, ctx).await?),
-        Job::CollectInsights => serde_json::to_value(crate::collect::run_insights(app, ctx).await?),
-        Job::CollectAudience => serde_json::to_value(crate::collect::run_audience(app, ctx).await?),
-    };
-    Ok(report.unwrap_or_default())
 }
