@@ -37,6 +37,11 @@ async fn cron(t: &TestApp, job: &str) -> Value {
     r.json().await.unwrap()
 }
 
+/// A run report's counts, in the order asked.
+fn counts<const N: usize>(report: &Value, names: [&str; N]) -> [u64; N] {
+    names.map(|n| report[n].as_u64().unwrap_or(u64::MAX))
+}
+
 async fn admin_get(t: &TestApp, path: &str) -> (u16, Value) {
     let r = t.browser.get(t.api(path)).bearer_auth(ADMIN_KEY).send().await.unwrap();
     (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
@@ -100,11 +105,7 @@ async fn hourly_collection_fetches_current_metrics_with_the_page_token() {
     t.control.reset_calls();
 
     let report = cron(&t, "collect-insights").await;
-    assert_eq!(
-        (report["collected"].as_u64(), report["failed"].as_u64()),
-        (Some(1), Some(0)),
-        "{report}"
-    );
+    assert_eq!(counts(&report, ["collected", "failed"]), [1, 0], "{report}");
     assert!(report["duration_ms"].is_u64() && report["remaining"] == 0 && report["skipped"] == 0);
 
     // One round trip: a batch of the snapshot and three days, all with the Page token and its proof.
@@ -230,12 +231,8 @@ async fn demographics_are_fetched_as_one_snapshot_a_day() {
 
     let report = cron(&t, "collect-audience").await;
     assert_eq!(
-        (
-            report["collected"].as_u64(),
-            report["skipped"].as_u64(),
-            report["failed"].as_u64()
-        ),
-        (Some(1), Some(1), Some(0)),
+        counts(&report, ["collected", "skipped", "failed"]),
+        [1, 1, 0],
         "{report}"
     );
     let calls = t.control.calls();
@@ -275,10 +272,7 @@ async fn demographics_are_fetched_as_one_snapshot_a_day() {
     // The same day again adds nothing and calls nothing.
     t.control.reset_calls();
     let again = cron(&t, "collect-audience").await;
-    assert_eq!(
-        (again["collected"].as_u64(), again["failed"].as_u64()),
-        (Some(0), Some(0))
-    );
+    assert_eq!(counts(&again, ["collected", "failed"]), [0, 0], "{again}");
     assert_eq!(t.control.count(Endpoint::Demographics), 0);
     let (_, body_again) = admin_get(&t, &format!("/api/insights/{DEFAULT_IG}/audience")).await;
     assert_eq!(body_again, body);
@@ -343,11 +337,7 @@ async fn a_deprecated_metric_does_not_stop_the_others() {
     t.control.deprecate_metric("likes");
 
     let report = cron(&t, "collect-insights").await;
-    assert_eq!(
-        (report["collected"].as_u64(), report["failed"].as_u64()),
-        (Some(2), Some(0)),
-        "{report}"
-    );
+    assert_eq!(counts(&report, ["collected", "failed"]), [2, 0], "{report}");
     for ig in [DEFAULT_IG, other.as_str()] {
         let rows = insights(&t, ig, "").await;
         for metric in ["reach", "views", "accounts_engaged"] {
@@ -387,12 +377,8 @@ async fn a_throttled_account_is_parked_while_the_others_are_collected() {
 
     let report = cron(&t, "collect-insights").await;
     assert_eq!(
-        (
-            report["collected"].as_u64(),
-            report["skipped"].as_u64(),
-            report["failed"].as_u64()
-        ),
-        (Some(1), Some(1), Some(0)),
+        counts(&report, ["collected", "skipped", "failed"]),
+        [1, 1, 0],
         "{report}"
     );
     assert_eq!(insights(&t, &other, "?metric=views").await.len(), 3);
@@ -456,17 +442,9 @@ async fn a_time_budget_stops_a_run_and_the_next_finishes_the_rest() {
     // Each account takes longer than the whole budget: two start, then time is up.
     t.control.set_latency(Duration::from_millis(1_100));
     let first = cron(&t, "collect-insights").await;
-    assert_eq!(
-        (first["collected"].as_u64(), first["remaining"].as_u64()),
-        (Some(2), Some(2)),
-        "{first}"
-    );
+    assert_eq!(counts(&first, ["collected", "remaining"]), [2, 2], "{first}");
     let second = cron(&t, "collect-insights").await;
-    assert_eq!(
-        (second["collected"].as_u64(), second["remaining"].as_u64()),
-        (Some(2), Some(0)),
-        "{second}"
-    );
+    assert_eq!(counts(&second, ["collected", "remaining"]), [2, 0], "{second}");
     t.control.set_latency(Duration::ZERO);
     for ig in &accounts {
         assert_eq!(insights(&t, ig, "?metric=reach").await.len(), 3, "{ig}");
@@ -622,16 +600,8 @@ async fn usage_above_ninety_percent_stops_the_run() {
     connect_influencer(&t, 1_000).await;
     t.control.set_usage(95, 10, 0);
     let report = cron(&t, "collect-insights").await;
-    assert_eq!(
-        (report["collected"].as_u64(), report["remaining"].as_u64()),
-        (Some(1), Some(2)),
-        "{report}"
-    );
+    assert_eq!(counts(&report, ["collected", "remaining"]), [1, 2], "{report}");
     t.control.set_usage(10, 10, 0);
     let next = cron(&t, "collect-insights").await;
-    assert_eq!(
-        (next["collected"].as_u64(), next["remaining"].as_u64()),
-        (Some(2), Some(0)),
-        "{next}"
-    );
+    assert_eq!(counts(&next, ["collected", "remaining"]), [2, 0], "{next}");
 }

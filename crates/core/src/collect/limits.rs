@@ -14,6 +14,7 @@ use rand::Rng;
 use serde_json::Value;
 use tokio::time::Instant;
 
+use super::Run;
 use crate::app::App;
 use crate::graph::{Auth, Call, ErrorKind, GraphError, Usage};
 use crate::store::Candidate;
@@ -139,17 +140,17 @@ fn triage(e: &GraphError, cap: Duration, last_round: bool) -> Triage {
 }
 
 /// Runs `ops` for one account in batches until each is answered, within the
-/// account's budget, `MAX_ROUNDS` round trips and `deadline`.
+/// account's budget, `MAX_ROUNDS` round trips and the run's hard deadline.
 #[allow(clippy::result_large_err)]
 pub async fn exchange<P: Plan>(
     app: &App,
-    pacer: &Pacer,
+    run: &Run,
     account: &Candidate,
     auth: Auth<'_>,
     plan: &mut P,
     ops: Vec<P::Op>,
-    deadline: Instant,
 ) -> Ended {
+    let (pacer, deadline) = (&run.pacer, run.hard_deadline);
     let policy = app.graph.retry_policy();
     let mut pending = ops;
     let mut last_error: Option<GraphError> = None;

@@ -259,21 +259,21 @@ async fn collect_account(app: &App, run: &Run, account: &Candidate, kind: Collec
     let started_at = now();
     let tokens = match app.store.tokens(account.id).await {
         Ok(Some(t)) => t,
-        Ok(None) => {
+        other => {
+            let reason = match other {
+                Err(e) => format!("tokens could not be read: {e}"),
+                _ => "no tokens stored".to_string(),
+            };
             return settle(
                 app,
                 run,
                 account,
                 kind,
                 &started_at,
-                Ended::Failed("no tokens stored".into(), None),
+                Ended::Failed(reason, None),
                 Harvest::default(),
             )
             .await;
-        }
-        Err(e) => {
-            let ended = Ended::Failed(format!("tokens could not be read: {e}"), None);
-            return settle(app, run, account, kind, &started_at, ended, Harvest::default()).await;
         }
     };
     // The plan's choice, kept explicit: insights are read with the Page token.
@@ -281,30 +281,12 @@ async fn collect_account(app: &App, run: &Run, account: &Candidate, kind: Collec
     let (ended, harvest) = match kind {
         CollectKind::Insights => {
             let mut plan = insights::InsightsPlan::new(app, run, account, Utc::now());
-            let ended = exchange(
-                app,
-                &run.pacer,
-                account,
-                auth,
-                &mut plan,
-                insights::ops(),
-                run.hard_deadline,
-            )
-            .await;
+            let ended = exchange(app, run, account, auth, &mut plan, insights::ops()).await;
             (ended, plan.harvest(&app.config.insight_metrics))
         }
         CollectKind::Audience => {
             let mut plan = audience::AudiencePlan::new(run, account);
-            let ended = exchange(
-                app,
-                &run.pacer,
-                account,
-                auth,
-                &mut plan,
-                audience::ops(),
-                run.hard_deadline,
-            )
-            .await;
+            let ended = exchange(app, run, account, auth, &mut plan, audience::ops()).await;
             (ended, plan.harvest())
         }
     };
