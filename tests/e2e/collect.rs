@@ -605,3 +605,95 @@ async fn usage_above_ninety_percent_stops_the_run() {
     let next = cron(&t, "collect-insights").await;
     assert_eq!(counts(&next, ["collected", "remaining"]), [2, 0], "{next}");
 }
+
+/// Not a test: how fast a year of one account's data reads back. Run with
+/// `cargo test --test e2e bench_ -- --ignored --nocapture`; figures go in the report, not in assertions.
+#[tokio::test]
+#[ignore]
+async fn bench_reading_a_year_of_insights() {
+    use urlinsta_core::store::{CollectKind, Finish, LogEntry, LogStatus, MetricRow};
+    let t = spawn_app().await;
+    t.connect().await;
+    let account = t.app.store.account(DEFAULT_IG).await.unwrap().unwrap();
+    let start = Utc::now() - chrono::Duration::days(365);
+    let mut rows = Vec::new();
+    for day in 0..365 {
+        let end = (start + chrono::Duration::days(day))
+            .format("%Y-%m-%dT08:00:00Z")
+            .to_string();
+        for metric in urlinsta_core::config::DEFAULT_METRICS.split(',') {
+            rows.push(MetricRow {
+                metric_name: metric.into(),
+                metric_value: Some(day),
+                period: "day".into(),
+                end_time: end.clone(),
+            });
+        }
+        for hour in 0..24 {
+            let at = (start + chrono::Duration::days(day) + chrono::Duration::hours(hour))
+                .format("%Y-%m-%dT%H:00:00Z")
+                .to_string();
+            for field in ["followers_count", "follows_count", "media_count"] {
+                rows.push(MetricRow {
+                    metric_name: field.into(),
+                    metric_value: Some(hour),
+                    period: "lifetime".into(),
+                    end_time: at.clone(),
+                });
+            }
+        }
+    }
+    let total = rows.len();
+    let write = std::time::Instant::now();
+    for chunk in rows.chunks(2_000) {
+        let log = LogEntry {
+            account_id: Some(account.id),
+            run_id: "bench",
+            job_type: "insights",
+            status: LogStatus::Success,
+            error_code: None,
+            error_message: None,
+            details: None,
+            started_at: Utc::now().to_rfc3339(),
+        };
+        let finish = Finish {
+            account_id: account.id,
+            kind: CollectKind::Insights,
+            complete: true,
+            insights: chunk.to_vec(),
+            followers_count: None,
+            snapshot_date: String::new(),
+            audience: Vec::new(),
+            rejected_metrics: None,
+            error: None,
+            parked: None,
+            log,
+        };
+        t.app.store.finish_collection(&finish).await.unwrap();
+    }
+    println!("wrote {total} rows in {:?}", write.elapsed());
+    let month_ago = (Utc::now() - chrono::Duration::days(30)).format("%Y-%m-%d");
+    for query in [
+        "",
+        "?format=csv",
+        &format!("?from={month_ago}"),
+        "?metric=reach",
+        &format!("?from={month_ago}&metric=reach,views"),
+    ] {
+        let mut best = Duration::MAX;
+        let mut bytes = 0;
+        for _ in 0..5 {
+            let started = std::time::Instant::now();
+            let r = t
+                .browser
+                .get(t.api(&format!("/api/insights/{DEFAULT_IG}{query}")))
+                .bearer_auth(ADMIN_KEY)
+                .send()
+                .await
+                .unwrap();
+            bytes = r.bytes().await.unwrap().len();
+            best = best.min(started.elapsed());
+        }
+        println!("GET /api/insights/:id{query}: best of 5 {best:?}, {bytes} bytes");
+    }
+}
