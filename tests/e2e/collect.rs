@@ -303,6 +303,21 @@ async fn each_cron_route_needs_the_secret_and_triggers_its_job() {
     assert!(t.control.count(Endpoint::Demographics) > 0);
     let tokens = cron(&t, "refresh-tokens").await;
     assert!(tokens["duration_ms"].is_u64(), "{tokens}");
+    // A run of the same job still in progress holds the lease: an overlapping one does nothing.
+    assert!(
+        t.app
+            .store
+            .try_lease("collect-insights", "another-run", Duration::from_secs(60))
+            .await
+            .unwrap()
+    );
+    let overlapping = cron(&t, "collect-insights").await;
+    assert_eq!(overlapping["busy"], true, "{overlapping}");
+    t.app
+        .store
+        .release_lease("collect-insights", "another-run")
+        .await
+        .unwrap();
     let sharded = t
         .browser
         .get(t.api("/api/cron/collect-insights?shard=0&shards=2"))
@@ -604,6 +619,29 @@ async fn usage_above_ninety_percent_stops_the_run() {
     t.control.set_usage(10, 10, 0);
     let next = cron(&t, "collect-insights").await;
     assert_eq!(counts(&next, ["collected", "remaining"]), [2, 0], "{next}");
+}
+
+#[tokio::test]
+async fn a_dead_token_marks_the_connection_invalid_and_later_runs_skip_it() {
+    let t = spawn_app().await;
+    t.connect().await;
+    let (other, _) = connect_influencer(&t, 2_000).await;
+    t.control.invalidate_user_tokens("100000000000001", 460);
+
+    let report = cron(&t, "collect-insights").await;
+    assert_eq!(counts(&report, ["collected", "failed"]), [1, 1], "{report}");
+    let dead = admin_account(&t, DEFAULT_IG).await;
+    assert_eq!(dead["token_status"], "invalid", "{dead}");
+    assert!(dead["last_error"].as_str().unwrap().contains("password"), "{dead}");
+    assert_eq!(admin_account(&t, &other).await["token_status"], "active");
+
+    // An invalid connection costs no call until the user connects again.
+    t.control.reset_calls();
+    let (status, _) = refresh(&t, DEFAULT_IG).await;
+    assert_eq!(status, 409);
+    let next = cron(&t, "collect-audience").await;
+    assert_eq!(counts(&next, ["collected", "skipped", "failed"]), [1, 1, 0], "{next}");
+    assert_eq!(calls_for(&t.control.calls(), DEFAULT_IG).count(), 0);
 }
 
 /// Not a test: how fast a year of one account's data reads back. Run with
