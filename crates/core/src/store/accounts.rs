@@ -1,6 +1,6 @@
 //! Connected accounts, their tokens (encrypted) and their health.
 
-use libsql::{Connection, Row, params};
+use libsql::{Connection, Row, TransactionBehavior, params};
 use serde::Serialize;
 
 use super::sql::{now, text};
@@ -103,6 +103,17 @@ pub struct StatusChange {
     pub reconnect_by: Option<String>,
 }
 
+/// What [`Store::update_status`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StatusUpdate {
+    /// The status changed and its event was queued.
+    Changed,
+    /// Stored (or kept, see the rules) without a transition: no event.
+    Unchanged,
+    /// Nothing written: the account is gone or its tokens were replaced since.
+    Stale,
+}
+
 /// What a reconnect found before it wrote.
 #[derive(Debug, Clone)]
 pub struct Connected {
@@ -113,7 +124,8 @@ pub struct Connected {
 const USER_TOKEN: &str = "user_token";
 const PAGE_TOKEN: &str = "page_token";
 
-const ACCOUNT_SELECT: &str = "SELECT u.id, u.instagram_user_id, u.instagram_username, u.instagram_name, u.facebook_page_id,
+const ACCOUNT_SELECT: &str =
+    "SELECT u.id, u.instagram_user_id, u.instagram_username, u.instagram_name, u.facebook_page_id,
         u.facebook_page_name, u.facebook_user_id, u.followers_count, u.created_at, u.updated_at,
         t.status, t.status_code, t.status_subcode, t.status_reason, t.reconnect_by, t.user_token_expires_at,
         t.data_access_expires_at, t.granted_scopes, t.last_checked_at, t.last_refreshed_at, t.generation
@@ -157,9 +169,7 @@ async fn collect_accounts(
     where_sql: &str,
     params: impl libsql::params::IntoParams,
 ) -> Result<Vec<Account>> {
-    let mut rows = conn
-        .query(&format!("{ACCOUNT_SELECT} {where_sql}"), params)
-        .await?;
+    let mut rows = conn.query(&format!("{ACCOUNT_SELECT} {where_sql}"), params).await?;
     let mut out = Vec::new();
     while let Some(row) = rows.next().await? {
         out.push(account_from_row(&row)?);
@@ -171,11 +181,12 @@ impl Store {
     /// Stores a connection made through OAuth: creates the account or updates
     /// it in place (never a duplicate), replaces both tokens, bumps the token
     /// generation (so a refresh that read the old tokens cannot overwrite
-    /// these) and restores `active`. A recovery event is queued in the same
+    /// these) and restores `active`. The callback's `debug_token` counts as
+    /// the day's health check. A recovery event is queued in the same
     /// transaction when the connection was not active before.
     pub async fn upsert_connection(&self, c: &NewConnection) -> Result<Connected> {
         let conn = self.conn().await?;
-        let tx = conn.transaction().await?;
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).await?;
         let now = now();
         let previous = {
             let mut rows = tx
@@ -220,8 +231,8 @@ impl Store {
         drop(rows);
         tx.execute(
             "INSERT INTO tokens (user_id, user_access_token, user_token_expires_at, page_access_token, data_access_expires_at,
-                                 granted_scopes, status, last_refreshed_at, created_at, updated_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'active', ?7, ?7, ?7)
+                                 granted_scopes, status, last_refreshed_at, last_checked_at, created_at, updated_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'active', ?7, ?7, ?7, ?7)
              ON CONFLICT (user_id) DO UPDATE SET
                 user_access_token = excluded.user_access_token, user_token_expires_at = excluded.user_token_expires_at,
                 page_access_token = excluded.page_access_token, data_access_expires_at = excluded.data_access_expires_at,
@@ -229,7 +240,7 @@ impl Store {
                 status_reason = NULL, reconnect_by = NULL,
                 status_changed_at = CASE WHEN tokens.status = 'active' THEN tokens.status_changed_at ELSE excluded.updated_at END,
                 generation = tokens.generation + 1, last_refreshed_at = excluded.last_refreshed_at,
-                updated_at = excluded.updated_at",
+                last_checked_at = excluded.last_checked_at, updated_at = excluded.updated_at",
             params![
                 account_id,
                 self.keys.encrypt(c.user_token.expose(), USER_TOKEN),
@@ -295,19 +306,17 @@ impl Store {
     /// Accounts a Facebook user connected (deletion callbacks name the user).
     pub async fn accounts_of_facebook_user(&self, facebook_user_id: &str) -> Result<Vec<Account>> {
         let conn = self.conn().await?;
-        collect_accounts(
-            &conn,
-            "WHERE u.facebook_user_id = ?1 ORDER BY u.id",
-            [facebook_user_id],
-        )
-        .await
+        collect_accounts(&conn, "WHERE u.facebook_user_id = ?1 ORDER BY u.id", [facebook_user_id]).await
     }
 
     /// The account's tokens, decrypted.
     pub async fn tokens(&self, account_id: i64) -> Result<Option<AccountTokens>> {
         let conn = self.conn().await?;
         let mut rows = conn
-            .query("SELECT generation, user_access_token, page_access_token FROM tokens WHERE user_id = ?1", [account_id])
+            .query(
+                "SELECT generation, user_access_token, page_access_token FROM tokens WHERE user_id = ?1",
+                [account_id],
+            )
             .await?;
         let Some(row) = rows.next().await? else {
             return Ok(None);
@@ -353,27 +362,55 @@ impl Store {
     /// webhook event is queued in the same transaction (one event per
     /// transition, never one per run). Returns whether it changed.
     pub async fn set_status(&self, account_id: i64, change: &StatusChange) -> Result<bool> {
+        Ok(self.update_status(account_id, None, change).await? == StatusUpdate::Changed)
+    }
+
+    /// [`Store::set_status`], and only while the tokens are those read at
+    /// `expected_generation` (when given): a verdict about tokens that a
+    /// reconnect has replaced says nothing about the new ones.
+    ///
+    /// Two rules keep the status honest whoever writes it: an `invalid`
+    /// connection stays invalid until a reconnect, and a status a Graph error
+    /// set (it carries a code) is not replaced by a verdict without a code,
+    /// except by `invalid`.
+    pub async fn update_status(
+        &self,
+        account_id: i64,
+        expected_generation: Option<i64>,
+        change: &StatusChange,
+    ) -> Result<StatusUpdate> {
         let conn = self.conn().await?;
-        let tx = conn.transaction().await?;
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).await?;
         let current = {
             let mut rows = tx
                 .query(
-                    "SELECT t.status, u.instagram_user_id, u.instagram_username FROM tokens t JOIN users u ON u.id = t.user_id WHERE t.user_id = ?1",
+                    "SELECT t.status, t.status_code, t.generation, u.instagram_user_id, u.instagram_username
+                     FROM tokens t JOIN users u ON u.id = t.user_id WHERE t.user_id = ?1",
                     [account_id],
                 )
                 .await?;
             match rows.next().await? {
                 Some(row) => Some((
                     TokenStatus::parse(&row.get::<String>(0)?)?,
-                    row.get::<String>(1)?,
-                    row.get::<Option<String>>(2)?,
+                    row.get::<Option<i64>>(1)?,
+                    row.get::<i64>(2)?,
+                    row.get::<String>(3)?,
+                    row.get::<Option<String>>(4)?,
                 )),
                 None => None,
             }
         };
-        let Some((status, ig_id, username)) = current else {
-            return Ok(false);
+        let Some((status, code, generation, ig_id, username)) = current else {
+            return Ok(StatusUpdate::Stale);
         };
+        if expected_generation.is_some_and(|g| g != generation) {
+            return Ok(StatusUpdate::Stale);
+        }
+        let kept = (status == TokenStatus::Invalid && change.status != TokenStatus::Invalid)
+            || (change.status != TokenStatus::Invalid && change.code.is_none() && code.is_some());
+        if kept {
+            return Ok(StatusUpdate::Unchanged);
+        }
         let transition = status != change.status;
         let now = now();
         tx.execute(
@@ -397,31 +434,58 @@ impl Store {
                 .await?;
         }
         tx.commit().await?;
-        Ok(transition)
+        Ok(if transition {
+            StatusUpdate::Changed
+        } else {
+            StatusUpdate::Unchanged
+        })
     }
 
-    /// Records what a health check learned about the user token.
+    /// Records what a health check learned about the user token read at
+    /// `generation`. Returns false when a reconnect replaced the tokens since.
     pub async fn record_token_check(
         &self,
         account_id: i64,
+        generation: i64,
         user_token_expires_at: Option<&str>,
         data_access_expires_at: Option<&str>,
         granted_scopes: &[String],
-    ) -> Result<()> {
+    ) -> Result<bool> {
         let conn = self.conn().await?;
-        conn.execute(
-            "UPDATE tokens SET user_token_expires_at = ?1, data_access_expires_at = ?2, granted_scopes = ?3, last_checked_at = ?4
-             WHERE user_id = ?5",
-            params![
-                user_token_expires_at.map(str::to_string),
-                data_access_expires_at.map(str::to_string),
-                granted_scopes.join(","),
-                now(),
-                account_id
-            ],
+        let changed = conn
+            .execute(
+                "UPDATE tokens SET user_token_expires_at = ?1, data_access_expires_at = ?2, granted_scopes = ?3,
+                        last_checked_at = ?4
+                 WHERE user_id = ?5 AND generation = ?6",
+                params![
+                    user_token_expires_at.map(str::to_string),
+                    data_access_expires_at.map(str::to_string),
+                    granted_scopes.join(","),
+                    now(),
+                    account_id,
+                    generation
+                ],
+            )
+            .await?;
+        Ok(changed == 1)
+    }
+
+    /// Usable connections (not `invalid`) whose user token expires before
+    /// `refresh_before` or whose last health check is older than
+    /// `checked_before`: those due for a refresh first, soonest expiry first,
+    /// then the longest unchecked.
+    pub async fn accounts_due_for_upkeep(&self, refresh_before: &str, checked_before: &str) -> Result<Vec<Account>> {
+        let conn = self.conn().await?;
+        collect_accounts(
+            &conn,
+            "WHERE t.status != 'invalid'
+               AND (t.user_token_expires_at < ?1 OR t.last_checked_at IS NULL OR t.last_checked_at < ?2)
+             ORDER BY CASE WHEN t.user_token_expires_at < ?1 THEN 0 ELSE 1 END,
+                      CASE WHEN t.user_token_expires_at < ?1 THEN t.user_token_expires_at ELSE t.last_checked_at END,
+                      u.id",
+            params![refresh_before, checked_before],
         )
-        .await?;
-        Ok(())
+        .await
     }
 
     /// Deletes an account and everything collected for it, in one transaction.
@@ -430,10 +494,7 @@ impl Store {
         let tx = conn.transaction().await?;
         let id: Option<i64> = {
             let mut rows = tx
-                .query(
-                    "SELECT id FROM users WHERE instagram_user_id = ?1",
-                    [instagram_user_id],
-                )
+                .query("SELECT id FROM users WHERE instagram_user_id = ?1", [instagram_user_id])
                 .await?;
             match rows.next().await? {
                 Some(row) => Some(row.get(0)?),
@@ -461,12 +522,7 @@ impl Store {
 }
 
 /// The SQL that queues one webhook event for a status transition.
-fn event_sql(
-    account_id: i64,
-    instagram_user_id: &str,
-    username: Option<&str>,
-    change: &StatusChange,
-) -> String {
+fn event_sql(account_id: i64, instagram_user_id: &str, username: Option<&str>, change: &StatusChange) -> String {
     let event = match change.status {
         TokenStatus::Active => "connection.restored",
         TokenStatus::ReauthRequired => "connection.reauth_required",
