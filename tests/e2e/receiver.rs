@@ -49,7 +49,9 @@ impl Receiver {
                 let state = shared.clone();
                 tokio::spawn(async move {
                     let service = service_fn(move |req| record(state.clone(), req));
-                    let _ = http1::Builder::new().serve_connection(TokioIo::new(stream), service).await;
+                    let _ = http1::Builder::new()
+                        .serve_connection(TokioIo::new(stream), service)
+                        .await;
                 });
             }
         });
@@ -63,7 +65,11 @@ impl Receiver {
 
     /// The next `times` requests are answered `status`.
     pub fn fail_next(&self, times: usize, status: u16) {
-        self.state.lock().unwrap().failures.extend(std::iter::repeat_n(status, times));
+        self.state
+            .lock()
+            .unwrap()
+            .failures
+            .extend(std::iter::repeat_n(status, times));
     }
 }
 
@@ -77,12 +83,26 @@ async fn record(
     state: Arc<Mutex<State>>,
     req: Request<hyper::body::Incoming>,
 ) -> Result<Response<Full<Bytes>>, Infallible> {
-    let header = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_string);
+    let header = |name: &str| {
+        req.headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+    };
     let (signature, content_type) = (header("x-urlinsta-signature"), header("content-type"));
-    let body = req.into_body().collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+    let body = req
+        .into_body()
+        .collect()
+        .await
+        .map(|b| b.to_bytes())
+        .unwrap_or_default();
     let status = {
         let mut s = state.lock().unwrap();
-        s.received.push(Received { signature, content_type, body: String::from_utf8_lossy(&body).into_owned() });
+        s.received.push(Received {
+            signature,
+            content_type,
+            body: String::from_utf8_lossy(&body).into_owned(),
+        });
         s.failures.pop_front().unwrap_or(204)
     };
     let mut response = Response::new(Full::new(Bytes::new()));
@@ -108,7 +128,8 @@ pub fn verified(r: &Received) -> serde_json::Value {
     assert!((-60..300).contains(&age), "signature timestamp is current ({age} s)");
     let mut mac = Hmac::<Sha256>::new_from_slice(WEBHOOK_SECRET.as_bytes()).unwrap();
     mac.update(format!("{t}.{}", r.body).as_bytes());
-    mac.verify_slice(&hex::decode(v1).expect("hex signature")).expect("the signature matches the body");
+    mac.verify_slice(&hex::decode(v1).expect("hex signature"))
+        .expect("the signature matches the body");
     assert_eq!(r.content_type.as_deref(), Some("application/json"));
     serde_json::from_str(&r.body).expect("the body is JSON")
 }

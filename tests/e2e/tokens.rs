@@ -18,7 +18,10 @@ const FB_USER: &str = "100000000000001";
 async fn connected_app() -> (TestApp, Receiver) {
     let receiver = Receiver::start().await;
     let t = spawn_app_with(Options {
-        vars: vec![("NOTIFY_WEBHOOK_URL", receiver.url.clone()), ("NOTIFY_WEBHOOK_SECRET", WEBHOOK_SECRET.into())],
+        vars: vec![
+            ("NOTIFY_WEBHOOK_URL", receiver.url.clone()),
+            ("NOTIFY_WEBHOOK_SECRET", WEBHOOK_SECRET.into()),
+        ],
         ..Options::default()
     })
     .await;
@@ -28,7 +31,9 @@ async fn connected_app() -> (TestApp, Receiver) {
 
 /// One run of refresh-tokens, the way `urlinsta run refresh-tokens` and the scheduler start it.
 async fn run_refresh(t: &TestApp) -> Value {
-    jobs::run(&t.app, &JobContext::new(&t.app, Job::RefreshTokens, Shard::default())).await.expect("job runs")
+    jobs::run(&t.app, &JobContext::new(&t.app, Job::RefreshTokens, Shard::default()))
+        .await
+        .expect("job runs")
 }
 
 async fn account(t: &TestApp, ig: &str) -> Account {
@@ -77,13 +82,26 @@ async fn sql(t: &TestApp, statement: &str) {
 
 /// As if the last health check was a day ago.
 async fn as_if_checked_yesterday(t: &TestApp) {
-    sql(t, &format!("UPDATE tokens SET last_checked_at = '{}'", ts(Utc::now() - Duration::hours(25)))).await;
+    sql(
+        t,
+        &format!(
+            "UPDATE tokens SET last_checked_at = '{}'",
+            ts(Utc::now() - Duration::hours(25))
+        ),
+    )
+    .await;
 }
 
 /// As if every waiting webhook retry were due now.
 async fn as_if_backoff_elapsed(t: &TestApp) {
-    sql(t, &format!("UPDATE notifications SET next_attempt_at = '{}' WHERE next_attempt_at IS NOT NULL", ts(Utc::now())))
-        .await;
+    sql(
+        t,
+        &format!(
+            "UPDATE notifications SET next_attempt_at = '{}' WHERE next_attempt_at IS NOT NULL",
+            ts(Utc::now())
+        ),
+    )
+    .await;
 }
 
 async fn log_rows(t: &TestApp, ig: &str) -> Vec<Value> {
@@ -120,24 +138,56 @@ async fn identifies_tokens_needing_refresh_and_refreshes_them_with_a_new_page_to
     let report = run_refresh(&t).await;
     assert_eq!(count(&report, "refreshed"), 1, "{report}");
     assert_eq!(count(&report, "failed"), 0);
-    assert_eq!(t.control.count(Endpoint::LongLivedExchange), 1, "only the token inside 10 days is exchanged");
-    let exchange = t.control.calls().into_iter().find(|c| c.endpoint == Endpoint::LongLivedExchange).unwrap();
-    assert!(exchange.params.iter().any(|(k, v)| k == "grant_type" && v == "fb_exchange_token"));
+    assert_eq!(
+        t.control.count(Endpoint::LongLivedExchange),
+        1,
+        "only the token inside 10 days is exchanged"
+    );
+    let exchange = t
+        .control
+        .calls()
+        .into_iter()
+        .find(|c| c.endpoint == Endpoint::LongLivedExchange)
+        .unwrap();
+    assert!(
+        exchange
+            .params
+            .iter()
+            .any(|(k, v)| k == "grant_type" && v == "fb_exchange_token")
+    );
 
     let after = tokens(&t, IG).await;
-    assert_ne!(after.user_token.expose(), before.user_token.expose(), "the new user token replaced the old");
-    assert_ne!(after.page_token.expose(), before.page_token.expose(), "the Page token was regenerated");
+    assert_ne!(
+        after.user_token.expose(),
+        before.user_token.expose(),
+        "the new user token replaced the old"
+    );
+    assert_ne!(
+        after.page_token.expose(),
+        before.page_token.expose(),
+        "the Page token was regenerated"
+    );
     assert!(t.control.issued_tokens().iter().any(|s| s == after.page_token.expose()));
     assert_eq!(after.generation, before.generation + 1);
     let a = account(&t, IG).await;
-    assert!((58..=60).contains(&days_until(a.token.user_token_expires_at.as_deref())), "about 60 days ahead");
+    assert!(
+        (58..=60).contains(&days_until(a.token.user_token_expires_at.as_deref())),
+        "about 60 days ahead"
+    );
     assert_eq!(a.token.status, TokenStatus::Active);
     assert!(a.token.last_refreshed_at.is_some());
     let rows = log_rows(&t, IG).await;
-    assert_eq!((rows[0]["job_type"].as_str(), rows[0]["status"].as_str()), (Some("token_refresh"), Some("success")));
+    assert_eq!(
+        (rows[0]["job_type"].as_str(), rows[0]["status"].as_str()),
+        (Some("token_refresh"), Some("success"))
+    );
 
     let other_after = tokens(&t, &other_ig).await;
-    assert_eq!(other_after.user_token.expose(), other_before.user_token.expose(), "11 days left: untouched");
+    assert_eq!(
+        other_after.user_token.expose(),
+        other_before.user_token.expose(),
+        "11 days left: untouched"
+    );
     assert_eq!(other_after.generation, other_before.generation);
 
     // The new tokens are what the next run sees: nothing is due any more.
@@ -176,10 +226,21 @@ async fn a_token_facebook_will_not_extend_asks_for_a_reconnect_with_one_signed_w
     let a = account(&t, IG).await;
     assert_eq!(a.token.status, TokenStatus::ReauthRequired);
     assert_eq!(a.token.reconnect_by.as_deref(), Some(ts(expires).as_str()));
-    assert!(a.token.reason.as_deref().unwrap_or("").contains("did not extend"), "{:?}", a.token.reason);
-    assert_eq!(tokens(&t, IG).await.user_token.expose(), before.user_token.expose(), "the working token is kept");
+    assert!(
+        a.token.reason.as_deref().unwrap_or("").contains("did not extend"),
+        "{:?}",
+        a.token.reason
+    );
+    assert_eq!(
+        tokens(&t, IG).await.user_token.expose(),
+        before.user_token.expose(),
+        "the working token is kept"
+    );
     let rows = log_rows(&t, IG).await;
-    assert_eq!((rows[0]["job_type"].as_str(), rows[0]["status"].as_str()), (Some("token_refresh"), Some("failed")));
+    assert_eq!(
+        (rows[0]["job_type"].as_str(), rows[0]["status"].as_str()),
+        (Some("token_refresh"), Some("failed"))
+    );
 
     // What the influencer's page reads.
     let status = t.status(&t.browser).await;
@@ -233,11 +294,17 @@ async fn a_revoked_token_is_found_by_the_daily_check_and_marked_invalid_with_the
     assert_eq!((a.token.code, a.token.subcode), (Some(190), Some(460)));
     assert_eq!(a.token.reason.as_deref(), Some("the Facebook password was changed"));
     let rows = log_rows(&t, IG).await;
-    assert_eq!((rows[0]["job_type"].as_str(), rows[0]["status"].as_str()), (Some("token_check"), Some("failed")));
+    assert_eq!(
+        (rows[0]["job_type"].as_str(), rows[0]["status"].as_str()),
+        (Some("token_check"), Some("failed"))
+    );
     assert_eq!(rows[0]["error_code"], 190);
     let event = verified(&receiver.received()[0]);
     assert_eq!(event["type"], "connection.invalid");
-    assert_eq!((event["code"].as_i64(), event["subcode"].as_i64()), (Some(190), Some(460)));
+    assert_eq!(
+        (event["code"].as_i64(), event["subcode"].as_i64()),
+        (Some(190), Some(460))
+    );
     assert_eq!(event["reason"], "the Facebook password was changed");
 
     // Jobs skip invalid connections: no call, no row, no event.
@@ -261,12 +328,17 @@ async fn a_revoked_token_is_found_by_the_daily_check_and_marked_invalid_with_the
 async fn an_auth_error_during_a_refresh_marks_the_token_invalid_without_retrying() {
     let (t, receiver) = connected_app().await;
     expire_in(&t, IG, 5).await;
-    t.control.inject(Endpoint::LongLivedExchange, Fault::graph(190, 463), None);
+    t.control
+        .inject(Endpoint::LongLivedExchange, Fault::graph(190, 463), None);
     t.control.reset_calls();
 
     let report = run_refresh(&t).await;
     assert_eq!(count(&report, "invalid"), 1, "{report}");
-    assert_eq!(t.control.count(Endpoint::LongLivedExchange), 1, "auth errors are never retried");
+    assert_eq!(
+        t.control.count(Endpoint::LongLivedExchange),
+        1,
+        "auth errors are never retried"
+    );
     let a = account(&t, IG).await;
     assert_eq!(a.token.status, TokenStatus::Invalid);
     assert_eq!(a.token.subcode, Some(463));
@@ -282,10 +354,18 @@ async fn data_access_ending_within_two_weeks_asks_for_a_reconnect() {
     as_if_checked_yesterday(&t).await;
 
     let report = run_refresh(&t).await;
-    assert_eq!((count(&report, "checked"), count(&report, "reauth_required")), (1, 1), "{report}");
+    assert_eq!(
+        (count(&report, "checked"), count(&report, "reauth_required")),
+        (1, 1),
+        "{report}"
+    );
     let a = account(&t, IG).await;
     assert_eq!(a.token.status, TokenStatus::ReauthRequired);
-    assert_eq!(a.token.data_access_expires_at.as_deref(), Some(ts(ends).as_str()), "the check stored it");
+    assert_eq!(
+        a.token.data_access_expires_at.as_deref(),
+        Some(ts(ends).as_str()),
+        "the check stored it"
+    );
     assert_eq!(a.token.reconnect_by.as_deref(), Some(ts(ends).as_str()));
     assert!(a.token.reason.as_deref().unwrap_or("").contains("data access ends"));
     assert!(a.token.last_checked_at.is_some());
@@ -303,7 +383,15 @@ async fn a_withdrawn_permission_asks_for_a_reconnect_naming_it() {
     assert_eq!(count(&report, "reauth_required"), 1, "{report}");
     let a = account(&t, IG).await;
     assert_eq!(a.token.status, TokenStatus::ReauthRequired);
-    assert!(a.token.reason.as_deref().unwrap_or("").contains("instagram_manage_insights"), "{:?}", a.token.reason);
+    assert!(
+        a.token
+            .reason
+            .as_deref()
+            .unwrap_or("")
+            .contains("instagram_manage_insights"),
+        "{:?}",
+        a.token.reason
+    );
     assert!(!a.token.granted_scopes.iter().any(|s| s == "instagram_manage_insights"));
 }
 
@@ -312,16 +400,28 @@ async fn transient_failures_are_retried_with_backoff_then_logged_failed_and_not_
     let (t, receiver) = connected_app().await;
     expire_in(&t, IG, 5).await;
     t.control.set_exchange_policy(ExchangePolicy::Extend);
-    t.control.inject(Endpoint::LongLivedExchange, Fault::graph(2, None), Some(3));
+    t.control
+        .inject(Endpoint::LongLivedExchange, Fault::graph(2, None), Some(3));
     t.control.reset_calls();
 
     let report = run_refresh(&t).await;
-    assert_eq!((count(&report, "failed"), count(&report, "refreshed")), (1, 0), "{report}");
+    assert_eq!(
+        (count(&report, "failed"), count(&report, "refreshed")),
+        (1, 0),
+        "{report}"
+    );
     assert_eq!(t.control.count(Endpoint::LongLivedExchange), 3, "three tries");
     let a = account(&t, IG).await;
-    assert_eq!(a.token.status, TokenStatus::Active, "a transient failure says nothing about the token");
+    assert_eq!(
+        a.token.status,
+        TokenStatus::Active,
+        "a transient failure says nothing about the token"
+    );
     let rows = log_rows(&t, IG).await;
-    assert_eq!((rows[0]["job_type"].as_str(), rows[0]["status"].as_str()), (Some("token_refresh"), Some("failed")));
+    assert_eq!(
+        (rows[0]["job_type"].as_str(), rows[0]["status"].as_str()),
+        (Some("token_refresh"), Some("failed"))
+    );
     assert_eq!(rows[0]["error_code"], 2);
     assert!(receiver.received().is_empty());
 
@@ -336,12 +436,20 @@ async fn two_refresh_runs_at_once_refresh_once() {
     expire_in(&t, IG, 5).await;
     t.control.set_exchange_policy(ExchangePolicy::Extend);
     // The first exchange is slow, so the two runs surely overlap.
-    t.control.inject(Endpoint::LongLivedExchange, Fault::Delay(std::time::Duration::from_millis(500)), Some(1));
+    t.control.inject(
+        Endpoint::LongLivedExchange,
+        Fault::Delay(std::time::Duration::from_millis(500)),
+        Some(1),
+    );
     t.control.reset_calls();
 
     let (a, b) = tokio::join!(run_refresh(&t), run_refresh(&t));
     assert_eq!(count(&a, "refreshed") + count(&b, "refreshed"), 1, "{a} {b}");
-    assert_eq!(t.control.count(Endpoint::LongLivedExchange), 1, "the token was exchanged once");
+    assert_eq!(
+        t.control.count(Endpoint::LongLivedExchange),
+        1,
+        "the token was exchanged once"
+    );
     assert_eq!(tokens(&t, IG).await.generation, 2);
 }
 
@@ -352,12 +460,22 @@ async fn a_refresh_overlapping_a_reconnect_keeps_the_reconnects_tokens() {
     t.control.set_exchange_policy(ExchangePolicy::Extend);
     // The job's exchange (the first) is held for 3 s; the reconnect, whose
     // code exchange is held 1 s so that the job goes first, completes inside.
-    t.control.inject(Endpoint::LongLivedExchange, Fault::Delay(std::time::Duration::from_secs(3)), Some(1));
-    t.control.inject(Endpoint::CodeExchange, Fault::Delay(std::time::Duration::from_secs(1)), Some(1));
+    t.control.inject(
+        Endpoint::LongLivedExchange,
+        Fault::Delay(std::time::Duration::from_secs(3)),
+        Some(1),
+    );
+    t.control.inject(
+        Endpoint::CodeExchange,
+        Fault::Delay(std::time::Duration::from_secs(1)),
+        Some(1),
+    );
 
     let app = t.app.clone();
     let job = tokio::spawn(async move {
-        jobs::run(&app, &JobContext::new(&app, Job::RefreshTokens, Shard::default())).await.expect("job runs")
+        jobs::run(&app, &JobContext::new(&app, Job::RefreshTokens, Shard::default()))
+            .await
+            .expect("job runs")
     });
     assert_eq!(location(&t.connect().await), "/?connected=true");
     let reconnected = tokens(&t, IG).await;
@@ -365,12 +483,19 @@ async fn a_refresh_overlapping_a_reconnect_keeps_the_reconnects_tokens() {
 
     assert_eq!(count(&report, "refreshed"), 0, "{report}");
     let now = tokens(&t, IG).await;
-    assert_eq!(now.user_token.expose(), reconnected.user_token.expose(), "the reconnect's user token stands");
+    assert_eq!(
+        now.user_token.expose(),
+        reconnected.user_token.expose(),
+        "the reconnect's user token stands"
+    );
     assert_eq!(now.page_token.expose(), reconnected.page_token.expose());
     assert_eq!(now.generation, reconnected.generation);
     assert_eq!(account(&t, IG).await.token.status, TokenStatus::Active);
     let rows = log_rows(&t, IG).await;
-    assert_eq!((rows[0]["job_type"].as_str(), rows[0]["status"].as_str()), (Some("token_refresh"), Some("skipped")));
+    assert_eq!(
+        (rows[0]["job_type"].as_str(), rows[0]["status"].as_str()),
+        (Some("token_refresh"), Some("skipped"))
+    );
 }
 
 #[tokio::test]
@@ -395,7 +520,17 @@ async fn the_cron_route_needs_the_secret_and_answers_the_counts() {
     let report: Value = ok.json().await.unwrap();
     let mut keys: Vec<&str> = report.as_object().unwrap().keys().map(String::as_str).collect();
     keys.sort_unstable();
-    assert_eq!(keys, ["checked", "duration_ms", "failed", "invalid", "reauth_required", "refreshed"]);
+    assert_eq!(
+        keys,
+        [
+            "checked",
+            "duration_ms",
+            "failed",
+            "invalid",
+            "reauth_required",
+            "refreshed"
+        ]
+    );
     assert_eq!(count(&report, "refreshed"), 1, "{report}");
 }
 
@@ -406,7 +541,11 @@ async fn a_failed_webhook_delivery_is_retried_on_a_later_run_and_never_fails_the
     receiver.fail_next(1, 503);
 
     let report = run_refresh(&t).await;
-    assert_eq!(count(&report, "reauth_required"), 1, "the job's own work is unaffected: {report}");
+    assert_eq!(
+        count(&report, "reauth_required"),
+        1,
+        "the job's own work is unaffected: {report}"
+    );
     assert_eq!(receiver.received().len(), 1);
     let outbox = t.app.store.recent_notifications(10).await.unwrap();
     assert_eq!(outbox.len(), 1);
