@@ -532,6 +532,7 @@ async fn the_cron_route_needs_the_secret_and_answers_the_counts() {
         ]
     );
     assert_eq!(count(&report, "refreshed"), 1, "{report}");
+    t.stop().await;
 }
 
 #[tokio::test]

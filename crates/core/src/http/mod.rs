@@ -110,10 +110,9 @@ fn percent_decode(s: &str) -> Option<String> {
 
 /// Runs one API request: method check, the route's handler, errors to responses.
 pub async fn handle(app: &App, route: Route, req: ApiRequest) -> ApiResponse {
-    if req.method == Method::OPTIONS
-        || !route.methods().contains(&req.method)
-            && !(req.method == Method::HEAD && route.methods().contains(&Method::GET))
-    {
+    let allowed =
+        route.methods().contains(&req.method) || (req.method == Method::HEAD && route.methods().contains(&Method::GET));
+    if req.method == Method::OPTIONS || !allowed {
         return ApiError::MethodNotAllowed(route.methods()).into_response();
     }
     let result = match route {
