@@ -313,6 +313,7 @@ async fn health_routes_answer() {
         .await
         .unwrap();
     assert_eq!(r["users_count"], 1);
+    t.stop().await;
 }
 
 #[tokio::test]

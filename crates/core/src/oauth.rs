@@ -220,9 +220,7 @@ pub async fn pages(
 ) -> Result<Vec<FacebookPage>, GraphError> {
     app.graph
         .send_all(
-            &Call::get("me/accounts", Auth::User(user_token))
-                .param("fields", "id,name,access_token")
-                .param("limit", "100"),
+            &Call::get("me/accounts", Auth::User(user_token)).param("fields", "id,name,access_token"),
             deadline,
             50,
         )
