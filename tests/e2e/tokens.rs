@@ -572,3 +572,47 @@ async fn a_failed_webhook_delivery_is_retried_on_a_later_run_and_never_fails_the
     run_refresh(&t).await;
     assert_eq!(receiver.received().len(), 2, "delivered events are not sent again");
 }
+
+#[tokio::test]
+async fn the_stalest_connection_goes_first_and_none_starts_after_the_time_budget() {
+    let receiver = Receiver::start().await;
+    let t = spawn_app_with(Options {
+        vars: vec![
+            ("NOTIFY_WEBHOOK_URL", receiver.url.clone()),
+            ("NOTIFY_WEBHOOK_SECRET", WEBHOOK_SECRET.into()),
+            ("JOB_TIME_BUDGET_SECS", "0".into()),
+        ],
+        ..Options::default()
+    })
+    .await;
+    assert_eq!(location(&t.connect().await), "/?connected=true");
+    let spec = UserSpec::default_influencer();
+    let other_ig = spec.pages[0].instagram.as_ref().unwrap().id.clone();
+    let other_user = t.control.add_user(spec);
+    t.control.set_dialog_user(&other_user);
+    assert_eq!(location(&t.login_with(&browser(), "allow").await), "/?connected=true");
+    expire_in(&t, IG, 7).await;
+    expire_in(&t, &other_ig, 3).await;
+
+    let now = Utc::now();
+    let due = t
+        .app
+        .store
+        .accounts_due_for_upkeep(&ts(now + Duration::days(10)), &ts(now - Duration::hours(24)))
+        .await;
+    let order: Vec<String> = due.unwrap().into_iter().map(|a| a.instagram_user_id).collect();
+    assert_eq!(order, [other_ig.as_str(), IG], "soonest expiry first");
+
+    t.control.reset_calls();
+    let report = run_refresh(&t).await;
+    assert_eq!(
+        count(&report, "refreshed") + count(&report, "failed") + count(&report, "reauth_required"),
+        0
+    );
+    assert_eq!(
+        t.control.calls().len(),
+        0,
+        "no account is started once the budget is spent"
+    );
+    assert!(log_rows(&t, IG).await.is_empty());
+}

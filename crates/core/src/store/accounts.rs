@@ -550,3 +550,136 @@ fn event_sql(account_id: i64, instagram_user_id: &str, username: Option<&str>, c
         text(&created_at)
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::DatabaseConfig;
+    use crate::crypto::Keyring;
+
+    async fn store(dir: &tempfile::TempDir) -> Store {
+        let keys = Keyring::parse(&Keyring::generate_spec()).unwrap();
+        let store = Store::open(
+            &DatabaseConfig::Local {
+                path: dir.path().join("t.db"),
+            },
+            keys,
+        )
+        .await
+        .unwrap();
+        store.migrate().await.unwrap();
+        store
+    }
+
+    fn connection() -> NewConnection {
+        NewConnection {
+            instagram_user_id: "17841400000000001".into(),
+            username: Some("creator".into()),
+            name: None,
+            facebook_page_id: "200000000000001".into(),
+            facebook_page_name: "Studio".into(),
+            facebook_user_id: Some("100000000000001".into()),
+            followers_count: Some(10),
+            user_token: AccessToken::new("user-token"),
+            user_token_expires_at: None,
+            page_token: AccessToken::new("page-token"),
+            data_access_expires_at: None,
+            granted_scopes: vec!["instagram_basic".into()],
+        }
+    }
+
+    fn change(status: TokenStatus, code: Option<i64>) -> StatusChange {
+        StatusChange {
+            status,
+            code,
+            subcode: None,
+            reason: Some(format!("{status:?} {code:?}")),
+            reconnect_by: None,
+        }
+    }
+
+    async fn status(store: &Store, id: i64) -> (TokenStatus, Option<i64>) {
+        let a = store.account_by_id(id).await.unwrap().unwrap();
+        (a.token.status, a.token.code)
+    }
+
+    #[tokio::test]
+    async fn status_changes_follow_the_rules_and_queue_one_event_each() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = store(&dir).await;
+        let id = store.upsert_connection(&connection()).await.unwrap().account_id;
+        let generation = store.tokens(id).await.unwrap().unwrap().generation;
+        use StatusUpdate::*;
+        use TokenStatus::*;
+
+        // A permission error from a call: reauth_required, with its code.
+        assert_eq!(
+            store
+                .update_status(id, None, &change(ReauthRequired, Some(10)))
+                .await
+                .unwrap(),
+            Changed
+        );
+        assert_eq!(
+            store
+                .update_status(id, None, &change(ReauthRequired, Some(10)))
+                .await
+                .unwrap(),
+            Unchanged
+        );
+        // The job's own verdicts (no code) do not undo what a Graph error said.
+        assert_eq!(
+            store
+                .update_status(id, Some(generation), &change(Active, None))
+                .await
+                .unwrap(),
+            Unchanged
+        );
+        assert_eq!(status(&store, id).await, (ReauthRequired, Some(10)));
+        // A verdict about tokens a reconnect replaced is not written.
+        assert_eq!(
+            store
+                .update_status(id, Some(generation + 1), &change(Invalid, Some(190)))
+                .await
+                .unwrap(),
+            Stale
+        );
+        // Invalid stays invalid until a reconnect.
+        assert_eq!(
+            store
+                .update_status(id, Some(generation), &change(Invalid, Some(190)))
+                .await
+                .unwrap(),
+            Changed
+        );
+        assert_eq!(
+            store
+                .update_status(id, None, &change(ReauthRequired, Some(200)))
+                .await
+                .unwrap(),
+            Unchanged
+        );
+        assert_eq!(status(&store, id).await, (Invalid, Some(190)));
+
+        let again = store.upsert_connection(&connection()).await.unwrap();
+        assert_eq!(again.previous_status, Some(Invalid));
+        assert_eq!(status(&store, id).await, (Active, None));
+        assert_eq!(store.tokens(id).await.unwrap().unwrap().generation, generation + 1);
+        let events: Vec<String> = store
+            .recent_notifications(10)
+            .await
+            .unwrap()
+            .into_iter()
+            .rev()
+            .map(|n| n.event)
+            .collect();
+        assert_eq!(
+            events,
+            [
+                "connection.reauth_required",
+                "connection.invalid",
+                "connection.restored"
+            ]
+        );
+    }
+}
