@@ -260,14 +260,13 @@ async fn try_upkeep(app: &App, ctx: &JobContext, account: &Account) -> Result<Ou
     if out.failed {
         return Ok(out);
     }
-    let verdict = assess(&health, refresh_problem, now).unwrap_or(StatusChange {
-        status: TokenStatus::Active,
-        code: None,
-        subcode: None,
-        reason: None,
-        reconnect_by: None,
-    });
-    out.status = apply(app, account, generation, &verdict).await?;
+    let verdict = assess(&health, refresh_problem, now);
+    out.status = match verdict {
+        Some(change) => apply(app, account, generation, &change).await?,
+        // Healthy and already active: nothing to write.
+        None if health.status == TokenStatus::Active => Some(TokenStatus::Active),
+        None => apply(app, account, generation, &StatusChange::active()).await?,
+    };
     Ok(out)
 }
 
@@ -290,9 +289,9 @@ async fn apply(
         );
     }
     Ok(match update {
+        StatusUpdate::Changed => Some(change.status),
+        StatusUpdate::Unchanged(status) => Some(status),
         StatusUpdate::Stale => None,
-        // The rules of update_status may have kept an earlier status.
-        _ => app.store.account_by_id(account.id).await?.map(|a| a.token.status),
     })
 }
 

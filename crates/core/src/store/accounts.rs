@@ -103,13 +103,26 @@ pub struct StatusChange {
     pub reconnect_by: Option<String>,
 }
 
+impl StatusChange {
+    /// Back to `active`, nothing to report.
+    pub fn active() -> Self {
+        StatusChange {
+            status: TokenStatus::Active,
+            code: None,
+            subcode: None,
+            reason: None,
+            reconnect_by: None,
+        }
+    }
+}
+
 /// What [`Store::update_status`] did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StatusUpdate {
     /// The status changed and its event was queued.
     Changed,
-    /// Stored (or kept, see the rules) without a transition: no event.
-    Unchanged,
+    /// No transition, no event: the connection is (still) in this status.
+    Unchanged(TokenStatus),
     /// Nothing written: the account is gone or its tokens were replaced since.
     Stale,
 }
@@ -258,20 +271,13 @@ impl Store {
         )
         .await?;
         if matches!(previous, Some(s) if s != TokenStatus::Active) {
-            let change = StatusChange {
-                status: TokenStatus::Active,
-                code: None,
-                subcode: None,
-                reason: None,
-                reconnect_by: None,
-            };
-            tx.execute_batch(&event_sql(
+            let event = event_sql(
                 account_id,
                 &c.instagram_user_id,
                 c.username.as_deref(),
-                &change,
-            ))
-            .await?;
+                &StatusChange::active(),
+            );
+            tx.execute_batch(&event).await?;
         }
         tx.commit().await?;
         Ok(Connected {
@@ -409,7 +415,7 @@ impl Store {
         let kept = (status == TokenStatus::Invalid && change.status != TokenStatus::Invalid)
             || (change.status != TokenStatus::Invalid && change.code.is_none() && code.is_some());
         if kept {
-            return Ok(StatusUpdate::Unchanged);
+            return Ok(StatusUpdate::Unchanged(status));
         }
         let transition = status != change.status;
         let now = now();
@@ -437,7 +443,7 @@ impl Store {
         Ok(if transition {
             StatusUpdate::Changed
         } else {
-            StatusUpdate::Unchanged
+            StatusUpdate::Unchanged(status)
         })
     }
 
@@ -625,7 +631,7 @@ mod tests {
                 .update_status(id, None, &change(ReauthRequired, Some(10)))
                 .await
                 .unwrap(),
-            Unchanged
+            Unchanged(ReauthRequired)
         );
         // The job's own verdicts (no code) do not undo what a Graph error said.
         assert_eq!(
@@ -633,7 +639,7 @@ mod tests {
                 .update_status(id, Some(generation), &change(Active, None))
                 .await
                 .unwrap(),
-            Unchanged
+            Unchanged(ReauthRequired)
         );
         assert_eq!(status(&store, id).await, (ReauthRequired, Some(10)));
         // A verdict about tokens a reconnect replaced is not written.
@@ -657,7 +663,7 @@ mod tests {
                 .update_status(id, None, &change(ReauthRequired, Some(200)))
                 .await
                 .unwrap(),
-            Unchanged
+            Unchanged(Invalid)
         );
         assert_eq!(status(&store, id).await, (Invalid, Some(190)));
 
