@@ -165,6 +165,7 @@ async fn try_upkeep(app: &App, ctx: &JobContext, account: &Account) -> Result<Ou
     let mut generation = tokens.generation;
     let now = Utc::now();
 
+    // 1. The daily health check.
     if is_stale(health.last_checked_at.as_deref(), now) {
         let started = sql::now();
         match check(app, ctx, &tokens.user_token).await {
@@ -208,6 +209,7 @@ async fn try_upkeep(app: &App, ctx: &JobContext, account: &Account) -> Result<Ou
         }
     }
 
+    // 2. The refresh, when the login nears its end.
     let mut refresh_problem = None;
     if let Some(expires_at) = due_for_refresh(&health, now) {
         let started = sql::now();
@@ -256,7 +258,7 @@ async fn try_upkeep(app: &App, ctx: &JobContext, account: &Account) -> Result<Ou
         }
     }
 
-    // A half-done run knows too little to judge; the next one will.
+    // 3. The verdict. A half-done run knows too little to judge; the next one will.
     if out.failed {
         return Ok(out);
     }
