@@ -173,6 +173,13 @@ pub struct Control {
     world: Arc<Mutex<World>>,
 }
 
+impl std::fmt::Debug for Control {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The world holds tokens: never print it.
+        f.debug_struct("Control").finish_non_exhaustive()
+    }
+}
+
 impl Control {
     pub(crate) fn new(world: Arc<Mutex<World>>) -> Control {
         Control { world }

@@ -110,10 +110,10 @@ fn percent_decode(s: &str) -> Option<String> {
 
 /// Runs one API request: method check, the route's handler, errors to responses.
 pub async fn handle(app: &App, route: Route, req: ApiRequest) -> ApiResponse {
-    let allowed =
-        route.methods().contains(&req.method) || (req.method == Method::HEAD && route.methods().contains(&Method::GET));
-    if req.method == Method::OPTIONS || !allowed {
-        return ApiError::MethodNotAllowed(route.methods()).into_response();
+    let methods = route.methods();
+    let allowed = methods.contains(&req.method) || (req.method == Method::HEAD && methods.contains(&Method::GET));
+    if !allowed {
+        return ApiError::MethodNotAllowed(methods).into_response();
     }
     let result = match route {
         Route::Health => health::health().await,

@@ -165,18 +165,31 @@ async fn appsecret_proof_is_required_and_checked() {
         .await;
     assert_eq!(ok.status, 200, "{}", ok.text);
 
-    env.control.advance(chrono::Duration::minutes(6));
+    let old = (env.control.now().timestamp() - 6 * 60).to_string();
+    let stale_proof = sign(&format!("{token}|{old}"));
     let stale = env
         .get(
             &path,
             &[
                 ("access_token", &token),
-                ("appsecret_proof", &timed),
-                ("appsecret_time", &now),
+                ("appsecret_proof", &stale_proof),
+                ("appsecret_time", &old),
             ],
         )
         .await;
     assert_eq!(stale.error(), (100, None));
+    // With a time, a proof over the token alone does not do.
+    let mixed = env
+        .get(
+            &path,
+            &[
+                ("access_token", &token),
+                ("appsecret_proof", &proof(&token)),
+                ("appsecret_time", &now),
+            ],
+        )
+        .await;
+    assert_eq!(mixed.error(), (100, None));
 
     // The token may travel in the Authorization header instead.
     let header = env
