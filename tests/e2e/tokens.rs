@@ -16,17 +16,30 @@ const FB_USER: &str = "100000000000001";
 
 /// An app whose webhooks go to a receiver of the test's own, with the default account connected.
 async fn connected_app() -> (TestApp, Receiver) {
+    connected_app_with(Vec::new()).await
+}
+
+async fn connected_app_with(mut vars: Vec<(&'static str, String)>) -> (TestApp, Receiver) {
     let receiver = Receiver::start().await;
+    vars.push(("NOTIFY_WEBHOOK_URL", receiver.url.clone()));
+    vars.push(("NOTIFY_WEBHOOK_SECRET", WEBHOOK_SECRET.into()));
     let t = spawn_app_with(Options {
-        vars: vec![
-            ("NOTIFY_WEBHOOK_URL", receiver.url.clone()),
-            ("NOTIFY_WEBHOOK_SECRET", WEBHOOK_SECRET.into()),
-        ],
+        vars,
         ..Options::default()
     })
     .await;
     assert_eq!(location(&t.connect().await), "/?connected=true");
     (t, receiver)
+}
+
+/// Connects one more influencer (another Facebook user, another browser); returns its Instagram id.
+async fn connect_another(t: &TestApp) -> String {
+    let spec = UserSpec::default_influencer();
+    let ig = spec.pages[0].instagram.as_ref().unwrap().id.clone();
+    let user = t.control.add_user(spec);
+    t.control.set_dialog_user(&user);
+    assert_eq!(location(&t.login_with(&browser(), "allow").await), "/?connected=true");
+    ig
 }
 
 /// One run of refresh-tokens, the way `urlinsta run refresh-tokens` and the scheduler start it.
@@ -122,11 +135,7 @@ fn days_until(at: Option<&str>) -> i64 {
 async fn identifies_tokens_needing_refresh_and_refreshes_them_with_a_new_page_token() {
     let (t, _receiver) = connected_app().await;
     // A second influencer whose token has 11 days left: not due yet.
-    let spec = UserSpec::default_influencer();
-    let other_ig = spec.pages[0].instagram.as_ref().unwrap().id.clone();
-    let other_user = t.control.add_user(spec);
-    t.control.set_dialog_user(&other_user);
-    assert_eq!(location(&t.login_with(&browser(), "allow").await), "/?connected=true");
+    let other_ig = connect_another(&t).await;
 
     expire_in(&t, IG, 9).await;
     expire_in(&t, &other_ig, 11).await;
@@ -575,22 +584,8 @@ async fn a_failed_webhook_delivery_is_retried_on_a_later_run_and_never_fails_the
 
 #[tokio::test]
 async fn the_stalest_connection_goes_first_and_none_starts_after_the_time_budget() {
-    let receiver = Receiver::start().await;
-    let t = spawn_app_with(Options {
-        vars: vec![
-            ("NOTIFY_WEBHOOK_URL", receiver.url.clone()),
-            ("NOTIFY_WEBHOOK_SECRET", WEBHOOK_SECRET.into()),
-            ("JOB_TIME_BUDGET_SECS", "0".into()),
-        ],
-        ..Options::default()
-    })
-    .await;
-    assert_eq!(location(&t.connect().await), "/?connected=true");
-    let spec = UserSpec::default_influencer();
-    let other_ig = spec.pages[0].instagram.as_ref().unwrap().id.clone();
-    let other_user = t.control.add_user(spec);
-    t.control.set_dialog_user(&other_user);
-    assert_eq!(location(&t.login_with(&browser(), "allow").await), "/?connected=true");
+    let (t, _receiver) = connected_app_with(vec![("JOB_TIME_BUDGET_SECS", "0".into())]).await;
+    let other_ig = connect_another(&t).await;
     expire_in(&t, IG, 7).await;
     expire_in(&t, &other_ig, 3).await;
 
@@ -631,11 +626,7 @@ async fn bench_refresh_run() {
         let t = spawn_app().await;
         let mut igs = Vec::new();
         for _ in 0..n {
-            let spec = UserSpec::default_influencer();
-            igs.push(spec.pages[0].instagram.as_ref().unwrap().id.clone());
-            let user = t.control.add_user(spec);
-            t.control.set_dialog_user(&user);
-            assert_eq!(location(&t.login_with(&browser(), "allow").await), "/?connected=true");
+            igs.push(connect_another(&t).await);
         }
         for ig in &igs {
             expire_in(&t, ig, 5).await;
