@@ -40,6 +40,21 @@ impl Route {
         (Route::AuthCallback, "/api/auth/callback", &[Method::GET]),
         (Route::AuthStatus, "/api/auth/status", &[Method::GET]),
         (Route::AuthDisconnect, "/api/auth/disconnect", &[Method::POST]),
+        (
+            Route::Cron(Job::RefreshTokens),
+            "/api/cron/refresh-tokens",
+            &[Method::GET],
+        ),
+        (
+            Route::Cron(Job::CollectInsights),
+            "/api/cron/collect-insights",
+            &[Method::GET],
+        ),
+        (
+            Route::Cron(Job::CollectAudience),
+            "/api/cron/collect-audience",
+            &[Method::GET],
+        ),
     ];
 
     /// Finds the route for a path, with its path parameters.
@@ -124,6 +139,9 @@ mod tests {
         assert_eq!(Route::resolve("/api/health/").map(|r| r.0), Some(Route::Health));
         assert_eq!(Route::resolve("/api/auth/status").map(|r| r.0), Some(Route::AuthStatus));
         assert!(Route::resolve("/api/nothing").is_none());
+        for job in Job::ALL {
+            assert_eq!(Route::resolve(&job.cron_path()).map(|r| r.0), Some(Route::Cron(job)));
+        }
         assert_eq!(
             match_pattern("/api/insights/:userId", "/api/insights/17%2041"),
             Some(vec![("userId".into(), "17 41".into())])

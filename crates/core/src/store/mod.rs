@@ -6,6 +6,7 @@
 
 mod accounts;
 mod jobs;
+mod notifications;
 mod schema;
 pub mod sql;
 
@@ -15,6 +16,7 @@ use libsql::{Builder, Connection, Database};
 
 pub use accounts::*;
 pub use jobs::*;
+pub use notifications::*;
 
 use crate::config::DatabaseConfig;
 use crate::crypto::{CryptoError, Keyring};
