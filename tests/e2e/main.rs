@@ -4,3 +4,5 @@
 mod collect;
 mod harness;
 mod oauth;
+mod receiver;
+mod tokens;

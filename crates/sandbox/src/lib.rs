@@ -57,7 +57,7 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
-pub use control::{CallRecord, Control, ExchangePolicy, IgSpec, PageSpec, TokenKind, UserSpec};
+pub use control::{CallRecord, Control, ExchangePolicy, GrantedTokens, IgSpec, PageSpec, TokenKind, UserSpec};
 pub use faults::{Endpoint, Fault};
 pub use insights::{day_end, meta_day};
 

@@ -156,10 +156,9 @@ mod tests {
         assert_eq!(Route::resolve("/api/health/").map(|r| r.0), Some(Route::Health));
         assert_eq!(Route::resolve("/api/auth/status").map(|r| r.0), Some(Route::AuthStatus));
         assert!(Route::resolve("/api/nothing").is_none());
-        assert_eq!(
-            Route::resolve("/api/cron/collect-insights").map(|r| r.0),
-            Some(Route::Cron(Job::CollectInsights))
-        );
+        for job in Job::ALL {
+            assert_eq!(Route::resolve(&job.cron_path()).map(|r| r.0), Some(Route::Cron(job)));
+        }
         let (route, params) = Route::resolve("/api/insights/17841400000000001/audience").unwrap();
         assert_eq!(route, Route::InsightsAudience);
         assert_eq!(params, vec![("userId".to_string(), "17841400000000001".to_string())]);

@@ -7,6 +7,7 @@
 mod accounts;
 mod collect;
 mod jobs;
+mod notifications;
 mod schema;
 pub mod sql;
 
@@ -17,6 +18,7 @@ use libsql::{Builder, Connection, Database};
 pub use accounts::*;
 pub use collect::*;
 pub use jobs::*;
+pub use notifications::*;
 
 use crate::config::DatabaseConfig;
 use crate::crypto::{CryptoError, Keyring};
