@@ -5,6 +5,7 @@
 mod auth;
 mod cron;
 mod health;
+mod meta;
 mod request;
 mod response;
 pub mod server;
@@ -18,6 +19,7 @@ use hyper::Method;
 
 use crate::app::App;
 use crate::jobs::Job;
+use crate::meta_callbacks::Callback;
 
 /// Every API route, at the plan's paths.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -28,6 +30,9 @@ pub enum Route {
     AuthCallback,
     AuthStatus,
     AuthDisconnect,
+    AuthDeauthorize,
+    AuthDataDeletion,
+    AuthDeletionStatus,
     Cron(Job),
 }
 
@@ -43,6 +48,36 @@ impl Route {
             Route::AuthDisconnect,
             "/api/auth/disconnect",
             &[Method::POST],
+        ),
+        (
+            Route::AuthDeauthorize,
+            "/api/auth/deauthorize",
+            &[Method::POST],
+        ),
+        (
+            Route::AuthDataDeletion,
+            "/api/auth/data-deletion",
+            &[Method::POST],
+        ),
+        (
+            Route::AuthDeletionStatus,
+            "/api/auth/deletion-status/:code",
+            &[Method::GET],
+        ),
+        (
+            Route::Cron(Job::RefreshTokens),
+            "/api/cron/refresh-tokens",
+            &[Method::GET],
+        ),
+        (
+            Route::Cron(Job::CollectInsights),
+            "/api/cron/collect-insights",
+            &[Method::GET],
+        ),
+        (
+            Route::Cron(Job::CollectAudience),
+            "/api/cron/collect-audience",
+            &[Method::GET],
         ),
     ];
 
@@ -112,6 +147,9 @@ pub async fn handle(app: &App, route: Route, req: ApiRequest) -> ApiResponse {
         Route::AuthCallback => auth::callback(app, &req).await,
         Route::AuthStatus => auth::status(app, &req).await,
         Route::AuthDisconnect => auth::disconnect(app, &req).await,
+        Route::AuthDeauthorize => meta::callback(app, &req, Callback::Deauthorize).await,
+        Route::AuthDataDeletion => meta::callback(app, &req, Callback::DataDeletion).await,
+        Route::AuthDeletionStatus => meta::deletion_status(app, &req).await,
         Route::Cron(job) => cron::run(app, &req, job).await,
     };
     let mut response = result.unwrap_or_else(|e| e.into_response());

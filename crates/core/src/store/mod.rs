@@ -5,6 +5,7 @@
 //! idle (platform-facts). Nothing outside this module writes SQL.
 
 mod accounts;
+mod deletions;
 mod jobs;
 mod schema;
 pub mod sql;
@@ -14,6 +15,7 @@ use std::time::Duration;
 use libsql::{Builder, Connection, Database};
 
 pub use accounts::*;
+pub use deletions::*;
 pub use jobs::*;
 
 use crate::config::DatabaseConfig;
