@@ -1,5 +1,10 @@
 //! End-to-end tests: the real app on a random port, a fresh embedded libSQL
-//! file per test, and the sandbox Graph API over real HTTP.
+//! file (or a fresh `sqld`, the hosted path) per test, and the sandbox Graph
+//! API over real HTTP.
 
+mod deletion;
+mod deploy;
 mod harness;
+mod hosted;
 mod oauth;
+mod storage;
