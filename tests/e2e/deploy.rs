@@ -249,3 +249,15 @@ async fn every_route_answers_at_its_plan_path() {
         assert_ne!(status, 405, "{route:?}: {method} {url} refused its own method");
     }
 }
+
+/// The deploy guide's Facebook Login for Business configuration reaches the dialog.
+#[tokio::test]
+async fn a_login_for_business_configuration_reaches_the_dialog() {
+    let t = spawn_app_with(Options { vars: vec![("FB_LOGIN_CONFIG_ID", "987654321012345".into())], ..Default::default() }).await;
+    let r = t.browser.get(t.api("/api/auth/login")).send().await.unwrap();
+    let dialog = url::Url::parse(location(&r)).unwrap();
+    let q: BTreeMap<String, String> = dialog.query_pairs().into_owned().collect();
+    assert_eq!(q["config_id"], "987654321012345");
+    assert!(q["scope"].contains("instagram_manage_insights"), "the classic scope stays for apps without one");
+    assert_eq!(location(&t.connect().await), "/?connected=true");
+}
