@@ -31,7 +31,12 @@ fn from_meta(user_id: &str) -> String {
 }
 
 async fn post(t: &TestApp, path: &str, signed: &str) -> reqwest::Response {
-    browser().post(t.api(path)).form(&[("signed_request", signed)]).send().await.unwrap()
+    browser()
+        .post(t.api(path))
+        .form(&[("signed_request", signed)])
+        .send()
+        .await
+        .unwrap()
 }
 
 /// Two Facebook users connect through the sandbox: the default one, and a
@@ -65,30 +70,71 @@ async fn data_deletion_removes_that_users_data_and_nothing_else(t: TestApp) {
     assert_eq!(body["url"], t.api(&format!("/api/auth/deletion-status/{code}")));
 
     let left = rows_of(&t.app.store, first).await;
-    assert!(left.iter().all(|(_, n)| *n == 0), "everything of that user is gone: {left:?}");
-    assert_eq!(rows_of(&t.app.store, second).await, second_before, "nobody else lost anything");
+    assert!(
+        left.iter().all(|(_, n)| *n == 0),
+        "everything of that user is gone: {left:?}"
+    );
+    assert_eq!(
+        rows_of(&t.app.store, second).await,
+        second_before,
+        "nobody else lost anything"
+    );
     // The browser that connected the deleted account is connected to nothing now.
     assert_eq!(t.status(&t.browser).await["connected"], false);
 
     // The status page Meta shows the user: JSON, and HTML for a browser.
-    let status: Value = reqwest::get(body["url"].as_str().unwrap()).await.unwrap().json().await.unwrap();
+    let status: Value = reqwest::get(body["url"].as_str().unwrap())
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(status["status"], "completed");
     assert_eq!(status["accounts_deleted"], 1);
     assert_eq!(status["confirmation_code"], code);
-    assert!(status.get("facebook_user_id").is_none(), "the page does not name the user");
-    let page = browser().get(body["url"].as_str().unwrap()).header("accept", "text/html").send().await.unwrap();
+    assert!(
+        status.get("facebook_user_id").is_none(),
+        "the page does not name the user"
+    );
+    let page = browser()
+        .get(body["url"].as_str().unwrap())
+        .header("accept", "text/html")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(page.status(), 200);
-    assert!(page.headers()["content-type"].to_str().unwrap().starts_with("text/html"));
-    assert!(page.headers()["content-security-policy"].to_str().unwrap().contains("frame-ancestors 'none'"));
+    assert!(
+        page.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
+    assert!(
+        page.headers()["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .contains("frame-ancestors 'none'")
+    );
     let html = page.text().await.unwrap();
     assert!(html.contains(code) && html.contains("were deleted"), "{html}");
-    let unknown = reqwest::get(t.api("/api/auth/deletion-status/AAAAAAAAAAAAAAAA")).await.unwrap();
+    let unknown = reqwest::get(t.api("/api/auth/deletion-status/AAAAAAAAAAAAAAAA"))
+        .await
+        .unwrap();
     assert_eq!(unknown.status(), 404);
 
     // Meta may call again: a second receipt, nothing more to delete.
-    let again: Value = post(&t, "/api/auth/data-deletion", &from_meta(FIRST_USER)).await.json().await.unwrap();
+    let again: Value = post(&t, "/api/auth/data-deletion", &from_meta(FIRST_USER))
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_ne!(again["confirmation_code"], code);
-    let status: Value = reqwest::get(again["url"].as_str().unwrap()).await.unwrap().json().await.unwrap();
+    let status: Value = reqwest::get(again["url"].as_str().unwrap())
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(status["accounts_deleted"], 0);
 
     let logs = captured_logs();
@@ -116,7 +162,12 @@ async fn deauthorize_deletes_that_users_accounts() {
     assert!(body["confirmation_code"].is_string() && body["url"].is_string());
     assert!(t.app.store.account(&other_ig).await.unwrap().is_none());
     assert!(t.app.store.account("17841400000000001").await.unwrap().is_some());
-    let status: Value = reqwest::get(body["url"].as_str().unwrap()).await.unwrap().json().await.unwrap();
+    let status: Value = reqwest::get(body["url"].as_str().unwrap())
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(status["source"], "deauthorize");
 }
 
@@ -127,21 +178,45 @@ async fn callbacks_refuse_what_meta_did_not_sign_and_delete_nothing() {
     let now = chrono::Utc::now().timestamp();
     let payload = |algorithm: &str, issued_at: i64| json!({ "algorithm": algorithm, "issued_at": issued_at, "user_id": FIRST_USER });
     let cases = [
-        ("another secret", signed_request("not-the-app-secret", &payload("HMAC-SHA256", now)), 403),
-        ("another algorithm", signed_request(APP_SECRET, &payload("HMAC-SHA1", now)), 400),
+        (
+            "another secret",
+            signed_request("not-the-app-secret", &payload("HMAC-SHA256", now)),
+            403,
+        ),
+        (
+            "another algorithm",
+            signed_request(APP_SECRET, &payload("HMAC-SHA1", now)),
+            400,
+        ),
         ("garbled base64", "%%%.@@@".to_string(), 400),
         ("no dot", "abcdef".to_string(), 400),
-        ("issued two days ago", signed_request(APP_SECRET, &payload("HMAC-SHA256", now - 2 * 86_400)), 400),
-        ("issued in an hour", signed_request(APP_SECRET, &payload("HMAC-SHA256", now + 3_600)), 400),
+        (
+            "issued two days ago",
+            signed_request(APP_SECRET, &payload("HMAC-SHA256", now - 2 * 86_400)),
+            400,
+        ),
+        (
+            "issued in an hour",
+            signed_request(APP_SECRET, &payload("HMAC-SHA256", now + 3_600)),
+            400,
+        ),
     ];
     for path in ["/api/auth/data-deletion", "/api/auth/deauthorize"] {
         for (what, signed, status) in &cases {
             let r = post(&t, path, signed).await;
             assert_eq!(r.status(), *status, "{path}: {what}");
             let body: Value = r.json().await.unwrap();
-            assert!(body["message"].as_str().unwrap().contains("signed_request"), "{path}: {what}: {body}");
+            assert!(
+                body["message"].as_str().unwrap().contains("signed_request"),
+                "{path}: {what}: {body}"
+            );
         }
-        let r = browser().post(t.api(path)).form(&[("other", "x")]).send().await.unwrap();
+        let r = browser()
+            .post(t.api(path))
+            .form(&[("other", "x")])
+            .send()
+            .await
+            .unwrap();
         assert_eq!(r.status(), 400, "{path}: no signed_request field");
         let r = browser().get(t.api(path)).send().await.unwrap();
         assert_eq!(r.status(), 405, "{path}: Meta POSTs");

@@ -46,7 +46,11 @@ fn bins() -> Vec<(String, String)> {
         .expect("[[bin]] entries")
         .iter()
         .map(|b| {
-            let field = |k: &str| b.get(k).and_then(|v| v.as_str()).unwrap_or_else(|| panic!("a [[bin]] without {k}"));
+            let field = |k: &str| {
+                b.get(k)
+                    .and_then(|v| v.as_str())
+                    .unwrap_or_else(|| panic!("a [[bin]] without {k}"))
+            };
             (field("name").to_string(), field("path").to_string())
         })
         .collect()
@@ -73,7 +77,9 @@ fn file_of_pattern(pattern: &str) -> String {
 /// The route an api file hands to `vercel::handle`, in the form `{:?}` prints it.
 fn route_named_in(file: &str) -> String {
     let text = std::fs::read_to_string(repo().join(file)).expect("api file");
-    let start = text.find("vercel::handle(req, ").unwrap_or_else(|| panic!("{file} does not call vercel::handle(req, Route::..)"));
+    let start = text
+        .find("vercel::handle(req, ")
+        .unwrap_or_else(|| panic!("{file} does not call vercel::handle(req, Route::..)"));
     let rest = &text[start + "vercel::handle(req, ".len()..];
     let mut depth = 0;
     let end = rest
@@ -92,7 +98,10 @@ fn route_named_in(file: &str) -> String {
         })
         .map(|(i, _)| i)
         .unwrap_or(rest.len());
-    rest[..end].replace("Route::", "").replace("Job::", "").replace(char::is_whitespace, "")
+    rest[..end]
+        .replace("Route::", "")
+        .replace("Job::", "")
+        .replace(char::is_whitespace, "")
 }
 
 #[test]
@@ -104,9 +113,15 @@ fn every_api_file_is_a_bin_and_every_bin_an_api_file() {
     assert_eq!(names.len(), bins.len(), "bin names are unique: {bins:?}");
     assert_eq!(paths.len(), bins.len(), "bin paths are unique: {bins:?}");
     let without_bin: Vec<_> = files.difference(&paths).collect();
-    assert!(without_bin.is_empty(), "api files without a [[bin]] (Vercel could not build them): {without_bin:?}");
+    assert!(
+        without_bin.is_empty(),
+        "api files without a [[bin]] (Vercel could not build them): {without_bin:?}"
+    );
     let without_file: Vec<_> = paths.difference(&files).collect();
-    assert!(without_file.is_empty(), "[[bin]] paths with no api file: {without_file:?}");
+    assert!(
+        without_file.is_empty(),
+        "[[bin]] paths with no api file: {without_file:?}"
+    );
 }
 
 #[test]
@@ -115,26 +130,41 @@ fn every_route_has_its_function_at_its_plan_path_and_back() {
     let mut expected = BTreeMap::new();
     for (route, pattern, _) in Route::TABLE {
         let file = file_of_pattern(pattern);
-        assert!(files.contains(&file), "{route:?} at {pattern} needs the function {file}");
-        assert_eq!(route_named_in(&file), format!("{route:?}"), "{file} must serve {route:?}");
+        assert!(
+            files.contains(&file),
+            "{route:?} at {pattern} needs the function {file}"
+        );
+        assert_eq!(
+            route_named_in(&file),
+            format!("{route:?}"),
+            "{file} must serve {route:?}"
+        );
         expected.insert(file, *route);
     }
     let orphans: Vec<_> = files.iter().filter(|f| !expected.contains_key(*f)).collect();
-    assert!(orphans.is_empty(), "api files whose path is no route of Route::TABLE: {orphans:?}");
+    assert!(
+        orphans.is_empty(),
+        "api files whose path is no route of Route::TABLE: {orphans:?}"
+    );
 }
 
 #[test]
 fn vercel_json_is_in_todays_form_with_the_plans_crons() {
     let v = vercel_json();
     for legacy in ["builds", "routes"] {
-        assert!(v.get(legacy).is_none(), "`{legacy}` is legacy and cannot be combined with functions/headers");
+        assert!(
+            v.get(legacy).is_none(),
+            "`{legacy}` is legacy and cannot be combined with functions/headers"
+        );
     }
     let files = api_files();
     let mut schedules = BTreeMap::new();
     for cron in v["crons"].as_array().expect("crons") {
         let path = cron["path"].as_str().expect("cron path");
         let (route, _) = Route::resolve(path).unwrap_or_else(|| panic!("cron {path} is no route"));
-        let Route::Cron(job) = route else { panic!("cron {path} is routed to {route:?}, not a job") };
+        let Route::Cron(job) = route else {
+            panic!("cron {path} is routed to {route:?}, not a job")
+        };
         assert_eq!(job.cron_path(), path);
         let file = file_of_pattern(route.pattern());
         assert!(files.contains(&file), "cron {path} has no function {file}");
@@ -177,34 +207,64 @@ fn glob_matches(pattern: &str, path: &str) -> bool {
 
 #[test]
 fn function_settings_reach_every_function_and_let_jobs_finish() {
-    assert!(glob_matches("api/**/*.rs", "api/health.rs") && glob_matches("api/**/*.rs", "api/insights/[userId]/audience.rs"));
-    assert!(glob_matches("api/cron/*.rs", "api/cron/collect-insights.rs") && !glob_matches("api/cron/*.rs", "api/health.rs"));
+    assert!(
+        glob_matches("api/**/*.rs", "api/health.rs")
+            && glob_matches("api/**/*.rs", "api/insights/[userId]/audience.rs")
+    );
+    assert!(
+        glob_matches("api/cron/*.rs", "api/cron/collect-insights.rs")
+            && !glob_matches("api/cron/*.rs", "api/health.rs")
+    );
 
     let v = vercel_json();
     // In the file's order, which decides (serde_json's map sorts its keys).
     let text = std::fs::read_to_string(repo().join("vercel.json")).unwrap();
-    let mut functions: Vec<(String, serde_json::Value)> =
-        v["functions"].as_object().expect("functions").iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+    let mut functions: Vec<(String, serde_json::Value)> = v["functions"]
+        .as_object()
+        .expect("functions")
+        .iter()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
     functions.sort_by_key(|(pattern, _)| text.find(&format!("\"{pattern}\"")));
     let files = api_files();
     // Vercel gives each function the FIRST pattern that matches it, and fails
     // the build on a pattern that no function takes.
-    let setting_of = |file: &str| functions.iter().find(|(p, _)| glob_matches(p, file)).map(|(p, s)| (p.clone(), s.clone()));
+    let setting_of = |file: &str| {
+        functions
+            .iter()
+            .find(|(p, _)| glob_matches(p, file))
+            .map(|(p, s)| (p.clone(), s.clone()))
+    };
     let used: BTreeSet<String> = files.iter().filter_map(|f| setting_of(f).map(|(p, _)| p)).collect();
     for (pattern, _) in &functions {
-        assert!(used.contains(pattern), "functions[\"{pattern}\"] takes no function: Vercel refuses to build");
+        assert!(
+            used.contains(pattern),
+            "functions[\"{pattern}\"] takes no function: Vercel refuses to build"
+        );
     }
 
     let dir = tempfile::tempdir().unwrap();
-    let vars = [("DATABASE_PATH".to_string(), dir.path().join("x.db").display().to_string())].into();
-    let budget = urlinsta_core::Config::from_vars(&vars).unwrap().job_time_budget.as_secs();
+    let vars = [(
+        "DATABASE_PATH".to_string(),
+        dir.path().join("x.db").display().to_string(),
+    )]
+    .into();
+    let budget = urlinsta_core::Config::from_vars(&vars)
+        .unwrap()
+        .job_time_budget
+        .as_secs();
     for file in &files {
         let (pattern, setting) = setting_of(file).unwrap_or_else(|| panic!("{file} has no functions setting"));
-        let max = setting["maxDuration"].as_u64().unwrap_or_else(|| panic!("functions[\"{pattern}\"] has no maxDuration"));
+        let max = setting["maxDuration"]
+            .as_u64()
+            .unwrap_or_else(|| panic!("functions[\"{pattern}\"] has no maxDuration"));
         assert!(max <= 300, "{file}: maxDuration {max} exceeds the Hobby plan's 300 s");
         if file.starts_with("api/cron/") {
             // The job stops starting accounts at the budget; the ones in flight need time to finish.
-            assert!(max >= budget + 30, "{file}: maxDuration {max} s leaves no room after JOB_TIME_BUDGET_SECS={budget}");
+            assert!(
+                max >= budget + 30,
+                "{file}: maxDuration {max} s leaves no room after JOB_TIME_BUDGET_SECS={budget}"
+            );
         }
     }
 }
@@ -222,11 +282,22 @@ fn page_headers_on_vercel_are_the_local_servers() {
         .as_array()
         .unwrap()
         .iter()
-        .map(|h| (h["key"].as_str().unwrap().to_ascii_lowercase(), h["value"].as_str().unwrap().to_string()))
+        .map(|h| {
+            (
+                h["key"].as_str().unwrap().to_ascii_lowercase(),
+                h["value"].as_str().unwrap().to_string(),
+            )
+        })
         .collect();
-    assert_eq!(headers["content-security-policy"], PAGE_CSP, "vercel.json and the local server send one CSP");
+    assert_eq!(
+        headers["content-security-policy"], PAGE_CSP,
+        "vercel.json and the local server send one CSP"
+    );
     assert!(PAGE_CSP.contains("frame-ancestors 'none'"));
-    assert!(!PAGE_CSP.contains("http") && !PAGE_CSP.contains('*'), "nothing from other hosts");
+    assert!(
+        !PAGE_CSP.contains("http") && !PAGE_CSP.contains('*'),
+        "nothing from other hosts"
+    );
     assert_eq!(headers["x-content-type-options"], "nosniff");
     assert_eq!(headers["referrer-policy"], "no-referrer");
 }
@@ -238,14 +309,28 @@ async fn every_route_answers_at_its_plan_path() {
     for (route, pattern, methods) in Route::TABLE {
         let path: Vec<String> = pattern
             .split('/')
-            .map(|s| if s.starts_with(':') { "17841400000000001".to_string() } else { s.to_string() })
+            .map(|s| {
+                if s.starts_with(':') {
+                    "17841400000000001".to_string()
+                } else {
+                    s.to_string()
+                }
+            })
             .collect();
         let url = t.api(&path.join("/"));
         let method = methods[0].clone();
-        let r = client.request(method.clone(), &url).bearer_auth(CRON_SECRET).send().await.unwrap();
+        let r = client
+            .request(method.clone(), &url)
+            .bearer_auth(CRON_SECRET)
+            .send()
+            .await
+            .unwrap();
         let status = r.status();
         let body = r.text().await.unwrap();
-        assert!(!body.contains("no API route"), "{route:?}: {method} {url} found no route");
+        assert!(
+            !body.contains("no API route"),
+            "{route:?}: {method} {url} found no route"
+        );
         assert_ne!(status, 405, "{route:?}: {method} {url} refused its own method");
     }
 }
@@ -253,11 +338,18 @@ async fn every_route_answers_at_its_plan_path() {
 /// The deploy guide's Facebook Login for Business configuration reaches the dialog.
 #[tokio::test]
 async fn a_login_for_business_configuration_reaches_the_dialog() {
-    let t = spawn_app_with(Options { vars: vec![("FB_LOGIN_CONFIG_ID", "987654321012345".into())], ..Default::default() }).await;
+    let t = spawn_app_with(Options {
+        vars: vec![("FB_LOGIN_CONFIG_ID", "987654321012345".into())],
+        ..Default::default()
+    })
+    .await;
     let r = t.browser.get(t.api("/api/auth/login")).send().await.unwrap();
     let dialog = url::Url::parse(location(&r)).unwrap();
     let q: BTreeMap<String, String> = dialog.query_pairs().into_owned().collect();
     assert_eq!(q["config_id"], "987654321012345");
-    assert!(q["scope"].contains("instagram_manage_insights"), "the classic scope stays for apps without one");
+    assert!(
+        q["scope"].contains("instagram_manage_insights"),
+        "the classic scope stays for apps without one"
+    );
     assert_eq!(location(&t.connect().await), "/?connected=true");
 }

@@ -68,13 +68,26 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
     let app = App::build(config).await.expect("app builds");
     let public = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("public");
     let server = spawn(listener, app.clone(), public).expect("server");
-    TestApp { url, app, control: sandbox.control(), sandbox, browser: browser(), dir, sqld: None, server: Some(server) }
+    TestApp {
+        url,
+        app,
+        control: sandbox.control(),
+        sandbox,
+        browser: browser(),
+        dir,
+        sqld: None,
+        server: Some(server),
+    }
 }
 
 /// The app with all its storage on a fresh `sqld` (the hosted libSQL path).
 pub async fn spawn_app_on_sqld() -> TestApp {
     let sqld = Sqld::start().await;
-    let mut t = spawn_app_with(Options { remote_db: Some(sqld.url.clone()), vars: fixed_keys() }).await;
+    let mut t = spawn_app_with(Options {
+        remote_db: Some(sqld.url.clone()),
+        vars: fixed_keys(),
+    })
+    .await;
     t.sqld = Some(sqld);
     t
 }
@@ -83,7 +96,10 @@ pub async fn spawn_app_on_sqld() -> TestApp {
 pub fn fixed_keys() -> Vec<(&'static str, String)> {
     vec![
         ("SESSION_SECRET", "test-session-secret-0123456789abcdef".to_string()),
-        ("TOKEN_ENCRYPTION_KEY", "t1:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=".to_string()),
+        (
+            "TOKEN_ENCRYPTION_KEY",
+            "t1:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=".to_string(),
+        ),
     ]
 }
 
@@ -115,7 +131,10 @@ impl Sqld {
     pub async fn start() -> Sqld {
         let bin = sqld_binary();
         let dir = tempfile::tempdir().expect("temp dir");
-        let port = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("free port").port();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("free port")
+            .port();
         let log = std::fs::File::create(dir.path().join("sqld.log")).expect("log file");
         let mut child = std::process::Command::new(&bin)
             .arg("--db-path")
@@ -154,7 +173,11 @@ impl Drop for Sqld {
 }
 
 pub fn browser() -> reqwest::Client {
-    reqwest::Client::builder().cookie_store(true).redirect(Policy::none()).build().expect("client")
+    reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(Policy::none())
+        .build()
+        .expect("client")
 }
 
 impl TestApp {
@@ -186,7 +209,14 @@ impl TestApp {
     }
 
     pub async fn status(&self, browser: &reqwest::Client) -> serde_json::Value {
-        browser.get(self.api("/api/auth/status")).send().await.expect("status").json().await.expect("json")
+        browser
+            .get(self.api("/api/auth/status"))
+            .send()
+            .await
+            .expect("status")
+            .json()
+            .await
+            .expect("json")
     }
 
     pub fn db_path(&self) -> std::path::PathBuf {
@@ -246,14 +276,19 @@ fn capture_logs() {
 
 /// Everything logged so far by any test in this process.
 pub fn captured_logs() -> String {
-    LOGS.get().map(|b| String::from_utf8_lossy(&b.lock().unwrap_or_else(|e| e.into_inner())).into_owned()).unwrap_or_default()
+    LOGS.get()
+        .map(|b| String::from_utf8_lossy(&b.lock().unwrap_or_else(|e| e.into_inner())).into_owned())
+        .unwrap_or_default()
 }
 
 /// Asserts that no token or code the sandbox ever issued appears in `haystack`.
 pub fn assert_no_secrets(control: &Control, haystack: &[u8], what: &str) {
     let text = String::from_utf8_lossy(haystack);
     for secret in control.issued_tokens() {
-        assert!(!text.contains(&secret), "{what} contains an issued token or code in plain text");
+        assert!(
+            !text.contains(&secret),
+            "{what} contains an issued token or code in plain text"
+        );
     }
     assert!(!text.contains("sandbox-secret"), "{what} contains the app secret");
 }

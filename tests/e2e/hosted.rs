@@ -16,14 +16,33 @@ async fn connect_end_to_end_on_sqld() {
     assert_eq!(status["connected"], true);
     assert_eq!(status["username"], "sandbox.creator");
     assert_eq!(status["token_status"], "active");
-    let account = t.app.store.account("17841400000000001").await.unwrap().expect("stored on sqld");
+    let account = t
+        .app
+        .store
+        .account("17841400000000001")
+        .await
+        .unwrap()
+        .expect("stored on sqld");
     let tokens = t.app.store.tokens(account.id).await.unwrap().expect("tokens");
-    assert!(t.control.issued_tokens().iter().any(|s| s == tokens.page_token.expose()));
-    let health: Value = reqwest::get(t.api("/api/health/db")).await.unwrap().json().await.unwrap();
+    assert!(
+        t.control
+            .issued_tokens()
+            .iter()
+            .any(|s| s == tokens.page_token.expose())
+    );
+    let health: Value = reqwest::get(t.api("/api/health/db"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(health["users_count"], 1);
 
     // Nothing was written beside the app: no embedded file, no generated keys.
-    assert!(!t.db_path().exists(), "no embedded database file with TURSO_DATABASE_URL set");
+    assert!(
+        !t.db_path().exists(),
+        "no embedded database file with TURSO_DATABASE_URL set"
+    );
 
     // Connecting again updates in place; disconnecting deletes on the server.
     t.connect().await;
@@ -42,7 +61,10 @@ async fn connect_end_to_end_on_sqld() {
 
 /// Starts a real function binary the way `vercel dev` does and waits until it answers.
 async fn start_function(bin: &str, env: &[(&str, String)]) -> (tokio::process::Child, String) {
-    let port = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).unwrap().port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .unwrap()
+        .port();
     let mut command = tokio::process::Command::new(bin);
     command
         .env("VERCEL_DEV_PORT", port.to_string())
@@ -77,8 +99,13 @@ async fn a_dynamic_route_function_binary_reads_its_parameter_on_sqld() {
 
     // A request recorded through the store of another process on the same server.
     let vars = env.iter().map(|(k, v)| (k.to_string(), v.clone())).collect();
-    let app = urlinsta_core::App::build(urlinsta_core::Config::from_vars(&vars).unwrap()).await.unwrap();
-    app.store.delete_facebook_user("fb-nobody", "DynamicRouteCode", "data_deletion").await.unwrap();
+    let app = urlinsta_core::App::build(urlinsta_core::Config::from_vars(&vars).unwrap())
+        .await
+        .unwrap();
+    app.store
+        .delete_facebook_user("fb-nobody", "DynamicRouteCode", "data_deletion")
+        .await
+        .unwrap();
 
     for path in [
         "/api/auth/deletion-status/DynamicRouteCode",
@@ -90,7 +117,9 @@ async fn a_dynamic_route_function_binary_reads_its_parameter_on_sqld() {
         let body: Value = r.json().await.unwrap();
         assert_eq!(body["confirmation_code"], "DynamicRouteCode", "{path}");
     }
-    let r = reqwest::get(format!("{base}/api/auth/deletion-status/[code]")).await.unwrap();
+    let r = reqwest::get(format!("{base}/api/auth/deletion-status/[code]"))
+        .await
+        .unwrap();
     assert_eq!(r.status(), 404, "a placeholder is no code");
     child.kill().await.ok();
 }

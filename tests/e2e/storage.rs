@@ -23,14 +23,25 @@ fn keys() -> Keyring {
 impl TestDb {
     pub async fn embedded_file() -> TestDb {
         let dir = tempfile::tempdir().expect("temp dir");
-        let config = DatabaseConfig::Local { path: dir.path().join("store.db") };
-        TestDb { store: open(&config).await, _keep: (Some(dir), None) }
+        let config = DatabaseConfig::Local {
+            path: dir.path().join("store.db"),
+        };
+        TestDb {
+            store: open(&config).await,
+            _keep: (Some(dir), None),
+        }
     }
 
     pub async fn sqld() -> TestDb {
         let sqld = Sqld::start().await;
-        let config = DatabaseConfig::Remote { url: sqld.url.clone(), auth_token: Secret::new("") };
-        TestDb { store: open(&config).await, _keep: (None, Some(sqld)) }
+        let config = DatabaseConfig::Remote {
+            url: sqld.url.clone(),
+            auth_token: Secret::new(""),
+        };
+        TestDb {
+            store: open(&config).await,
+            _keep: (None, Some(sqld)),
+        }
     }
 }
 
@@ -90,7 +101,14 @@ async fn count(store: &Store, sql: &str) -> i64 {
 pub async fn rows_of(store: &Store, account_id: i64) -> Vec<(&'static str, i64)> {
     let mut out = Vec::new();
     for (table, column) in ACCOUNT_TABLES {
-        out.push((*table, count(store, &format!("SELECT COUNT(*) FROM {table} WHERE {column} = {account_id}")).await));
+        out.push((
+            *table,
+            count(
+                store,
+                &format!("SELECT COUNT(*) FROM {table} WHERE {column} = {account_id}"),
+            )
+            .await,
+        ));
     }
     out
 }

@@ -44,21 +44,9 @@ impl Route {
         (Route::AuthLogin, "/api/auth/login", &[Method::GET]),
         (Route::AuthCallback, "/api/auth/callback", &[Method::GET]),
         (Route::AuthStatus, "/api/auth/status", &[Method::GET]),
-        (
-            Route::AuthDisconnect,
-            "/api/auth/disconnect",
-            &[Method::POST],
-        ),
-        (
-            Route::AuthDeauthorize,
-            "/api/auth/deauthorize",
-            &[Method::POST],
-        ),
-        (
-            Route::AuthDataDeletion,
-            "/api/auth/data-deletion",
-            &[Method::POST],
-        ),
+        (Route::AuthDisconnect, "/api/auth/disconnect", &[Method::POST]),
+        (Route::AuthDeauthorize, "/api/auth/deauthorize", &[Method::POST]),
+        (Route::AuthDataDeletion, "/api/auth/data-deletion", &[Method::POST]),
         (
             Route::AuthDeletionStatus,
             "/api/auth/deletion-status/:code",
@@ -84,9 +72,9 @@ impl Route {
     /// Finds the route for a path, with its path parameters.
     pub fn resolve(path: &str) -> Option<(Route, Vec<(String, String)>)> {
         let path = path.trim_end_matches('/');
-        Self::TABLE.iter().find_map(|(route, pattern, _)| {
-            match_pattern(pattern, path).map(|params| (*route, params))
-        })
+        Self::TABLE
+            .iter()
+            .find_map(|(route, pattern, _)| match_pattern(pattern, path).map(|params| (*route, params)))
     }
 
     pub fn methods(self) -> &'static [Method] {
@@ -134,11 +122,10 @@ fn percent_decode(s: &str) -> Option<String> {
 
 /// Runs one API request: method check, the route's handler, errors to responses.
 pub async fn handle(app: &App, route: Route, req: ApiRequest) -> ApiResponse {
-    if req.method == Method::OPTIONS
-        || !route.methods().contains(&req.method)
-            && !(req.method == Method::HEAD && route.methods().contains(&Method::GET))
-    {
-        return ApiError::MethodNotAllowed(route.methods()).into_response();
+    let methods = route.methods();
+    let allowed = methods.contains(&req.method) || (req.method == Method::HEAD && methods.contains(&Method::GET));
+    if !allowed {
+        return ApiError::MethodNotAllowed(methods).into_response();
     }
     let result = match route {
         Route::Health => health::health().await,
@@ -163,26 +150,14 @@ mod tests {
 
     #[test]
     fn routes_resolve_with_parameters() {
-        assert_eq!(
-            Route::resolve("/api/health").map(|r| r.0),
-            Some(Route::Health)
-        );
-        assert_eq!(
-            Route::resolve("/api/health/").map(|r| r.0),
-            Some(Route::Health)
-        );
-        assert_eq!(
-            Route::resolve("/api/auth/status").map(|r| r.0),
-            Some(Route::AuthStatus)
-        );
+        assert_eq!(Route::resolve("/api/health").map(|r| r.0), Some(Route::Health));
+        assert_eq!(Route::resolve("/api/health/").map(|r| r.0), Some(Route::Health));
+        assert_eq!(Route::resolve("/api/auth/status").map(|r| r.0), Some(Route::AuthStatus));
         assert!(Route::resolve("/api/nothing").is_none());
         assert_eq!(
             match_pattern("/api/insights/:userId", "/api/insights/17%2041"),
             Some(vec![("userId".into(), "17 41".into())])
         );
-        assert_eq!(
-            match_pattern("/api/insights/:userId", "/api/insights/"),
-            None
-        );
+        assert_eq!(match_pattern("/api/insights/:userId", "/api/insights/"), None);
     }
 }

@@ -13,10 +13,8 @@ pub async fn handle(req: Request, route: Route) -> Result<Response<ResponseBody>
             // Logged once per failed start; the body names no secret.
             tracing::error!(error = %e, "startup failed");
             eprintln!("urlinsta startup failed: {e}");
-            ApiError::Unavailable(
-                "the service is not configured correctly; see the function logs".into(),
-            )
-            .into_response()
+            ApiError::Unavailable("the service is not configured correctly; see the function logs".into())
+                .into_response()
         }
         Ok(app) => match from_hyper(req).await {
             Err(e) => e.into_response(),
@@ -63,10 +61,7 @@ mod tests {
     #[test]
     fn dynamic_routes_read_the_path_or_the_query() {
         // The public path.
-        assert_eq!(
-            code_of("/api/auth/deletion-status/abc123").as_deref(),
-            Some("abc123")
-        );
+        assert_eq!(code_of("/api/auth/deletion-status/abc123").as_deref(), Some("abc123"));
         // The file path Vercel's route rewrites to, with the value in the query.
         assert_eq!(
             code_of("/api/auth/deletion-status/[code]?code=abc123").as_deref(),
