@@ -353,3 +353,23 @@ async fn a_login_for_business_configuration_reaches_the_dialog() {
     );
     assert_eq!(location(&t.connect().await), "/?connected=true");
 }
+
+/// Vercel serves `public/` as the site; without that directory it serves the
+/// repository root instead (sources and all: seen with `vercel build`). Local
+/// state never goes up with `vercel deploy`.
+#[test]
+fn only_public_is_served_and_local_state_stays_local() {
+    assert!(
+        repo().join("public").is_dir(),
+        "public/ must exist, or Vercel serves the repository root"
+    );
+    assert!(
+        vercel_json().get("outputDirectory").is_none(),
+        "the static site is public/, Vercel's default"
+    );
+    let ignore = std::fs::read_to_string(repo().join(".vercelignore")).expect(".vercelignore");
+    let lines: BTreeSet<&str> = ignore.lines().map(str::trim).collect();
+    for entry in [".env", "/data", "/target", "/.tools", "*.db", "*.keys"] {
+        assert!(lines.contains(entry), ".vercelignore must list {entry}");
+    }
+}
