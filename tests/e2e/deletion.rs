@@ -30,6 +30,10 @@ fn from_meta(user_id: &str) -> String {
     )
 }
 
+async fn get_json(url: &str) -> Value {
+    reqwest::get(url).await.unwrap().json().await.unwrap()
+}
+
 async fn post(t: &TestApp, path: &str, signed: &str) -> reqwest::Response {
     browser()
         .post(t.api(path))
@@ -83,12 +87,7 @@ async fn data_deletion_removes_that_users_data_and_nothing_else(t: TestApp) {
     assert_eq!(t.status(&t.browser).await["connected"], false);
 
     // The status page Meta shows the user: JSON, and HTML for a browser.
-    let status: Value = reqwest::get(body["url"].as_str().unwrap())
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let status: Value = get_json(body["url"].as_str().unwrap()).await;
     assert_eq!(status["status"], "completed");
     assert_eq!(status["accounts_deleted"], 1);
     assert_eq!(status["confirmation_code"], code);
@@ -129,12 +128,7 @@ async fn data_deletion_removes_that_users_data_and_nothing_else(t: TestApp) {
         .await
         .unwrap();
     assert_ne!(again["confirmation_code"], code);
-    let status: Value = reqwest::get(again["url"].as_str().unwrap())
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let status: Value = get_json(again["url"].as_str().unwrap()).await;
     assert_eq!(status["accounts_deleted"], 0);
 
     let logs = captured_logs();
@@ -162,12 +156,7 @@ async fn deauthorize_deletes_that_users_accounts() {
     assert!(body["confirmation_code"].is_string() && body["url"].is_string());
     assert!(t.app.store.account(&other_ig).await.unwrap().is_none());
     assert!(t.app.store.account("17841400000000001").await.unwrap().is_some());
-    let status: Value = reqwest::get(body["url"].as_str().unwrap())
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let status: Value = get_json(body["url"].as_str().unwrap()).await;
     assert_eq!(status["source"], "deauthorize");
 }
 
