@@ -10,6 +10,7 @@ pub mod graph;
 pub mod http;
 pub mod jobs;
 pub mod meta_callbacks;
+pub mod notify;
 pub mod oauth;
 pub mod secret;
 pub mod store;

@@ -5,6 +5,7 @@
 mod auth;
 mod cron;
 mod health;
+mod insights;
 mod meta;
 mod request;
 mod response;
@@ -34,6 +35,10 @@ pub enum Route {
     AuthDataDeletion,
     AuthDeletionStatus,
     Cron(Job),
+    Insights,
+    InsightsAudience,
+    InsightsRefresh,
+    AdminAccounts,
 }
 
 impl Route {
@@ -67,6 +72,14 @@ impl Route {
             "/api/cron/collect-audience",
             &[Method::GET],
         ),
+        (Route::Insights, "/api/insights/:userId", &[Method::GET]),
+        (
+            Route::InsightsAudience,
+            "/api/insights/:userId/audience",
+            &[Method::GET],
+        ),
+        (Route::InsightsRefresh, "/api/insights/:userId/refresh", &[Method::POST]),
+        (Route::AdminAccounts, "/api/admin/accounts", &[Method::GET]),
     ];
 
     /// Finds the route for a path, with its path parameters.
@@ -138,6 +151,10 @@ pub async fn handle(app: &App, route: Route, req: ApiRequest) -> ApiResponse {
         Route::AuthDataDeletion => meta::callback(app, &req, Callback::DataDeletion).await,
         Route::AuthDeletionStatus => meta::deletion_status(app, &req).await,
         Route::Cron(job) => cron::run(app, &req, job).await,
+        Route::Insights => insights::insights(app, &req).await,
+        Route::InsightsAudience => insights::audience(app, &req).await,
+        Route::InsightsRefresh => insights::refresh(app, &req).await,
+        Route::AdminAccounts => insights::admin_accounts(app, &req).await,
     };
     let mut response = result.unwrap_or_else(|e| e.into_response());
     response.set_header("cache-control", "no-store");
@@ -154,6 +171,16 @@ mod tests {
         assert_eq!(Route::resolve("/api/health/").map(|r| r.0), Some(Route::Health));
         assert_eq!(Route::resolve("/api/auth/status").map(|r| r.0), Some(Route::AuthStatus));
         assert!(Route::resolve("/api/nothing").is_none());
+        for job in Job::ALL {
+            assert_eq!(Route::resolve(&job.cron_path()).map(|r| r.0), Some(Route::Cron(job)));
+        }
+        let (route, params) = Route::resolve("/api/insights/17841400000000001/audience").unwrap();
+        assert_eq!(route, Route::InsightsAudience);
+        assert_eq!(params, vec![("userId".to_string(), "17841400000000001".to_string())]);
+        assert_eq!(
+            Route::resolve("/api/insights/17841400000000001").map(|r| r.0),
+            Some(Route::Insights)
+        );
         assert_eq!(
             match_pattern("/api/insights/:userId", "/api/insights/17%2041"),
             Some(vec![("userId".into(), "17 41".into())])

@@ -5,8 +5,10 @@
 //! idle (platform-facts). Nothing outside this module writes SQL.
 
 mod accounts;
+mod collect;
 mod deletions;
 mod jobs;
+mod notifications;
 mod schema;
 pub mod sql;
 
@@ -15,8 +17,10 @@ use std::time::Duration;
 use libsql::{Builder, Connection, Database};
 
 pub use accounts::*;
+pub use collect::*;
 pub use deletions::*;
 pub use jobs::*;
+pub use notifications::*;
 
 use crate::config::DatabaseConfig;
 use crate::crypto::{CryptoError, Keyring};
