@@ -57,93 +57,86 @@ async fn two_users_connected(t: &TestApp) -> (String, String) {
     (other, ig)
 }
 
-async fn data_deletion_removes_that_users_data_and_nothing_else(t: TestApp) {
-    let (_, other_ig) = two_users_connected(&t).await;
-    let first = t.app.store.account("17841400000000001").await.unwrap().unwrap().id;
-    let second = t.app.store.account(&other_ig).await.unwrap().unwrap().id;
-    fill_account(&t.app.store, first).await;
-    fill_account(&t.app.store, second).await;
-    let second_before = rows_of(&t.app.store, second).await;
+on_both_databases! {
+    async fn data_deletion_removes_that_users_data_and_nothing_else(t: TestApp) {
+        let (_, other_ig) = two_users_connected(&t).await;
+        let first = t.app.store.account("17841400000000001").await.unwrap().unwrap().id;
+        let second = t.app.store.account(&other_ig).await.unwrap().unwrap().id;
+        fill_account(&t.app.store, first).await;
+        fill_account(&t.app.store, second).await;
+        let second_before = rows_of(&t.app.store, second).await;
 
-    let signed = from_meta(FIRST_USER);
-    let r = post(&t, "/api/auth/data-deletion", &signed).await;
-    assert_eq!(r.status(), 200);
-    let body: Value = r.json().await.unwrap();
-    let code = body["confirmation_code"].as_str().expect("confirmation_code");
-    assert!(code.len() >= 16, "an unguessable code: {code}");
-    assert_eq!(body["url"], t.api(&format!("/api/auth/deletion-status/{code}")));
+        let signed = from_meta(FIRST_USER);
+        let r = post(&t, "/api/auth/data-deletion", &signed).await;
+        assert_eq!(r.status(), 200);
+        let body: Value = r.json().await.unwrap();
+        let code = body["confirmation_code"].as_str().expect("confirmation_code");
+        assert!(code.len() >= 16, "an unguessable code: {code}");
+        assert_eq!(body["url"], t.api(&format!("/api/auth/deletion-status/{code}")));
 
-    let left = rows_of(&t.app.store, first).await;
-    assert!(
-        left.iter().all(|(_, n)| *n == 0),
-        "everything of that user is gone: {left:?}"
-    );
-    assert_eq!(
-        rows_of(&t.app.store, second).await,
-        second_before,
-        "nobody else lost anything"
-    );
-    // The browser that connected the deleted account is connected to nothing now.
-    assert_eq!(t.status(&t.browser).await["connected"], false);
+        let left = rows_of(&t.app.store, first).await;
+        assert!(
+            left.iter().all(|(_, n)| *n == 0),
+            "everything of that user is gone: {left:?}"
+        );
+        assert_eq!(
+            rows_of(&t.app.store, second).await,
+            second_before,
+            "nobody else lost anything"
+        );
+        // The browser that connected the deleted account is connected to nothing now.
+        assert_eq!(t.status(&t.browser).await["connected"], false);
 
-    // The status page Meta shows the user: JSON, and HTML for a browser.
-    let status: Value = get_json(body["url"].as_str().unwrap()).await;
-    assert_eq!(status["status"], "completed");
-    assert_eq!(status["accounts_deleted"], 1);
-    assert_eq!(status["confirmation_code"], code);
-    assert!(
-        status.get("facebook_user_id").is_none(),
-        "the page does not name the user"
-    );
-    let page = browser()
-        .get(body["url"].as_str().unwrap())
-        .header("accept", "text/html")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(page.status(), 200);
-    assert!(
-        page.headers()["content-type"]
-            .to_str()
-            .unwrap()
-            .starts_with("text/html")
-    );
-    assert!(
-        page.headers()["content-security-policy"]
-            .to_str()
-            .unwrap()
-            .contains("frame-ancestors 'none'")
-    );
-    let html = page.text().await.unwrap();
-    assert!(html.contains(code) && html.contains("were deleted"), "{html}");
-    let unknown = reqwest::get(t.api("/api/auth/deletion-status/AAAAAAAAAAAAAAAA"))
-        .await
-        .unwrap();
-    assert_eq!(unknown.status(), 404);
+        // The status page Meta shows the user: JSON, and HTML for a browser.
+        let status: Value = get_json(body["url"].as_str().unwrap()).await;
+        assert_eq!(status["status"], "completed");
+        assert_eq!(status["accounts_deleted"], 1);
+        assert_eq!(status["confirmation_code"], code);
+        assert!(
+            status.get("facebook_user_id").is_none(),
+            "the page does not name the user"
+        );
+        let page = browser()
+            .get(body["url"].as_str().unwrap())
+            .header("accept", "text/html")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(page.status(), 200);
+        assert!(
+            page.headers()["content-type"]
+                .to_str()
+                .unwrap()
+                .starts_with("text/html")
+        );
+        assert!(
+            page.headers()["content-security-policy"]
+                .to_str()
+                .unwrap()
+                .contains("frame-ancestors 'none'")
+        );
+        let html = page.text().await.unwrap();
+        assert!(html.contains(code) && html.contains("were deleted"), "{html}");
+        let unknown = reqwest::get(t.api("/api/auth/deletion-status/AAAAAAAAAAAAAAAA"))
+            .await
+            .unwrap();
+        assert_eq!(unknown.status(), 404);
 
-    // Meta may call again: a second receipt, nothing more to delete.
-    let again: Value = post(&t, "/api/auth/data-deletion", &from_meta(FIRST_USER))
-        .await
-        .json()
-        .await
-        .unwrap();
-    assert_ne!(again["confirmation_code"], code);
-    let status: Value = get_json(again["url"].as_str().unwrap()).await;
-    assert_eq!(status["accounts_deleted"], 0);
+        // Meta may call again: a second receipt, nothing more to delete.
+        let again: Value = post(&t, "/api/auth/data-deletion", &from_meta(FIRST_USER))
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert_ne!(again["confirmation_code"], code);
+        let status: Value = get_json(again["url"].as_str().unwrap()).await;
+        assert_eq!(status["accounts_deleted"], 0);
 
-    let logs = captured_logs();
-    assert!(!logs.contains(&signed), "the signed_request is not logged");
-    assert_no_secrets(&t.control, logs.as_bytes(), "the logs");
-}
+        let logs = captured_logs();
+        assert!(!logs.contains(&signed), "the signed_request is not logged");
+        assert_no_secrets(&t.control, logs.as_bytes(), "the logs");
+    }
 
-#[tokio::test]
-async fn data_deletion_removes_that_users_data_and_nothing_else_embedded_file() {
-    data_deletion_removes_that_users_data_and_nothing_else(spawn_app().await).await
-}
-
-#[tokio::test]
-async fn data_deletion_removes_that_users_data_and_nothing_else_sqld() {
-    data_deletion_removes_that_users_data_and_nothing_else(spawn_app_on_sqld().await).await
 }
 
 #[tokio::test]

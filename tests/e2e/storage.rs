@@ -51,29 +51,6 @@ async fn open(config: &DatabaseConfig) -> Store {
     store
 }
 
-/// Defines `mod $name { embedded_file, sqld }`, running the same body on each database.
-macro_rules! on_both_databases {
-    ($(async fn $name:ident($store:ident: Store) $body:block)*) => {$(
-        mod $name {
-            use super::*;
-
-            async fn run($store: Store) $body
-
-            #[tokio::test]
-            async fn embedded_file() {
-                let db = TestDb::embedded_file().await;
-                run(db.store.clone()).await
-            }
-
-            #[tokio::test]
-            async fn sqld() {
-                let db = TestDb::sqld().await;
-                run(db.store.clone()).await
-            }
-        }
-    )*};
-}
-
 pub fn connection(ig: &str, facebook_user: &str) -> NewConnection {
     NewConnection {
         instagram_user_id: ig.into(),
