@@ -1,0 +1,393 @@
+//! The test-facing handle onto the world: set it up, bend it, watch it.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use chrono::{DateTime, NaiveDate, Utc};
+
+use crate::faults::{Endpoint, Fault};
+use crate::world::{AccountThrottle, World};
+
+/// A Facebook user to add to the world.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct UserSpec {
+    pub name: String,
+    pub pages: Vec<PageSpec>,
+    /// Scopes this user unticks in the login dialog.
+    pub declined_scopes: Vec<String>,
+}
+
+/// A Facebook Page the user administers.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PageSpec {
+    pub id: String,
+    pub name: String,
+    pub instagram: Option<IgSpec>,
+}
+
+/// An Instagram Business or Creator account linked to a Page.
+#[derive(Debug, Clone, PartialEq)]
+pub struct IgSpec {
+    pub id: String,
+    pub username: String,
+    pub name: String,
+    pub followers_count: i64,
+    pub follows_count: i64,
+    pub media_count: i64,
+}
+
+/// Fresh ids for generated specs, unique across every sandbox in the process.
+static NEXT_GENERATED: AtomicU64 = AtomicU64::new(1000);
+
+impl UserSpec {
+    /// An influencer with one Page linked to one Instagram account of 12,345
+    /// followers; ids are fresh so several can live in one world.
+    pub fn default_influencer() -> UserSpec {
+        let n = NEXT_GENERATED.fetch_add(1, Ordering::Relaxed);
+        UserSpec {
+            name: format!("Influencer {n}"),
+            pages: vec![PageSpec::with_instagram(
+                format!("2{:014}", n),
+                format!("Studio {n}"),
+                format!("178414{:011}", n),
+                format!("creator.{n}"),
+                12_345,
+            )],
+            declined_scopes: Vec::new(),
+        }
+    }
+
+    /// A user with no Pages yet.
+    pub fn named(name: impl Into<String>) -> UserSpec {
+        UserSpec {
+            name: name.into(),
+            ..UserSpec::default()
+        }
+    }
+
+    pub fn with_page(mut self, page: PageSpec) -> UserSpec {
+        self.pages.push(page);
+        self
+    }
+
+    pub fn declining(mut self, scopes: &[&str]) -> UserSpec {
+        self.declined_scopes = scopes.iter().map(|s| s.to_string()).collect();
+        self
+    }
+}
+
+impl PageSpec {
+    pub fn with_instagram(
+        page_id: impl Into<String>,
+        name: impl Into<String>,
+        ig_id: impl Into<String>,
+        username: impl Into<String>,
+        followers: i64,
+    ) -> PageSpec {
+        let username = username.into();
+        PageSpec {
+            id: page_id.into(),
+            name: name.into(),
+            instagram: Some(IgSpec {
+                id: ig_id.into(),
+                name: display_name(&username),
+                username,
+                followers_count: followers,
+                follows_count: 150 + followers % 400,
+                media_count: 20 + followers % 180,
+            }),
+        }
+    }
+
+    pub fn without_instagram(page_id: impl Into<String>, name: impl Into<String>) -> PageSpec {
+        PageSpec {
+            id: page_id.into(),
+            name: name.into(),
+            instagram: None,
+        }
+    }
+}
+
+/// "sandbox.creator" -> "Sandbox Creator".
+fn display_name(username: &str) -> String {
+    username
+        .split(['.', '_'])
+        .filter(|w| !w.is_empty())
+        .map(|w| {
+            let mut chars = w.chars();
+            match chars.next() {
+                Some(first) => first.to_uppercase().chain(chars).collect::<String>(),
+                None => String::new(),
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TokenKind {
+    User,
+    Page,
+    App,
+}
+
+/// What `fb_exchange_token` does with a token that is already long-lived.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ExchangePolicy {
+    /// Like Meta today: the same token back, with its remaining lifetime.
+    #[default]
+    SameToken,
+    /// A new token with a fresh ~60 days.
+    Extend,
+    /// A new token with a fresh ~60 days, `expires_in` left out; the expiry
+    /// is visible through `debug_token` only.
+    ExtendWithoutExpiresIn,
+}
+
+/// One Graph call as the emulator saw it. Secret values are redacted.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CallRecord {
+    pub endpoint: Endpoint,
+    pub method: String,
+    pub path: String,
+    /// The Instagram account or Page the call touched.
+    pub account: Option<String>,
+    pub token_kind: Option<TokenKind>,
+    pub had_appsecret_proof: bool,
+    pub in_batch: bool,
+    /// Query and form parameters; `access_token`, `client_secret`, `code`,
+    /// `fb_exchange_token`, `appsecret_proof` and `input_token` values read
+    /// `[redacted]`.
+    pub params: Vec<(String, String)>,
+    /// The status answered; 0 when the connection was dropped or a batch
+    /// operation timed out.
+    pub status: u16,
+    pub at: DateTime<Utc>,
+}
+
+/// A cheap, cloneable handle onto the sandbox's world. Every method is
+/// synchronous and takes effect for the next request.
+#[derive(Clone)]
+pub struct Control {
+    world: Arc<Mutex<World>>,
+}
+
+impl Control {
+    pub(crate) fn new(world: Arc<Mutex<World>>) -> Control {
+        Control { world }
+    }
+
+    fn world(&self) -> MutexGuard<'_, World> {
+        self.world.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    // --- World setup ---
+
+    /// Adds a user and returns its Facebook user id.
+    pub fn add_user(&self, spec: UserSpec) -> String {
+        self.world().add_user(spec)
+    }
+
+    /// Whom the login dialog logs in as from now on.
+    pub fn set_dialog_user(&self, user_id: &str) {
+        self.world().dialog_user = user_id.to_string();
+    }
+
+    pub fn dialog_user(&self) -> String {
+        self.world().dialog_user.clone()
+    }
+
+    /// Scopes the user declines in the dialog; also withdraws them from a
+    /// grant already made (like unticking them in Facebook's settings).
+    pub fn set_declined_scopes(&self, user_id: &str, scopes: &[&str]) {
+        if let Some(user) = self.world().users.get_mut(user_id) {
+            user.declined = scopes.iter().map(|s| s.to_string()).collect();
+        }
+    }
+
+    /// Restricts the dialog to these redirect URIs (Meta's "Valid OAuth
+    /// Redirect URIs"); empty accepts any.
+    pub fn set_allowed_redirect_uris(&self, uris: &[&str]) {
+        self.world().allowed_redirect_uris = uris.iter().map(|s| s.to_string()).collect();
+    }
+
+    /// Sets the follower count of an Instagram account.
+    pub fn set_followers(&self, ig_id: &str, followers: i64) {
+        if let Some(ig) = self.world().igs.get_mut(ig_id) {
+            ig.followers_count = followers;
+        }
+    }
+
+    /// Links (or with `None` unlinks) an Instagram account to a Page.
+    pub fn link_instagram(&self, page_id: &str, instagram: Option<IgSpec>) {
+        let mut world = self.world();
+        let ig_id = instagram.map(|ig| {
+            let id = ig.id.clone();
+            world.igs.insert(
+                id.clone(),
+                crate::world::IgAccount {
+                    id: ig.id,
+                    username: ig.username,
+                    name: ig.name,
+                    followers_count: ig.followers_count,
+                    follows_count: ig.follows_count,
+                    media_count: ig.media_count,
+                },
+            );
+            id
+        });
+        if let Some(page) = world.pages.get_mut(page_id) {
+            page.instagram = ig_id;
+        }
+    }
+
+    // --- Tokens ---
+
+    /// Every access token and code ever issued, to scan databases and logs for.
+    pub fn issued_tokens(&self) -> Vec<String> {
+        self.world().issued.clone()
+    }
+
+    /// Every existing token of the user and its Pages answers 190 with this
+    /// subcode (458 app removed, 460 password changed, 463 expired, 467
+    /// invalid, 492 no Page role). Tokens from a later login work again.
+    pub fn invalidate_user_tokens(&self, user_id: &str, subcode: i64) {
+        self.world().kill_user_tokens(user_id, subcode);
+    }
+
+    pub fn set_token_expiry(&self, token: &str, expires_at: DateTime<Utc>) {
+        if let Some(t) = self.world().tokens.get_mut(token) {
+            t.expires_at = Some(expires_at);
+            t.expires_with = None;
+        }
+    }
+
+    pub fn set_data_access_expiry(&self, user_id: &str, at: DateTime<Utc>) {
+        if let Some(user) = self.world().users.get_mut(user_id) {
+            user.data_access_expires_at = Some(at);
+        }
+    }
+
+    pub fn set_exchange_policy(&self, policy: ExchangePolicy) {
+        self.world().exchange_policy = policy;
+    }
+
+    pub fn set_require_appsecret_proof(&self, required: bool) {
+        self.world().require_appsecret_proof = required;
+    }
+
+    // --- Time ---
+
+    /// The virtual now.
+    pub fn now(&self) -> DateTime<Utc> {
+        self.world().now()
+    }
+
+    pub fn set_now(&self, t: DateTime<Utc>) {
+        self.world().set_now(t);
+    }
+
+    pub fn advance(&self, d: chrono::Duration) {
+        self.world().advance(d);
+    }
+
+    // --- Faults, latency, usage ---
+
+    /// Arms `fault` for the next `times` calls to `endpoint` (`None`: until
+    /// [`Control::clear_faults`]). Faults for one endpoint fire in the order
+    /// armed.
+    pub fn inject(&self, endpoint: Endpoint, fault: Fault, times: Option<u32>) {
+        self.world().faults.arm(endpoint, fault, times);
+    }
+
+    pub fn clear_faults(&self) {
+        self.world().faults.clear();
+    }
+
+    pub fn set_latency(&self, d: Duration) {
+        self.world().latency = d;
+    }
+
+    /// The percentages every response reports in `X-App-Usage` and
+    /// `X-Business-Use-Case-Usage`.
+    pub fn set_usage(&self, app_pct: u32, buc_pct: u32, regain_minutes: u64) {
+        let mut world = self.world();
+        world.usage.app_pct = app_pct;
+        world.usage.buc_pct = buc_pct;
+        world.usage.regain_minutes = regain_minutes;
+    }
+
+    /// Calls for this account (Instagram or Page id) answer the throttling
+    /// error `code` for `minutes` of virtual time; other accounts go on.
+    pub fn throttle_account(&self, account_id: &str, code: i64, minutes: u64) {
+        let mut world = self.world();
+        let until = world.now() + chrono::Duration::minutes(minutes as i64);
+        world
+            .throttles
+            .insert(account_id.to_string(), AccountThrottle { code, until });
+    }
+
+    pub fn clear_throttles(&self) {
+        self.world().throttles.clear();
+    }
+
+    // --- Metrics ---
+
+    /// From now on, asking for `name` fails the whole insights request with
+    /// error 100, the way Meta retired `impressions`.
+    pub fn deprecate_metric(&self, name: &str) {
+        self.world().deprecated_metrics.insert(name.to_string());
+    }
+
+    /// Overrides one daily value (e.g. Meta correcting late data). `day` is
+    /// the day the value belongs to; its `end_time` is 08:00 UTC the day after.
+    pub fn set_metric_value(&self, ig_id: &str, metric: &str, day: NaiveDate, value: i64) {
+        self.world()
+            .metric_overrides
+            .insert((ig_id.to_string(), metric.to_string(), day), value);
+    }
+
+    // --- Observability ---
+
+    pub fn calls(&self) -> Vec<CallRecord> {
+        self.world().calls.clone()
+    }
+
+    /// Real HTTP requests served; a batch is one.
+    pub fn http_requests(&self) -> u64 {
+        self.world().http_requests
+    }
+
+    pub fn reset_calls(&self) {
+        let mut world = self.world();
+        world.calls.clear();
+        world.http_requests = 0;
+    }
+
+    pub fn count(&self, endpoint: Endpoint) -> usize {
+        self.world().calls.iter().filter(|c| c.endpoint == endpoint).count()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn display_names_come_from_usernames() {
+        assert_eq!(display_name("sandbox.creator"), "Sandbox Creator");
+        assert_eq!(display_name("a_b"), "A B");
+    }
+
+    #[test]
+    fn generated_influencers_do_not_collide() {
+        let a = UserSpec::default_influencer();
+        let b = UserSpec::default_influencer();
+        assert_ne!(a.pages[0].id, b.pages[0].id);
+        let (ia, ib) = (&a.pages[0].instagram, &b.pages[0].instagram);
+        assert_ne!(ia.as_ref().map(|i| &i.id), ib.as_ref().map(|i| &i.id));
+        assert_eq!(a.pages[0].id.len(), 15);
+        assert_eq!(ia.as_ref().map(|i| i.id.len()), Some(17));
+    }
+}

@@ -1,0 +1,183 @@
+//! Which endpoint a call hit, the faults a test can arm on it, and the queue
+//! that hands armed faults out one call at a time.
+
+use std::time::Duration;
+
+use crate::errors::GraphError;
+
+/// The Graph API surface the emulator serves, one value per kind of call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Endpoint {
+    /// The login dialog page and its confirm step.
+    Dialog,
+    /// `oauth/access_token` with a `code`.
+    CodeExchange,
+    /// `oauth/access_token` with `grant_type=fb_exchange_token`.
+    LongLivedExchange,
+    /// `me/accounts` (or `{user-id}/accounts`).
+    MeAccounts,
+    /// A Page node, usually asked for `instagram_business_account`.
+    PageInstagram,
+    /// An Instagram user node.
+    IgUser,
+    /// `{ig-id}/insights` for account metrics.
+    Insights,
+    /// `{ig-id}/insights` for follower or engaged-audience demographics.
+    Demographics,
+    DebugToken,
+    /// `DELETE {user}/permissions`.
+    Revoke,
+    /// A batch request as a whole; its operations are recorded on their own.
+    Batch,
+    /// `oauth/access_token` with `grant_type=client_credentials`.
+    AppToken,
+    /// The user node (`/me` with a user token, or `/{user-id}`).
+    Me,
+    /// `GET {user}/permissions`.
+    Permissions,
+    /// Anything the emulator does not serve.
+    Other,
+}
+
+/// Something going wrong on Meta's side, armed with `Control::inject`.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Fault {
+    /// A Graph error body with exactly these fields.
+    GraphError {
+        http_status: u16,
+        code: i64,
+        subcode: Option<i64>,
+        message: String,
+        error_type: String,
+        is_transient: bool,
+    },
+    /// Any HTTP answer, e.g. a 503 with an HTML body from a proxy.
+    Http {
+        status: u16,
+        content_type: String,
+        body: String,
+    },
+    /// A 200 whose JSON body is cut in half (the call itself took effect).
+    Truncated,
+    /// Wait, then answer normally. Inside a batch, longer than the batch
+    /// timeout means the operation comes back as `null`.
+    Delay(Duration),
+    /// Drop the connection without answering.
+    Close,
+    /// HTTP 429 with a `Retry-After` header.
+    RetryAfter { secs: u64 },
+    /// Meta's throttling error (code 4, 17, 32, 613, 80001 or 80002) with
+    /// usage headers at 100%.
+    Throttle { code: i64, minutes_to_regain: u64 },
+}
+
+impl Fault {
+    /// The error Meta answers for `code` (and `subcode`), with a realistic
+    /// message, status, type and transience. `subcode` takes `460`,
+    /// `Some(460)` or `None`.
+    pub fn graph(code: i64, subcode: impl Into<Option<i64>>) -> Fault {
+        let error = GraphError::for_code(code, subcode.into(), "sandbox-app");
+        Fault::GraphError {
+            http_status: error.http_status,
+            code: error.code,
+            subcode: error.subcode,
+            message: error.message,
+            error_type: error.error_type,
+            is_transient: error.is_transient,
+        }
+    }
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct FaultQueue {
+    armed: Vec<Armed>,
+}
+
+#[derive(Debug)]
+struct Armed {
+    endpoint: Endpoint,
+    fault: Fault,
+    /// `None` fires until cleared.
+    remaining: Option<u32>,
+}
+
+impl FaultQueue {
+    pub fn arm(&mut self, endpoint: Endpoint, fault: Fault, times: Option<u32>) {
+        if times == Some(0) {
+            return;
+        }
+        self.armed.push(Armed {
+            endpoint,
+            fault,
+            remaining: times,
+        });
+    }
+
+    /// The oldest fault armed for `endpoint`, used up by one call.
+    pub fn take(&mut self, endpoint: Endpoint) -> Option<Fault> {
+        let index = self.armed.iter().position(|a| a.endpoint == endpoint)?;
+        let armed = &mut self.armed[index];
+        let fault = armed.fault.clone();
+        if let Some(remaining) = armed.remaining.as_mut() {
+            *remaining -= 1;
+            if *remaining == 0 {
+                self.armed.remove(index);
+            }
+        }
+        Some(fault)
+    }
+
+    pub fn clear(&mut self) {
+        self.armed.clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counted_faults_run_out_in_order() {
+        let mut queue = FaultQueue::default();
+        queue.arm(Endpoint::Insights, Fault::Close, Some(1));
+        queue.arm(Endpoint::Insights, Fault::Truncated, Some(2));
+        queue.arm(Endpoint::IgUser, Fault::Close, Some(0));
+        assert_eq!(queue.take(Endpoint::Insights), Some(Fault::Close));
+        assert_eq!(queue.take(Endpoint::Insights), Some(Fault::Truncated));
+        assert_eq!(queue.take(Endpoint::Insights), Some(Fault::Truncated));
+        assert_eq!(queue.take(Endpoint::Insights), None);
+        assert_eq!(queue.take(Endpoint::IgUser), None);
+    }
+
+    #[test]
+    fn unlimited_faults_last_until_cleared() {
+        let mut queue = FaultQueue::default();
+        queue.arm(Endpoint::Batch, Fault::Close, None);
+        for _ in 0..5 {
+            assert_eq!(queue.take(Endpoint::Batch), Some(Fault::Close));
+        }
+        queue.clear();
+        assert_eq!(queue.take(Endpoint::Batch), None);
+    }
+
+    #[test]
+    fn graph_helper_is_realistic() {
+        match Fault::graph(190, 460) {
+            Fault::GraphError {
+                http_status,
+                subcode,
+                message,
+                ..
+            } => {
+                assert_eq!(http_status, 400);
+                assert_eq!(subcode, Some(460));
+                assert!(message.contains("password"));
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+        match Fault::graph(2, None) {
+            Fault::GraphError { is_transient, .. } => assert!(is_transient),
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+}

@@ -1,0 +1,774 @@
+//! `GET /{ig-id}/insights`: account metrics and audience demographics with
+//! Meta's November 2026 rules (see platform-facts).
+//!
+//! Values are deterministic: a hash of (account, metric, day) scaled by the
+//! follower count, so fetching twice gives the same numbers unless a test
+//! overrides one.
+
+use chrono::{DateTime, Duration, NaiveDate, NaiveTime, TimeZone, Utc};
+use serde_json::{Map, Value, json};
+use sha2::{Digest, Sha256};
+
+use crate::auth;
+use crate::errors::{GraphError, MIN_FOLLOWERS_FOR_DEMOGRAPHICS};
+use crate::graph::authorize_ig;
+use crate::request::{ApiRequest, Reply};
+use crate::world::{IgAccount, World};
+
+/// Meta's insights day ends at Pacific midnight; 08:00 UTC (PST) is used
+/// all year, a simplification of daylight saving time.
+const DAY_END_HOUR_UTC: u32 = 8;
+const MAX_RANGE_SECS: i64 = 30 * 24 * 3600;
+const RETENTION_DAYS: i64 = 90;
+const MAX_BREAKDOWN_RESULTS: usize = 45;
+const TIMEFRAMES: [&str; 2] = ["this_week", "this_month"];
+const BREAKDOWNS: [&str; 4] = ["age", "city", "country", "gender"];
+const PERIODS: [&str; 6] = ["day", "week", "days_28", "month", "lifetime", "total_over_range"];
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Kind {
+    /// `time_series` or `total_value`, period `day`.
+    Daily,
+    /// `total_value` only, period `day`.
+    TotalOnly,
+    /// Hour-by-hour followers online, period `lifetime`, time series.
+    OnlineFollowers,
+    /// Breakdowns, period `lifetime`, `total_value`, with a timeframe.
+    Demographic,
+}
+
+struct Metric {
+    name: &'static str,
+    kind: Kind,
+    title: &'static str,
+    description: &'static str,
+    /// Daily value range, per mille of followers.
+    range: (i64, i64),
+}
+
+/// Meta's account metrics, in the order its error message lists them.
+const METRICS: [Metric; 19] = [
+    m(
+        "reach",
+        Kind::Daily,
+        "Reach",
+        "The number of unique accounts that have seen your content, at least once, including in ads.",
+        (20, 250),
+    ),
+    m(
+        "follower_count",
+        Kind::Daily,
+        "Follower count",
+        "The number of accounts that followed you each day.",
+        (0, 4),
+    ),
+    m(
+        "website_clicks",
+        Kind::Daily,
+        "Website clicks",
+        "The number of taps on the website link in your profile.",
+        (0, 2),
+    ),
+    m(
+        "profile_views",
+        Kind::Daily,
+        "Profile views",
+        "The number of times your profile was visited.",
+        (2, 20),
+    ),
+    m(
+        "online_followers",
+        Kind::OnlineFollowers,
+        "Online followers",
+        "The number of your followers who were online during each hour.",
+        (0, 0),
+    ),
+    m(
+        "accounts_engaged",
+        Kind::TotalOnly,
+        "Accounts engaged",
+        "The number of accounts that have interacted with your content, including in ads.",
+        (5, 30),
+    ),
+    m(
+        "total_interactions",
+        Kind::TotalOnly,
+        "Content interactions",
+        "The number of likes, saves, comments, shares, reposts and replies on your posts, reels, videos and stories.",
+        (0, 0),
+    ),
+    m(
+        "likes",
+        Kind::TotalOnly,
+        "Likes",
+        "The number of likes on your posts, reels and videos.",
+        (8, 40),
+    ),
+    m(
+        "comments",
+        Kind::TotalOnly,
+        "Comments",
+        "The number of comments on your posts, reels, videos and live videos.",
+        (1, 4),
+    ),
+    m(
+        "shares",
+        Kind::TotalOnly,
+        "Shares",
+        "The number of shares of your posts, stories, reels, videos and live videos.",
+        (0, 3),
+    ),
+    m(
+        "saves",
+        Kind::TotalOnly,
+        "Saves",
+        "The number of saves of your posts, reels and videos.",
+        (0, 4),
+    ),
+    m(
+        "replies",
+        Kind::TotalOnly,
+        "Replies",
+        "The number of replies you received from your story, including text replies and quick reaction replies.",
+        (0, 2),
+    ),
+    m(
+        "engaged_audience_demographics",
+        Kind::Demographic,
+        "Engaged audience demographics",
+        "The demographic characteristics of the engaged audience, including countries, cities and gender distribution.",
+        (0, 0),
+    ),
+    m(
+        "reached_audience_demographics",
+        Kind::Demographic,
+        "Reached audience demographics",
+        "The demographic characteristics of the reached audience, including countries, cities and gender distribution.",
+        (0, 0),
+    ),
+    m(
+        "follower_demographics",
+        Kind::Demographic,
+        "Follower demographics",
+        "The demographic characteristics of followers, including countries, cities and gender distribution.",
+        (0, 0),
+    ),
+    m(
+        "follows_and_unfollows",
+        Kind::TotalOnly,
+        "Follows and unfollows",
+        "The number of accounts that followed you and the number of accounts that unfollowed you or left Instagram in the selected time period.",
+        (0, 3),
+    ),
+    m(
+        "profile_links_taps",
+        Kind::TotalOnly,
+        "Profile links taps",
+        "The number of taps on your business address, call button, email button and text button.",
+        (0, 2),
+    ),
+    m(
+        "views",
+        Kind::TotalOnly,
+        "Views",
+        "The number of times your content was played or displayed.",
+        (50, 600),
+    ),
+    m(
+        "reposts",
+        Kind::TotalOnly,
+        "Reposts",
+        "The number of times your content was reposted.",
+        (0, 1),
+    ),
+];
+
+const fn m(
+    name: &'static str,
+    kind: Kind,
+    title: &'static str,
+    description: &'static str,
+    range: (i64, i64),
+) -> Metric {
+    Metric {
+        name,
+        kind,
+        title,
+        description,
+        range,
+    }
+}
+
+/// The parts of `total_interactions`, which Meta reports as their sum.
+const INTERACTIONS: [&str; 6] = ["likes", "comments", "shares", "saves", "replies", "reposts"];
+
+pub(crate) fn is_demographic(name: &str) -> bool {
+    metric(name).is_some_and(|m| m.kind == Kind::Demographic)
+}
+
+fn metric(name: &str) -> Option<&'static Metric> {
+    METRICS.iter().find(|m| m.name == name)
+}
+
+pub(crate) fn insights(world: &mut World, req: &ApiRequest, id: &str) -> Result<Reply, GraphError> {
+    if req.method != "GET" {
+        return Err(GraphError::unsupported(&req.method, id));
+    }
+    let caller = auth::authenticate(world, req)?;
+    let ig = authorize_ig(world, &caller, id, id)?;
+    if !caller
+        .user_id()
+        .is_some_and(|u| world.has_scope(u, "instagram_manage_insights"))
+    {
+        return Err(GraphError::no_permission());
+    }
+    let query = Query::parse(world, req)?;
+    let data = if query.metrics.iter().all(|m| m.kind == Kind::Demographic) {
+        demographics(ig, &query)?
+    } else {
+        account_metrics(world, ig, &query)?
+    };
+    Ok(Reply::ok(json!({ "data": data })))
+}
+
+/// A validated insights request.
+struct Query {
+    metrics: Vec<&'static Metric>,
+    period: String,
+    total_value: bool,
+    since: Option<DateTime<Utc>>,
+    until: Option<DateTime<Utc>>,
+    timeframe: Option<String>,
+    breakdown: Option<String>,
+}
+
+impl Query {
+    /// Meta's checks, in its order: metric names (one bad name fails the
+    /// whole request), period, metric_type, then the time range.
+    fn parse(world: &World, req: &ApiRequest) -> Result<Query, GraphError> {
+        let names: Vec<&str> = req
+            .param("metric")
+            .unwrap_or("")
+            .split(',')
+            .map(str::trim)
+            .filter(|n| !n.is_empty())
+            .collect();
+        if names.is_empty() {
+            return Err(GraphError::param("The parameter metric is required"));
+        }
+        let mut metrics = Vec::with_capacity(names.len());
+        for (index, name) in names.iter().enumerate() {
+            match metric(name).filter(|_| !world.deprecated_metrics.contains(*name)) {
+                Some(found) => metrics.push(found),
+                None => return Err(unknown_metric(world, index, name)),
+            }
+        }
+        let period = req
+            .nonempty("period")
+            .ok_or_else(|| GraphError::param("The parameter period is required"))?;
+        if !PERIODS.contains(&period) {
+            return Err(GraphError::param(format!(
+                "period must be one of the following values: {}",
+                PERIODS.join(", ")
+            )));
+        }
+        for found in &metrics {
+            let wanted = match found.kind {
+                Kind::Daily | Kind::TotalOnly => "day",
+                Kind::OnlineFollowers | Kind::Demographic => "lifetime",
+            };
+            if period != wanted {
+                return Err(GraphError::param(format!(
+                    "Incompatible period: metric {} supports period={wanted} only",
+                    found.name
+                )));
+            }
+        }
+        let total_value = match req.nonempty("metric_type") {
+            None | Some("time_series") => false,
+            Some("total_value") => true,
+            Some(_) => {
+                return Err(GraphError::param(
+                    "metric_type must be one of the following values: time_series, total_value",
+                ));
+            }
+        };
+        if !total_value {
+            let need_total: Vec<&str> = metrics
+                .iter()
+                .filter(|m| matches!(m.kind, Kind::TotalOnly | Kind::Demographic))
+                .map(|m| m.name)
+                .collect();
+            if !need_total.is_empty() {
+                return Err(GraphError::param(format!(
+                    "The following metrics ({}) should be specified with parameter metric_type=total_value",
+                    need_total.join(", ")
+                )));
+            }
+        } else if let Some(online) = metrics.iter().find(|m| m.kind == Kind::OnlineFollowers) {
+            return Err(GraphError::param(format!(
+                "The following metrics ({}) do not support metric_type=total_value",
+                online.name
+            )));
+        }
+        let since = parse_time(req.nonempty("since"), "since")?;
+        let until = parse_time(req.nonempty("until"), "until")?;
+        if let (Some(s), Some(u)) = (since, until) {
+            if s > u {
+                return Err(GraphError::param(
+                    "The since parameter must be before the until parameter",
+                ));
+            }
+            if (u - s).num_seconds() > MAX_RANGE_SECS {
+                return Err(GraphError::param(format!(
+                    "There cannot be more than 30 days ({MAX_RANGE_SECS} s) between since and until"
+                )));
+            }
+        }
+        Ok(Query {
+            metrics,
+            period: period.to_string(),
+            total_value,
+            since,
+            until,
+            timeframe: req.nonempty("timeframe").map(str::to_string),
+            breakdown: req.nonempty("breakdown").map(str::to_string),
+        })
+    }
+
+    /// The days whose Meta day (ending 08:00 UTC the next morning) ends in
+    /// (since, until], capped at now and at Meta's 90-day retention.
+    /// Without since/until: the last 24 hours.
+    fn days(&self, now: DateTime<Utc>) -> Result<Vec<NaiveDate>, GraphError> {
+        let until = self.until.unwrap_or(now);
+        let since = self.since.unwrap_or(until - Duration::hours(24));
+        if (until - since).num_seconds() > MAX_RANGE_SECS {
+            return Err(GraphError::param(format!(
+                "There cannot be more than 30 days ({MAX_RANGE_SECS} s) between since and until"
+            )));
+        }
+        let cap = until.min(now);
+        let oldest = now - Duration::days(RETENTION_DAYS);
+        let mut day = (since - Duration::hours(i64::from(DAY_END_HOUR_UTC))).date_naive();
+        let mut days = Vec::new();
+        while day_end(day) <= cap {
+            if day_end(day) > since && day_end(day) > oldest {
+                days.push(day);
+            }
+            match day.succ_opt() {
+                Some(next) => day = next,
+                None => break,
+            }
+        }
+        Ok(days)
+    }
+}
+
+fn unknown_metric(world: &World, index: usize, name: &str) -> GraphError {
+    let valid: Vec<&str> = METRICS
+        .iter()
+        .map(|m| m.name)
+        .filter(|n| !world.deprecated_metrics.contains(*n))
+        .collect();
+    let why = if world.deprecated_metrics.contains(name) {
+        format!("The metric '{name}' is no longer supported")
+    } else {
+        format!("'{name}' is not a valid metric")
+    };
+    GraphError::param(format!(
+        "metric[{index}] must be one of the following values: {}. {why}",
+        valid.join(", ")
+    ))
+}
+
+/// Unix seconds, or a `YYYY-MM-DD` date (midnight UTC) as Meta also accepts.
+fn parse_time(value: Option<&str>, name: &str) -> Result<Option<DateTime<Utc>>, GraphError> {
+    let Some(value) = value else {
+        return Ok(None);
+    };
+    let parsed = match value.parse::<i64>() {
+        Ok(secs) => Utc.timestamp_opt(secs, 0).single(),
+        Err(_) => NaiveDate::parse_from_str(value, "%Y-%m-%d")
+            .ok()
+            .map(|d| d.and_time(NaiveTime::MIN).and_utc()),
+    };
+    parsed
+        .map(Some)
+        .ok_or_else(|| GraphError::param(format!("The {name} parameter is not a valid date or unix timestamp")))
+}
+
+fn day_end(day: NaiveDate) -> DateTime<Utc> {
+    let next = day.succ_opt().unwrap_or(day);
+    next.and_time(NaiveTime::MIN).and_utc() + Duration::hours(i64::from(DAY_END_HOUR_UTC))
+}
+
+fn end_time(day: NaiveDate) -> String {
+    day_end(day).format("%Y-%m-%dT%H:%M:%S+0000").to_string()
+}
+
+fn account_metrics(world: &World, ig: &IgAccount, query: &Query) -> Result<Vec<Value>, GraphError> {
+    let days = query.days(world.now())?;
+    let mut data = Vec::with_capacity(query.metrics.len());
+    for metric in &query.metrics {
+        let mut entry = header(ig, metric, &query.period);
+        // Meta keeps no new-follower series for small accounts: an empty set.
+        let no_data = metric.name == "follower_count" && ig.followers_count < MIN_FOLLOWERS_FOR_DEMOGRAPHICS;
+        let daily: Vec<(NaiveDate, Value)> = if no_data {
+            Vec::new()
+        } else {
+            days.iter()
+                .map(|day| (*day, day_value(world, ig, metric, *day)))
+                .collect()
+        };
+        if query.total_value {
+            let numbers: Vec<i64> = daily.iter().filter_map(|(_, v)| v.as_i64()).collect();
+            entry.insert("total_value".into(), json!({ "value": total(metric.name, &numbers) }));
+        } else {
+            let values: Vec<Value> = daily
+                .into_iter()
+                .map(|(day, value)| json!({ "value": value, "end_time": end_time(day) }))
+                .collect();
+            entry.insert("values".into(), Value::Array(values));
+        }
+        data.push(Value::Object(entry));
+    }
+    Ok(data)
+}
+
+/// Unique-account metrics are not additive: the total over several days is
+/// less than the sum of the days.
+fn total(name: &str, daily: &[i64]) -> i64 {
+    let sum: i64 = daily.iter().sum();
+    match name {
+        "reach" | "accounts_engaged" => {
+            let max = daily.iter().copied().max().unwrap_or(0);
+            max + (sum - max) * 35 / 100
+        }
+        _ => sum,
+    }
+}
+
+fn day_value(world: &World, ig: &IgAccount, metric: &Metric, day: NaiveDate) -> Value {
+    if metric.kind == Kind::OnlineFollowers {
+        return online_followers(ig, day);
+    }
+    json!(daily_number(world, ig, metric.name, day))
+}
+
+fn daily_number(world: &World, ig: &IgAccount, name: &str, day: NaiveDate) -> i64 {
+    let key = (ig.id.clone(), name.to_string(), day);
+    if let Some(value) = world.metric_overrides.get(&key) {
+        return *value;
+    }
+    if name == "total_interactions" {
+        return INTERACTIONS.iter().map(|part| daily_number(world, ig, part, day)).sum();
+    }
+    let (lo, hi) = metric(name).map_or((0, 0), |m| m.range);
+    let jitter = (hash(&[&ig.id, name, &day.to_string()]) % 10_000) as i64;
+    let per_ten_million = lo * 10_000 + jitter * (hi - lo);
+    ig.followers_count.max(0) * per_ten_million / 10_000_000
+}
+
+/// Followers online per hour of the day, peaking in the evening.
+fn online_followers(ig: &IgAccount, day: NaiveDate) -> Value {
+    let mut hours = Map::new();
+    for hour in 0..24u32 {
+        let evening = 1 + (12 - (hour as i64 - 19).abs().min(12));
+        let jitter = (hash(&[&ig.id, "online_followers", &day.to_string(), &hour.to_string()]) % 20) as i64;
+        let value = ig.followers_count.max(0) * (evening * 2 + jitter) / 200;
+        hours.insert(hour.to_string(), json!(value));
+    }
+    Value::Object(hours)
+}
+
+fn demographics(ig: &IgAccount, query: &Query) -> Result<Vec<Value>, GraphError> {
+    let timeframe = query
+        .timeframe
+        .as_deref()
+        .ok_or_else(|| GraphError::param("The parameter timeframe is required for demographic metrics"))?;
+    if !TIMEFRAMES.contains(&timeframe) {
+        return Err(GraphError::param(format!(
+            "timeframe must be one of the following values: {}",
+            TIMEFRAMES.join(", ")
+        )));
+    }
+    let breakdown = query
+        .breakdown
+        .as_deref()
+        .ok_or_else(|| GraphError::param("The parameter breakdown is required for demographic metrics"))?;
+    if !BREAKDOWNS.contains(&breakdown) {
+        return Err(GraphError::param(format!(
+            "breakdown must be one of the following values: {}",
+            BREAKDOWNS.join(", ")
+        )));
+    }
+    if ig.followers_count < MIN_FOLLOWERS_FOR_DEMOGRAPHICS {
+        return Err(GraphError::insufficient_followers());
+    }
+    Ok(query
+        .metrics
+        .iter()
+        .map(|metric| {
+            let results = breakdown_results(ig, metric.name, breakdown, timeframe);
+            let mut entry = header(ig, metric, &query.period);
+            entry.insert(
+                "total_value".into(),
+                json!({ "breakdowns": [{ "dimension_keys": [breakdown], "results": results }] }),
+            );
+            Value::Object(entry)
+        })
+        .collect())
+}
+
+/// Up to 45 results, largest first, summing to about the audience size.
+fn breakdown_results(ig: &IgAccount, metric: &str, breakdown: &str, timeframe: &str) -> Vec<Value> {
+    let audience = match metric {
+        "follower_demographics" => ig.followers_count,
+        "reached_audience_demographics" => ig.followers_count / 3,
+        _ => ig.followers_count / 10,
+    };
+    // Not every account has a known city.
+    let audience = if breakdown == "city" {
+        audience * 6 / 10
+    } else {
+        audience
+    };
+    let keys = dimension_keys(breakdown);
+    let weights: Vec<i64> = keys
+        .iter()
+        .map(|(key, base)| {
+            let jitter = (hash(&[&ig.id, metric, breakdown, key, timeframe]) % 100) as i64;
+            base * (50 + jitter)
+        })
+        .collect();
+    let sum: i64 = weights.iter().sum::<i64>().max(1);
+    let mut results: Vec<(&str, i64)> = keys
+        .iter()
+        .zip(&weights)
+        .map(|((key, _), weight)| (*key, audience * weight / sum))
+        .filter(|(_, value)| *value > 0)
+        .collect();
+    results.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+    results
+        .into_iter()
+        .take(MAX_BREAKDOWN_RESULTS)
+        .map(|(key, value)| json!({ "dimension_values": [key], "value": value }))
+        .collect()
+}
+
+/// Realistic keys with rough base weights.
+fn dimension_keys(breakdown: &str) -> &'static [(&'static str, i64)] {
+    match breakdown {
+        "age" => &[
+            ("13-17", 4),
+            ("18-24", 28),
+            ("25-34", 35),
+            ("35-44", 18),
+            ("45-54", 8),
+            ("55-64", 4),
+            ("65+", 3),
+        ],
+        "gender" => &[("F", 55), ("M", 40), ("U", 5)],
+        "city" => &[
+            ("London, England", 20),
+            ("São Paulo, São Paulo (state)", 18),
+            ("New York, New York", 16),
+            ("Los Angeles, California", 12),
+            ("Mumbai, Maharashtra", 12),
+            ("Delhi, Delhi", 10),
+            ("Rio de Janeiro, Rio de Janeiro (state)", 10),
+            ("Mexico City, Distrito Federal", 9),
+            ("Madrid, Comunidad de Madrid", 8),
+            ("Paris, Île-de-France", 8),
+            ("Berlin, Berlin", 7),
+            ("Istanbul, Istanbul Province", 7),
+            ("Jakarta, Jakarta", 7),
+            ("Buenos Aires, Buenos Aires", 6),
+            ("Bogotá, Distrito Especial", 6),
+            ("Lagos, Lagos State", 6),
+            ("Chicago, Illinois", 6),
+            ("Toronto, Ontario", 6),
+            ("Sydney, New South Wales", 5),
+            ("Manchester, England", 5),
+            ("Barcelona, Catalonia", 5),
+            ("Milan, Lombardy", 5),
+            ("Rome, Lazio", 4),
+            ("Lisbon, Lisbon District", 4),
+            ("Bangalore, Karnataka", 4),
+            ("Hyderabad, Telangana", 4),
+            ("Chennai, Tamil Nadu", 3),
+            ("Manila, Metro Manila", 3),
+            ("Cairo, Cairo Governorate", 3),
+            ("Dubai, Dubai", 3),
+            ("Riyadh, Riyadh Region", 3),
+            ("Johannesburg, Gauteng", 3),
+            ("Houston, Texas", 3),
+            ("Miami, Florida", 3),
+            ("Santiago, Santiago Metropolitan Region", 3),
+            ("Lima, Lima Region", 3),
+            ("Belo Horizonte, Minas Gerais", 2),
+            ("Brasília, Distrito Federal", 2),
+            ("Curitiba, Paraná", 2),
+            ("Guadalajara, Jalisco", 2),
+            ("Monterrey, Nuevo León", 2),
+            ("Amsterdam, North Holland", 2),
+            ("Warsaw, Masovian Voivodeship", 2),
+            ("Kyiv, Kyiv", 2),
+            ("Seoul, Seoul", 2),
+            ("Tokyo, Tokyo", 2),
+            ("Bangkok, Bangkok", 2),
+            ("Karachi, Sindh", 2),
+            ("Dhaka, Dhaka Division", 2),
+            ("Melbourne, Victoria", 2),
+        ],
+        _ => &[
+            ("US", 30),
+            ("BR", 18),
+            ("IN", 16),
+            ("GB", 10),
+            ("DE", 7),
+            ("FR", 6),
+            ("MX", 6),
+            ("ES", 5),
+            ("IT", 5),
+            ("CA", 5),
+            ("ID", 5),
+            ("TR", 4),
+            ("AR", 4),
+            ("CO", 3),
+            ("PH", 3),
+            ("NG", 3),
+            ("JP", 3),
+            ("AU", 3),
+            ("NL", 2),
+            ("PL", 2),
+            ("PT", 2),
+            ("CL", 2),
+            ("PE", 2),
+            ("ZA", 2),
+            ("EG", 2),
+            ("SA", 2),
+            ("AE", 2),
+            ("RU", 2),
+            ("UA", 1),
+            ("KR", 1),
+            ("TH", 1),
+            ("VN", 1),
+            ("MY", 1),
+            ("PK", 1),
+            ("BD", 1),
+            ("SE", 1),
+            ("BE", 1),
+            ("CH", 1),
+            ("AT", 1),
+            ("IE", 1),
+            ("NZ", 1),
+            ("GR", 1),
+            ("RO", 1),
+            ("CZ", 1),
+            ("HU", 1),
+            ("IL", 1),
+            ("DK", 1),
+            ("NO", 1),
+            ("FI", 1),
+            ("VE", 1),
+        ],
+    }
+}
+
+fn header(ig: &IgAccount, metric: &Metric, period: &str) -> Map<String, Value> {
+    let mut entry = Map::new();
+    entry.insert("name".into(), json!(metric.name));
+    entry.insert("period".into(), json!(period));
+    entry.insert("title".into(), json!(metric.title));
+    entry.insert("description".into(), json!(metric.description));
+    entry.insert(
+        "id".into(),
+        json!(format!("{}/insights/{}/{}", ig.id, metric.name, period)),
+    );
+    entry
+}
+
+fn hash(parts: &[&str]) -> u64 {
+    let mut hasher = Sha256::new();
+    for part in parts {
+        hasher.update(part.as_bytes());
+        hasher.update(b"|");
+    }
+    let digest = hasher.finalize();
+    let mut bytes = [0u8; 8];
+    bytes.copy_from_slice(&digest[..8]);
+    u64::from_be_bytes(bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(s: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(s)
+            .map(|t| t.with_timezone(&Utc))
+            .unwrap_or_default()
+    }
+
+    fn query(since: Option<&str>, until: Option<&str>) -> Query {
+        Query {
+            metrics: Vec::new(),
+            period: "day".into(),
+            total_value: false,
+            since: since.map(at),
+            until: until.map(at),
+            timeframe: None,
+            breakdown: None,
+        }
+    }
+
+    #[test]
+    fn default_window_is_the_last_complete_day() {
+        let now = at("2026-11-05T09:00:00Z");
+        let days = query(None, None).days(now).unwrap_or_default();
+        assert_eq!(days, vec![NaiveDate::from_ymd_opt(2026, 11, 4).unwrap_or_default()]);
+        assert_eq!(end_time(days[0]), "2026-11-05T08:00:00+0000");
+        let early = at("2026-11-05T07:00:00Z");
+        let days = query(None, None).days(early).unwrap_or_default();
+        assert_eq!(days.len(), 1);
+        assert_eq!(end_time(days[0]), "2026-11-04T08:00:00+0000");
+    }
+
+    #[test]
+    fn ranges_give_one_value_per_day() {
+        let now = at("2026-11-20T12:00:00Z");
+        let q = query(Some("2026-11-01T00:00:00Z"), Some("2026-11-08T00:00:00Z"));
+        let days = q.days(now).unwrap_or_default();
+        assert_eq!(days.len(), 7);
+        assert_eq!(end_time(days[0]), "2026-11-01T08:00:00+0000");
+        // A range reaching into the future stops at now.
+        let q = query(Some("2026-11-18T00:00:00Z"), Some("2026-11-25T00:00:00Z"));
+        assert_eq!(q.days(now).unwrap_or_default().len(), 3);
+    }
+
+    #[test]
+    fn reach_totals_are_not_sums() {
+        assert_eq!(total("likes", &[10, 20]), 30);
+        assert!(total("reach", &[100, 100]) < 200);
+        assert_eq!(total("reach", &[]), 0);
+    }
+
+    #[test]
+    fn breakdowns_are_capped_and_sorted() {
+        let ig = IgAccount {
+            id: "1".into(),
+            username: "u".into(),
+            name: "U".into(),
+            followers_count: 100_000,
+            follows_count: 1,
+            media_count: 1,
+        };
+        let results = breakdown_results(&ig, "follower_demographics", "country", "this_month");
+        assert_eq!(results.len(), MAX_BREAKDOWN_RESULTS);
+        let values: Vec<i64> = results.iter().filter_map(|r| r["value"].as_i64()).collect();
+        assert!(values.windows(2).all(|w| w[0] >= w[1]));
+        let again = breakdown_results(&ig, "follower_demographics", "country", "this_month");
+        assert_eq!(results, again);
+    }
+}
