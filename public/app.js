@@ -122,6 +122,12 @@
       $(`view-${name}`).hidden = name !== view;
     }
     $('account-tools').hidden = view !== 'dashboard';
+    showNoticeRetry();
+  }
+
+  /** A failed connect offers "Try again", except beside the Connect button itself. */
+  function showNoticeRetry() {
+    $('notice-actions').hidden = $('notice').dataset.retry !== 'true' || document.body.dataset.view === 'connect';
   }
 
   // ---------------------------------------------------------------- API
@@ -179,8 +185,9 @@
     $('notice-title').textContent = title;
     $('notice-text').textContent = text || '';
     $('notice-text').hidden = !text;
-    $('notice-actions').hidden = !withRetry;
+    notice.dataset.retry = withRetry ? 'true' : 'false';
     notice.hidden = false;
+    showNoticeRetry();
   }
 
   /** The callback lands on `/?connected=true` or `/?error=<reason>`: say what happened, once. */
@@ -676,11 +683,7 @@
       }
     } catch (e) {
       if (generation !== state.generation) return;
-      if (e.status === 404 && e.data && e.data.error === 'not_found' && /audience|no data|not collected/i.test(e.message || '')) {
-        showAll('empty', 'No audience data yet. Instagram shares it once an account has at least 100 followers; urlinsta asks once a day.');
-      } else {
-        showAll('error', `Could not load your audience. ${chartErrorText(e)}`, () => loadAudience());
-      }
+      showAll('error', `Could not load your audience. ${chartErrorText(e)}`, () => loadAudience());
     } finally {
       clearTimeout(slow);
     }

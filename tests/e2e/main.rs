@@ -3,3 +3,5 @@
 
 mod harness;
 mod oauth;
+mod page;
+mod webdriver;
