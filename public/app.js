@@ -272,7 +272,7 @@
     select.replaceChildren(
       ...accounts.map((a) =>
         h('option', { value: a.instagram_user_id, selected: a.instagram_user_id === state.status.instagram_user_id },
-          `@${a.username || a.instagram_user_id}${a.facebook_page_name ? ` (${a.facebook_page_name})` : ''}`)),
+          `@${a.username || a.instagram_user_id}`)),
     );
     $('switcher').hidden = accounts.length < 2;
   }
@@ -402,13 +402,20 @@
   function createChartCard(spec) {
     const body = h('div', { class: 'chart-body', 'data-state': 'loading' });
     const card = h('article', { class: 'card chart-card', id: `chart-${spec.metric}`, 'data-metric': spec.metric, 'aria-labelledby': `chart-${spec.metric}-title` },
-      h('div', { class: 'chart-head' },
-        h('h3', { class: 'chart-title', id: `chart-${spec.metric}-title` }, spec.title),
-        h('p', { class: 'chart-summary', id: `chart-${spec.metric}-summary` })),
-      h('p', { class: 'chart-figure', id: `chart-${spec.metric}-figure` }),
+      h('h3', { class: 'chart-title', id: `chart-${spec.metric}-title` }, spec.title),
       h('p', { class: 'chart-help' }, spec.help),
+      h('p', { class: 'chart-figure' },
+        h('span', { class: 'figure', id: `chart-${spec.metric}-figure` }, '–'),
+        h('span', { class: 'chart-summary', id: `chart-${spec.metric}-summary` })),
       body);
-    state.charts.set(spec.metric, { spec, body, points: [], card });
+    const chart = { spec, body, points: [], card, drawnWidth: 0 };
+    state.charts.set(spec.metric, chart);
+    // Charts follow their card's width, so that their text stays readable on phones.
+    if (typeof ResizeObserver === 'function') {
+      new ResizeObserver(() => {
+        if (chart.body.dataset.state === 'ready' && Math.round(chart.body.clientWidth) !== chart.drawnWidth) drawChart(chart);
+      }).observe(body);
+    }
     return card;
   }
 
@@ -470,22 +477,21 @@
   function setSummary(chart, points) {
     const figure = $(`chart-${chart.spec.metric}-figure`);
     const summary = $(`chart-${chart.spec.metric}-summary`);
-    if (!points || !points.length) {
-      figure.textContent = '–';
-      summary.textContent = '';
-      return;
-    }
+    figure.parentElement.hidden = !points || !points.length;
+    if (figure.parentElement.hidden) return;
     const last = points[points.length - 1];
     figure.textContent = numberFormat.format(last.value);
+    let context;
     if (chart.spec.kind === 'total') {
       const change = last.value - points[0].value;
       const sign = change > 0 ? '+' : change < 0 ? '−' : '±';
-      summary.textContent = `${sign}${numberFormat.format(Math.abs(change))} since ${dayFormat.format(dayMs(points[0].day))}`;
+      context = `${sign}${numberFormat.format(Math.abs(change))} since ${dayFormat.format(dayMs(points[0].day))}`;
     } else {
       // Daily unique counts are not summed: an account seen on two days counts on both.
       const average = points.reduce((sum, p) => sum + p.value, 0) / points.length;
-      summary.textContent = `${dayFormat.format(dayMs(last.day))} · daily average ${numberFormat.format(Math.round(average))}`;
+      context = `daily average ${numberFormat.format(Math.round(average))}`;
     }
+    summary.textContent = `on ${dayFormat.format(dayMs(last.day))} · ${context}`;
   }
 
   function showChartState(chart, kind, message, retry) {
@@ -516,7 +522,8 @@
 
   function drawChart(chart) {
     const { spec, points } = chart;
-    const width = Math.max(260, Math.round(chart.body.clientWidth || 520));
+    const width = Math.max(240, Math.round(chart.body.clientWidth || 520));
+    chart.drawnWidth = Math.round(chart.body.clientWidth);
     const height = 210;
     const margin = { top: 12, right: 12, bottom: 28, left: 48 };
     const innerW = width - margin.left - margin.right;
@@ -558,7 +565,8 @@
     });
     segments.push(current);
     const linePath = segments.map((seg) => seg.map((p, i) => `${i ? 'L' : 'M'}${x(p.day).toFixed(1)},${y(p.value).toFixed(1)}`).join('')).join('');
-    const areaPath = segments.filter((seg) => seg.length > 1).map((seg) =>
+    // A filled area reads as "amount" and so starts at zero: daily metrics only.
+    const areaPath = spec.kind !== 'daily' ? '' : segments.filter((seg) => seg.length > 1).map((seg) =>
       `M${x(seg[0].day).toFixed(1)},${y(yMin).toFixed(1)}${seg.map((p) => `L${x(p.day).toFixed(1)},${y(p.value).toFixed(1)}`).join('')}L${x(seg[seg.length - 1].day).toFixed(1)},${y(yMin).toFixed(1)}Z`).join('');
 
     const radius = innerW / Math.max(1, state.range) > 8 ? 3.25 : 2.25;
@@ -633,17 +641,6 @@
       show(Math.min(points.length - 1, Math.max(0, moves[e.key])));
     });
   }
-
-  // Charts follow their card's width, so the text stays readable on phones.
-  let resizeTimer = null;
-  window.addEventListener('resize', () => {
-    clearTimeout(resizeTimer);
-    resizeTimer = setTimeout(() => {
-      for (const chart of state.charts.values()) {
-        if (chart.body.dataset.state === 'ready') drawChart(chart);
-      }
-    }, 150);
-  });
 
   // ---------------------------------------------------------------- audience
 
