@@ -78,6 +78,7 @@
     lastCollected: null,
     charts: new Map(),
     generation: 0,
+    justConnected: false,
   };
 
   const numberFormat = new Intl.NumberFormat('en');
@@ -202,7 +203,7 @@
       showNotice('error', reason.title, reason.text, true);
       $('notice').dataset.reason = error;
     } else if (params.get('connected') === 'true') {
-      showNotice('success', 'Your Instagram account is connected.', 'urlinsta collects your insights every hour. To see them right away, press Refresh now.');
+      state.justConnected = true;
     }
     if (error || params.has('connected')) {
       window.history.replaceState(null, '', window.location.pathname);
@@ -234,6 +235,12 @@
     }
     state.status = status;
     state.account = (status.accounts || []).find((a) => a.instagram_user_id === status.instagram_user_id) || status;
+    if (state.justConnected) {
+      state.justConnected = false;
+      const count = (status.accounts || []).length;
+      showNotice('success', count > 1 ? `Your ${count} Instagram accounts are connected.` : 'Your Instagram account is connected.',
+        'urlinsta collects your insights every hour. To see them right away, press Refresh now.');
+    }
     renderDashboard();
   }
 

@@ -16,7 +16,7 @@ const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 /// The W3C key under which an element reference travels.
 const ELEMENT_KEY: &str = "element-6066-11e4-a52e-4f735466cecf";
 /// How long finding an element or waiting for a condition may take before the test fails.
-const WAIT_MS: u64 = 15_000;
+const WAIT_MS: u64 = 30_000;
 
 /// A browser session; `quit` ends it, and dropping it ends it too (best effort).
 pub struct Browser {
@@ -36,7 +36,9 @@ pub struct Element<'a> {
 /// Where a binary is: `$VAR` when set, else Debian's path; a missing one fails the test
 /// with what to install, so that a machine without a browser never passes silently.
 fn binary(var: &str, default: &str) -> PathBuf {
-    let path = std::env::var_os(var).map(PathBuf::from).unwrap_or_else(|| PathBuf::from(default));
+    let path = std::env::var_os(var)
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(default));
     assert!(
         path.is_file(),
         "the page tests need headless Chromium and chromedriver, but {} is missing \
@@ -63,7 +65,10 @@ impl Browser {
         let port = read_driver_port(&mut driver);
         let driver_addr = format!("127.0.0.1:{port}");
         let profile = tempfile::tempdir().expect("profile dir");
-        let http = reqwest::Client::builder().timeout(Duration::from_secs(60)).build().expect("client");
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(60))
+            .build()
+            .expect("client");
         let capabilities = json!({
             "capabilities": { "alwaysMatch": {
                 "browserName": "chrome",
@@ -92,7 +97,13 @@ impl Browser {
             .as_str()
             .unwrap_or_else(|| panic!("chromedriver could not start Chromium: {}", body["value"]["message"]))
             .to_string();
-        let browser = Browser { http, session, driver_addr, driver, _profile: profile };
+        let browser = Browser {
+            http,
+            session,
+            driver_addr,
+            driver,
+            _profile: profile,
+        };
         browser.set_viewport(width, height).await;
         browser
     }
@@ -114,11 +125,15 @@ impl Browser {
     }
 
     async fn post(&self, path: &str, body: Value) -> Value {
-        self.command(reqwest::Method::POST, path, Some(body)).await.unwrap_or_else(|e| panic!("{path}: {e}"))
+        self.command(reqwest::Method::POST, path, Some(body))
+            .await
+            .unwrap_or_else(|e| panic!("{path}: {e}"))
     }
 
     async fn get(&self, path: &str) -> Value {
-        self.command(reqwest::Method::GET, path, None).await.unwrap_or_else(|e| panic!("{path}: {e}"))
+        self.command(reqwest::Method::GET, path, None)
+            .await
+            .unwrap_or_else(|e| panic!("{path}: {e}"))
     }
 
     pub async fn goto(&self, url: &str) {
@@ -132,13 +147,20 @@ impl Browser {
     /// The first element matching `css`, waiting for it to appear.
     pub async fn find(&self, css: &str) -> Element<'_> {
         let found = match self
-            .command(reqwest::Method::POST, "/element", Some(json!({ "using": "css selector", "value": css })))
+            .command(
+                reqwest::Method::POST,
+                "/element",
+                Some(json!({ "using": "css selector", "value": css })),
+            )
             .await
         {
             Ok(found) => found,
             Err(e) => panic!("no element `{css}` on {}: {e}", self.url_for_errors().await),
         };
-        Element { browser: self, id: found[ELEMENT_KEY].as_str().expect("element id").to_string() }
+        Element {
+            browser: self,
+            id: found[ELEMENT_KEY].as_str().expect("element id").to_string(),
+        }
     }
 
     pub async fn click(&self, css: &str) {
@@ -151,7 +173,8 @@ impl Browser {
 
     /// Runs `script` (a function body; `arguments` holds `args`) and returns its result.
     pub async fn execute(&self, script: &str, args: Value) -> Value {
-        self.post("/execute/sync", json!({ "script": script, "args": args })).await
+        self.post("/execute/sync", json!({ "script": script, "args": args }))
+            .await
     }
 
     /// Waits, inside the page, until the JavaScript expression `condition` is
@@ -171,7 +194,13 @@ impl Browser {
              check();"
         );
         for _ in 0..5 {
-            match self.command(reqwest::Method::POST, "/execute/async", Some(json!({ "script": script, "args": [] }))).await
+            match self
+                .command(
+                    reqwest::Method::POST,
+                    "/execute/async",
+                    Some(json!({ "script": script, "args": [] })),
+                )
+                .await
             {
                 Ok(Value::Bool(true)) => return,
                 Ok(_) => break,
@@ -182,17 +211,27 @@ impl Browser {
             }
         }
         let url = self.url_for_errors().await;
-        let body = self.execute("return document.body ? document.body.innerText : ''", json!([])).await;
-        panic!("timed out waiting for {what} on {url}; the page says:\n{}", body.as_str().unwrap_or_default());
+        let body = self
+            .execute("return document.body ? document.body.innerText : ''", json!([]))
+            .await;
+        panic!(
+            "timed out waiting for {what} on {url}; the page says:\n{}",
+            body.as_str().unwrap_or_default()
+        );
     }
 
     async fn url_for_errors(&self) -> String {
-        self.command(reqwest::Method::GET, "/url", None).await.ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default()
+        self.command(reqwest::Method::GET, "/url", None)
+            .await
+            .ok()
+            .and_then(|v| v.as_str().map(String::from))
+            .unwrap_or_default()
     }
 
     /// A Chrome DevTools command, through chromedriver.
     pub async fn cdp(&self, cmd: &str, params: Value) -> Value {
-        self.post("/goog/cdp/execute", json!({ "cmd": cmd, "params": params })).await
+        self.post("/goog/cdp/execute", json!({ "cmd": cmd, "params": params }))
+            .await
     }
 
     /// Lays the page out as on a screen `width` CSS pixels wide (a phone below 600).
@@ -206,7 +245,9 @@ impl Browser {
 
     /// Saves a PNG of the whole page, `width` wide, as `target/screenshots/<name>.png`.
     pub async fn screenshot(&self, name: &str, width: u32) -> PathBuf {
-        let height = self.execute("return Math.ceil(document.documentElement.scrollHeight)", json!([])).await;
+        let height = self
+            .execute("return Math.ceil(document.documentElement.scrollHeight)", json!([]))
+            .await;
         let height = height.as_u64().unwrap_or(900).clamp(300, 8000) as u32;
         self.cdp(
             "Emulation.setDeviceMetricsOverride",
@@ -214,7 +255,9 @@ impl Browser {
         )
         .await;
         let shot = self.cdp("Page.captureScreenshot", json!({ "format": "png" })).await;
-        let png = base64::engine::general_purpose::STANDARD.decode(shot["data"].as_str().expect("png data")).expect("base64 png");
+        let png = base64::engine::general_purpose::STANDARD
+            .decode(shot["data"].as_str().expect("png data"))
+            .expect("base64 png");
         let dir = screenshots_dir();
         std::fs::create_dir_all(&dir).expect("screenshots dir");
         let path = dir.join(format!("{name}.png"));
@@ -236,20 +279,33 @@ impl Browser {
 
 impl Element<'_> {
     pub async fn click(&self) {
-        self.browser.post(&format!("/element/{}/click", self.id), json!({})).await;
+        self.browser
+            .post(&format!("/element/{}/click", self.id), json!({}))
+            .await;
     }
 
     pub async fn text(&self) -> String {
-        self.browser.get(&format!("/element/{}/text", self.id)).await.as_str().unwrap_or_default().to_string()
+        self.browser
+            .get(&format!("/element/{}/text", self.id))
+            .await
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
     }
 
     /// Types `keys`; WebDriver's private-use characters are keys such as `\u{E012}` (left arrow).
     pub async fn send_keys(&self, keys: &str) {
-        self.browser.post(&format!("/element/{}/value", self.id), json!({ "text": keys })).await;
+        self.browser
+            .post(&format!("/element/{}/value", self.id), json!({ "text": keys }))
+            .await;
     }
 
     pub async fn attribute(&self, name: &str) -> Option<String> {
-        self.browser.get(&format!("/element/{}/attribute/{name}", self.id)).await.as_str().map(String::from)
+        self.browser
+            .get(&format!("/element/{}/attribute/{name}", self.id))
+            .await
+            .as_str()
+            .map(String::from)
     }
 }
 
@@ -286,7 +342,10 @@ fn read_driver_port(driver: &mut Child) -> u16 {
 fn delete_session_blocking(addr: &str, session: &str) -> std::io::Result<()> {
     let mut stream = std::net::TcpStream::connect(addr)?;
     stream.set_read_timeout(Some(Duration::from_secs(10)))?;
-    write!(stream, "DELETE /session/{session} HTTP/1.1\r\nHost: {addr}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")?;
+    write!(
+        stream,
+        "DELETE /session/{session} HTTP/1.1\r\nHost: {addr}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+    )?;
     let mut sink = Vec::new();
     stream.read_to_end(&mut sink)?;
     Ok(())
