@@ -172,6 +172,7 @@
       const message = (data && (data.message || data.error)) || `The server answered ${response.status}.`;
       const err = new ApiError(message, response.status, 'http');
       err.data = data;
+      err.retryAfter = Number(response.headers.get('retry-after')) || null;
       throw err;
     }
     return data;
@@ -443,7 +444,9 @@
       for (const row of rows) setLastCollected(row.collected_at);
       const points = toPoints(rows.filter((r) => r.metric_name === spec.metric), spec);
       chart.points = points;
-      chart.from = from;
+      // A daily value is stored with the end of its day, so the first one
+      // requested from `from` describes the day before it.
+      chart.from = new Date(dayMs(from) - 86400000).toISOString().slice(0, 10);
       chart.to = to;
       if (!points.length) {
         setSummary(chart, null);
@@ -600,8 +603,12 @@
 
     const tooltip = h('div', { class: 'tooltip', hidden: true });
     const live = h('p', { class: 'visually-hidden', 'aria-live': 'polite' });
+    // A young connection has little history: say so rather than look broken.
+    const note = dayMs(first.day) - start > 2 * 86400000
+      ? h('p', { class: 'chart-note' }, `Collected since ${longDayFormat.format(dayMs(first.day))}; each day adds a point.`)
+      : '';
     chart.body.dataset.state = 'ready';
-    chart.body.replaceChildren(svg, tooltip, live);
+    chart.body.replaceChildren(svg, tooltip, live, note);
 
     let active = -1;
     const show = (index) => {
@@ -681,6 +688,12 @@
       $('audience-help').textContent = data && data.collected_at
         ? `Your followers, as Instagram described them on ${dateFormat.format(new Date(data.collected_at))}. Instagram lists the top 45 of each.`
         : 'Your followers, as Instagram last described them.';
+      if (data && data.status && data.status !== 'ok') {
+        showAll('empty', data.status === 'not_available'
+          ? 'Instagram does not share audience details for this account yet: it needs at least 100 followers.'
+          : 'No audience data yet. urlinsta asks Instagram once a day; the first snapshot will appear here.');
+        return;
+      }
       for (const dim of AUDIENCE) {
         const entries = normalizeBreakdown(data && (dim.key === 'age' ? data.age || ageFromGenderAge(data.gender_age) : data[dim.key]));
         renderBars(cards.get(dim.key), dim, entries);
@@ -805,9 +818,14 @@
   }
 
   function refreshErrorText(e) {
-    if (e.status === 429) return 'Instagram asks us to slow down. Your data will be collected automatically; try again later.';
-    if (e.status === 409) return 'A collection is already running for this account. Its results will appear shortly.';
-    if (e.status === 404) return 'Refreshing is not available on this server yet.';
+    if (e.status === 429) {
+      const minutes = e.retryAfter ? Math.max(1, Math.ceil(e.retryAfter / 60)) : null;
+      return minutes
+        ? `Instagram asks us to slow down. Try again in ${minutes} minute${minutes === 1 ? '' : 's'}; hourly collection goes on by itself.`
+        : 'Instagram asks us to slow down. Try again later; hourly collection goes on by itself.';
+    }
+    if (e.status === 409) return 'Facebook no longer accepts this connection, so nothing could be collected. Reconnect to resume.';
+    if (e.status === 502) return 'Instagram did not answer as expected. Try again in a few minutes.';
     if (e.status === 401 || e.status === 403) return 'Your session ended: reload the page and connect again.';
     return `Refresh did not finish. ${e.message}`;
   }
