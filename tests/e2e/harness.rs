@@ -66,11 +66,23 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
     let app = App::build(config).await.expect("app builds");
     let public = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("public");
     let server = spawn(listener, app.clone(), public).expect("server");
-    TestApp { url, app, control: sandbox.control(), sandbox, browser: browser(), dir, server: Some(server) }
+    TestApp {
+        url,
+        app,
+        control: sandbox.control(),
+        sandbox,
+        browser: browser(),
+        dir,
+        server: Some(server),
+    }
 }
 
 pub fn browser() -> reqwest::Client {
-    reqwest::Client::builder().cookie_store(true).redirect(Policy::none()).build().expect("client")
+    reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(Policy::none())
+        .build()
+        .expect("client")
 }
 
 impl TestApp {
@@ -102,7 +114,14 @@ impl TestApp {
     }
 
     pub async fn status(&self, browser: &reqwest::Client) -> serde_json::Value {
-        browser.get(self.api("/api/auth/status")).send().await.expect("status").json().await.expect("json")
+        browser
+            .get(self.api("/api/auth/status"))
+            .send()
+            .await
+            .expect("status")
+            .json()
+            .await
+            .expect("json")
     }
 
     pub fn db_path(&self) -> std::path::PathBuf {
@@ -162,14 +181,19 @@ fn capture_logs() {
 
 /// Everything logged so far by any test in this process.
 pub fn captured_logs() -> String {
-    LOGS.get().map(|b| String::from_utf8_lossy(&b.lock().unwrap_or_else(|e| e.into_inner())).into_owned()).unwrap_or_default()
+    LOGS.get()
+        .map(|b| String::from_utf8_lossy(&b.lock().unwrap_or_else(|e| e.into_inner())).into_owned())
+        .unwrap_or_default()
 }
 
 /// Asserts that no token or code the sandbox ever issued appears in `haystack`.
 pub fn assert_no_secrets(control: &Control, haystack: &[u8], what: &str) {
     let text = String::from_utf8_lossy(haystack);
     for secret in control.issued_tokens() {
-        assert!(!text.contains(&secret), "{what} contains an issued token or code in plain text");
+        assert!(
+            !text.contains(&secret),
+            "{what} contains an issued token or code in plain text"
+        );
     }
     assert!(!text.contains("sandbox-secret"), "{what} contains the app secret");
 }

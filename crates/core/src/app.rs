@@ -31,8 +31,7 @@ impl App {
     pub async fn build(config: Config) -> Result<App, StartupError> {
         let store = Store::open(&config.database, config.token_keys.clone()).await?;
         store.migrate().await?;
-        let graph = GraphClient::new(&config)
-            .map_err(|e| StartupError::Http(e.without_url().to_string()))?;
+        let graph = GraphClient::new(&config).map_err(|e| StartupError::Http(e.without_url().to_string()))?;
         Ok(App {
             config: Arc::new(config),
             store,

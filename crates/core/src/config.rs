@@ -17,10 +17,7 @@ pub enum ConfigError {
     #[error("{name} is not valid: {reason}")]
     Invalid { name: &'static str, reason: String },
     #[error("could not keep the local keys at {path}: {source}")]
-    LocalKeys {
-        path: String,
-        source: std::io::Error,
-    },
+    LocalKeys { path: String, source: std::io::Error },
 }
 
 /// Where the data lives.
@@ -92,11 +89,7 @@ impl Config {
 
     /// Builds the configuration from a map of variables (tests pass their own).
     pub fn from_vars(vars: &HashMap<String, String>) -> Result<Self, ConfigError> {
-        let get = |name: &str| {
-            vars.get(name)
-                .map(|v| v.trim().to_string())
-                .filter(|v| !v.is_empty())
-        };
+        let get = |name: &str| vars.get(name).map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
         let production = get("VERCEL_ENV").as_deref() == Some("production");
         let require = |name: &'static str| -> Result<Option<String>, ConfigError> {
             match get(name) {
@@ -124,9 +117,7 @@ impl Config {
                 auth_token: Secret::new(get("TURSO_AUTH_TOKEN").unwrap_or_default()),
             },
             None => DatabaseConfig::Local {
-                path: PathBuf::from(
-                    get("DATABASE_PATH").unwrap_or_else(|| "./data/urlinsta.db".into()),
-                ),
+                path: PathBuf::from(get("DATABASE_PATH").unwrap_or_else(|| "./data/urlinsta.db".into())),
             },
         };
 
@@ -179,10 +170,8 @@ impl Config {
             app_id: app_id.unwrap_or_else(|| SANDBOX_APP_ID.into()),
             app_secret: AppSecret::new(app_secret.unwrap_or_else(|| SANDBOX_APP_SECRET.into())),
             oauth_redirect_uri,
-            frontend_success_url: get("FRONTEND_SUCCESS_URL")
-                .unwrap_or_else(|| "/?connected=true".into()),
-            frontend_error_url: get("FRONTEND_ERROR_URL")
-                .unwrap_or_else(|| "/?error=<reason>".into()),
+            frontend_success_url: get("FRONTEND_SUCCESS_URL").unwrap_or_else(|| "/?connected=true".into()),
+            frontend_error_url: get("FRONTEND_ERROR_URL").unwrap_or_else(|| "/?error=<reason>".into()),
             graph_version,
             graph_base_url: parse_url(
                 "FB_GRAPH_BASE_URL",
@@ -253,9 +242,7 @@ fn is_version(v: &str) -> bool {
     v.strip_prefix('v')
         .and_then(|rest| rest.split_once('.'))
         .is_some_and(|(major, minor)| {
-            !major.is_empty()
-                && major.chars().all(|c| c.is_ascii_digit())
-                && minor.chars().all(|c| c.is_ascii_digit())
+            !major.is_empty() && major.chars().all(|c| c.is_ascii_digit()) && minor.chars().all(|c| c.is_ascii_digit())
         })
 }
 
@@ -352,16 +339,12 @@ mod tests {
     use super::*;
 
     fn vars(pairs: &[(&str, &str)]) -> HashMap<String, String> {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
     }
 
     #[test]
     fn production_names_the_missing_secret() {
-        let err = Config::from_vars(&vars(&[("VERCEL_ENV", "production"), ("FB_APP_ID", "1")]))
-            .unwrap_err();
+        let err = Config::from_vars(&vars(&[("VERCEL_ENV", "production"), ("FB_APP_ID", "1")])).unwrap_err();
         assert_eq!(
             err.to_string(),
             "FB_APP_SECRET is required in production (VERCEL_ENV=production) but is not set"
@@ -391,10 +374,7 @@ mod tests {
         assert_eq!(a.session_secret, b.session_secret);
         assert_eq!(a.token_keys.current_key_id(), b.token_keys.current_key_id());
         assert_eq!(a.graph_version, "v26.0");
-        assert_eq!(
-            a.oauth_redirect_uri.as_str(),
-            "http://localhost:3000/api/auth/callback"
-        );
+        assert_eq!(a.oauth_redirect_uri.as_str(), "http://localhost:3000/api/auth/callback");
         assert_eq!(a.error_redirect("no_pages"), "/?error=no_pages");
     }
 

@@ -46,12 +46,7 @@ impl Keyring {
     /// current key; the others remain for reading tokens written before a rotation.
     pub fn parse(spec: &Secret) -> Result<Self, CryptoError> {
         let mut keys = Vec::new();
-        for part in spec
-            .expose()
-            .split(',')
-            .map(str::trim)
-            .filter(|p| !p.is_empty())
-        {
+        for part in spec.expose().split(',').map(str::trim).filter(|p| !p.is_empty()) {
             let (id, b64) = match part.split_once(':') {
                 Some((id, b64)) => (Some(id.to_string()), b64),
                 None => (None, part),
@@ -64,11 +59,7 @@ impl Keyring {
                 .try_into()
                 .map_err(|_| CryptoError::BadKey("a key must be 32 bytes".into()))?;
             let id = id.unwrap_or_else(|| hex::encode(&Sha256::digest(key)[..4]));
-            if id.is_empty()
-                || !id
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-            {
+            if id.is_empty() || !id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
                 return Err(CryptoError::BadKey(
                     "a key id may only hold letters, digits, - and _".into(),
                 ));
@@ -117,8 +108,7 @@ impl Keyring {
 
     pub fn decrypt(&self, stored: &str, context: &str) -> Result<String, CryptoError> {
         let mut parts = stored.splitn(3, ':');
-        let (Some(CIPHER_PREFIX), Some(id), Some(b64)) = (parts.next(), parts.next(), parts.next())
-        else {
+        let (Some(CIPHER_PREFIX), Some(id), Some(b64)) = (parts.next(), parts.next(), parts.next()) else {
             return Err(CryptoError::Decrypt);
         };
         let (_, key) = self
@@ -184,20 +174,14 @@ pub fn b64url_decode(s: &str) -> Option<Vec<u8>> {
 /// Signs `value` so that it can be handed to a browser and trusted back.
 /// Format: `<value>.<hex hmac>`; the value must not contain `.` at its end.
 pub fn sign(key: &Secret, purpose: &str, value: &str) -> String {
-    let mac = hmac_hex(
-        key.expose().as_bytes(),
-        format!("{purpose}|{value}").as_bytes(),
-    );
+    let mac = hmac_hex(key.expose().as_bytes(), format!("{purpose}|{value}").as_bytes());
     format!("{value}.{mac}")
 }
 
 /// The value inside a string produced by [`sign`] with the same key and purpose.
 pub fn verify_signed<'a>(key: &Secret, purpose: &str, signed: &'a str) -> Option<&'a str> {
     let (value, mac) = signed.rsplit_once('.')?;
-    let expected = hmac_hex(
-        key.expose().as_bytes(),
-        format!("{purpose}|{value}").as_bytes(),
-    );
+    let expected = hmac_hex(key.expose().as_bytes(), format!("{purpose}|{value}").as_bytes());
     constant_time_eq(expected.as_bytes(), mac.as_bytes()).then_some(value)
 }
 
@@ -221,8 +205,7 @@ mod tests {
         let old = Keyring::generate_spec();
         let new = Secret::new(format!("k2:{}", STANDARD.encode([7u8; 32])));
         let before = Keyring::parse(&old).unwrap().encrypt("tok", "page_token");
-        let rotated =
-            Keyring::parse(&Secret::new(format!("{},{}", new.expose(), old.expose()))).unwrap();
+        let rotated = Keyring::parse(&Secret::new(format!("{},{}", new.expose(), old.expose()))).unwrap();
         assert_eq!(rotated.decrypt(&before, "page_token").unwrap(), "tok");
         let after = rotated.encrypt("tok", "page_token");
         assert_eq!(Keyring::key_id_of(&after), Some("k2"));
@@ -246,10 +229,7 @@ mod tests {
         let s = sign(&key, "session", "abc");
         assert_eq!(verify_signed(&key, "session", &s), Some("abc"));
         assert_eq!(verify_signed(&key, "state", &s), None);
-        assert_eq!(
-            verify_signed(&key, "session", &s.replace("abc", "abd")),
-            None
-        );
+        assert_eq!(verify_signed(&key, "session", &s.replace("abc", "abd")), None);
         assert_eq!(verify_signed(&Secret::new("other"), "session", &s), None);
     }
 }

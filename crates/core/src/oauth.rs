@@ -7,9 +7,7 @@ use tokio::time::Instant;
 use url::Url;
 
 use crate::app::App;
-use crate::graph::types::{
-    DebugTokenEnvelope, FacebookPage, InstagramUser, PageInstagram, TokenResponse,
-};
+use crate::graph::types::{DebugTokenEnvelope, FacebookPage, InstagramUser, PageInstagram, TokenResponse};
 use crate::graph::{Auth, Call, GraphError};
 use crate::secret::{AccessToken, AuthorizationCode, CsrfState};
 use crate::store::{NewConnection, StoreError, sql};
@@ -23,11 +21,7 @@ pub const SCOPES: &[&str] = &[
 ];
 
 /// Without these nothing can be collected.
-pub const REQUIRED_SCOPES: &[&str] = &[
-    "instagram_basic",
-    "instagram_manage_insights",
-    "pages_show_list",
-];
+pub const REQUIRED_SCOPES: &[&str] = &["instagram_basic", "instagram_manage_insights", "pages_show_list"];
 
 /// How long the whole callback may spend on Graph calls.
 const CALLBACK_BUDGET: std::time::Duration = std::time::Duration::from_secs(25);
@@ -143,17 +137,12 @@ pub async fn connect(app: &App, code: &AuthorizationCode) -> Result<Connection, 
 
     let pages: Vec<FacebookPage> = graph
         .send_all(
-            &Call::get("me/accounts", Auth::User(&user_token))
-                .param("fields", "id,name,access_token")
-                .param("limit", "100"),
+            &Call::get("me/accounts", Auth::User(&user_token)).param("fields", "id,name,access_token"),
             deadline,
             50,
         )
         .await?;
-    let pages: Vec<FacebookPage> = pages
-        .into_iter()
-        .filter(|p| p.access_token.is_some())
-        .collect();
+    let pages: Vec<FacebookPage> = pages.into_iter().filter(|p| p.access_token.is_some()).collect();
     if pages.is_empty() {
         return Err(ConnectError::NoPages);
     }
@@ -165,8 +154,7 @@ pub async fn connect(app: &App, code: &AuthorizationCode) -> Result<Connection, 
         };
         let linked: PageInstagram = graph
             .send(
-                &Call::get(page.id.as_str(), Auth::Page(&page_token))
-                    .param("fields", "instagram_business_account"),
+                &Call::get(page.id.as_str(), Auth::Page(&page_token)).param("fields", "instagram_business_account"),
                 deadline,
             )
             .await?
@@ -176,8 +164,7 @@ pub async fn connect(app: &App, code: &AuthorizationCode) -> Result<Connection, 
         };
         let profile: InstagramUser = graph
             .send(
-                &Call::get(ig.id.as_str(), Auth::Page(&page_token))
-                    .param("fields", "id,username,name,followers_count"),
+                &Call::get(ig.id.as_str(), Auth::Page(&page_token)).param("fields", "id,username,name,followers_count"),
                 deadline,
             )
             .await?

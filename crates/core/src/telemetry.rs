@@ -11,8 +11,7 @@ static INIT: Once = Once::new();
 pub fn init(level: &str) {
     INIT.call_once(|| {
         let filter = EnvFilter::try_new(level).unwrap_or_else(|_| EnvFilter::new("info"));
-        let json = std::env::var("LOG_FORMAT").is_ok_and(|v| v == "json")
-            || std::env::var_os("VERCEL").is_some();
+        let json = std::env::var("LOG_FORMAT").is_ok_and(|v| v == "json") || std::env::var_os("VERCEL").is_some();
         let builder = tracing_subscriber::fmt()
             .with_env_filter(filter)
             .with_writer(std::io::stderr)

@@ -19,7 +19,10 @@ pub struct RefreshReport {
 }
 
 pub async fn run(_app: &App, ctx: &JobContext) -> Result<RefreshReport, JobError> {
-    Ok(RefreshReport { duration_ms: ctx.elapsed_ms(), ..Default::default() })
+    Ok(RefreshReport {
+        duration_ms: ctx.elapsed_ms(),
+        ..Default::default()
+    })
 }
 
 /// Invalidation from any call: whatever made a Graph call for an account
@@ -32,7 +35,13 @@ pub async fn note_graph_error(app: &App, account_id: i64, err: &GraphError) -> O
         ErrorKind::Permission => TokenStatus::ReauthRequired,
         _ => return None,
     };
-    let change = StatusChange { status, code: err.code, subcode: err.subcode, reason: Some(err.reason()), reconnect_by: None };
+    let change = StatusChange {
+        status,
+        code: err.code,
+        subcode: err.subcode,
+        reason: Some(err.reason()),
+        reconnect_by: None,
+    };
     match app.store.set_status(account_id, &change).await {
         Ok(true) => {
             tracing::warn!(account_id, status = status.as_str(), code = ?err.code, subcode = ?err.subcode, reason = %err.reason(), "connection status changed");

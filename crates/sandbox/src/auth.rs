@@ -10,7 +10,7 @@ use crate::request::ApiRequest;
 use crate::world::World;
 
 /// How far `appsecret_time` may be from now, in seconds.
-const PROOF_WINDOW_SECS: i64 = 300;
+const PROOF_WINDOW_SECS: u64 = 300;
 
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum Caller {
@@ -77,7 +77,10 @@ fn check_proof(world: &World, token: &str, req: &ApiRequest) -> Result<(), Graph
     let signed = match req.nonempty("appsecret_time") {
         Some(time) => {
             let at: i64 = time.parse().map_err(|_| GraphError::invalid_proof())?;
-            if (world.now().timestamp() - at).abs() > PROOF_WINDOW_SECS {
+            // The app signs with its own clock, which a test may or may not
+            // move along with the sandbox's: either one is close enough.
+            let near = |now: i64| now.abs_diff(at) <= PROOF_WINDOW_SECS;
+            if !near(world.now().timestamp()) && !near(chrono::Utc::now().timestamp()) {
                 return Err(GraphError::invalid_proof());
             }
             format!("{token}|{time}")

@@ -25,7 +25,9 @@ pub(crate) async fn run(world: &Mutex<World>, req: ApiRequest, target: Target) -
         Ok(call) => call,
         Err(outcome) => return outcome,
     };
-    let operations = match prepare(&lock(world), &req, &target) {
+    // Bound first: the guard must be gone before `finish` locks again.
+    let prepared = prepare(&lock(world), &req, &target);
+    let operations = match prepared {
         Ok(operations) => operations,
         Err(error) => return finish(world, &req, &call, Reply::error(&error)),
     };

@@ -173,6 +173,13 @@ pub struct Control {
     world: Arc<Mutex<World>>,
 }
 
+impl std::fmt::Debug for Control {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The world holds tokens: never print it.
+        f.debug_struct("Control").finish_non_exhaustive()
+    }
+}
+
 impl Control {
     pub(crate) fn new(world: Arc<Mutex<World>>) -> Control {
         Control { world }
@@ -322,7 +329,12 @@ impl Control {
     /// error `code` for `minutes` of virtual time; other accounts go on.
     pub fn throttle_account(&self, account_id: &str, code: i64, minutes: u64) {
         let mut world = self.world();
-        let until = world.now() + chrono::Duration::minutes(minutes as i64);
+        let span = i64::try_from(minutes)
+            .ok()
+            .and_then(chrono::Duration::try_minutes)
+            .unwrap_or(chrono::Duration::MAX);
+        let now = world.now();
+        let until = now.checked_add_signed(span).unwrap_or(DateTime::<Utc>::MAX_UTC);
         world
             .throttles
             .insert(account_id.to_string(), AccountThrottle { code, until });

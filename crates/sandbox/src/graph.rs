@@ -62,6 +62,7 @@ fn user_node(world: &World, user_id: &str, fields: &Fields) -> Result<Reply, Gra
         };
         out.insert(field.to_string(), value);
     }
+    out.entry("id").or_insert_with(|| json!(user.id));
     Ok(Reply::ok(Value::Object(out)))
 }
 
@@ -129,6 +130,8 @@ fn page_node(world: &mut World, caller: &Caller, page_id: &str, fields: &Fields)
         };
         out.insert(field.name.clone(), value);
     }
+    // Meta always identifies the node, after the fields asked for.
+    out.entry("id").or_insert_with(|| json!(page_id));
     Ok(Reply::ok(Value::Object(out)))
 }
 
@@ -376,7 +379,14 @@ fn syntax_error(input: &str) -> GraphError {
     )
 }
 
+/// Deeper `{...}` nesting than any real request needs is refused, so hostile
+/// input cannot exhaust the stack.
+const MAX_FIELD_DEPTH: usize = 8;
+
 fn parse_list(chars: &mut std::iter::Peekable<std::str::Chars<'_>>, depth: usize) -> Result<Fields, GraphError> {
+    if depth > MAX_FIELD_DEPTH {
+        return Err(syntax_error("fields nested too deeply"));
+    }
     let mut fields = Vec::new();
     let mut name = String::new();
     let mut sub = None;

@@ -5,7 +5,7 @@
 //! follower count, so fetching twice gives the same numbers unless a test
 //! overrides one.
 
-use chrono::{DateTime, Duration, NaiveDate, NaiveTime, TimeZone, Utc};
+use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveTime, TimeZone, Utc};
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 
@@ -392,7 +392,9 @@ fn parse_time(value: Option<&str>, name: &str) -> Result<Option<DateTime<Utc>>, 
             .ok()
             .map(|d| d.and_time(NaiveTime::MIN).and_utc()),
     };
+    // Far-off years would overflow the day arithmetic; Meta has no data there.
     parsed
+        .filter(|t| (1970..=9999).contains(&t.year()))
         .map(Some)
         .ok_or_else(|| GraphError::param(format!("The {name} parameter is not a valid date or unix timestamp")))
 }
@@ -438,14 +440,26 @@ fn account_metrics(world: &World, ig: &IgAccount, query: &Query) -> Result<Vec<V
 /// Unique-account metrics are not additive: the total over several days is
 /// less than the sum of the days.
 fn total(name: &str, daily: &[i64]) -> i64 {
-    let sum: i64 = daily.iter().sum();
-    match name {
+    let sum: i128 = daily.iter().map(|v| i128::from(*v)).sum();
+    let total = match name {
         "reach" | "accounts_engaged" => {
-            let max = daily.iter().copied().max().unwrap_or(0);
+            let max = i128::from(daily.iter().copied().max().unwrap_or(0));
             max + (sum - max) * 35 / 100
         }
         _ => sum,
-    }
+    };
+    clamp(total)
+}
+
+/// `count * numerator / denominator` without overflow, for any follower
+/// count a test may set.
+fn scale(count: i64, numerator: i64, denominator: i64) -> i64 {
+    let denominator = i128::from(denominator.max(1));
+    clamp(i128::from(count.max(0)) * i128::from(numerator) / denominator)
+}
+
+fn clamp(value: i128) -> i64 {
+    i64::try_from(value).unwrap_or(if value < 0 { i64::MIN } else { i64::MAX })
 }
 
 fn day_value(world: &World, ig: &IgAccount, metric: &Metric, day: NaiveDate) -> Value {
@@ -461,12 +475,15 @@ fn daily_number(world: &World, ig: &IgAccount, name: &str, day: NaiveDate) -> i6
         return *value;
     }
     if name == "total_interactions" {
-        return INTERACTIONS.iter().map(|part| daily_number(world, ig, part, day)).sum();
+        let parts = INTERACTIONS
+            .iter()
+            .map(|part| i128::from(daily_number(world, ig, part, day)));
+        return clamp(parts.sum());
     }
     let (lo, hi) = metric(name).map_or((0, 0), |m| m.range);
     let jitter = (hash(&[&ig.id, name, &day.to_string()]) % 10_000) as i64;
     let per_ten_million = lo * 10_000 + jitter * (hi - lo);
-    ig.followers_count.max(0) * per_ten_million / 10_000_000
+    scale(ig.followers_count, per_ten_million, 10_000_000)
 }
 
 /// Followers online per hour of the day, peaking in the evening.
@@ -475,7 +492,7 @@ fn online_followers(ig: &IgAccount, day: NaiveDate) -> Value {
     for hour in 0..24u32 {
         let evening = 1 + (12 - (hour as i64 - 19).abs().min(12));
         let jitter = (hash(&[&ig.id, "online_followers", &day.to_string(), &hour.to_string()]) % 20) as i64;
-        let value = ig.followers_count.max(0) * (evening * 2 + jitter) / 200;
+        let value = scale(ig.followers_count, evening * 2 + jitter, 200);
         hours.insert(hour.to_string(), json!(value));
     }
     Value::Object(hours)
@@ -529,7 +546,7 @@ fn breakdown_results(ig: &IgAccount, metric: &str, breakdown: &str, timeframe: &
     };
     // Not every account has a known city.
     let audience = if breakdown == "city" {
-        audience * 6 / 10
+        scale(audience, 6, 10)
     } else {
         audience
     };
@@ -545,7 +562,7 @@ fn breakdown_results(ig: &IgAccount, metric: &str, breakdown: &str, timeframe: &
     let mut results: Vec<(&str, i64)> = keys
         .iter()
         .zip(&weights)
-        .map(|((key, _), weight)| (*key, audience * weight / sum))
+        .map(|((key, _), weight)| (*key, scale(audience, *weight, sum)))
         .filter(|(_, value)| *value > 0)
         .collect();
     results.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));

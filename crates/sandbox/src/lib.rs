@@ -7,6 +7,33 @@
 //! Tests start a [`Sandbox`], point the Graph and dialog base URLs at
 //! [`Sandbox::base_url`], and steer the world through [`Control`]: users and
 //! accounts, the virtual clock, token deaths, faults, throttles, usage.
+//!
+//! ```no_run
+//! use urlinsta_sandbox::{Endpoint, Fault, PageSpec, Sandbox, SandboxConfig, UserSpec};
+//!
+//! # async fn demo() -> std::io::Result<()> {
+//! let sandbox = Sandbox::start(SandboxConfig::default()).await?;
+//! let control = sandbox.control();
+//! // A second influencer, logged in by the dialog from now on.
+//! let user = control.add_user(UserSpec {
+//!     name: "Ana".into(),
+//!     pages: vec![PageSpec::with_instagram("200000000000002", "Ana Studio", "17841400000000002", "ana", 5_000)],
+//!     declined_scopes: vec![],
+//! });
+//! control.set_dialog_user(&user);
+//! // The next insights call fails like a Meta outage.
+//! control.inject(Endpoint::Insights, Fault::graph(2, None), Some(1));
+//! // Point FB_GRAPH_BASE_URL and FB_DIALOG_BASE_URL at this:
+//! let _base = sandbox.base_url();
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! Where Meta's behaviour is not documented the choice is marked
+//! "unverified" where it lives, so it can change in one place: the error for
+//! too few followers (`errors.rs`) and lapsed data access (`errors.rs`,
+//! `oauth.rs`). The insights day ends at 08:00 UTC all year (`insights.rs`),
+//! ignoring daylight saving time.
 
 mod auth;
 mod batch;
@@ -104,6 +131,14 @@ impl Sandbox {
         if let Some(task) = self.task.take() {
             let _ = task.await;
         }
+    }
+}
+
+impl std::fmt::Debug for Sandbox {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Sandbox")
+            .field("base_url", &self.base_url())
+            .finish_non_exhaustive()
     }
 }
 

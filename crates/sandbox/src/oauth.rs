@@ -161,6 +161,8 @@ fn token_data(world: &World, token: &Token) -> Value {
     if let Some(page) = &token.page_id {
         data["profile_id"] = json!(page);
     }
+    // Whether Meta calls a token with lapsed data access invalid is
+    // unverified; saying so makes clients ask the user back in time.
     let problem = match world.token_health(token) {
         Err(error) => Some(error),
         Ok(()) if data_access.is_some_and(|at| at <= now) => Some(GraphError::data_access_expired()),

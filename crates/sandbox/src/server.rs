@@ -233,29 +233,33 @@ pub(crate) async fn before(world: &Mutex<World>, req: &ApiRequest, target: &Targ
         let fault = w.faults.take(endpoint);
         (call, fault)
     };
-    let fault = match fault {
-        None => return Ok(call),
-        Some(Fault::Truncated) => {
-            return Ok(CallInfo { truncate: true, ..call });
-        }
+    match fault {
+        None => Ok(call),
+        Some(Fault::Truncated) => Ok(CallInfo { truncate: true, ..call }),
         Some(Fault::Delay(d)) if req.in_batch && d > batch::OPERATION_TIMEOUT => {
             // Meta gives up on the operation and answers null for it; the
             // test need not wait for the timeout.
             record(&mut lock(world), req, &call, 0);
-            return Err(Outcome::Drop);
+            Err(Outcome::Drop)
         }
         Some(Fault::Delay(d)) => {
             tokio::time::sleep(d).await;
-            return Ok(call);
+            Ok(call)
         }
-        Some(fault) => fault,
-    };
-    let mut w = lock(world);
-    let reply = match fault {
-        Fault::Close => {
-            record(&mut w, req, &call, 0);
-            return Err(Outcome::Drop);
+        Some(Fault::Close) => {
+            record(&mut lock(world), req, &call, 0);
+            Err(Outcome::Drop)
         }
+        Some(fault) => match fault_reply(fault) {
+            Some(reply) => Err(finish(&mut lock(world), req, &call, reply)),
+            None => Ok(call),
+        },
+    }
+}
+
+/// The answer of a fault that answers in place of the endpoint.
+fn fault_reply(fault: Fault) -> Option<Reply> {
+    Some(match fault {
         Fault::GraphError {
             http_status,
             code,
@@ -282,6 +286,7 @@ pub(crate) async fn before(world: &Mutex<World>, req: &ApiRequest, target: &Targ
             body,
             saturated: None,
         },
+        // Meta itself throttles with codes, not 429; a proxy in front may not.
         Fault::RetryAfter { secs } => {
             Reply::error(&GraphError::throttle(4).with_status(429)).with_header("Retry-After", secs.to_string())
         }
@@ -289,9 +294,8 @@ pub(crate) async fn before(world: &Mutex<World>, req: &ApiRequest, target: &Targ
             code,
             minutes_to_regain,
         } => throttle_reply(code, minutes_to_regain),
-        Fault::Truncated | Fault::Delay(_) => Reply::error(&GraphError::new(1, "unreachable")),
-    };
-    Err(finish(&mut w, req, &call, reply))
+        Fault::Truncated | Fault::Delay(_) | Fault::Close => return None,
+    })
 }
 
 /// Adds usage headers, logs the call and hands the reply out.
@@ -301,7 +305,13 @@ pub(crate) fn finish(world: &mut World, req: &ApiRequest, call: &CallInfo, mut r
     Outcome::Reply(reply)
 }
 
+/// The call log keeps this many records; a long local run forgets the oldest.
+const MAX_CALL_RECORDS: usize = 100_000;
+
 fn record(world: &mut World, req: &ApiRequest, call: &CallInfo, status: u16) {
+    if world.calls.len() >= MAX_CALL_RECORDS {
+        world.calls.drain(..MAX_CALL_RECORDS / 10);
+    }
     let token_kind = req.token().and_then(|t| world.token_kind(t));
     let at = world.now();
     world.calls.push(CallRecord {
@@ -335,7 +345,8 @@ fn handle(world: &mut World, req: &ApiRequest, target: &Target) -> Reply {
     result.unwrap_or_else(|error| Reply::error(&error))
 }
 
-/// Meta names the first path component it cannot serve.
+/// Meta's "Unsupported get request" for paths it does not serve, naming the
+/// object the path starts with.
 fn unknown_path(world: &World, req: &ApiRequest) -> GraphError {
     // Authentication errors win over routing errors, as on Meta.
     if req.token().is_some()
@@ -343,7 +354,13 @@ fn unknown_path(world: &World, req: &ApiRequest) -> GraphError {
     {
         return error;
     }
-    GraphError::new(2500, format!("Unknown path components: {}", req.path))
+    let object = req
+        .path
+        .split('/')
+        .filter(|s| !s.is_empty())
+        .find(|s| !s.starts_with('v') || !s.contains('.'))
+        .unwrap_or("");
+    GraphError::unsupported(&req.method, object)
 }
 
 fn throttle_reply(code: i64, minutes: u64) -> Reply {

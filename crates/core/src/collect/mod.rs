@@ -15,9 +15,15 @@ pub struct CollectReport {
 }
 
 pub async fn run_insights(_app: &App, ctx: &JobContext) -> Result<CollectReport, JobError> {
-    Ok(CollectReport { duration_ms: ctx.elapsed_ms(), ..Default::default() })
+    Ok(CollectReport {
+        duration_ms: ctx.elapsed_ms(),
+        ..Default::default()
+    })
 }
 
 pub async fn run_audience(_app: &App, ctx: &JobContext) -> Result<CollectReport, JobError> {
-    Ok(CollectReport { duration_ms: ctx.elapsed_ms(), ..Default::default() })
+    Ok(CollectReport {
+        duration_ms: ctx.elapsed_ms(),
+        ..Default::default()
+    })
 }

@@ -86,12 +86,8 @@ pub struct RetryPolicy {
 
 impl RetryPolicy {
     pub fn delay(&self, attempt: u32, retry_after: Option<Duration>) -> Duration {
-        let ceiling = self
-            .base
-            .saturating_mul(1u32 << attempt.min(16))
-            .min(self.cap);
-        let jitter =
-            Duration::from_secs_f64(rand::rng().random_range(0.0..=1.0) * ceiling.as_secs_f64());
+        let ceiling = self.base.saturating_mul(1u32 << attempt.min(16)).min(self.cap);
+        let jitter = Duration::from_secs_f64(rand::rng().random_range(0.0..=1.0) * ceiling.as_secs_f64());
         match retry_after {
             Some(ra) => ra.max(jitter),
             None => jitter,
@@ -115,11 +111,7 @@ struct Inner {
 
 impl std::fmt::Debug for GraphClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "GraphClient({}, {})",
-            self.inner.base, self.inner.version
-        )
+        write!(f, "GraphClient({}, {})", self.inner.base, self.inner.version)
     }
 }
 
@@ -233,17 +225,10 @@ impl GraphClient {
     }
 
     /// A single attempt. Every non-success becomes a [`GraphError`] here and nowhere else.
-    pub async fn send_once<T: DeserializeOwned>(
-        &self,
-        call: &Call<'_>,
-    ) -> Result<Reply<T>, GraphError> {
+    pub async fn send_once<T: DeserializeOwned>(&self, call: &Call<'_>) -> Result<Reply<T>, GraphError> {
         let operation = call.operation();
         let mut url = self.inner.base.clone();
-        url.set_path(&format!(
-            "{}/{}",
-            self.inner.version,
-            call.path.trim_start_matches('/')
-        ));
+        url.set_path(&format!("{}/{}", self.inner.version, call.path.trim_start_matches('/')));
         let mut params = call.params.clone();
         let mut request = self.inner.http.request(call.method.clone(), url);
         match call.auth {
@@ -254,11 +239,7 @@ impl GraphClient {
                 request = request.bearer_auth(token.expose());
             }
             Auth::App => {
-                request = request.bearer_auth(format!(
-                    "{}|{}",
-                    self.inner.app_id,
-                    self.inner.app_secret.expose()
-                ));
+                request = request.bearer_auth(format!("{}|{}", self.inner.app_id, self.inner.app_secret.expose()));
             }
             Auth::None => {}
         }
@@ -303,20 +284,11 @@ impl GraphClient {
             };
         }
         match serde_json::from_slice::<MetaErrorBody>(&body) {
-            Ok(b) => Err(GraphError::from_meta(
-                &operation,
-                status,
-                b.error,
-                retry_after,
-                usage,
-            )),
+            Ok(b) => Err(GraphError::from_meta(&operation, status, b.error, retry_after, usage)),
             Err(_) => Err(GraphError::transport(
                 &operation,
                 Some(status),
-                format!(
-                    "HTTP {status} without a Graph error body: {}",
-                    snippet(&body)
-                ),
+                format!("HTTP {status} without a Graph error body: {}", snippet(&body)),
                 retry_after,
                 usage,
             )),

@@ -128,15 +128,11 @@ impl GraphError {
     pub fn reason(&self) -> String {
         match (self.code, self.subcode) {
             (Some(190), Some(458)) => "the app was removed from the Facebook account".into(),
-            (Some(190), Some(459)) => {
-                "the Facebook account is checkpointed: log in on facebook.com".into()
-            }
+            (Some(190), Some(459)) => "the Facebook account is checkpointed: log in on facebook.com".into(),
             (Some(190), Some(460)) => "the Facebook password was changed".into(),
             (Some(190), Some(463)) => "the access token expired".into(),
             (Some(190), Some(464)) => "the Facebook account is not confirmed".into(),
-            (Some(190), Some(467)) => {
-                "the access token is no longer valid (logged out or revoked)".into()
-            }
+            (Some(190), Some(467)) => "the access token is no longer valid (logged out or revoked)".into(),
             (Some(190), Some(492)) => "the Facebook user no longer has a role on the Page".into(),
             (Some(190), _) => "the access token is invalid".into(),
             (Some(102), _) => "the Facebook session is no longer valid".into(),
@@ -169,12 +165,7 @@ impl GraphError {
 }
 
 /// The one classification of Meta errors.
-pub fn classify(
-    http_status: Option<u16>,
-    code: Option<i64>,
-    subcode: Option<i64>,
-    is_transient: bool,
-) -> ErrorKind {
+pub fn classify(http_status: Option<u16>, code: Option<i64>, subcode: Option<i64>, is_transient: bool) -> ErrorKind {
     let _ = subcode;
     match code {
         Some(190 | 102) => ErrorKind::Auth,
@@ -192,10 +183,7 @@ pub fn classify(
 
 /// The permission a permission error names, when it names one we ask for.
 fn missing_permission(message: &str) -> Option<&'static str> {
-    crate::oauth::SCOPES
-        .iter()
-        .copied()
-        .find(|p| message.contains(p))
+    crate::oauth::SCOPES.iter().copied().find(|p| message.contains(p))
 }
 
 #[cfg(test)]
@@ -204,10 +192,7 @@ mod tests {
 
     #[test]
     fn codes_map_to_kinds() {
-        assert_eq!(
-            classify(Some(400), Some(190), Some(460), false),
-            ErrorKind::Auth
-        );
+        assert_eq!(classify(Some(400), Some(190), Some(460), false), ErrorKind::Auth);
         assert_eq!(classify(Some(400), Some(102), None, false), ErrorKind::Auth);
         for code in [4, 17, 32, 613, 80001, 80002] {
             assert_eq!(
@@ -217,34 +202,13 @@ mod tests {
             );
         }
         assert_eq!(classify(Some(429), None, None, false), ErrorKind::Throttled);
-        assert_eq!(
-            classify(Some(403), Some(10), None, false),
-            ErrorKind::Permission
-        );
-        assert_eq!(
-            classify(Some(403), Some(200), None, false),
-            ErrorKind::Permission
-        );
-        assert_eq!(
-            classify(Some(403), Some(299), None, false),
-            ErrorKind::Permission
-        );
-        assert_eq!(
-            classify(Some(500), Some(1), None, false),
-            ErrorKind::Transient
-        );
-        assert_eq!(
-            classify(Some(500), Some(2), None, true),
-            ErrorKind::Transient
-        );
-        assert_eq!(
-            classify(Some(400), Some(100), None, false),
-            ErrorKind::InvalidParameter
-        );
-        assert_eq!(
-            classify(Some(400), Some(100), None, true),
-            ErrorKind::Transient
-        );
+        assert_eq!(classify(Some(403), Some(10), None, false), ErrorKind::Permission);
+        assert_eq!(classify(Some(403), Some(200), None, false), ErrorKind::Permission);
+        assert_eq!(classify(Some(403), Some(299), None, false), ErrorKind::Permission);
+        assert_eq!(classify(Some(500), Some(1), None, false), ErrorKind::Transient);
+        assert_eq!(classify(Some(500), Some(2), None, true), ErrorKind::Transient);
+        assert_eq!(classify(Some(400), Some(100), None, false), ErrorKind::InvalidParameter);
+        assert_eq!(classify(Some(400), Some(100), None, true), ErrorKind::Transient);
         assert_eq!(classify(Some(503), None, None, false), ErrorKind::Transient);
     }
 

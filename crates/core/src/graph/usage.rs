@@ -44,9 +44,9 @@ impl Usage {
             .map(|c| c.peak());
         let mut buc_pct = None;
         let mut regain = None;
-        if let Some(map) = buc.and_then(|h| {
-            serde_json::from_str::<std::collections::HashMap<String, Vec<Counters>>>(h).ok()
-        }) {
+        if let Some(map) =
+            buc.and_then(|h| serde_json::from_str::<std::collections::HashMap<String, Vec<Counters>>>(h).ok())
+        {
             for c in map.values().flatten() {
                 buc_pct = Some(buc_pct.unwrap_or(0).max(c.peak()));
                 if let Some(m) = c.estimated_time_to_regain_access.filter(|m| *m > 0.0) {

@@ -38,9 +38,7 @@ pub async fn callback(app: &App, req: &ApiRequest) -> Result<ApiResponse, ApiErr
     match result {
         Ok(connection) => {
             // Keep the accounts this browser connected before, add the new ones.
-            let mut accounts = session::read_session(app, req)
-                .map(|s| s.accounts)
-                .unwrap_or_default();
+            let mut accounts = session::read_session(app, req).map(|s| s.accounts).unwrap_or_default();
             for a in &connection.accounts {
                 if !accounts.contains(&a.instagram_user_id) {
                     accounts.push(a.instagram_user_id.clone());
@@ -63,10 +61,7 @@ pub async fn callback(app: &App, req: &ApiRequest) -> Result<ApiResponse, ApiErr
                 ConnectError::Store(s) => tracing::error!(error = %s, "connect failed at storage"),
                 other => tracing::info!(reason = other.reason_code(), "connect refused: {other}"),
             }
-            Ok(
-                ApiResponse::redirect(&app.config.error_redirect(e.reason_code()))
-                    .with_cookie(&clear_state),
-            )
+            Ok(ApiResponse::redirect(&app.config.error_redirect(e.reason_code())).with_cookie(&clear_state))
         }
     }
 }
@@ -95,10 +90,8 @@ pub async fn status(app: &App, req: &ApiRequest) -> Result<ApiResponse, ApiError
         }
     }
     if accounts.is_empty() {
-        return Ok(
-            ApiResponse::ok(&json!({ "connected": false, "accounts": [] }))
-                .with_cookie(&session::clear_session_cookie(req)),
-        );
+        return Ok(ApiResponse::ok(&json!({ "connected": false, "accounts": [] }))
+            .with_cookie(&session::clear_session_cookie(req)));
     }
     let current = wanted
         .and_then(|w| accounts.iter().find(|a| a.instagram_user_id == w))

@@ -8,7 +8,8 @@ use crate::jobs::{self, Job, JobContext, JobError, Shard};
 
 pub async fn run(app: &App, req: &ApiRequest, job: Job) -> Result<ApiResponse, ApiError> {
     authorize(app, req)?;
-    let shard = Shard::parse(req.query("shard"), req.query("shards")).map_err(|e| ApiError::BadRequest(e.to_string()))?;
+    let shard =
+        Shard::parse(req.query("shard"), req.query("shards")).map_err(|e| ApiError::BadRequest(e.to_string()))?;
     let ctx = JobContext::new(app, job, shard);
     let report = jobs::run(app, &ctx).await.map_err(|e| match e {
         JobError::BadShard(m) => ApiError::BadRequest(m),
@@ -25,7 +26,9 @@ pub fn authorize(app: &App, req: &ApiRequest) -> Result<(), ApiError> {
         None => Err(ApiError::Unauthorized("CRON_SECRET is not configured".into())),
         Some(secret) => match req.bearer() {
             Some(given) if constant_time_eq(secret.expose().as_bytes(), given.as_bytes()) => Ok(()),
-            _ => Err(ApiError::Unauthorized("cron routes need Authorization: Bearer <CRON_SECRET>".into())),
+            _ => Err(ApiError::Unauthorized(
+                "cron routes need Authorization: Bearer <CRON_SECRET>".into(),
+            )),
         },
     }
 }

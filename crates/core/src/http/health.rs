@@ -14,9 +14,7 @@ pub async fn health() -> Result<ApiResponse, ApiError> {
 
 pub async fn db(app: &App) -> Result<ApiResponse, ApiError> {
     match app.store.users_count().await {
-        Ok(users_count) => Ok(ApiResponse::ok(
-            &json!({ "status": "ok", "users_count": users_count }),
-        )),
+        Ok(users_count) => Ok(ApiResponse::ok(&json!({ "status": "ok", "users_count": users_count }))),
         Err(e) => {
             tracing::error!(error = %e, "database health check failed");
             Ok(ApiResponse::json(

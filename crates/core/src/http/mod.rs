@@ -39,19 +39,15 @@ impl Route {
         (Route::AuthLogin, "/api/auth/login", &[Method::GET]),
         (Route::AuthCallback, "/api/auth/callback", &[Method::GET]),
         (Route::AuthStatus, "/api/auth/status", &[Method::GET]),
-        (
-            Route::AuthDisconnect,
-            "/api/auth/disconnect",
-            &[Method::POST],
-        ),
+        (Route::AuthDisconnect, "/api/auth/disconnect", &[Method::POST]),
     ];
 
     /// Finds the route for a path, with its path parameters.
     pub fn resolve(path: &str) -> Option<(Route, Vec<(String, String)>)> {
         let path = path.trim_end_matches('/');
-        Self::TABLE.iter().find_map(|(route, pattern, _)| {
-            match_pattern(pattern, path).map(|params| (*route, params))
-        })
+        Self::TABLE
+            .iter()
+            .find_map(|(route, pattern, _)| match_pattern(pattern, path).map(|params| (*route, params)))
     }
 
     pub fn methods(self) -> &'static [Method] {
@@ -125,26 +121,14 @@ mod tests {
 
     #[test]
     fn routes_resolve_with_parameters() {
-        assert_eq!(
-            Route::resolve("/api/health").map(|r| r.0),
-            Some(Route::Health)
-        );
-        assert_eq!(
-            Route::resolve("/api/health/").map(|r| r.0),
-            Some(Route::Health)
-        );
-        assert_eq!(
-            Route::resolve("/api/auth/status").map(|r| r.0),
-            Some(Route::AuthStatus)
-        );
+        assert_eq!(Route::resolve("/api/health").map(|r| r.0), Some(Route::Health));
+        assert_eq!(Route::resolve("/api/health/").map(|r| r.0), Some(Route::Health));
+        assert_eq!(Route::resolve("/api/auth/status").map(|r| r.0), Some(Route::AuthStatus));
         assert!(Route::resolve("/api/nothing").is_none());
         assert_eq!(
             match_pattern("/api/insights/:userId", "/api/insights/17%2041"),
             Some(vec![("userId".into(), "17 41".into())])
         );
-        assert_eq!(
-            match_pattern("/api/insights/:userId", "/api/insights/"),
-            None
-        );
+        assert_eq!(match_pattern("/api/insights/:userId", "/api/insights/"), None);
     }
 }

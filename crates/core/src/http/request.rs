@@ -25,15 +25,11 @@ pub struct ApiRequest {
 impl ApiRequest {
     /// A request built from parts (tests, adapters).
     pub fn new(method: Method, path_and_query: &str) -> Self {
-        let (path, query) = path_and_query
-            .split_once('?')
-            .unwrap_or((path_and_query, ""));
+        let (path, query) = path_and_query.split_once('?').unwrap_or((path_and_query, ""));
         ApiRequest {
             method,
             path: path.to_string(),
-            query: url::form_urlencoded::parse(query.as_bytes())
-                .into_owned()
-                .collect(),
+            query: url::form_urlencoded::parse(query.as_bytes()).into_owned().collect(),
             headers: HeaderMap::new(),
             body: Bytes::new(),
             params: Vec::new(),
@@ -42,10 +38,7 @@ impl ApiRequest {
     }
 
     pub fn query(&self, name: &str) -> Option<&str> {
-        self.query
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
+        self.query.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
     }
 
     pub fn param(&self, name: &str) -> Option<&str> {
@@ -82,25 +75,21 @@ impl ApiRequest {
     pub fn json<T: DeserializeOwned>(&self) -> Result<T, ApiError> {
         let content_type = self.header("content-type").unwrap_or("");
         if content_type.starts_with("application/x-www-form-urlencoded") {
-            let map: serde_json::Map<String, serde_json::Value> =
-                url::form_urlencoded::parse(&self.body)
-                    .map(|(k, v)| (k.into_owned(), serde_json::Value::String(v.into_owned())))
-                    .collect();
+            let map: serde_json::Map<String, serde_json::Value> = url::form_urlencoded::parse(&self.body)
+                .map(|(k, v)| (k.into_owned(), serde_json::Value::String(v.into_owned())))
+                .collect();
             return serde_json::from_value(serde_json::Value::Object(map))
                 .map_err(|e| ApiError::BadRequest(format!("invalid form body: {e}")));
         }
         if self.body.is_empty() {
             return Err(ApiError::BadRequest("a JSON body is required".into()));
         }
-        serde_json::from_slice(&self.body)
-            .map_err(|e| ApiError::BadRequest(format!("invalid JSON body: {e}")))
+        serde_json::from_slice(&self.body).map_err(|e| ApiError::BadRequest(format!("invalid JSON body: {e}")))
     }
 
     /// Form fields of an `application/x-www-form-urlencoded` body.
     pub fn form(&self) -> Vec<(String, String)> {
-        url::form_urlencoded::parse(&self.body)
-            .into_owned()
-            .collect()
+        url::form_urlencoded::parse(&self.body).into_owned().collect()
     }
 }
 
@@ -120,18 +109,13 @@ where
     if declared.is_some_and(|n| n > MAX_BODY_BYTES) {
         return Err(ApiError::PayloadTooLarge(MAX_BODY_BYTES));
     }
-    let body = match http_body_util::Limited::new(body, MAX_BODY_BYTES)
-        .collect()
-        .await
-    {
+    let body = match http_body_util::Limited::new(body, MAX_BODY_BYTES).collect().await {
         Ok(collected) => collected.to_bytes(),
         Err(e) if e.is::<http_body_util::LengthLimitError>() => {
             return Err(ApiError::PayloadTooLarge(MAX_BODY_BYTES));
         }
         Err(e) => {
-            return Err(ApiError::BadRequest(format!(
-                "the request body could not be read: {e}"
-            )));
+            return Err(ApiError::BadRequest(format!("the request body could not be read: {e}")));
         }
     };
     let secure = parts.uri.scheme_str() == Some("https")

@@ -40,11 +40,7 @@ impl ServerHandle {
 }
 
 /// Serves on `listener` until shut down.
-pub fn spawn(
-    listener: TcpListener,
-    app: App,
-    public_dir: PathBuf,
-) -> std::io::Result<ServerHandle> {
+pub fn spawn(listener: TcpListener, app: App, public_dir: PathBuf) -> std::io::Result<ServerHandle> {
     let addr = listener.local_addr()?;
     let (stop, mut stopped) = tokio::sync::watch::channel(false);
     let task = tokio::spawn(async move {
@@ -66,11 +62,7 @@ pub fn spawn(
                 let service = service_fn(move |req| {
                     let app = app.clone();
                     let public_dir = public_dir.clone();
-                    async move {
-                        Ok::<_, Infallible>(to_hyper::<Full<Bytes>>(
-                            respond(&app, &public_dir, req).await,
-                        ))
-                    }
+                    async move { Ok::<_, Infallible>(to_hyper::<Full<Bytes>>(respond(&app, &public_dir, req).await)) }
                 });
                 if let Err(e) = http1::Builder::new()
                     .serve_connection(TokioIo::new(stream), service)
@@ -84,18 +76,13 @@ pub fn spawn(
     Ok(ServerHandle { addr, stop, task })
 }
 
-async fn respond(
-    app: &App,
-    public_dir: &Path,
-    req: hyper::Request<hyper::body::Incoming>,
-) -> ApiResponse {
+async fn respond(app: &App, public_dir: &Path, req: hyper::Request<hyper::body::Incoming>) -> ApiResponse {
     let path = req.uri().path().to_string();
     let started = std::time::Instant::now();
     let method = req.method().clone();
     let mut response = if path == "/api" || path.starts_with("/api/") {
         match Route::resolve(&path) {
-            None => ApiError::NotFound(format!("no API route at {}", sanitize_for_log(&path)))
-                .into_response(),
+            None => ApiError::NotFound(format!("no API route at {}", sanitize_for_log(&path))).into_response(),
             Some((route, params)) => match from_hyper(req).await {
                 Err(e) => e.into_response(),
                 Ok(mut api_req) => {
@@ -150,11 +137,10 @@ async fn static_file(public_dir: &Path, method: &Method, path: &str) -> ApiRespo
 
 /// The request path as a path under `public/`, or None when it tries to leave it.
 fn safe_relative_path(path: &str) -> Option<PathBuf> {
-    let decoded: String =
-        url::form_urlencoded::parse(format!("p={}", path.replace('+', "%2B")).as_bytes())
-            .next()?
-            .1
-            .into_owned();
+    let decoded: String = url::form_urlencoded::parse(format!("p={}", path.replace('+', "%2B")).as_bytes())
+        .next()?
+        .1
+        .into_owned();
     if decoded.contains('\0') || decoded.contains('\\') {
         return None;
     }

@@ -38,9 +38,7 @@ impl Principal {
     pub fn of(app: &App, req: &ApiRequest) -> Result<Principal, ApiError> {
         if let Some(given) = req.bearer() {
             return match &app.config.admin_api_key {
-                Some(key) if constant_time_eq(key.expose().as_bytes(), given.as_bytes()) => {
-                    Ok(Principal::Admin)
-                }
+                Some(key) if constant_time_eq(key.expose().as_bytes(), given.as_bytes()) => Ok(Principal::Admin),
                 _ => Err(ApiError::Unauthorized("the bearer key is not valid".into())),
             };
         }
@@ -72,12 +70,7 @@ pub fn read_session(app: &App, req: &ApiRequest) -> Option<Session> {
 }
 
 /// A session cookie for these accounts, valid for 30 days.
-pub fn session_cookie(
-    app: &App,
-    req: &ApiRequest,
-    accounts: Vec<String>,
-    facebook_user_id: Option<String>,
-) -> String {
+pub fn session_cookie(app: &App, req: &ApiRequest, accounts: Vec<String>, facebook_user_id: Option<String>) -> String {
     let session = Session {
         accounts,
         facebook_user_id,
@@ -85,13 +78,7 @@ pub fn session_cookie(
     };
     let payload = b64url(&serde_json::to_vec(&session).unwrap_or_default());
     let value = sign(&app.config.session_secret, "session", &payload);
-    cookie(
-        SESSION_COOKIE,
-        &value,
-        "/",
-        SESSION_DAYS * 86_400,
-        req.secure,
-    )
+    cookie(SESSION_COOKIE, &value, "/", SESSION_DAYS * 86_400, req.secure)
 }
 
 pub fn clear_session_cookie(req: &ApiRequest) -> String {
@@ -103,11 +90,7 @@ pub fn state_cookie(app: &App, req: &ApiRequest, state: &CsrfState) -> String {
     let value = sign(
         &app.config.session_secret,
         "state",
-        &format!(
-            "{}~{}",
-            state.expose(),
-            Utc::now().timestamp() + STATE_SECONDS
-        ),
+        &format!("{}~{}", state.expose(), Utc::now().timestamp() + STATE_SECONDS),
     );
     cookie(STATE_COOKIE, &value, "/api/auth", STATE_SECONDS, req.secure)
 }

@@ -13,10 +13,8 @@ pub async fn handle(req: Request, route: Route) -> Result<Response<ResponseBody>
             // Logged once per failed start; the body names no secret.
             tracing::error!(error = %e, "startup failed");
             eprintln!("urlinsta startup failed: {e}");
-            ApiError::Unavailable(
-                "the service is not configured correctly; see the function logs".into(),
-            )
-            .into_response()
+            ApiError::Unavailable("the service is not configured correctly; see the function logs".into())
+                .into_response()
         }
         Ok(app) => match from_hyper(req).await {
             Err(e) => e.into_response(),

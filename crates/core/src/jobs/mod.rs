@@ -70,10 +70,18 @@ impl Shard {
             (Some(i), Some(n)) => (i, n),
             _ => return Err(JobError::BadShard("give both shard and shards".into())),
         };
-        let index: u32 = index.trim().parse().map_err(|_| JobError::BadShard(format!("shard `{index}` is not a whole number")))?;
-        let count: u32 = count.trim().parse().map_err(|_| JobError::BadShard(format!("shards `{count}` is not a whole number")))?;
+        let index: u32 = index
+            .trim()
+            .parse()
+            .map_err(|_| JobError::BadShard(format!("shard `{index}` is not a whole number")))?;
+        let count: u32 = count
+            .trim()
+            .parse()
+            .map_err(|_| JobError::BadShard(format!("shards `{count}` is not a whole number")))?;
         if count == 0 || count > 1024 || index >= count {
-            return Err(JobError::BadShard(format!("need 0 <= shard < shards <= 1024, got {index} of {count}")));
+            return Err(JobError::BadShard(format!(
+                "need 0 <= shard < shards <= 1024, got {index} of {count}"
+            )));
         }
         Ok(Shard { index, count })
     }
@@ -90,7 +98,11 @@ impl Shard {
 
     /// The lease name: shards of one job run side by side, never twice each.
     pub fn lease_name(&self, job: Job) -> String {
-        if self.count == 1 { job.name().to_string() } else { format!("{}:{}/{}", job.name(), self.index, self.count) }
+        if self.count == 1 {
+            job.name().to_string()
+        } else {
+            format!("{}:{}/{}", job.name(), self.index, self.count)
+        }
     }
 }
 
@@ -121,7 +133,11 @@ impl JobContext {
         let started = Instant::now();
         JobContext {
             job,
-            run_id: format!("{}-{}", chrono::Utc::now().format("%Y%m%dT%H%M%S"), crate::crypto::random_token(4)),
+            run_id: format!(
+                "{}-{}",
+                chrono::Utc::now().format("%Y%m%dT%H%M%S"),
+                crate::crypto::random_token(4)
+            ),
             started,
             deadline: started + app.config.job_time_budget,
             shard,
@@ -164,7 +180,10 @@ impl LeaseGuard {
     /// None when another run holds the lease.
     pub async fn acquire(app: &App, name: &str, ttl: Duration) -> Result<Option<LeaseGuard>, StoreError> {
         let holder = crate::crypto::random_token(9);
-        Ok(app.store.try_lease(name, &holder, ttl).await?.then(|| LeaseGuard { name: name.to_string(), holder }))
+        Ok(app.store.try_lease(name, &holder, ttl).await?.then(|| LeaseGuard {
+            name: name.to_string(),
+            holder,
+        }))
     }
 
     pub async fn release(self, app: &App) {

@@ -21,13 +21,23 @@ impl CronExpr {
         }
         let mut fields: [Vec<u32>; 5] = Default::default();
         for (i, part) in parts.iter().enumerate() {
-            fields[i] = parse_field(part, RANGES[i]).ok_or_else(|| format!("`{part}` in `{expr}` is not a cron field"))?;
+            fields[i] =
+                parse_field(part, RANGES[i]).ok_or_else(|| format!("`{part}` in `{expr}` is not a cron field"))?;
         }
-        Ok(CronExpr { fields, source: expr.to_string() })
+        Ok(CronExpr {
+            fields,
+            source: expr.to_string(),
+        })
     }
 
     pub fn matches(&self, t: DateTime<Utc>) -> bool {
-        let values = [t.minute(), t.hour(), t.day(), t.month(), t.weekday().num_days_from_sunday()];
+        let values = [
+            t.minute(),
+            t.hour(),
+            t.day(),
+            t.month(),
+            t.weekday().num_days_from_sunday(),
+        ];
         self.fields.iter().zip(values).all(|(allowed, v)| allowed.contains(&v))
     }
 
@@ -67,7 +77,10 @@ pub fn from_vercel_json(text: &str) -> Result<Vec<(Job, CronExpr)>, String> {
         let path = cron.get("path").and_then(|p| p.as_str()).unwrap_or("");
         let schedule = cron.get("schedule").and_then(|s| s.as_str()).unwrap_or("");
         let path = path.split('?').next().unwrap_or("");
-        let job = path.strip_prefix("/api/cron/").and_then(Job::parse).ok_or_else(|| format!("vercel.json: cron path `{path}` names no job"))?;
+        let job = path
+            .strip_prefix("/api/cron/")
+            .and_then(Job::parse)
+            .ok_or_else(|| format!("vercel.json: cron path `{path}` names no job"))?;
         out.push((job, CronExpr::parse(schedule)?));
     }
     Ok(out)

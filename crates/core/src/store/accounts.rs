@@ -113,7 +113,8 @@ pub struct Connected {
 const USER_TOKEN: &str = "user_token";
 const PAGE_TOKEN: &str = "page_token";
 
-const ACCOUNT_SELECT: &str = "SELECT u.id, u.instagram_user_id, u.instagram_username, u.instagram_name, u.facebook_page_id,
+const ACCOUNT_SELECT: &str =
+    "SELECT u.id, u.instagram_user_id, u.instagram_username, u.instagram_name, u.facebook_page_id,
         u.facebook_page_name, u.facebook_user_id, u.followers_count, u.created_at, u.updated_at,
         t.status, t.status_code, t.status_subcode, t.status_reason, t.reconnect_by, t.user_token_expires_at,
         t.data_access_expires_at, t.granted_scopes, t.last_checked_at, t.last_refreshed_at, t.generation
@@ -157,9 +158,7 @@ async fn collect_accounts(
     where_sql: &str,
     params: impl libsql::params::IntoParams,
 ) -> Result<Vec<Account>> {
-    let mut rows = conn
-        .query(&format!("{ACCOUNT_SELECT} {where_sql}"), params)
-        .await?;
+    let mut rows = conn.query(&format!("{ACCOUNT_SELECT} {where_sql}"), params).await?;
     let mut out = Vec::new();
     while let Some(row) = rows.next().await? {
         out.push(account_from_row(&row)?);
@@ -295,19 +294,17 @@ impl Store {
     /// Accounts a Facebook user connected (deletion callbacks name the user).
     pub async fn accounts_of_facebook_user(&self, facebook_user_id: &str) -> Result<Vec<Account>> {
         let conn = self.conn().await?;
-        collect_accounts(
-            &conn,
-            "WHERE u.facebook_user_id = ?1 ORDER BY u.id",
-            [facebook_user_id],
-        )
-        .await
+        collect_accounts(&conn, "WHERE u.facebook_user_id = ?1 ORDER BY u.id", [facebook_user_id]).await
     }
 
     /// The account's tokens, decrypted.
     pub async fn tokens(&self, account_id: i64) -> Result<Option<AccountTokens>> {
         let conn = self.conn().await?;
         let mut rows = conn
-            .query("SELECT generation, user_access_token, page_access_token FROM tokens WHERE user_id = ?1", [account_id])
+            .query(
+                "SELECT generation, user_access_token, page_access_token FROM tokens WHERE user_id = ?1",
+                [account_id],
+            )
             .await?;
         let Some(row) = rows.next().await? else {
             return Ok(None);
@@ -430,10 +427,7 @@ impl Store {
         let tx = conn.transaction().await?;
         let id: Option<i64> = {
             let mut rows = tx
-                .query(
-                    "SELECT id FROM users WHERE instagram_user_id = ?1",
-                    [instagram_user_id],
-                )
+                .query("SELECT id FROM users WHERE instagram_user_id = ?1", [instagram_user_id])
                 .await?;
             match rows.next().await? {
                 Some(row) => Some(row.get(0)?),
@@ -461,12 +455,7 @@ impl Store {
 }
 
 /// The SQL that queues one webhook event for a status transition.
-fn event_sql(
-    account_id: i64,
-    instagram_user_id: &str,
-    username: Option<&str>,
-    change: &StatusChange,
-) -> String {
+fn event_sql(account_id: i64, instagram_user_id: &str, username: Option<&str>, change: &StatusChange) -> String {
     let event = match change.status {
         TokenStatus::Active => "connection.restored",
         TokenStatus::ReauthRequired => "connection.reauth_required",

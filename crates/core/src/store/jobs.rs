@@ -59,7 +59,11 @@ impl Store {
 
     pub async fn release_lease(&self, name: &str, holder: &str) -> Result<()> {
         let conn = self.conn().await?;
-        conn.execute("DELETE FROM job_leases WHERE name = ?1 AND holder = ?2", params![name, holder]).await?;
+        conn.execute(
+            "DELETE FROM job_leases WHERE name = ?1 AND holder = ?2",
+            params![name, holder],
+        )
+        .await?;
         Ok(())
     }
 

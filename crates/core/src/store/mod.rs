@@ -67,8 +67,7 @@ impl Store {
         let (db, local) = match config {
             DatabaseConfig::Local { path } => {
                 if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-                    std::fs::create_dir_all(dir)
-                        .map_err(|e| StoreError::Open(format!("{}: {e}", dir.display())))?;
+                    std::fs::create_dir_all(dir).map_err(|e| StoreError::Open(format!("{}: {e}", dir.display())))?;
                 }
                 (Builder::new_local(path).build().await?, true)
             }
@@ -156,10 +155,7 @@ impl Store {
 
     async fn is_applied(&self, conn: &Connection, version: i64) -> Result<bool> {
         let mut rows = conn
-            .query(
-                "SELECT 1 FROM schema_migrations WHERE version = ?1",
-                [version],
-            )
+            .query("SELECT 1 FROM schema_migrations WHERE version = ?1", [version])
             .await?;
         Ok(rows.next().await?.is_some())
     }
@@ -167,10 +163,7 @@ impl Store {
     pub async fn schema_version(&self) -> Result<i64> {
         let conn = self.conn().await?;
         let mut rows = conn
-            .query(
-                "SELECT COALESCE(MAX(version), 0) FROM schema_migrations",
-                (),
-            )
+            .query("SELECT COALESCE(MAX(version), 0) FROM schema_migrations", ())
             .await?;
         Ok(match rows.next().await? {
             Some(row) => row.get(0)?,

@@ -1,0 +1,9 @@
+//! The sandbox over real HTTP, as the app's Graph client sees it.
+
+mod batch;
+mod faults;
+mod graph;
+mod helpers;
+mod insights;
+mod login;
+mod tokens;
