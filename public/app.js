@@ -82,7 +82,7 @@
   };
 
   const numberFormat = new Intl.NumberFormat('en');
-  const compactFormat = new Intl.NumberFormat('en', { notation: 'compact', maximumFractionDigits: 1 });
+  const compactFormat = new Intl.NumberFormat('en', { notation: 'compact', maximumFractionDigits: 2 });
   const dayFormat = new Intl.DateTimeFormat('en', { month: 'short', day: 'numeric', timeZone: 'UTC' });
   const longDayFormat = new Intl.DateTimeFormat('en', { weekday: 'short', month: 'short', day: 'numeric', year: 'numeric', timeZone: 'UTC' });
   const dateFormat = new Intl.DateTimeFormat('en', { day: 'numeric', month: 'long', year: 'numeric' });
@@ -301,7 +301,10 @@
       const why = TOKEN_REASONS[token.subcode] || (token.code >= 200 && token.code < 300 || token.code === 10
         ? 'a permission urlinsta needs was removed.'
         : 'Facebook no longer accepts this connection.');
-      text = `Collection has stopped because ${why} Reconnect to resume; your history is kept.`;
+      // A connection that needs a new login may still collect for a while; an invalid one does not.
+      text = status === 'invalid'
+        ? `Collection has stopped because ${why} Reconnect to resume; your history is kept.`
+        : `Facebook asks you to log in again because ${why} Reconnect so that collection does not stop.`;
     } else if (reconnectBy && daysUntil(reconnectBy) <= WARN_DAYS) {
       health = 'warn';
       const days = Math.max(0, Math.ceil(daysUntil(reconnectBy)));
@@ -322,12 +325,12 @@
 
   /** The date by which the user must log in again: the server's, or the earliest expiry. */
   function reconnectDate(token) {
-    const candidates = [state.status.reconnect_by, token.reconnect_by, token.user_token_expires_at, token.data_access_expires_at]
+    const explicit = state.status.reconnect_by || token.reconnect_by;
+    const times = (explicit ? [explicit] : [token.user_token_expires_at, token.data_access_expires_at])
       .filter(Boolean)
-      .map((t) => new Date(t))
-      .filter((d) => !Number.isNaN(d.getTime()));
-    if (state.status.reconnect_by || token.reconnect_by) return candidates[0];
-    return candidates.length ? new Date(Math.min(...candidates.map((d) => d.getTime()))) : null;
+      .map((t) => Date.parse(t))
+      .filter((t) => !Number.isNaN(t));
+    return times.length ? new Date(Math.min(...times)) : null;
   }
 
   function daysUntil(date) {
@@ -466,7 +469,6 @@
   }
 
   function chartErrorText(e) {
-    if (e.status === 404) return 'Insights are not available on this server yet.';
     if (e.status === 401 || e.status === 403) return 'Your session ended: reload the page and connect again.';
     return e.message;
   }
@@ -476,7 +478,8 @@
     const byDay = new Map();
     for (const row of rows) {
       const day = dayOf(row);
-      const value = Number(row.metric_value);
+      // A missing value (null) is no data, not zero.
+      const value = row.metric_value === null || row.metric_value === undefined ? NaN : Number(row.metric_value);
       if (!day || !Number.isFinite(value)) continue;
       const seen = byDay.get(day);
       if (!seen || row.end_time >= seen.end_time) byDay.set(day, { day, value, end_time: row.end_time });
@@ -491,8 +494,10 @@
     if (figure.parentElement.hidden) return;
     const last = points[points.length - 1];
     figure.textContent = numberFormat.format(last.value);
-    let context;
-    if (chart.spec.kind === 'total') {
+    let context = '';
+    if (points.length < 2) {
+      context = '';
+    } else if (chart.spec.kind === 'total') {
       const change = last.value - points[0].value;
       const sign = change > 0 ? '+' : change < 0 ? '−' : '±';
       context = `${sign}${numberFormat.format(Math.abs(change))} since ${dayFormat.format(dayMs(points[0].day))}`;
@@ -501,7 +506,7 @@
       const average = points.reduce((sum, p) => sum + p.value, 0) / points.length;
       context = `daily average ${numberFormat.format(Math.round(average))}`;
     }
-    summary.textContent = `on ${dayFormat.format(dayMs(last.day))} · ${context}`;
+    summary.textContent = `on ${dayFormat.format(dayMs(last.day))}${context ? ` · ${context}` : ''}`;
   }
 
   function showChartState(chart, kind, message, retry) {
@@ -579,7 +584,9 @@
     const areaPath = spec.kind !== 'daily' ? '' : segments.filter((seg) => seg.length > 1).map((seg) =>
       `M${x(seg[0].day).toFixed(1)},${y(yMin).toFixed(1)}${seg.map((p) => `L${x(p.day).toFixed(1)},${y(p.value).toFixed(1)}`).join('')}L${x(seg[seg.length - 1].day).toFixed(1)},${y(yMin).toFixed(1)}Z`).join('');
 
-    const radius = innerW / Math.max(1, state.range) > 8 ? 3.25 : 2.25;
+    // Dots for a month; for a quarter they would crowd the line, so only the read one shows.
+    const dense = innerW / Math.max(1, state.range) < 8;
+    const radius = dense ? 3.5 : 3.25;
     const dots = points.map((p) => s('circle', {
       class: 'point', cx: x(p.day).toFixed(1), cy: y(p.value).toFixed(1), r: radius, 'data-day': p.day, 'data-value': p.value,
     }));
@@ -598,7 +605,7 @@
     s('path', { class: 'area', d: areaPath }),
     s('path', { class: 'line', d: linePath }),
     guide,
-    s('g', { class: 'points' }, dots),
+    s('g', { class: dense ? 'points dense' : 'points' }, dots),
     hit);
 
     const tooltip = h('div', { class: 'tooltip', hidden: true });
@@ -800,7 +807,7 @@
       const collected = Number((data && data.collected) || 0);
       result.dataset.kind = 'success';
       result.textContent = collected > 0
-        ? `Done: ${numberFormat.format(collected)} new value${collected === 1 ? '' : 's'} collected.`
+        ? `Done: ${numberFormat.format(collected)} value${collected === 1 ? '' : 's'} collected from Instagram.`
         : 'Done: you are up to date; Instagram had nothing new.';
       setLastCollected(new Date().toISOString());
       loadCharts();

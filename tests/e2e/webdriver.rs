@@ -300,6 +300,15 @@ impl Element<'_> {
             .await;
     }
 
+    /// Moves the mouse over the element's centre, `dx` CSS pixels to the right.
+    pub async fn hover(&self, dx: i64) {
+        let actions = json!({ "actions": [{
+            "type": "pointer", "id": "mouse", "parameters": { "pointerType": "mouse" },
+            "actions": [{ "type": "pointerMove", "duration": 0, "origin": { ELEMENT_KEY: self.id }, "x": dx, "y": 0 }]
+        }]});
+        self.browser.post("/actions", actions).await;
+    }
+
     pub async fn attribute(&self, name: &str) -> Option<String> {
         self.browser
             .get(&format!("/element/{}/attribute/{name}", self.id))
