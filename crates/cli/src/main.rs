@@ -13,7 +13,11 @@ use urlinsta_core::jobs::{self, Job, JobContext, Progress, Shard};
 use urlinsta_core::{App, Config};
 
 #[derive(Parser)]
-#[command(name = "urlinsta", version, about = "Instagram insights for influencers: connect, keep alive, collect")]
+#[command(
+    name = "urlinsta",
+    version,
+    about = "Instagram insights for influencers: connect, keep alive, collect"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -49,8 +53,13 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Command::Run { job, shard, shards } => {
-            let job = Job::parse(&job).with_context(|| format!("unknown job `{job}`: use refresh-tokens, collect-insights or collect-audience"))?;
-            let shard = Shard::parse(shard.map(|s| s.to_string()).as_deref(), shards.map(|s| s.to_string()).as_deref())?;
+            let job = Job::parse(&job).with_context(|| {
+                format!("unknown job `{job}`: use refresh-tokens, collect-insights or collect-audience")
+            })?;
+            let shard = Shard::parse(
+                shard.map(|s| s.to_string()).as_deref(),
+                shards.map(|s| s.to_string()).as_deref(),
+            )?;
             let config = Config::from_env()?;
             urlinsta_core::telemetry::init(&config.log_level);
             if config.sandbox {

@@ -57,7 +57,11 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind((args.bind.as_str(), args.port))
         .await
         .with_context(|| format!("binding {}:{}", args.bind, args.port))?;
-    let public = if args.public.is_dir() { args.public.clone() } else { PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../public") };
+    let public = if args.public.is_dir() {
+        args.public.clone()
+    } else {
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../public")
+    };
     let server = urlinsta_core::http::server::spawn(listener, app.clone(), public)?;
 
     println!("urlinsta is serving http://localhost:{}", args.port);
@@ -70,7 +74,8 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     }
 
     if !args.no_scheduler {
-        let text = std::fs::read_to_string(&args.vercel_json).with_context(|| format!("reading {}", args.vercel_json.display()))?;
+        let text = std::fs::read_to_string(&args.vercel_json)
+            .with_context(|| format!("reading {}", args.vercel_json.display()))?;
         let jobs = schedule::from_vercel_json(&text).map_err(anyhow::Error::msg)?;
         for (job, expr) in &jobs {
             println!("scheduled {} at `{}` (UTC)", job.name(), expr.as_str());
