@@ -435,9 +435,9 @@
     const generation = state.generation;
     const range = state.range;
     const { from, to } = rangeDates();
-    showChartState(chart, 'loading', `Loading ${spec.title.toLowerCase()}…`);
+    showState(chart.body, 'loading', `Loading ${spec.title.toLowerCase()}…`);
     const slow = setTimeout(() => {
-      if (chart.body.dataset.state === 'loading') showChartState(chart, 'loading', 'Still loading: the server is slow today…');
+      if (chart.body.dataset.state === 'loading') showState(chart.body, 'loading', 'Still loading: the server is slow today…');
     }, SLOW_MS);
     const id = encodeURIComponent(state.status.instagram_user_id);
     try {
@@ -453,7 +453,7 @@
       chart.to = to;
       if (!points.length) {
         setSummary(chart, null);
-        showChartState(chart, 'empty', 'No data yet for these days. urlinsta collects every hour; press Refresh now to collect right away.');
+        showState(chart.body, 'empty', 'No data yet for these days. urlinsta collects every hour; press Refresh now to collect right away.');
         return;
       }
       setSummary(chart, points);
@@ -462,7 +462,7 @@
       if (generation !== state.generation || range !== state.range) return;
       chart.points = [];
       setSummary(chart, null);
-      showChartState(chart, 'error', `Could not load ${spec.title.toLowerCase()}. ${chartErrorText(e)}`, () => loadChart(spec));
+      showState(chart.body, 'error', `Could not load ${spec.title.toLowerCase()}. ${chartErrorText(e)}`, () => loadChart(spec));
     } finally {
       clearTimeout(slow);
     }
@@ -509,13 +509,14 @@
     summary.textContent = `on ${dayFormat.format(dayMs(last.day))}${context ? ` · ${context}` : ''}`;
   }
 
-  function showChartState(chart, kind, message, retry) {
-    chart.body.dataset.state = kind;
-    const box = h('div', { class: 'state-box', 'data-kind': kind, role: kind === 'error' ? 'alert' : undefined },
-      h('p', {}, message),
-      retry ? h('button', { type: 'button', class: 'button secondary', onclick: retry }, 'Try again') : null);
-    if (kind === 'loading') box.setAttribute('aria-busy', 'true');
-    chart.body.replaceChildren(box);
+  /** Puts a loading, empty or error message (with Try again) where data would be. */
+  function showState(body, kind, message, retry) {
+    body.dataset.state = kind;
+    body.replaceChildren(h('div', {
+      class: 'state-box', 'data-kind': kind, role: kind === 'error' ? 'alert' : undefined, 'aria-busy': kind === 'loading' ? 'true' : undefined,
+    },
+    h('p', {}, message),
+    retry ? h('button', { type: 'button', class: 'button secondary', onclick: retry }, 'Try again') : null));
   }
 
   /** Round numbers for an axis: about `count` steps covering [min, max]. */
@@ -668,24 +669,15 @@
   async function loadAudience() {
     const container = $('audience');
     const generation = state.generation;
-    const cards = new Map();
-    container.replaceChildren(...AUDIENCE.map((dim) => {
-      const body = h('div', { class: 'audience-body', 'data-state': 'loading' });
-      cards.set(dim.key, body);
-      return h('article', { class: 'card audience-card', id: `audience-${dim.key}`, 'aria-labelledby': `audience-${dim.key}-title` },
-        h('h3', { class: 'chart-title', id: `audience-${dim.key}-title` }, dim.title), body);
-    }));
-    const showAll = (kind, message, retry) => {
-      for (const body of cards.values()) {
-        body.dataset.state = kind;
-        body.replaceChildren(h('div', { class: 'state-box', 'data-kind': kind, role: kind === 'error' ? 'alert' : undefined },
-          h('p', {}, message),
-          retry ? h('button', { type: 'button', class: 'button secondary', onclick: retry }, 'Try again') : null));
-      }
+    // Until there are bars to show, one message stands for the whole audience.
+    const whole = (kind, message, retry) => {
+      const body = h('div', { class: 'audience-body' });
+      showState(body, kind, message, retry);
+      container.replaceChildren(h('article', { class: 'card audience-card audience-whole', id: 'audience-all', 'aria-label': 'Audience' }, body));
     };
-    showAll('loading', 'Loading…');
+    whole('loading', 'Loading your audience…');
     const slow = setTimeout(() => {
-      if ([...cards.values()].some((b) => b.dataset.state === 'loading')) showAll('loading', 'Still loading: the server is slow today…');
+      if ($('audience-all')) whole('loading', 'Still loading: the server is slow today…');
     }, SLOW_MS);
     const id = encodeURIComponent(state.status.instagram_user_id);
     try {
@@ -696,18 +688,21 @@
         ? `Your followers, as Instagram described them on ${dateFormat.format(new Date(data.collected_at))}. Instagram lists the top 45 of each.`
         : 'Your followers, as Instagram last described them.';
       if (data && data.status && data.status !== 'ok') {
-        showAll('empty', data.status === 'not_available'
+        whole('empty', data.status === 'not_available'
           ? 'Instagram does not share audience details for this account yet: it needs at least 100 followers.'
           : 'No audience data yet. urlinsta asks Instagram once a day; the first snapshot will appear here.');
         return;
       }
-      for (const dim of AUDIENCE) {
+      container.replaceChildren(...AUDIENCE.map((dim) => {
+        const body = h('div', { class: 'audience-body' });
         const entries = normalizeBreakdown(data && (dim.key === 'age' ? data.age || ageFromGenderAge(data.gender_age) : data[dim.key]));
-        renderBars(cards.get(dim.key), dim, entries);
-      }
+        renderBars(body, dim, entries);
+        return h('article', { class: 'card audience-card', id: `audience-${dim.key}`, 'aria-labelledby': `audience-${dim.key}-title` },
+          h('h3', { class: 'chart-title', id: `audience-${dim.key}-title` }, dim.title), body);
+      }));
     } catch (e) {
       if (generation !== state.generation) return;
-      showAll('error', `Could not load your audience. ${chartErrorText(e)}`, () => loadAudience());
+      whole('error', `Could not load your audience. ${chartErrorText(e)}`, () => loadAudience());
     } finally {
       clearTimeout(slow);
     }
@@ -758,12 +753,14 @@
 
   function renderBars(body, dim, entries) {
     if (!entries.length) {
-      body.dataset.state = 'empty';
-      body.replaceChildren(h('div', { class: 'state-box', 'data-kind': 'empty' },
-        h('p', {}, 'No data yet. Instagram shares audience details once an account has at least 100 followers.')));
+      showState(body, 'empty', `Instagram sent no ${dim.title.toLowerCase()} this time.`);
       return;
     }
-    const total = entries.reduce((sum, e) => sum + e.value, 0);
+    // Shares of all followers: Instagram lists only the top 45 cities or
+    // countries, so their sum can fall short of the follower count.
+    const listed = entries.reduce((sum, e) => sum + e.value, 0);
+    const followers = Number((state.status && state.status.followers_count) || 0);
+    const total = Math.max(listed, followers);
     // Ages read best in their natural order; everything else by size.
     const shown = dim.key === 'age'
       ? [...entries].sort((a, b) => a.key.localeCompare(b.key, 'en', { numeric: true }))

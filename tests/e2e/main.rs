@@ -1,7 +1,10 @@
 //! End-to-end tests: the real app on a random port, a fresh embedded libSQL
 //! file per test, and the sandbox Graph API over real HTTP.
 
+mod collect;
 mod harness;
 mod oauth;
 mod page;
+mod receiver;
+mod tokens;
 mod webdriver;

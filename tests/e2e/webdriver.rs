@@ -23,8 +23,19 @@ pub struct Browser {
     http: reqwest::Client,
     session: String,
     driver_addr: String,
-    driver: Child,
+    // Dropped after `Browser::drop` has closed the session.
+    _driver: Driver,
     _profile: TempDir,
+}
+
+/// The chromedriver process, stopped when dropped, even when starting Chromium failed.
+struct Driver(Child);
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }
 
 /// An element of the current page.
@@ -55,14 +66,15 @@ impl Browser {
     pub async fn start(width: u32, height: u32) -> Browser {
         let chromium = binary("CHROMIUM", CHROMIUM);
         let chromedriver = binary("CHROMEDRIVER", CHROMEDRIVER);
-        let mut driver = Command::new(&chromedriver)
+        let child = Command::new(&chromedriver)
             .arg("--port=0")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start {}: {e}", chromedriver.display()));
-        let port = read_driver_port(&mut driver);
+        let mut driver = Driver(child);
+        let port = read_driver_port(&mut driver.0);
         let driver_addr = format!("127.0.0.1:{port}");
         let profile = tempfile::tempdir().expect("profile dir");
         let http = reqwest::Client::builder()
@@ -101,7 +113,7 @@ impl Browser {
             http,
             session,
             driver_addr,
-            driver,
+            _driver: driver,
             _profile: profile,
         };
         browser.set_viewport(width, height).await;
@@ -321,12 +333,10 @@ impl Element<'_> {
 impl Drop for Browser {
     fn drop(&mut self) {
         // A test that failed midway never reached `quit`: close Chromium
-        // through chromedriver (plain HTTP, no runtime needed), then stop it.
+        // through chromedriver (plain HTTP, no runtime needed); `Driver` then stops it.
         if !self.session.is_empty() {
             let _ = delete_session_blocking(&self.driver_addr, &self.session);
         }
-        let _ = self.driver.kill();
-        let _ = self.driver.wait();
     }
 }
 

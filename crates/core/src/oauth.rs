@@ -7,10 +7,10 @@ use tokio::time::Instant;
 use url::Url;
 
 use crate::app::App;
-use crate::graph::types::{DebugTokenEnvelope, FacebookPage, InstagramUser, PageInstagram, TokenResponse};
+use crate::graph::types::{DebugToken, DebugTokenEnvelope, FacebookPage, InstagramUser, PageInstagram, TokenResponse};
 use crate::graph::{Auth, Call, GraphError};
 use crate::secret::{AccessToken, AuthorizationCode, CsrfState};
-use crate::store::{NewConnection, StoreError, sql};
+use crate::store::{NewConnection, StoreError, TokenStatus, sql};
 
 /// What urlinsta asks for, and why: read the profile, read insights, find the Pages.
 pub const SCOPES: &[&str] = &[
@@ -25,6 +25,9 @@ pub const REQUIRED_SCOPES: &[&str] = &["instagram_basic", "instagram_manage_insi
 
 /// How long the whole callback may spend on Graph calls.
 const CALLBACK_BUDGET: std::time::Duration = std::time::Duration::from_secs(25);
+
+/// How long the callback may spend announcing a restored connection.
+const RESTORE_NOTIFY_BUDGET: std::time::Duration = std::time::Duration::from_secs(3);
 
 /// The login dialog URL for one browser's `state`.
 pub fn login_url(app: &App, state: &CsrfState) -> Url {
@@ -107,47 +110,28 @@ pub async fn connect(app: &App, code: &AuthorizationCode) -> Result<Connection, 
         exchange_for_long_lived(app, &AccessToken::new(short.access_token), deadline).await?;
 
     // One debug_token tells who the user is, what was granted and when access ends.
-    let debug = graph
-        .send::<DebugTokenEnvelope>(
-            &Call::get("debug_token", Auth::App).param("input_token", user_token.expose()),
-            deadline,
-        )
-        .await?
-        .data
-        .data;
-    let now = Utc::now();
-    let user_token_expires_at = match (expires_in, debug.expires_at) {
-        (Some(secs), _) if secs > 0 => Some(sql::ts(now + ChronoDuration::seconds(secs))),
-        (_, Some(at)) if at > 0 => chrono::DateTime::from_timestamp(at, 0).map(sql::ts),
-        _ => None,
+    let debug = inspect(app, &user_token, deadline).await?;
+    let user_token_expires_at = match expires_in {
+        Some(secs) if secs > 0 => Some(sql::ts(Utc::now() + ChronoDuration::seconds(secs))),
+        _ => debug.expires().map(sql::ts),
     };
-    let data_access_expires_at = debug
-        .data_access_expires_at
-        .filter(|t| *t > 0)
-        .and_then(|t| chrono::DateTime::from_timestamp(t, 0))
-        .map(sql::ts);
-    let missing: Vec<String> = REQUIRED_SCOPES
-        .iter()
-        .filter(|s| !debug.scopes.iter().any(|g| g == *s))
-        .map(|s| s.to_string())
-        .collect();
+    let data_access_expires_at = debug.data_access_expires().map(sql::ts);
+    let missing = missing_scopes(&debug.scopes);
     if !missing.is_empty() {
         return Err(ConnectError::MissingPermissions(missing));
     }
 
-    let pages: Vec<FacebookPage> = graph
-        .send_all(
-            &Call::get("me/accounts", Auth::User(&user_token)).param("fields", "id,name,access_token"),
-            deadline,
-            50,
-        )
-        .await?;
-    let pages: Vec<FacebookPage> = pages.into_iter().filter(|p| p.access_token.is_some()).collect();
+    let pages: Vec<FacebookPage> = pages(app, &user_token, deadline)
+        .await?
+        .into_iter()
+        .filter(|p| p.access_token.is_some())
+        .collect();
     if pages.is_empty() {
         return Err(ConnectError::NoPages);
     }
 
     let mut accounts = Vec::new();
+    let mut restored = false;
     for page in pages {
         let Some(page_token) = page.access_token.map(AccessToken::new) else {
             continue;
@@ -169,7 +153,8 @@ pub async fn connect(app: &App, code: &AuthorizationCode) -> Result<Connection, 
             )
             .await?
             .data;
-        app.store
+        let stored = app
+            .store
             .upsert_connection(&NewConnection {
                 instagram_user_id: ig.id.clone(),
                 username: profile.username.clone(),
@@ -185,6 +170,7 @@ pub async fn connect(app: &App, code: &AuthorizationCode) -> Result<Connection, 
                 granted_scopes: debug.scopes.clone(),
             })
             .await?;
+        restored |= stored.previous_status.is_some_and(|s| s != TokenStatus::Active);
         tracing::info!(instagram_user_id = %ig.id, page_id = %page.id, "Instagram account connected");
         accounts.push(ConnectedAccount {
             instagram_user_id: ig.id,
@@ -195,10 +181,50 @@ pub async fn connect(app: &App, code: &AuthorizationCode) -> Result<Connection, 
     if accounts.is_empty() {
         return Err(ConnectError::NoInstagramAccount);
     }
+    if restored {
+        // The operator hears of the recovery now, not at the next job.
+        crate::notify::deliver_pending(app, RESTORE_NOTIFY_BUDGET).await;
+    }
     Ok(Connection {
         facebook_user_id: debug.user_id,
         accounts,
     })
+}
+
+/// `debug_token` with the app token: validity, expiry, data access, scopes, user.
+pub async fn inspect(app: &App, token: &AccessToken, deadline: Option<Instant>) -> Result<DebugToken, GraphError> {
+    let reply = app
+        .graph
+        .send::<DebugTokenEnvelope>(
+            &Call::get("debug_token", Auth::App).param("input_token", token.expose()),
+            deadline,
+        )
+        .await?;
+    Ok(reply.data.data)
+}
+
+/// The [`REQUIRED_SCOPES`] missing from a grant.
+pub fn missing_scopes(granted: &[String]) -> Vec<String> {
+    REQUIRED_SCOPES
+        .iter()
+        .filter(|s| !granted.iter().any(|g| g == *s))
+        .map(|s| s.to_string())
+        .collect()
+}
+
+/// Every Page the user token can see (`/me/accounts`, all pages of it), with its Page token.
+pub async fn pages(
+    app: &App,
+    user_token: &AccessToken,
+    deadline: Option<Instant>,
+) -> Result<Vec<FacebookPage>, GraphError> {
+    app.graph
+        .send_all(
+            &Call::get("me/accounts", Auth::User(user_token)).param("fields", "id,name,access_token"),
+            deadline,
+            50,
+        )
+        .await
 }
 
 /// `fb_exchange_token`: a long-lived user token and its `expires_in`, when Meta gives one.

@@ -168,6 +168,21 @@ pub struct CallRecord {
 
 /// A cheap, cloneable handle onto the sandbox's world. Every method is
 /// synchronous and takes effect for the next request.
+/// Tokens from [`Control::grant_tokens`].
+#[derive(Clone)]
+pub struct GrantedTokens {
+    pub user_token: String,
+    pub expires_in: i64,
+    /// `(page id, page token)` for each of the user's Pages.
+    pub pages: Vec<(String, String)>,
+}
+
+impl std::fmt::Debug for GrantedTokens {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("GrantedTokens([redacted])")
+    }
+}
+
 #[derive(Clone)]
 pub struct Control {
     world: Arc<Mutex<World>>,
@@ -247,6 +262,29 @@ impl Control {
         if let Some(page) = world.pages.get_mut(page_id) {
             page.instagram = ig_id;
         }
+    }
+
+    /// What a completed login would hand an app, without the dialog: grants
+    /// `scopes` (minus the user's declines), issues a long-lived user token and
+    /// the never-expiring Page tokens. For setting up many accounts at once
+    /// (benchmarks); tests of the login itself go through the dialog.
+    pub fn grant_tokens(&self, user_id: &str, scopes: &[&str]) -> Option<GrantedTokens> {
+        let mut world = self.world();
+        let now = world.now();
+        let user = world.users.get_mut(user_id)?;
+        user.granted.extend(scopes.iter().map(|s| s.to_string()));
+        user.data_access_expires_at = Some(now + chrono::Duration::days(crate::world::DATA_ACCESS_DAYS));
+        let pages = user.pages.clone();
+        let user_token = world.issue_user_token(user_id, true, crate::world::LONG_LIVED_SECS);
+        let pages = pages
+            .into_iter()
+            .map(|p| (p.clone(), world.page_token_for(&user_token, &p)))
+            .collect();
+        Some(GrantedTokens {
+            user_token,
+            expires_in: crate::world::LONG_LIVED_SECS,
+            pages,
+        })
     }
 
     // --- Tokens ---
@@ -353,7 +391,7 @@ impl Control {
     }
 
     /// Overrides one daily value (e.g. Meta correcting late data). `day` is
-    /// the day the value belongs to; its `end_time` is 08:00 UTC the day after.
+    /// the (Pacific) day the value belongs to; its `end_time` is [`crate::day_end`].
     pub fn set_metric_value(&self, ig_id: &str, metric: &str, day: NaiveDate, value: i64) {
         self.world()
             .metric_overrides

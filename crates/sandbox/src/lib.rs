@@ -57,8 +57,9 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
-pub use control::{CallRecord, Control, ExchangePolicy, IgSpec, PageSpec, TokenKind, UserSpec};
+pub use control::{CallRecord, Control, ExchangePolicy, GrantedTokens, IgSpec, PageSpec, TokenKind, UserSpec};
 pub use faults::{Endpoint, Fault};
+pub use insights::{day_end, meta_day};
 
 /// How the emulated Meta app is set up.
 #[derive(Debug, Clone, PartialEq)]

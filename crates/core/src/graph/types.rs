@@ -1,5 +1,6 @@
 //! The shapes of the Graph responses urlinsta reads.
 
+use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
 #[derive(Debug, Deserialize)]
@@ -100,7 +101,24 @@ pub struct DebugToken {
     pub error: Option<DebugTokenError>,
 }
 
-#[derive(Debug, Deserialize)]
+impl DebugToken {
+    /// When the token stops working; `None` when it never does (`expires_at: 0`).
+    pub fn expires(&self) -> Option<DateTime<Utc>> {
+        from_unix(self.expires_at)
+    }
+
+    /// When the user's data access lapses; `None` when Meta names no date.
+    pub fn data_access_expires(&self) -> Option<DateTime<Utc>> {
+        from_unix(self.data_access_expires_at)
+    }
+}
+
+/// Meta's unix seconds, where 0 means "never".
+fn from_unix(secs: Option<i64>) -> Option<DateTime<Utc>> {
+    secs.filter(|s| *s > 0).and_then(|s| DateTime::from_timestamp(s, 0))
+}
+
+#[derive(Debug, Default, Deserialize)]
 pub struct DebugTokenError {
     #[serde(default)]
     pub code: Option<i64>,

@@ -5,6 +5,7 @@
 mod auth;
 mod cron;
 mod health;
+mod insights;
 mod request;
 mod response;
 pub mod server;
@@ -29,6 +30,10 @@ pub enum Route {
     AuthStatus,
     AuthDisconnect,
     Cron(Job),
+    Insights,
+    InsightsAudience,
+    InsightsRefresh,
+    AdminAccounts,
 }
 
 impl Route {
@@ -40,6 +45,29 @@ impl Route {
         (Route::AuthCallback, "/api/auth/callback", &[Method::GET]),
         (Route::AuthStatus, "/api/auth/status", &[Method::GET]),
         (Route::AuthDisconnect, "/api/auth/disconnect", &[Method::POST]),
+        (
+            Route::Cron(Job::RefreshTokens),
+            "/api/cron/refresh-tokens",
+            &[Method::GET],
+        ),
+        (
+            Route::Cron(Job::CollectInsights),
+            "/api/cron/collect-insights",
+            &[Method::GET],
+        ),
+        (
+            Route::Cron(Job::CollectAudience),
+            "/api/cron/collect-audience",
+            &[Method::GET],
+        ),
+        (Route::Insights, "/api/insights/:userId", &[Method::GET]),
+        (
+            Route::InsightsAudience,
+            "/api/insights/:userId/audience",
+            &[Method::GET],
+        ),
+        (Route::InsightsRefresh, "/api/insights/:userId/refresh", &[Method::POST]),
+        (Route::AdminAccounts, "/api/admin/accounts", &[Method::GET]),
     ];
 
     /// Finds the route for a path, with its path parameters.
@@ -95,11 +123,10 @@ fn percent_decode(s: &str) -> Option<String> {
 
 /// Runs one API request: method check, the route's handler, errors to responses.
 pub async fn handle(app: &App, route: Route, req: ApiRequest) -> ApiResponse {
-    if req.method == Method::OPTIONS
-        || !route.methods().contains(&req.method)
-            && !(req.method == Method::HEAD && route.methods().contains(&Method::GET))
-    {
-        return ApiError::MethodNotAllowed(route.methods()).into_response();
+    let methods = route.methods();
+    let allowed = methods.contains(&req.method) || (req.method == Method::HEAD && methods.contains(&Method::GET));
+    if !allowed {
+        return ApiError::MethodNotAllowed(methods).into_response();
     }
     let result = match route {
         Route::Health => health::health().await,
@@ -109,6 +136,10 @@ pub async fn handle(app: &App, route: Route, req: ApiRequest) -> ApiResponse {
         Route::AuthStatus => auth::status(app, &req).await,
         Route::AuthDisconnect => auth::disconnect(app, &req).await,
         Route::Cron(job) => cron::run(app, &req, job).await,
+        Route::Insights => insights::insights(app, &req).await,
+        Route::InsightsAudience => insights::audience(app, &req).await,
+        Route::InsightsRefresh => insights::refresh(app, &req).await,
+        Route::AdminAccounts => insights::admin_accounts(app, &req).await,
     };
     let mut response = result.unwrap_or_else(|e| e.into_response());
     response.set_header("cache-control", "no-store");
@@ -125,6 +156,16 @@ mod tests {
         assert_eq!(Route::resolve("/api/health/").map(|r| r.0), Some(Route::Health));
         assert_eq!(Route::resolve("/api/auth/status").map(|r| r.0), Some(Route::AuthStatus));
         assert!(Route::resolve("/api/nothing").is_none());
+        for job in Job::ALL {
+            assert_eq!(Route::resolve(&job.cron_path()).map(|r| r.0), Some(Route::Cron(job)));
+        }
+        let (route, params) = Route::resolve("/api/insights/17841400000000001/audience").unwrap();
+        assert_eq!(route, Route::InsightsAudience);
+        assert_eq!(params, vec![("userId".to_string(), "17841400000000001".to_string())]);
+        assert_eq!(
+            Route::resolve("/api/insights/17841400000000001").map(|r| r.0),
+            Some(Route::Insights)
+        );
         assert_eq!(
             match_pattern("/api/insights/:userId", "/api/insights/17%2041"),
             Some(vec![("userId".into(), "17 41".into())])

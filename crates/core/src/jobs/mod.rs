@@ -198,6 +198,22 @@ pub fn lease_ttl(app: &App) -> Duration {
     app.config.job_time_budget + Duration::from_secs(120)
 }
 
+/// How long a job may spend delivering webhook events after its work.
+const NOTIFY_BUDGET: Duration = Duration::from_secs(15);
+
+/// Runs one job to the end of its slice and returns its report (the cron
+/// JSON). Every job ends by delivering the webhook events queued so far, its
+/// own status changes included, whether its work succeeded or not.
+pub async fn run(app: &App, ctx: &JobContext) -> Result<serde_json::Value, JobError> {
+    let report = match ctx.job {
+        Job::RefreshTokens => crate::tokens::run(app, ctx).await.map(serde_json::to_value),
+        Job::CollectInsights => crate::collect::run_insights(app, ctx).await.map(serde_json::to_value),
+        Job::CollectAudience => crate::collect::run_audience(app, ctx).await.map(serde_json::to_value),
+    };
+    crate::notify::deliver_pending(app, NOTIFY_BUDGET).await;
+    Ok(report?.unwrap_or_default())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -214,14 +230,4 @@ mod tests {
         assert!(Shard::parse(Some("1"), None).is_err());
         assert_eq!(Shard::parse(None, None).unwrap(), Shard::default());
     }
-}
-
-/// Runs one job to the end of its slice and returns its report (the cron JSON).
-pub async fn run(app: &App, ctx: &JobContext) -> Result<serde_json::Value, JobError> {
-    let report = match ctx.job {
-        Job::RefreshTokens => serde_json::to_value(crate::tokens::run(app, ctx).await?),
-        Job::CollectInsights => serde_json::to_value(crate::collect::run_insights(app, ctx).await?),
-        Job::CollectAudience => serde_json::to_value(crate::collect::run_audience(app, ctx).await?),
-    };
-    Ok(report.unwrap_or_default())
 }

@@ -1,6 +1,6 @@
 //! Connected accounts, their tokens (encrypted) and their health.
 
-use libsql::{Connection, Row, params};
+use libsql::{Connection, Row, TransactionBehavior, params};
 use serde::Serialize;
 
 use super::sql::{now, text};
@@ -25,7 +25,7 @@ impl TokenStatus {
         }
     }
 
-    fn parse(s: &str) -> Result<Self> {
+    pub(crate) fn parse(s: &str) -> Result<Self> {
         match s {
             "active" => Ok(TokenStatus::Active),
             "reauth_required" => Ok(TokenStatus::ReauthRequired),
@@ -103,6 +103,30 @@ pub struct StatusChange {
     pub reconnect_by: Option<String>,
 }
 
+impl StatusChange {
+    /// Back to `active`, nothing to report.
+    pub fn active() -> Self {
+        StatusChange {
+            status: TokenStatus::Active,
+            code: None,
+            subcode: None,
+            reason: None,
+            reconnect_by: None,
+        }
+    }
+}
+
+/// What [`Store::update_status`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StatusUpdate {
+    /// The status changed and its event was queued.
+    Changed,
+    /// No transition, no event: the connection is (still) in this status.
+    Unchanged(TokenStatus),
+    /// Nothing written: the account is gone or its tokens were replaced since.
+    Stale,
+}
+
 /// What a reconnect found before it wrote.
 #[derive(Debug, Clone)]
 pub struct Connected {
@@ -170,11 +194,12 @@ impl Store {
     /// Stores a connection made through OAuth: creates the account or updates
     /// it in place (never a duplicate), replaces both tokens, bumps the token
     /// generation (so a refresh that read the old tokens cannot overwrite
-    /// these) and restores `active`. A recovery event is queued in the same
+    /// these) and restores `active`. The callback's `debug_token` counts as
+    /// the day's health check. A recovery event is queued in the same
     /// transaction when the connection was not active before.
     pub async fn upsert_connection(&self, c: &NewConnection) -> Result<Connected> {
         let conn = self.conn().await?;
-        let tx = conn.transaction().await?;
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).await?;
         let now = now();
         let previous = {
             let mut rows = tx
@@ -219,8 +244,8 @@ impl Store {
         drop(rows);
         tx.execute(
             "INSERT INTO tokens (user_id, user_access_token, user_token_expires_at, page_access_token, data_access_expires_at,
-                                 granted_scopes, status, last_refreshed_at, created_at, updated_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'active', ?7, ?7, ?7)
+                                 granted_scopes, status, last_refreshed_at, last_checked_at, created_at, updated_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'active', ?7, ?7, ?7, ?7)
              ON CONFLICT (user_id) DO UPDATE SET
                 user_access_token = excluded.user_access_token, user_token_expires_at = excluded.user_token_expires_at,
                 page_access_token = excluded.page_access_token, data_access_expires_at = excluded.data_access_expires_at,
@@ -228,7 +253,7 @@ impl Store {
                 status_reason = NULL, reconnect_by = NULL,
                 status_changed_at = CASE WHEN tokens.status = 'active' THEN tokens.status_changed_at ELSE excluded.updated_at END,
                 generation = tokens.generation + 1, last_refreshed_at = excluded.last_refreshed_at,
-                updated_at = excluded.updated_at",
+                last_checked_at = excluded.last_checked_at, updated_at = excluded.updated_at",
             params![
                 account_id,
                 self.keys.encrypt(c.user_token.expose(), USER_TOKEN),
@@ -246,20 +271,13 @@ impl Store {
         )
         .await?;
         if matches!(previous, Some(s) if s != TokenStatus::Active) {
-            let change = StatusChange {
-                status: TokenStatus::Active,
-                code: None,
-                subcode: None,
-                reason: None,
-                reconnect_by: None,
-            };
-            tx.execute_batch(&event_sql(
+            let event = event_sql(
                 account_id,
                 &c.instagram_user_id,
                 c.username.as_deref(),
-                &change,
-            ))
-            .await?;
+                &StatusChange::active(),
+            );
+            tx.execute_batch(&event).await?;
         }
         tx.commit().await?;
         Ok(Connected {
@@ -350,27 +368,55 @@ impl Store {
     /// webhook event is queued in the same transaction (one event per
     /// transition, never one per run). Returns whether it changed.
     pub async fn set_status(&self, account_id: i64, change: &StatusChange) -> Result<bool> {
+        Ok(self.update_status(account_id, None, change).await? == StatusUpdate::Changed)
+    }
+
+    /// [`Store::set_status`], and only while the tokens are those read at
+    /// `expected_generation` (when given): a verdict about tokens that a
+    /// reconnect has replaced says nothing about the new ones.
+    ///
+    /// Two rules keep the status honest whoever writes it: an `invalid`
+    /// connection stays invalid until a reconnect, and a status a Graph error
+    /// set (it carries a code) is not replaced by a verdict without a code,
+    /// except by `invalid`.
+    pub async fn update_status(
+        &self,
+        account_id: i64,
+        expected_generation: Option<i64>,
+        change: &StatusChange,
+    ) -> Result<StatusUpdate> {
         let conn = self.conn().await?;
-        let tx = conn.transaction().await?;
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).await?;
         let current = {
             let mut rows = tx
                 .query(
-                    "SELECT t.status, u.instagram_user_id, u.instagram_username FROM tokens t JOIN users u ON u.id = t.user_id WHERE t.user_id = ?1",
+                    "SELECT t.status, t.status_code, t.generation, u.instagram_user_id, u.instagram_username
+                     FROM tokens t JOIN users u ON u.id = t.user_id WHERE t.user_id = ?1",
                     [account_id],
                 )
                 .await?;
             match rows.next().await? {
                 Some(row) => Some((
                     TokenStatus::parse(&row.get::<String>(0)?)?,
-                    row.get::<String>(1)?,
-                    row.get::<Option<String>>(2)?,
+                    row.get::<Option<i64>>(1)?,
+                    row.get::<i64>(2)?,
+                    row.get::<String>(3)?,
+                    row.get::<Option<String>>(4)?,
                 )),
                 None => None,
             }
         };
-        let Some((status, ig_id, username)) = current else {
-            return Ok(false);
+        let Some((status, code, generation, ig_id, username)) = current else {
+            return Ok(StatusUpdate::Stale);
         };
+        if expected_generation.is_some_and(|g| g != generation) {
+            return Ok(StatusUpdate::Stale);
+        }
+        let kept = (status == TokenStatus::Invalid && change.status != TokenStatus::Invalid)
+            || (change.status != TokenStatus::Invalid && change.code.is_none() && code.is_some());
+        if kept {
+            return Ok(StatusUpdate::Unchanged(status));
+        }
         let transition = status != change.status;
         let now = now();
         tx.execute(
@@ -394,31 +440,58 @@ impl Store {
                 .await?;
         }
         tx.commit().await?;
-        Ok(transition)
+        Ok(if transition {
+            StatusUpdate::Changed
+        } else {
+            StatusUpdate::Unchanged(status)
+        })
     }
 
-    /// Records what a health check learned about the user token.
+    /// Records what a health check learned about the user token read at
+    /// `generation`. Returns false when a reconnect replaced the tokens since.
     pub async fn record_token_check(
         &self,
         account_id: i64,
+        generation: i64,
         user_token_expires_at: Option<&str>,
         data_access_expires_at: Option<&str>,
         granted_scopes: &[String],
-    ) -> Result<()> {
+    ) -> Result<bool> {
         let conn = self.conn().await?;
-        conn.execute(
-            "UPDATE tokens SET user_token_expires_at = ?1, data_access_expires_at = ?2, granted_scopes = ?3, last_checked_at = ?4
-             WHERE user_id = ?5",
-            params![
-                user_token_expires_at.map(str::to_string),
-                data_access_expires_at.map(str::to_string),
-                granted_scopes.join(","),
-                now(),
-                account_id
-            ],
+        let changed = conn
+            .execute(
+                "UPDATE tokens SET user_token_expires_at = ?1, data_access_expires_at = ?2, granted_scopes = ?3,
+                        last_checked_at = ?4
+                 WHERE user_id = ?5 AND generation = ?6",
+                params![
+                    user_token_expires_at.map(str::to_string),
+                    data_access_expires_at.map(str::to_string),
+                    granted_scopes.join(","),
+                    now(),
+                    account_id,
+                    generation
+                ],
+            )
+            .await?;
+        Ok(changed == 1)
+    }
+
+    /// Usable connections (not `invalid`) whose user token expires before
+    /// `refresh_before` or whose last health check is older than
+    /// `checked_before`: those due for a refresh first, soonest expiry first,
+    /// then the longest unchecked.
+    pub async fn accounts_due_for_upkeep(&self, refresh_before: &str, checked_before: &str) -> Result<Vec<Account>> {
+        let conn = self.conn().await?;
+        collect_accounts(
+            &conn,
+            "WHERE t.status != 'invalid'
+               AND (t.user_token_expires_at < ?1 OR t.last_checked_at IS NULL OR t.last_checked_at < ?2)
+             ORDER BY CASE WHEN t.user_token_expires_at < ?1 THEN 0 ELSE 1 END,
+                      CASE WHEN t.user_token_expires_at < ?1 THEN t.user_token_expires_at ELSE t.last_checked_at END,
+                      u.id",
+            params![refresh_before, checked_before],
         )
-        .await?;
-        Ok(())
+        .await
     }
 
     /// Deletes an account and everything collected for it, in one transaction.
@@ -482,4 +555,137 @@ fn event_sql(account_id: i64, instagram_user_id: &str, username: Option<&str>, c
         text(&created_at),
         text(&created_at)
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::DatabaseConfig;
+    use crate::crypto::Keyring;
+
+    async fn store(dir: &tempfile::TempDir) -> Store {
+        let keys = Keyring::parse(&Keyring::generate_spec()).unwrap();
+        let store = Store::open(
+            &DatabaseConfig::Local {
+                path: dir.path().join("t.db"),
+            },
+            keys,
+        )
+        .await
+        .unwrap();
+        store.migrate().await.unwrap();
+        store
+    }
+
+    fn connection() -> NewConnection {
+        NewConnection {
+            instagram_user_id: "17841400000000001".into(),
+            username: Some("creator".into()),
+            name: None,
+            facebook_page_id: "200000000000001".into(),
+            facebook_page_name: "Studio".into(),
+            facebook_user_id: Some("100000000000001".into()),
+            followers_count: Some(10),
+            user_token: AccessToken::new("user-token"),
+            user_token_expires_at: None,
+            page_token: AccessToken::new("page-token"),
+            data_access_expires_at: None,
+            granted_scopes: vec!["instagram_basic".into()],
+        }
+    }
+
+    fn change(status: TokenStatus, code: Option<i64>) -> StatusChange {
+        StatusChange {
+            status,
+            code,
+            subcode: None,
+            reason: Some(format!("{status:?} {code:?}")),
+            reconnect_by: None,
+        }
+    }
+
+    async fn status(store: &Store, id: i64) -> (TokenStatus, Option<i64>) {
+        let a = store.account_by_id(id).await.unwrap().unwrap();
+        (a.token.status, a.token.code)
+    }
+
+    #[tokio::test]
+    async fn status_changes_follow_the_rules_and_queue_one_event_each() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = store(&dir).await;
+        let id = store.upsert_connection(&connection()).await.unwrap().account_id;
+        let generation = store.tokens(id).await.unwrap().unwrap().generation;
+        use StatusUpdate::*;
+        use TokenStatus::*;
+
+        // A permission error from a call: reauth_required, with its code.
+        assert_eq!(
+            store
+                .update_status(id, None, &change(ReauthRequired, Some(10)))
+                .await
+                .unwrap(),
+            Changed
+        );
+        assert_eq!(
+            store
+                .update_status(id, None, &change(ReauthRequired, Some(10)))
+                .await
+                .unwrap(),
+            Unchanged(ReauthRequired)
+        );
+        // The job's own verdicts (no code) do not undo what a Graph error said.
+        assert_eq!(
+            store
+                .update_status(id, Some(generation), &change(Active, None))
+                .await
+                .unwrap(),
+            Unchanged(ReauthRequired)
+        );
+        assert_eq!(status(&store, id).await, (ReauthRequired, Some(10)));
+        // A verdict about tokens a reconnect replaced is not written.
+        assert_eq!(
+            store
+                .update_status(id, Some(generation + 1), &change(Invalid, Some(190)))
+                .await
+                .unwrap(),
+            Stale
+        );
+        // Invalid stays invalid until a reconnect.
+        assert_eq!(
+            store
+                .update_status(id, Some(generation), &change(Invalid, Some(190)))
+                .await
+                .unwrap(),
+            Changed
+        );
+        assert_eq!(
+            store
+                .update_status(id, None, &change(ReauthRequired, Some(200)))
+                .await
+                .unwrap(),
+            Unchanged(Invalid)
+        );
+        assert_eq!(status(&store, id).await, (Invalid, Some(190)));
+
+        let again = store.upsert_connection(&connection()).await.unwrap();
+        assert_eq!(again.previous_status, Some(Invalid));
+        assert_eq!(status(&store, id).await, (Active, None));
+        assert_eq!(store.tokens(id).await.unwrap().unwrap().generation, generation + 1);
+        let events: Vec<String> = store
+            .recent_notifications(10)
+            .await
+            .unwrap()
+            .into_iter()
+            .rev()
+            .map(|n| n.event)
+            .collect();
+        assert_eq!(
+            events,
+            [
+                "connection.reauth_required",
+                "connection.invalid",
+                "connection.restored"
+            ]
+        );
+    }
 }

@@ -5,7 +5,9 @@
 //! idle (platform-facts). Nothing outside this module writes SQL.
 
 mod accounts;
+mod collect;
 mod jobs;
+mod notifications;
 mod schema;
 pub mod sql;
 
@@ -14,7 +16,9 @@ use std::time::Duration;
 use libsql::{Builder, Connection, Database};
 
 pub use accounts::*;
+pub use collect::*;
 pub use jobs::*;
+pub use notifications::*;
 
 use crate::config::DatabaseConfig;
 use crate::crypto::{CryptoError, Keyring};
