@@ -334,6 +334,16 @@ async fn connect_collect_refresh_and_disconnect_in_a_real_browser() {
     t.stop().await;
 }
 
+/// The stored history's daily value of `metric`, `ago` days before today: a weekly wave.
+fn seeded(metric: &str, ago: i64) -> i64 {
+    let (base, spread) = match metric {
+        "reach" => (900, 400),
+        "views" => (2600, 900),
+        _ => (110, 60),
+    };
+    base + (ago * 37 % spread) + if ago % 7 < 2 { spread / 2 } else { 0 }
+}
+
 /// Stores `days` days of history through the collector's own write, as if
 /// the account had been collected every day: Meta's daily values end at
 /// 08:00 UTC the next day, the follower count is an hourly snapshot.
@@ -343,16 +353,11 @@ async fn store_history(t: &TestApp, days: i64) {
     let mut insights = Vec::new();
     for ago in 1..=days {
         let day = today - Duration::days(ago);
-        let wave = |base: i64, spread: i64| base + (ago * 37 % spread) + if ago % 7 < 2 { spread / 2 } else { 0 };
-        for (metric, value) in [
-            ("reach", wave(900, 400)),
-            ("views", wave(2600, 900)),
-            ("accounts_engaged", wave(110, 60)),
-        ] {
+        for metric in ["reach", "views", "accounts_engaged"] {
             let end = (day + Duration::days(1)).format("%Y-%m-%dT08:00:00Z").to_string();
             insights.push(MetricRow {
                 metric_name: metric.into(),
-                metric_value: Some(value),
+                metric_value: Some(seeded(metric, ago)),
                 period: "day".into(),
                 end_time: end,
             });
@@ -436,35 +441,37 @@ async fn ninety_days_of_history_read_by_mouse_and_keyboard() {
     // Keyboard: Tab reaches the chart; the arrow keys read day by day.
     let tabbable = browser
         .execute(
-            "return document.querySelector('#chart-reach svg').getAttribute('tabindex')",
+            "return document.querySelector('#chart-accounts_engaged svg').getAttribute('tabindex')",
             json!([]),
         )
         .await;
     assert_eq!(tabbable, "0", "the chart is in the Tab order");
-    let chart = browser.find("#chart-reach svg").await;
+    let chart = browser.find("#chart-accounts_engaged svg").await;
     chart.send_keys("\u{E011}").await; // Home: the first day
     chart.send_keys("\u{E014}").await; // Right arrow: the second day
     let read = browser
         .execute(
-            "const active = document.querySelector('#chart-reach circle.point.active');
-             const tip = document.querySelector('#chart-reach .tooltip');
-             const all = [...document.querySelectorAll('#chart-reach circle.point')];
-             return { index: all.indexOf(active), value: active && active.dataset.value,
-                      tip: tip.hidden ? '' : tip.textContent,
-                      live: document.querySelector('#chart-reach [aria-live]').textContent };",
+            "const card = document.getElementById('chart-accounts_engaged');
+             const all = [...card.querySelectorAll('circle.point')];
+             const active = card.querySelector('circle.point.active');
+             const tip = card.querySelector('.tooltip');
+             return { index: all.indexOf(active), day: active && active.dataset.day,
+                      tip: tip.hidden ? '' : tip.textContent, live: card.querySelector('[aria-live]').textContent };",
             json!([]),
         )
         .await;
     assert_eq!(read["index"], 1, "{read}");
-    let value: i64 = read["value"].as_str().unwrap_or_default().parse().unwrap_or(-1);
-    let shown = format_thousands(value);
+    // The value read out is the one stored for that very day.
+    let day = chrono::NaiveDate::parse_from_str(read["day"].as_str().unwrap_or_default(), "%Y-%m-%d").expect("day");
+    let expected = seeded("accounts_engaged", (Utc::now().date_naive() - day).num_days()).to_string();
+    let tip = read["tip"].as_str().unwrap_or_default();
+    assert!(tip.ends_with(&expected), "the tooltip shows {expected}: {read}");
     assert!(
-        read["tip"].as_str().unwrap_or_default().contains(&shown),
-        "the tooltip shows {shown}: {read}"
-    );
-    assert!(
-        read["live"].as_str().unwrap_or_default().contains(&shown),
-        "screen readers hear {shown}: {read}"
+        read["live"]
+            .as_str()
+            .unwrap_or_default()
+            .contains(&format!(": {expected} ")),
+        "screen readers hear {expected}: {read}"
     );
 
     // Mouse: pointing at the chart shows the value under the pointer.
@@ -476,18 +483,6 @@ async fn ninety_days_of_history_read_by_mouse_and_keyboard() {
     screenshots(&browser, "dashboard-90-days").await;
     browser.quit().await;
     t.stop().await;
-}
-
-fn format_thousands(n: i64) -> String {
-    let digits = n.abs().to_string();
-    let mut out = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    if n < 0 { format!("-{out}") } else { out }
 }
 
 #[tokio::test]
