@@ -133,12 +133,19 @@
 
   // ---------------------------------------------------------------- API
 
+  /** `status` is the HTTP status, 0 when no answer came. */
   class ApiError extends Error {
-    constructor(message, status, kind) {
+    constructor(message, status) {
       super(message);
       this.status = status;
-      this.kind = kind;
+      this.retryAfter = null;
     }
+  }
+
+  /** The server's messages are terse ("no such connected account"): make them a sentence. */
+  function sentence(text) {
+    const t = String(text).trim();
+    return t.charAt(0).toUpperCase() + t.slice(1) + (/[.!?]$/.test(t) ? '' : '.');
   }
 
   /** One API call with a time limit; errors carry a message fit for people. */
@@ -156,9 +163,9 @@
       });
     } catch (e) {
       if (controller.signal.aborted) {
-        throw new ApiError('The server took too long to answer.', 0, 'timeout');
+        throw new ApiError('The server took too long to answer.', 0);
       }
-      throw new ApiError('The server could not be reached. Check your connection.', 0, 'network');
+      throw new ApiError('The server could not be reached. Check your connection.', 0);
     } finally {
       clearTimeout(timer);
     }
@@ -170,8 +177,7 @@
     }
     if (!response.ok) {
       const message = (data && (data.message || data.error)) || `The server answered ${response.status}.`;
-      const err = new ApiError(message, response.status, 'http');
-      err.data = data;
+      const err = new ApiError(sentence(message), response.status);
       err.retryAfter = Number(response.headers.get('retry-after')) || null;
       throw err;
     }
@@ -419,7 +425,7 @@
         h('span', { class: 'figure', id: `chart-${spec.metric}-figure` }, '–'),
         h('span', { class: 'chart-summary', id: `chart-${spec.metric}-summary` })),
       body);
-    const chart = { spec, body, points: [], card, drawnWidth: 0 };
+    const chart = { spec, body, points: [], drawnWidth: 0 };
     state.charts.set(spec.metric, chart);
     // Charts follow their card's width, so that their text stays readable on phones.
     if (typeof ResizeObserver === 'function') {
@@ -445,7 +451,7 @@
       if (generation !== state.generation || range !== state.range) return;
       const rows = (data && data.insights) || [];
       for (const row of rows) setLastCollected(row.collected_at);
-      const points = toPoints(rows.filter((r) => r.metric_name === spec.metric), spec);
+      const points = toPoints(rows.filter((r) => r.metric_name === spec.metric));
       chart.points = points;
       // A daily value is stored with the end of its day, so the first one
       // requested from `from` describes the day before it.
@@ -474,7 +480,7 @@
   }
 
   /** One point per day: daily metrics as reported, totals as the day's last snapshot. */
-  function toPoints(rows, spec) {
+  function toPoints(rows) {
     const byDay = new Map();
     for (const row of rows) {
       const day = dayOf(row);
@@ -495,13 +501,11 @@
     const last = points[points.length - 1];
     figure.textContent = numberFormat.format(last.value);
     let context = '';
-    if (points.length < 2) {
-      context = '';
-    } else if (chart.spec.kind === 'total') {
+    if (points.length > 1 && chart.spec.kind === 'total') {
       const change = last.value - points[0].value;
       const sign = change > 0 ? '+' : change < 0 ? '−' : '±';
       context = `${sign}${numberFormat.format(Math.abs(change))} since ${dayFormat.format(dayMs(points[0].day))}`;
-    } else {
+    } else if (points.length > 1) {
       // Daily unique counts are not summed: an account seen on two days counts on both.
       const average = points.reduce((sum, p) => sum + p.value, 0) / points.length;
       context = `daily average ${numberFormat.format(Math.round(average))}`;
@@ -536,79 +540,66 @@
     return ticks;
   }
 
+  const CHART_HEIGHT = 210;
+  const MARGIN = { top: 12, right: 12, bottom: 28, left: 48 };
+
+  /** Draws `chart.points` over the whole range, as wide as the card is now. */
   function drawChart(chart) {
     const { spec, points } = chart;
     const width = Math.max(240, Math.round(chart.body.clientWidth || 520));
     chart.drawnWidth = Math.round(chart.body.clientWidth);
-    const height = 210;
-    const margin = { top: 12, right: 12, bottom: 28, left: 48 };
-    const innerW = width - margin.left - margin.right;
-    const innerH = height - margin.top - margin.bottom;
+    const height = CHART_HEIGHT;
+    const innerW = width - MARGIN.left - MARGIN.right;
+    const innerH = height - MARGIN.top - MARGIN.bottom;
 
+    // Scales: daily counts from zero; the follower total around its values.
     const values = points.map((p) => p.value);
-    const low = spec.kind === 'daily' ? 0 : Math.min(...values);
-    const ticks = niceTicks(low, Math.max(...values), 4);
+    const ticks = niceTicks(spec.kind === 'daily' ? 0 : Math.min(...values), Math.max(...values), 4);
     const yMin = ticks[0];
     const yMax = ticks[ticks.length - 1];
     const start = dayMs(chart.from);
-    const end = dayMs(chart.to);
-    const span = Math.max(1, end - start);
-    const x = (day) => margin.left + ((dayMs(day) - start) / span) * innerW;
-    const y = (v) => margin.top + innerH - ((v - yMin) / (yMax - yMin || 1)) * innerH;
+    const span = Math.max(1, dayMs(chart.to) - start);
+    const x = (day) => MARGIN.left + ((dayMs(day) - start) / span) * innerW;
+    const y = (v) => MARGIN.top + innerH - ((v - yMin) / (yMax - yMin || 1)) * innerH;
+    const at = (p) => `${x(p.day).toFixed(1)},${y(p.value).toFixed(1)}`;
 
-    const grid = ticks.map((t) => s('g', { class: 'axis y-axis' },
-      s('line', { class: t === yMin ? 'baseline' : 'grid-line', x1: margin.left, x2: width - margin.right, y1: y(t), y2: y(t) }),
-      s('text', { x: margin.left - 8, y: y(t), 'text-anchor': 'end', 'dominant-baseline': 'middle' }, compactFormat.format(t))));
-
+    const yAxis = ticks.map((t) => s('g', { class: 'axis y-axis' },
+      s('line', { class: t === yMin ? 'baseline' : 'grid-line', x1: MARGIN.left, x2: width - MARGIN.right, y1: y(t), y2: y(t) }),
+      s('text', { x: MARGIN.left - 8, y: y(t), 'text-anchor': 'end', 'dominant-baseline': 'middle' }, compactFormat.format(t))));
     const labelCount = width < 420 ? 3 : 5;
-    const xLabels = [];
-    for (let i = 0; i < labelCount; i += 1) {
+    const xAxis = Array.from({ length: labelCount }, (_, i) => {
       const t = start + (span * i) / (labelCount - 1);
-      const day = new Date(t).toISOString().slice(0, 10);
       const anchor = i === 0 ? 'start' : i === labelCount - 1 ? 'end' : 'middle';
-      xLabels.push(s('text', { x: x(day), y: height - 6, 'text-anchor': anchor }, dayFormat.format(t)));
-    }
-
-    // Missing days break the line: Instagram sends nothing for them, not zero.
-    const segments = [];
-    let current = [];
-    points.forEach((p, i) => {
-      if (i > 0 && dayMs(p.day) - dayMs(points[i - 1].day) > 86400000) {
-        segments.push(current);
-        current = [];
-      }
-      current.push(p);
+      return s('text', { x: MARGIN.left + (innerW * i) / (labelCount - 1), y: height - 6, 'text-anchor': anchor }, dayFormat.format(t));
     });
-    segments.push(current);
-    const linePath = segments.map((seg) => seg.map((p, i) => `${i ? 'L' : 'M'}${x(p.day).toFixed(1)},${y(p.value).toFixed(1)}`).join('')).join('');
-    // A filled area reads as "amount" and so starts at zero: daily metrics only.
-    const areaPath = spec.kind !== 'daily' ? '' : segments.filter((seg) => seg.length > 1).map((seg) =>
-      `M${x(seg[0].day).toFixed(1)},${y(yMin).toFixed(1)}${seg.map((p) => `L${x(p.day).toFixed(1)},${y(p.value).toFixed(1)}`).join('')}L${x(seg[seg.length - 1].day).toFixed(1)},${y(yMin).toFixed(1)}Z`).join('');
 
-    // Dots for a month; for a quarter they would crowd the line, so only the read one shows.
+    const segments = gapless(points);
+    const line = segments.map((seg) => `M${seg.map(at).join('L')}`).join('');
+    // A filled area reads as "amount" and so starts at zero: daily metrics only.
+    const floor = (p) => `${x(p.day).toFixed(1)},${y(yMin).toFixed(1)}`;
+    const area = spec.kind !== 'daily' ? '' : segments.filter((seg) => seg.length > 1)
+      .map((seg) => `M${floor(seg[0])}L${seg.map(at).join('L')}L${floor(seg[seg.length - 1])}Z`).join('');
+
+    // Dots for a month; for a quarter they would crowd the line, so only the one read shows.
     const dense = innerW / Math.max(1, state.range) < 8;
-    const radius = dense ? 3.5 : 3.25;
     const dots = points.map((p) => s('circle', {
-      class: 'point', cx: x(p.day).toFixed(1), cy: y(p.value).toFixed(1), r: radius, 'data-day': p.day, 'data-value': p.value,
+      class: 'point', cx: x(p.day).toFixed(1), cy: y(p.value).toFixed(1), r: dense ? 3.5 : 3.25, 'data-day': p.day, 'data-value': p.value,
     }));
-    const guide = s('line', { class: 'guide', y1: margin.top, y2: margin.top + innerH, x1: -10, x2: -10, visibility: 'hidden' });
-    const hit = s('rect', { class: 'hit', x: margin.left, y: margin.top, width: innerW, height: innerH });
+    const guide = s('line', { class: 'guide', y1: MARGIN.top, y2: MARGIN.top + innerH, x1: -10, x2: -10, visibility: 'hidden' });
+    const hit = s('rect', { class: 'hit', x: MARGIN.left, y: MARGIN.top, width: innerW, height: innerH });
 
     const first = points[0];
     const last = points[points.length - 1];
     const label = `${spec.title}, last ${state.range} days: ${points.length} day${points.length === 1 ? '' : 's'} of data, from ${numberFormat.format(first.value)} on ${longDayFormat.format(dayMs(first.day))} to ${numberFormat.format(last.value)} on ${longDayFormat.format(dayMs(last.day))}. Use the left and right arrow keys to read each day.`;
-    const svg = s('svg', {
-      width, height, viewBox: `0 0 ${width} ${height}`, tabindex: 0, role: 'group', 'aria-label': label, focusable: 'true',
-    },
-    s('title', {}, `${spec.title} over the last ${state.range} days`),
-    grid,
-    s('g', { class: 'axis x-axis' }, xLabels),
-    s('path', { class: 'area', d: areaPath }),
-    s('path', { class: 'line', d: linePath }),
-    guide,
-    s('g', { class: dense ? 'points dense' : 'points' }, dots),
-    hit);
-
+    const svg = s('svg', { width, height, viewBox: `0 0 ${width} ${height}`, tabindex: 0, role: 'group', 'aria-label': label },
+      s('title', {}, `${spec.title} over the last ${state.range} days`),
+      yAxis,
+      s('g', { class: 'axis x-axis' }, xAxis),
+      s('path', { class: 'area', d: area }),
+      s('path', { class: 'line', d: line }),
+      guide,
+      s('g', { class: dense ? 'points dense' : 'points' }, dots),
+      hit);
     const tooltip = h('div', { class: 'tooltip', hidden: true });
     const live = h('p', { class: 'visually-hidden', 'aria-live': 'polite' });
     // A young connection has little history: say so rather than look broken.
@@ -618,39 +609,32 @@
     chart.body.dataset.state = 'ready';
     chart.body.replaceChildren(svg, tooltip, live, note);
 
+    // Reading a value: the pointer picks the nearest day, the keys step through days.
     let active = -1;
     const show = (index) => {
-      if (index < 0 || index >= points.length) return;
       if (active >= 0) dots[active].classList.remove('active');
-      active = index;
-      const p = points[index];
-      const cx = x(p.day);
-      dots[index].classList.add('active');
-      guide.setAttribute('x1', cx);
-      guide.setAttribute('x2', cx);
+      active = Math.min(points.length - 1, Math.max(0, index));
+      const p = points[active];
+      dots[active].classList.add('active');
+      guide.setAttribute('x1', x(p.day));
+      guide.setAttribute('x2', x(p.day));
       guide.setAttribute('visibility', 'visible');
       tooltip.replaceChildren(longDayFormat.format(dayMs(p.day)), h('strong', {}, numberFormat.format(p.value)));
       tooltip.hidden = false;
-      tooltip.style.left = `${Math.min(Math.max(cx, 70), width - 70)}px`;
+      tooltip.style.left = `${Math.min(Math.max(x(p.day), 70), width - 70)}px`;
       tooltip.style.top = `${y(p.value)}px`;
       live.textContent = `${longDayFormat.format(dayMs(p.day))}: ${numberFormat.format(p.value)} ${spec.title.toLowerCase()}`;
-      chart.active = p;
     };
     const hide = () => {
       if (active >= 0) dots[active].classList.remove('active');
       active = -1;
       guide.setAttribute('visibility', 'hidden');
       tooltip.hidden = true;
-      chart.active = null;
     };
     const nearest = (clientX) => {
       const box = svg.getBoundingClientRect();
       const px = ((clientX - box.left) / box.width) * width;
-      let best = 0;
-      points.forEach((p, i) => {
-        if (Math.abs(x(p.day) - px) < Math.abs(x(points[best].day) - px)) best = i;
-      });
-      return best;
+      return points.reduce((best, p, i) => (Math.abs(x(p.day) - px) < Math.abs(x(points[best].day) - px) ? i : best), 0);
     };
     hit.addEventListener('pointermove', (e) => show(nearest(e.clientX)));
     hit.addEventListener('pointerleave', () => { if (document.activeElement !== svg) hide(); });
@@ -660,8 +644,18 @@
       const moves = { ArrowLeft: active - 1, ArrowRight: active + 1, Home: 0, End: points.length - 1 };
       if (!(e.key in moves)) return;
       e.preventDefault();
-      show(Math.min(points.length - 1, Math.max(0, moves[e.key])));
+      show(moves[e.key]);
     });
+  }
+
+  /** Runs of consecutive days: a missing day breaks the line (Instagram sends nothing, not zero). */
+  function gapless(points) {
+    const segments = [];
+    points.forEach((p, i) => {
+      if (i === 0 || dayMs(p.day) - dayMs(points[i - 1].day) > 86400000) segments.push([]);
+      segments[segments.length - 1].push(p);
+    });
+    return segments;
   }
 
   // ---------------------------------------------------------------- audience
