@@ -683,10 +683,28 @@ async fn several_accounts_get_a_switcher() {
 }
 
 #[tokio::test]
-async fn the_page_says_so_when_the_api_cannot_be_reached() {
+async fn the_page_says_so_when_the_api_is_slow_or_cannot_be_reached() {
     let t = spawn_app().await;
     let browser = Browser::start(DESKTOP.0, DESKTOP.1).await;
     connect(&browser, &t).await;
+
+    // A slow network: each chart shows that it is loading, then its content.
+    browser.set_latency(1500).await;
+    browser.goto(&t.url).await;
+    wait_for_view(&browser, "dashboard").await;
+    let loading = browser
+        .execute(
+            "return [...document.querySelectorAll('.chart-body')].map(b => [b.dataset.state, b.textContent.trim()]);",
+            json!([]),
+        )
+        .await;
+    assert_eq!(loading[0], json!(["loading", "Loading reach…"]), "{loading}");
+    assert!(
+        loading.as_array().unwrap().iter().all(|c| c[0] == "loading"),
+        "{loading}"
+    );
+    wait_for_charts(&browser).await;
+    browser.set_latency(0).await;
 
     // No status: a message and Try again, not the Connect button.
     browser.block_urls(&["*/api/auth/status*"]).await;

@@ -283,6 +283,14 @@ impl Browser {
         self.cdp("Network.setBlockedURLs", json!({ "urls": patterns })).await;
     }
 
+    /// Delays every request by `latency_ms`, as a slow network would (0 to stop).
+    pub async fn set_latency(&self, latency_ms: u64) {
+        self.cdp("Network.enable", json!({})).await;
+        let conditions =
+            json!({ "offline": false, "latency": latency_ms, "downloadThroughput": -1, "uploadThroughput": -1 });
+        self.cdp("Network.emulateNetworkConditions", conditions).await;
+    }
+
     pub async fn quit(mut self) {
         let _ = self.command(reqwest::Method::DELETE, "", None).await;
         self.session.clear();
