@@ -53,6 +53,8 @@ mod deploy;
 mod harness;
 mod hosted;
 mod oauth;
+mod page;
 mod receiver;
 mod storage;
 mod tokens;
+mod webdriver;
