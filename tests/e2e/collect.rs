@@ -96,96 +96,98 @@ async fn admin_account(t: &TestApp, ig: &str) -> Value {
         .expect("listed")
 }
 
-#[tokio::test]
-async fn hourly_collection_fetches_current_metrics_with_the_page_token() {
-    let t = spawn_app().await;
-    t.connect().await;
-    let (day, end_time) = yesterday();
-    t.control.set_metric_value(DEFAULT_IG, "reach", day, 4242);
-    t.control.reset_calls();
+// On an embedded file and on sqld: collection writes the same rows on both.
+on_both_databases! {
+    async fn hourly_collection_fetches_current_metrics_with_the_page_token(t: TestApp) {
+        t.connect().await;
+        let (day, end_time) = yesterday();
+        t.control.set_metric_value(DEFAULT_IG, "reach", day, 4242);
+        t.control.reset_calls();
 
-    let report = cron(&t, "collect-insights").await;
-    assert_eq!(counts(&report, ["collected", "failed"]), [1, 0], "{report}");
-    assert!(report["duration_ms"].is_u64() && report["remaining"] == 0 && report["skipped"] == 0);
+        let report = cron(&t, "collect-insights").await;
+        assert_eq!(counts(&report, ["collected", "failed"]), [1, 0], "{report}");
+        assert!(report["duration_ms"].is_u64() && report["remaining"] == 0 && report["skipped"] == 0);
 
-    // One round trip: a batch of the snapshot and three days, all with the Page token and its proof.
-    assert_eq!(t.control.http_requests(), 1);
-    let calls = t.control.calls();
-    let insight_calls: Vec<&CallRecord> = calls.iter().filter(|c| c.endpoint == Endpoint::Insights).collect();
-    assert_eq!(insight_calls.len(), 3, "today and the two days before");
-    for c in calls_for(&calls, DEFAULT_IG) {
-        assert_eq!(c.token_kind, Some(TokenKind::Page), "{}", c.path);
-        assert!(c.had_appsecret_proof && c.in_batch);
-    }
-    for c in &insight_calls {
-        let metrics: Vec<&str> = param(c, "metric").unwrap().split(',').collect();
-        for wanted in ["views", "reach", "accounts_engaged"] {
-            assert!(metrics.contains(&wanted), "{metrics:?}");
+        // One round trip: a batch of the snapshot and three days, all with the Page token and its proof.
+        assert_eq!(t.control.http_requests(), 1);
+        let calls = t.control.calls();
+        let insight_calls: Vec<&CallRecord> = calls.iter().filter(|c| c.endpoint == Endpoint::Insights).collect();
+        assert_eq!(insight_calls.len(), 3, "today and the two days before");
+        for c in calls_for(&calls, DEFAULT_IG) {
+            assert_eq!(c.token_kind, Some(TokenKind::Page), "{}", c.path);
+            assert!(c.had_appsecret_proof && c.in_batch);
         }
-        assert_eq!(
-            (param(c, "period"), param(c, "metric_type")),
-            (Some("day"), Some("total_value"))
+        for c in &insight_calls {
+            let metrics: Vec<&str> = param(c, "metric").unwrap().split(',').collect();
+            for wanted in ["views", "reach", "accounts_engaged"] {
+                assert!(metrics.contains(&wanted), "{metrics:?}");
+            }
+            assert_eq!(
+                (param(c, "period"), param(c, "metric_type")),
+                (Some("day"), Some("total_value"))
+            );
+        }
+        assert!(
+            !calls
+                .iter()
+                .any(|c| c.params.iter().any(|(_, v)| v.contains("impressions"))),
+            "no impressions request is ever sent"
         );
-    }
-    assert!(
-        !calls
-            .iter()
-            .any(|c| c.params.iter().any(|(_, v)| v.contains("impressions"))),
-        "no impressions request is ever sent"
-    );
-    let node = calls.iter().find(|c| c.endpoint == Endpoint::IgUser).expect("snapshot");
-    assert_eq!(param(node, "fields"), Some("followers_count,follows_count,media_count"));
+        let node = calls.iter().find(|c| c.endpoint == Endpoint::IgUser).expect("snapshot");
+        assert_eq!(param(node, "fields"), Some("followers_count,follows_count,media_count"));
 
-    // Stored with the end_time that closes each Meta day; the snapshot at the hour.
-    let rows = insights(&t, DEFAULT_IG, "").await;
-    assert_eq!(value_of(&rows, "reach", &end_time), Some(4242));
-    for metric in [
-        "views",
-        "accounts_engaged",
-        "total_interactions",
-        "likes",
-        "follows_and_unfollows",
-    ] {
-        assert!(value_of(&rows, metric, &end_time).is_some(), "{metric}");
+        // Stored with the end_time that closes each Meta day; the snapshot at the hour.
+        let rows = insights(&t, DEFAULT_IG, "").await;
+        assert_eq!(value_of(&rows, "reach", &end_time), Some(4242));
+        for metric in [
+            "views",
+            "accounts_engaged",
+            "total_interactions",
+            "likes",
+            "follows_and_unfollows",
+        ] {
+            assert!(value_of(&rows, metric, &end_time).is_some(), "{metric}");
+        }
+        let hour = format!("{}", Utc::now().format("%Y-%m-%dT%H:00:00Z"));
+        assert_eq!(value_of(&rows, "followers_count", &hour), Some(12_345));
+        let snapshot = rows.iter().find(|r| r["metric_name"] == "followers_count").unwrap();
+        assert_eq!(snapshot["period"], "lifetime");
+        assert!(snapshot["collected_at"].is_string());
+        assert_eq!(rows.iter().filter(|r| r["metric_name"] == "views").count(), 3);
+        assert_no_secrets(&t.control, captured_logs().as_bytes(), "the logs");
     }
-    let hour = format!("{}", Utc::now().format("%Y-%m-%dT%H:00:00Z"));
-    assert_eq!(value_of(&rows, "followers_count", &hour), Some(12_345));
-    let snapshot = rows.iter().find(|r| r["metric_name"] == "followers_count").unwrap();
-    assert_eq!(snapshot["period"], "lifetime");
-    assert!(snapshot["collected_at"].is_string());
-    assert_eq!(rows.iter().filter(|r| r["metric_name"] == "views").count(), 3);
-    assert_no_secrets(&t.control, captured_logs().as_bytes(), "the logs");
 }
 
-#[tokio::test]
-async fn the_same_hour_twice_leaves_the_same_rows_and_corrections_update_in_place() {
-    let t = spawn_app().await;
-    t.connect().await;
-    cron(&t, "collect-insights").await;
-    let first = insights(&t, DEFAULT_IG, "").await;
-    assert!(
-        first.len() >= 36,
-        "11 metrics x 3 days + 3 snapshot fields, got {}",
-        first.len()
-    );
+// On an embedded file and on sqld: collection writes the same rows on both.
+on_both_databases! {
+    async fn the_same_hour_twice_leaves_the_same_rows_and_corrections_update_in_place(t: TestApp) {
+        t.connect().await;
+        cron(&t, "collect-insights").await;
+        let first = insights(&t, DEFAULT_IG, "").await;
+        assert!(
+            first.len() >= 36,
+            "11 metrics x 3 days + 3 snapshot fields, got {}",
+            first.len()
+        );
 
-    // The cron again: the account was collected this hour, so nothing is due.
-    let again = cron(&t, "collect-insights").await;
-    assert_eq!(again["collected"], 0);
-    // A manual refresh fetches everything again: still the very same rows.
-    let (status, body) = refresh(&t, DEFAULT_IG).await;
-    assert_eq!(status, 200, "{body}");
-    assert_eq!(body["success"], true);
-    assert_eq!(body["collected"].as_u64(), Some(first.len() as u64));
-    assert_eq!(insights(&t, DEFAULT_IG, "").await, first);
+        // The cron again: the account was collected this hour, so nothing is due.
+        let again = cron(&t, "collect-insights").await;
+        assert_eq!(again["collected"], 0);
+        // A manual refresh fetches everything again: still the very same rows.
+        let (status, body) = refresh(&t, DEFAULT_IG).await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body["success"], true);
+        assert_eq!(body["collected"].as_u64(), Some(first.len() as u64));
+        assert_eq!(insights(&t, DEFAULT_IG, "").await, first);
 
-    // Meta corrects yesterday's views: updated in place, no new row.
-    let (day, end_time) = yesterday();
-    t.control.set_metric_value(DEFAULT_IG, "views", day, 987_654);
-    refresh(&t, DEFAULT_IG).await;
-    let corrected = insights(&t, DEFAULT_IG, "").await;
-    assert_eq!(corrected.len(), first.len());
-    assert_eq!(value_of(&corrected, "views", &end_time), Some(987_654));
+        // Meta corrects yesterday's views: updated in place, no new row.
+        let (day, end_time) = yesterday();
+        t.control.set_metric_value(DEFAULT_IG, "views", day, 987_654);
+        refresh(&t, DEFAULT_IG).await;
+        let corrected = insights(&t, DEFAULT_IG, "").await;
+        assert_eq!(corrected.len(), first.len());
+        assert_eq!(value_of(&corrected, "views", &end_time), Some(987_654));
+    }
 }
 
 #[tokio::test]
@@ -222,60 +224,61 @@ async fn throttling_and_429_are_retried_with_backoff() {
     assert_eq!(admin_account(&t, DEFAULT_IG).await["throttled"], false);
 }
 
-#[tokio::test]
-async fn demographics_are_fetched_as_one_snapshot_a_day() {
-    let t = spawn_app().await;
-    t.connect().await;
-    let (small, _) = connect_influencer(&t, 50).await;
-    t.control.reset_calls();
+// On an embedded file and on sqld: collection writes the same rows on both.
+on_both_databases! {
+    async fn demographics_are_fetched_as_one_snapshot_a_day(t: TestApp) {
+        t.connect().await;
+        let (small, _) = connect_influencer(&t, 50).await;
+        t.control.reset_calls();
 
-    let report = cron(&t, "collect-audience").await;
-    assert_eq!(
-        counts(&report, ["collected", "skipped", "failed"]),
-        [1, 1, 0],
-        "{report}"
-    );
-    let calls = t.control.calls();
-    let demo: Vec<&CallRecord> = calls.iter().filter(|c| c.endpoint == Endpoint::Demographics).collect();
-    assert_eq!(demo.len(), 8, "two metrics by four breakdowns");
-    for c in &demo {
+        let report = cron(&t, "collect-audience").await;
         assert_eq!(
-            c.account.as_deref(),
-            Some(DEFAULT_IG),
-            "the small account costs no call"
+            counts(&report, ["collected", "skipped", "failed"]),
+            [1, 1, 0],
+            "{report}"
         );
-        assert_eq!(c.token_kind, Some(TokenKind::Page));
-        assert_eq!(
-            (param(c, "period"), param(c, "metric_type"), param(c, "timeframe")),
-            (Some("lifetime"), Some("total_value"), Some("this_month"))
-        );
-        assert!(["age", "city", "country", "gender"].contains(&param(c, "breakdown").unwrap()));
-        assert!(["follower_demographics", "engaged_audience_demographics"].contains(&param(c, "metric").unwrap()));
+        let calls = t.control.calls();
+        let demo: Vec<&CallRecord> = calls.iter().filter(|c| c.endpoint == Endpoint::Demographics).collect();
+        assert_eq!(demo.len(), 8, "two metrics by four breakdowns");
+        for c in &demo {
+            assert_eq!(
+                c.account.as_deref(),
+                Some(DEFAULT_IG),
+                "the small account costs no call"
+            );
+            assert_eq!(c.token_kind, Some(TokenKind::Page));
+            assert_eq!(
+                (param(c, "period"), param(c, "metric_type"), param(c, "timeframe")),
+                (Some("lifetime"), Some("total_value"), Some("this_month"))
+            );
+            assert!(["age", "city", "country", "gender"].contains(&param(c, "breakdown").unwrap()));
+            assert!(["follower_demographics", "engaged_audience_demographics"].contains(&param(c, "metric").unwrap()));
+        }
+
+        let (status, body) = admin_get(&t, &format!("/api/insights/{DEFAULT_IG}/audience")).await;
+        assert_eq!(status, 200);
+        assert_eq!(body["status"], "ok");
+        assert_eq!(body["snapshot_date"], Utc::now().format("%Y-%m-%d").to_string());
+        for breakdown in ["age", "city", "country", "gender"] {
+            assert!(!body[breakdown].as_array().unwrap().is_empty(), "{breakdown}");
+        }
+        let countries = body["country"].as_array().unwrap();
+        assert!(countries.len() <= 45 && countries[0]["value"].as_i64() >= countries[1]["value"].as_i64());
+        assert_eq!(body["engaged_audience"]["status"], "ok");
+        assert!(body["collected_at"].is_string());
+
+        let (_, small_body) = admin_get(&t, &format!("/api/insights/{small}/audience")).await;
+        assert_eq!(small_body["status"], "not_available", "{small_body}");
+        assert!(small_body["country"].as_array().unwrap().is_empty());
+
+        // The same day again adds nothing and calls nothing.
+        t.control.reset_calls();
+        let again = cron(&t, "collect-audience").await;
+        assert_eq!(counts(&again, ["collected", "failed"]), [0, 0], "{again}");
+        assert_eq!(t.control.count(Endpoint::Demographics), 0);
+        let (_, body_again) = admin_get(&t, &format!("/api/insights/{DEFAULT_IG}/audience")).await;
+        assert_eq!(body_again, body);
     }
-
-    let (status, body) = admin_get(&t, &format!("/api/insights/{DEFAULT_IG}/audience")).await;
-    assert_eq!(status, 200);
-    assert_eq!(body["status"], "ok");
-    assert_eq!(body["snapshot_date"], Utc::now().format("%Y-%m-%d").to_string());
-    for breakdown in ["age", "city", "country", "gender"] {
-        assert!(!body[breakdown].as_array().unwrap().is_empty(), "{breakdown}");
-    }
-    let countries = body["country"].as_array().unwrap();
-    assert!(countries.len() <= 45 && countries[0]["value"].as_i64() >= countries[1]["value"].as_i64());
-    assert_eq!(body["engaged_audience"]["status"], "ok");
-    assert!(body["collected_at"].is_string());
-
-    let (_, small_body) = admin_get(&t, &format!("/api/insights/{small}/audience")).await;
-    assert_eq!(small_body["status"], "not_available", "{small_body}");
-    assert!(small_body["country"].as_array().unwrap().is_empty());
-
-    // The same day again adds nothing and calls nothing.
-    t.control.reset_calls();
-    let again = cron(&t, "collect-audience").await;
-    assert_eq!(counts(&again, ["collected", "failed"]), [0, 0], "{again}");
-    assert_eq!(t.control.count(Endpoint::Demographics), 0);
-    let (_, body_again) = admin_get(&t, &format!("/api/insights/{DEFAULT_IG}/audience")).await;
-    assert_eq!(body_again, body);
 }
 
 #[tokio::test]

@@ -6,6 +6,7 @@ mod auth;
 mod cron;
 mod health;
 mod insights;
+mod meta;
 mod request;
 mod response;
 pub mod server;
@@ -19,6 +20,7 @@ use hyper::Method;
 
 use crate::app::App;
 use crate::jobs::Job;
+use crate::meta_callbacks::Callback;
 
 /// Every API route, at the plan's paths.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -29,6 +31,9 @@ pub enum Route {
     AuthCallback,
     AuthStatus,
     AuthDisconnect,
+    AuthDeauthorize,
+    AuthDataDeletion,
+    AuthDeletionStatus,
     Cron(Job),
     Insights,
     InsightsAudience,
@@ -45,6 +50,13 @@ impl Route {
         (Route::AuthCallback, "/api/auth/callback", &[Method::GET]),
         (Route::AuthStatus, "/api/auth/status", &[Method::GET]),
         (Route::AuthDisconnect, "/api/auth/disconnect", &[Method::POST]),
+        (Route::AuthDeauthorize, "/api/auth/deauthorize", &[Method::POST]),
+        (Route::AuthDataDeletion, "/api/auth/data-deletion", &[Method::POST]),
+        (
+            Route::AuthDeletionStatus,
+            "/api/auth/deletion-status/:code",
+            &[Method::GET],
+        ),
         (
             Route::Cron(Job::RefreshTokens),
             "/api/cron/refresh-tokens",
@@ -135,6 +147,9 @@ pub async fn handle(app: &App, route: Route, req: ApiRequest) -> ApiResponse {
         Route::AuthCallback => auth::callback(app, &req).await,
         Route::AuthStatus => auth::status(app, &req).await,
         Route::AuthDisconnect => auth::disconnect(app, &req).await,
+        Route::AuthDeauthorize => meta::callback(app, &req, Callback::Deauthorize).await,
+        Route::AuthDataDeletion => meta::callback(app, &req, Callback::DataDeletion).await,
+        Route::AuthDeletionStatus => meta::deletion_status(app, &req).await,
         Route::Cron(job) => cron::run(app, &req, job).await,
         Route::Insights => insights::insights(app, &req).await,
         Route::InsightsAudience => insights::audience(app, &req).await,

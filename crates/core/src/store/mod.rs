@@ -6,6 +6,7 @@
 
 mod accounts;
 mod collect;
+mod deletions;
 mod jobs;
 mod notifications;
 mod schema;
@@ -17,6 +18,7 @@ use libsql::{Builder, Connection, Database};
 
 pub use accounts::*;
 pub use collect::*;
+pub use deletions::*;
 pub use jobs::*;
 pub use notifications::*;
 
