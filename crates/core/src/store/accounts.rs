@@ -603,12 +603,13 @@ fn event_sql(account_id: i64, instagram_user_id: &str, username: Option<&str>, c
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::config::DatabaseConfig;
     use crate::crypto::Keyring;
 
-    async fn store(dir: &tempfile::TempDir) -> Store {
+    /// A migrated store on an embedded file in `dir`.
+    pub(crate) async fn store(dir: &tempfile::TempDir) -> Store {
         let keys = Keyring::parse(&Keyring::generate_spec()).unwrap();
         let store = Store::open(
             &DatabaseConfig::Local {
@@ -622,7 +623,7 @@ mod tests {
         store
     }
 
-    fn connection() -> NewConnection {
+    pub(crate) fn connection() -> NewConnection {
         NewConnection {
             instagram_user_id: "17841400000000001".into(),
             username: Some("creator".into()),
