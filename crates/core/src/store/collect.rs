@@ -223,7 +223,7 @@ impl Store {
         }
         let now_t = chrono::Utc::now();
         let window_open_since = ts(now_t - chrono::Duration::hours(1));
-        let conn = self.conn().await?;
+        let conn = self.writer().await?;
         // A new window starts from these calls; an open one takes them only if they fit.
         let mut rows = conn
             .query(
@@ -323,7 +323,7 @@ impl Store {
             ));
         }
         sql.push_str(&log_sql(&f.log));
-        let conn = self.conn().await?;
+        let conn = self.writer().await?;
         conn.execute_transactional_batch(&sql).await?;
         Ok(())
     }
