@@ -256,32 +256,42 @@ impl Store {
         let now = now();
         let id = f.account_id;
         let mut sql = String::new();
-        for row in &f.insights {
-            sql.push_str(&format!(
-                "INSERT INTO insights (user_id, metric_name, metric_value, period, end_time, collected_at) VALUES ({id}, {}, {}, {}, {}, {})
-                 ON CONFLICT (user_id, metric_name, period, end_time) DO UPDATE SET metric_value = excluded.metric_value,
-                    collected_at = excluded.collected_at WHERE insights.metric_value IS NOT excluded.metric_value;\n",
+        let insights = f.insights.iter().map(|row| {
+            format!(
+                "({id}, {}, {}, {}, {}, {})",
                 text(&row.metric_name),
                 opt_int(row.metric_value),
                 text(&row.period),
                 text(&row.end_time),
                 text(&now)
-            ));
-        }
+            )
+        });
+        insert_rows(
+            &mut sql,
+            "INSERT INTO insights (user_id, metric_name, metric_value, period, end_time, collected_at) VALUES",
+            insights,
+            "ON CONFLICT (user_id, metric_name, period, end_time) DO UPDATE SET metric_value = excluded.metric_value,
+                collected_at = excluded.collected_at WHERE insights.metric_value IS NOT excluded.metric_value",
+        );
         for snap in &f.audience {
             let (metric, date) = (text(&snap.metric), text(&f.snapshot_date));
             sql.push_str(&format!(
                 "DELETE FROM audience_data WHERE user_id = {id} AND metric = {metric} AND snapshot_date = {date};\n"
             ));
-            for (breakdown, key, value) in &snap.values {
-                sql.push_str(&format!(
-                    "INSERT INTO audience_data (user_id, metric, demographic_type, dimension_key, dimension_value, snapshot_date, collected_at)
-                     VALUES ({id}, {metric}, {}, {}, {value}, {date}, {});\n",
+            let values = snap.values.iter().map(|(breakdown, key, value)| {
+                format!(
+                    "({id}, {metric}, {}, {}, {value}, {date}, {})",
                     text(breakdown),
                     text(key),
                     text(&now)
-                ));
-            }
+                )
+            });
+            insert_rows(
+                &mut sql,
+                "INSERT INTO audience_data (user_id, metric, demographic_type, dimension_key, dimension_value, snapshot_date, collected_at) VALUES",
+                values,
+                "",
+            );
             sql.push_str(&format!(
                 "INSERT INTO audience_snapshots (user_id, metric, snapshot_date, status, detail, collected_at) VALUES ({id}, {metric}, {date}, {}, {}, {})
                  ON CONFLICT (user_id, metric, snapshot_date) DO UPDATE SET status = excluded.status, detail = excluded.detail,
@@ -452,6 +462,18 @@ impl Store {
             });
         }
         Ok(out)
+    }
+}
+
+/// Rows per INSERT: well under SQLite's limits on a statement.
+const ROWS_PER_INSERT: usize = 500;
+
+/// `head (row), (row), ... tail;` for every `ROWS_PER_INSERT` rows: a hosted
+/// database pays per statement, so many rows travel in few of them.
+fn insert_rows(sql: &mut String, head: &str, rows: impl Iterator<Item = String>, tail: &str) {
+    let rows: Vec<String> = rows.collect();
+    for chunk in rows.chunks(ROWS_PER_INSERT) {
+        sql.push_str(&format!("{head} {}\n{tail};\n", chunk.join(",\n")));
     }
 }
 
