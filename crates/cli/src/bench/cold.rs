@@ -70,11 +70,7 @@ pub async fn measure(
         answered.push(started.elapsed());
         let _ = child.kill().await;
         if !answer.starts_with("HTTP/1.1 200") {
-            bail!(
-                "{} answered: {}",
-                binary.display(),
-                answer.lines().next().unwrap_or("")
-            );
+            bail!("{} answered: {}", binary.display(), answer.lines().next().unwrap_or(""));
         }
     }
     listening.sort();

@@ -142,7 +142,9 @@ impl Settings {
         Ok(Settings {
             accounts: args.accounts.unwrap_or(1_000),
             latency_ms: args.latency_ms.unwrap_or(100),
-            concurrency: args.concurrency.unwrap_or(Config::from_vars(&HashMap::new())?.collect_concurrency),
+            concurrency: args
+                .concurrency
+                .unwrap_or(Config::from_vars(&HashMap::new())?.collect_concurrency),
             dbs: if args.db.is_empty() {
                 vec![DbKind::Embedded, DbKind::Sqld]
             } else {
@@ -179,20 +181,35 @@ pub async fn bench(args: BenchArgs) -> anyhow::Result<()> {
     let mut figures = Figures::new(settings.clone());
     for &kind in &settings.dbs {
         let mut env = Env::start(kind, &settings, sqld_bin.as_deref()).await?;
-        figures.setups.push(env.setup(settings.accounts, settings.user_token_days).await?);
+        figures
+            .setups
+            .push(env.setup(settings.accounts, settings.user_token_days).await?);
         env.set_latency(settings.latency()).await?;
         for &job in &settings.jobs {
-            note(&format!("{}: {} over {} accounts", kind.name(), job.name(), settings.accounts));
+            note(&format!(
+                "{}: {} over {} accounts",
+                kind.name(),
+                job.name(),
+                settings.accounts
+            ));
             let run = env.run(job, settings.accounts, true).await?;
             figures.runs.push(run);
         }
         if settings.plan_accounts > 0 {
-            note(&format!("{}: the plan's loop over {} accounts", kind.name(), settings.plan_accounts));
+            note(&format!(
+                "{}: the plan's loop over {} accounts",
+                kind.name(),
+                settings.plan_accounts
+            ));
             let plan = env.plan(&settings, &figures.runs).await?;
             figures.plans.push(plan);
         }
         if settings.read_days > 0 {
-            note(&format!("{}: reading {} days of history", kind.name(), settings.read_days));
+            note(&format!(
+                "{}: reading {} days of history",
+                kind.name(),
+                settings.read_days
+            ));
             figures.reads.extend(env.read(&settings).await?);
         }
         if let Some(binary) = &settings.cold_start {
@@ -203,9 +220,15 @@ pub async fn bench(args: BenchArgs) -> anyhow::Result<()> {
 
         if settings.memory_accounts > 0 {
             let mut env = Env::start(kind, &settings, sqld_bin.as_deref()).await?;
-            figures.setups.push(env.setup(settings.memory_accounts, settings.user_token_days).await?);
+            figures
+                .setups
+                .push(env.setup(settings.memory_accounts, settings.user_token_days).await?);
             env.set_latency(settings.latency()).await?;
-            note(&format!("{}: collect-insights over {} accounts", kind.name(), settings.memory_accounts));
+            note(&format!(
+                "{}: collect-insights over {} accounts",
+                kind.name(),
+                settings.memory_accounts
+            ));
             let run = env.run(Job::CollectInsights, settings.memory_accounts, false).await?;
             figures.runs.push(run);
             env.stop().await;
@@ -233,8 +256,14 @@ pub fn free_port() -> anyhow::Result<u16> {
 }
 
 enum Database {
-    Embedded { path: PathBuf, _dir: tempfile::TempDir },
-    Sqld { sqld: sqld::Sqld, proxy: sqld::CountingProxy },
+    Embedded {
+        path: PathBuf,
+        _dir: tempfile::TempDir,
+    },
+    Sqld {
+        sqld: sqld::Sqld,
+        proxy: sqld::CountingProxy,
+    },
 }
 
 /// Database round trips counted over one run.
@@ -411,7 +440,11 @@ impl Env {
         let hwm_kb = probe::status_kb("VmHWM").unwrap_or(0);
         let calls = self.sandbox.counts().await?;
         let db = self.end_counting(probe).await?;
-        let done_key = if job == Job::RefreshTokens { "refreshed" } else { "collected" };
+        let done_key = if job == Job::RefreshTokens {
+            "refreshed"
+        } else {
+            "collected"
+        };
         let done = report[done_key].as_u64().unwrap_or(0) as usize;
         Ok(RunFigures::new(report::RunInput {
             db: self.kind.name(),
@@ -472,14 +505,26 @@ impl Env {
         let account = self.app.store.account(ig).await?.context("the account is not stored")?;
         let started = Instant::now();
         let rows = read::fill(&self.app, account.id, settings.read_days).await?;
-        note(&format!("{}: {rows} rows stored in {:.1} s", self.kind.name(), started.elapsed().as_secs_f64()));
+        note(&format!(
+            "{}: {rows} rows stored in {:.1} s",
+            self.kind.name(),
+            started.elapsed().as_secs_f64()
+        ));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let public = tempfile::tempdir()?;
         let server = urlinsta_core::http::server::spawn(listener, self.app.clone(), public.path().to_path_buf())?;
         let client = reqwest::Client::new();
         let mut figures = Vec::new();
         for query in read::queries() {
-            let mut f = read::measure(&client, &server.url(), &self.admin_key, ig, &query, settings.read_samples).await?;
+            let mut f = read::measure(
+                &client,
+                &server.url(),
+                &self.admin_key,
+                ig,
+                &query,
+                settings.read_samples,
+            )
+            .await?;
             f.db = self.kind.name().into();
             figures.push(f);
         }
@@ -488,9 +533,12 @@ impl Env {
     }
 
     async fn cold_start(&self, binary: &Path, samples: usize) -> anyhow::Result<cold::ColdFigures> {
-        let binary = binary
-            .canonicalize()
-            .with_context(|| format!("{} is missing: build it with `cargo build --release --bins`", binary.display()))?;
+        let binary = binary.canonicalize().with_context(|| {
+            format!(
+                "{} is missing: build it with `cargo build --release --bins`",
+                binary.display()
+            )
+        })?;
         let mut env = vec![
             ("SESSION_SECRET".to_string(), BENCH_SESSION_SECRET.to_string()),
             ("TOKEN_ENCRYPTION_KEY".to_string(), BENCH_TOKEN_KEY.to_string()),

@@ -83,7 +83,11 @@ fn row(metric: &str, value: i64, period: &str, end: chrono::DateTime<Utc>) -> Me
 /// The queries measured: the whole history as JSON and CSV, and what a
 /// dashboard asks for (30 and 90 days of four metrics).
 pub fn queries() -> Vec<(String, String)> {
-    let day = |back: i64| (Utc::now() - chrono::Duration::days(back)).format("%Y-%m-%d").to_string();
+    let day = |back: i64| {
+        (Utc::now() - chrono::Duration::days(back))
+            .format("%Y-%m-%d")
+            .to_string()
+    };
     let four = "reach,views,accounts_engaged,followers_count";
     vec![
         ("".into(), "everything, JSON".into()),

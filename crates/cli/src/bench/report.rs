@@ -241,7 +241,9 @@ impl Figures {
                     opt(r.db_writes_per_account, 2),
                     opt(r.peak_rss_mb.or(Some(r.sampled_rss_mb)), 1),
                     r.ideal_s,
-                    r.efficiency.map(|e| format!("{:.0}%", e * 100.0)).unwrap_or_else(|| "-".into()),
+                    r.efficiency
+                        .map(|e| format!("{:.0}%", e * 100.0))
+                        .unwrap_or_else(|| "-".into()),
                     r.load
                 );
             }
@@ -341,12 +343,18 @@ impl Figures {
         for r in self.runs.iter().filter(insights) {
             if r.accounts == self.settings.accounts {
                 rows.push((
-                    format!("{} accounts collected, {} (at least {TARGET_RATE:.0}/s)", r.accounts, r.db),
+                    format!(
+                        "{} accounts collected, {} (at least {TARGET_RATE:.0}/s)",
+                        r.accounts, r.db
+                    ),
                     format!("{:.2} s, {:.0}/s", r.wall_s, r.accounts_per_s),
                     r.accounts_per_s >= TARGET_RATE,
                 ));
                 rows.push((
-                    format!("Graph calls per account per hourly run, {} (at most {TARGET_CALLS:.0})", r.db),
+                    format!(
+                        "Graph calls per account per hourly run, {} (at most {TARGET_CALLS:.0})",
+                        r.db
+                    ),
                     format!("{:.2}", r.graph_calls_per_account),
                     r.graph_calls_per_account <= TARGET_CALLS,
                 ));
@@ -359,7 +367,10 @@ impl Figures {
                 }
             } else if let Some(peak) = r.peak_rss_mb {
                 rows.push((
-                    format!("peak RSS with {} accounts, {} (at most {TARGET_RSS_MB:.0} MB)", r.accounts, r.db),
+                    format!(
+                        "peak RSS with {} accounts, {} (at most {TARGET_RSS_MB:.0} MB)",
+                        r.accounts, r.db
+                    ),
                     format!("{peak:.1} MB"),
                     peak <= TARGET_RSS_MB,
                 ));
@@ -367,7 +378,10 @@ impl Figures {
         }
         for r in self.reads.iter().filter(|r| r.query.is_empty()) {
             rows.push((
-                format!("read p99 of the whole history, {} (at most {TARGET_READ_P99_MS:.0} ms)", r.db),
+                format!(
+                    "read p99 of the whole history, {} (at most {TARGET_READ_P99_MS:.0} ms)",
+                    r.db
+                ),
                 format!("{:.1} ms", r.p99_ms),
                 r.p99_ms <= TARGET_READ_P99_MS,
             ));
@@ -465,7 +479,11 @@ pub fn write_into(path: &Path, generated: &str) -> anyhow::Result<()> {
     let text = match std::fs::read_to_string(path) {
         Ok(existing) => match (existing.find(BEGIN), existing.find(END)) {
             (Some(b), Some(e)) if b < e => {
-                format!("{}{block}{}", &existing[..b], existing[e + END.len()..].trim_start_matches('\n'))
+                format!(
+                    "{}{block}{}",
+                    &existing[..b],
+                    existing[e + END.len()..].trim_start_matches('\n')
+                )
             }
             _ => format!("{}\n{block}", existing.trim_end()),
         },

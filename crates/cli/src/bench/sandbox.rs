@@ -171,9 +171,15 @@ impl SandboxChild {
             .context("starting the sandbox process")?;
         let stdin = child.stdin.take().context("sandbox stdin")?;
         let mut stdout = BufReader::new(child.stdout.take().context("sandbox stdout")?).lines();
-        let hello = stdout.next_line().await?.context("the sandbox process ended at start")?;
+        let hello = stdout
+            .next_line()
+            .await?
+            .context("the sandbox process ended at start")?;
         let hello: serde_json::Value = serde_json::from_str(&hello)?;
-        let base_url = hello["base_url"].as_str().context("no base_url from the sandbox")?.to_string();
+        let base_url = hello["base_url"]
+            .as_str()
+            .context("no base_url from the sandbox")?
+            .to_string();
         Ok(SandboxChild {
             base_url,
             child,
