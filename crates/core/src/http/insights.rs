@@ -5,6 +5,7 @@
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use hyper::StatusCode;
+use serde::Serialize;
 use serde_json::{Value, json};
 
 use super::session::Principal;
@@ -32,13 +33,14 @@ pub async fn insights(app: &App, req: &ApiRequest) -> Result<ApiResponse, ApiErr
         )
         .await?;
     Ok(match query.format {
-        Format::Json => ApiResponse::ok(&json!({
-            "instagram_user_id": account.instagram_user_id,
-            "from": query.from,
-            "to": query.until,
-            "count": rows.len(),
-            "insights": rows,
-        })),
+        // Serialized straight from the rows: a year of hourly data is tens of thousands.
+        Format::Json => ApiResponse::ok(&InsightsBody {
+            instagram_user_id: &account.instagram_user_id,
+            from: query.from.as_deref(),
+            to: query.until.as_deref(),
+            count: rows.len(),
+            insights: &rows,
+        }),
         Format::Csv => {
             let mut r = ApiResponse::text(StatusCode::OK, "text/csv; charset=utf-8", to_csv(&rows));
             let disposition = format!("attachment; filename=\"insights-{}.csv\"", account.instagram_user_id);
@@ -46,6 +48,15 @@ pub async fn insights(app: &App, req: &ApiRequest) -> Result<ApiResponse, ApiErr
             r
         }
     })
+}
+
+#[derive(Serialize)]
+struct InsightsBody<'a> {
+    instagram_user_id: &'a str,
+    from: Option<&'a str>,
+    to: Option<&'a str>,
+    count: usize,
+    insights: &'a [StoredInsight],
 }
 
 /// `GET /api/insights/:userId/audience`: the latest daily snapshot.
@@ -218,33 +229,37 @@ fn parse_bound(value: &str, name: &str, bound: Bound) -> Result<DateTime<Utc>, A
 }
 
 fn to_csv(rows: &[StoredInsight]) -> String {
-    let mut out = String::from("metric_name,metric_value,period,end_time,collected_at\n");
+    let mut out = String::with_capacity(64 + rows.len() * 72);
+    out.push_str("metric_name,metric_value,period,end_time,collected_at\n");
     for r in rows {
-        let value = r.metric_value.map(|v| v.to_string()).unwrap_or_default();
-        let fields = [
-            csv_field(&r.metric_name),
-            value,
-            csv_field(&r.period),
-            csv_field(&r.end_time),
-            csv_field(&r.collected_at),
-        ];
-        out.push_str(&fields.join(","));
+        csv_field(&mut out, &r.metric_name);
+        out.push(',');
+        if let Some(v) = r.metric_value {
+            out.push_str(&v.to_string());
+        }
+        for field in [&r.period, &r.end_time, &r.collected_at] {
+            out.push(',');
+            csv_field(&mut out, field);
+        }
         out.push('\n');
     }
     out
 }
 
-/// Quotes a field when it needs it; a leading formula character is defused for spreadsheets.
-fn csv_field(s: &str) -> String {
-    let s = if s.starts_with(['=', '+', '-', '@']) {
-        format!("'{s}")
+/// Appends a field, quoted when it needs it; a leading formula character is defused for spreadsheets.
+fn csv_field(out: &mut String, s: &str) {
+    let quoted = s.contains([',', '"', '\n', '\r']);
+    if quoted {
+        out.push('"');
+    }
+    if s.starts_with(['=', '+', '-', '@']) {
+        out.push('\'');
+    }
+    if quoted {
+        out.push_str(&s.replace('"', "\"\""));
+        out.push('"');
     } else {
-        s.to_string()
-    };
-    if s.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s
+        out.push_str(s);
     }
 }
 
@@ -308,8 +323,14 @@ mod tests {
 
     #[test]
     fn csv_fields_are_safe() {
-        assert_eq!(csv_field("reach"), "reach");
-        assert_eq!(csv_field("a,b"), "\"a,b\"");
-        assert_eq!(csv_field("=cmd()"), "'=cmd()");
+        let field = |s: &str| {
+            let mut out = String::new();
+            csv_field(&mut out, s);
+            out
+        };
+        assert_eq!(field("reach"), "reach");
+        assert_eq!(field("a,b"), "\"a,b\"");
+        assert_eq!(field("=cmd()"), "'=cmd()");
+        assert_eq!(field("=a,\"b\""), "\"'=a,\"\"b\"\"\"");
     }
 }
