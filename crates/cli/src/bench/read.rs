@@ -80,25 +80,34 @@ fn row(metric: &str, value: i64, period: &str, end: chrono::DateTime<Utc>) -> Me
     }
 }
 
-/// The queries measured: the whole history as JSON and CSV, and what a
-/// dashboard asks for (30 and 90 days of four metrics).
+/// The queries measured: the whole history as JSON and CSV, and what the
+/// page asks for (one request per chart and range, and the CSV download).
 pub fn queries() -> Vec<(String, String)> {
     let day = |back: i64| {
         (Utc::now() - chrono::Duration::days(back))
             .format("%Y-%m-%d")
             .to_string()
     };
-    let four = "reach,views,accounts_engaged,followers_count";
+    let (d30, d90) = (day(29), day(89));
+    let to = day(0);
     vec![
         ("".into(), "everything, JSON".into()),
         ("?format=csv".into(), "everything, CSV".into()),
         (
-            format!("?from={}&metric={four}", day(30)),
-            "30 days of 4 metrics, JSON".into(),
+            format!("?from={d30}&to={to}&metric=followers_count&format=json"),
+            "dashboard chart: followers, 30 days (hourly)".into(),
         ),
         (
-            format!("?from={}&metric={four}", day(90)),
-            "90 days of 4 metrics, JSON".into(),
+            format!("?from={d90}&to={to}&metric=followers_count&format=json"),
+            "dashboard chart: followers, 90 days (hourly)".into(),
+        ),
+        (
+            format!("?from={d90}&to={to}&metric=reach&format=json"),
+            "dashboard chart: reach, 90 days".into(),
+        ),
+        (
+            format!("?from={d90}&to={to}&format=csv"),
+            "dashboard CSV download, 90 days".into(),
         ),
     ]
 }
