@@ -370,7 +370,7 @@ impl Env {
             };
             async move { store.upsert_connection(&connection).await }
         }))
-        .buffer_unordered(self.setup_concurrency());
+        .buffer_unordered(32);
         while let Some(result) = stored.next().await {
             result?;
         }
@@ -382,16 +382,6 @@ impl Env {
             seconds: started.elapsed().as_secs_f64(),
             load: probe::load_average(),
         })
-    }
-
-    /// The embedded file queues concurrent writers (busy timeout); sqld
-    /// refuses a second interactive write transaction at once (SQLITE_BUSY),
-    /// so connections are stored there one after another.
-    fn setup_concurrency(&self) -> usize {
-        match self.db {
-            Database::Embedded { .. } => 32,
-            Database::Sqld { .. } => 1,
-        }
     }
 
     async fn begin_counting(&self, count_writes: bool) -> anyhow::Result<DbProbe> {
