@@ -6,6 +6,7 @@
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use hyper::StatusCode;
 use serde::Serialize;
+use serde_json::value::RawValue;
 use serde_json::{Value, json};
 
 use super::session::Principal;
@@ -23,25 +24,28 @@ const MAX_METRICS: usize = 50;
 pub async fn insights(app: &App, req: &ApiRequest) -> Result<ApiResponse, ApiError> {
     let account = authorized_account(app, req).await?;
     let query = InsightsQuery::parse(req)?;
-    let rows = app
-        .store
-        .stored_insights(
-            account.id,
-            query.from.as_deref(),
-            query.until.as_deref(),
-            &query.metrics,
-        )
-        .await?;
+    let (from, until) = (query.from.as_deref(), query.until.as_deref());
     Ok(match query.format {
-        // Serialized straight from the rows: a year of hourly data is tens of thousands.
-        Format::Json => ApiResponse::ok(&InsightsBody {
-            instagram_user_id: &account.instagram_user_id,
-            from: query.from.as_deref(),
-            to: query.until.as_deref(),
-            count: rows.len(),
-            insights: &rows,
-        }),
+        Format::Json => {
+            // The rows arrive as JSON already, and go out as they are.
+            let (count, rows) = app
+                .store
+                .stored_insights_json(account.id, from, until, &query.metrics)
+                .await?;
+            let insights = RawValue::from_string(rows).map_err(ApiError::internal)?;
+            ApiResponse::ok(&InsightsBody {
+                instagram_user_id: &account.instagram_user_id,
+                from,
+                to: until,
+                count,
+                insights: &insights,
+            })
+        }
         Format::Csv => {
+            let rows = app
+                .store
+                .stored_insights(account.id, from, until, &query.metrics)
+                .await?;
             let mut r = ApiResponse::text(StatusCode::OK, "text/csv; charset=utf-8", to_csv(&rows));
             let disposition = format!("attachment; filename=\"insights-{}.csv\"", account.instagram_user_id);
             r.set_header("content-disposition", &disposition);
@@ -56,7 +60,7 @@ struct InsightsBody<'a> {
     from: Option<&'a str>,
     to: Option<&'a str>,
     count: usize,
-    insights: &'a [StoredInsight],
+    insights: &'a RawValue,
 }
 
 /// `GET /api/insights/:userId/audience`: the latest daily snapshot.
