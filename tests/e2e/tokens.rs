@@ -611,37 +611,3 @@ async fn the_stalest_connection_goes_first_and_none_starts_after_the_time_budget
     );
     assert!(log_rows(&t, IG).await.is_empty());
 }
-
-/// A measurement, not a check: `cargo test --test e2e bench_refresh -- --ignored --nocapture`.
-/// Connects `BENCH_ACCOUNTS` (default 200) influencers, makes every token due
-/// and times one refresh run, with the sandbox answering at once and after 50 ms.
-#[tokio::test]
-#[ignore]
-async fn bench_refresh_run() {
-    let n: usize = std::env::var("BENCH_ACCOUNTS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(200);
-    for latency_ms in [0, 50] {
-        let t = spawn_app().await;
-        let mut igs = Vec::new();
-        for _ in 0..n {
-            igs.push(connect_another(&t).await);
-        }
-        for ig in &igs {
-            expire_in(&t, ig, 5).await;
-        }
-        t.control.set_exchange_policy(ExchangePolicy::Extend);
-        t.control.set_latency(std::time::Duration::from_millis(latency_ms));
-        let started = std::time::Instant::now();
-        let report = run_refresh(&t).await;
-        let elapsed = started.elapsed();
-        assert_eq!(count(&report, "refreshed"), n as u64, "{report}");
-        println!(
-            "refresh-tokens: {n} accounts due, sandbox latency {latency_ms} ms, concurrency {}: {} ms ({:.1} accounts/s)",
-            t.app.config.collect_concurrency,
-            elapsed.as_millis(),
-            n as f64 / elapsed.as_secs_f64()
-        );
-    }
-}

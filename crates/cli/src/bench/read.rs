@@ -112,22 +112,27 @@ pub fn queries() -> Vec<(String, String)> {
     ]
 }
 
+/// Where the read requests go.
+pub struct Target<'a> {
+    pub client: &'a reqwest::Client,
+    pub base: String,
+    pub admin_key: &'a str,
+    pub ig_id: &'a str,
+}
+
 /// Times `samples` sequential requests of `query` (after a few to warm up).
 pub async fn measure(
-    client: &reqwest::Client,
-    base: &str,
-    admin_key: &str,
-    ig_id: &str,
+    target: &Target<'_>,
     (query, what): &(String, String),
     samples: usize,
 ) -> anyhow::Result<ReadFigures> {
-    let url = format!("{base}/api/insights/{ig_id}{query}");
+    let url = format!("{}/api/insights/{}{query}", target.base, target.ig_id);
     let mut times = Vec::with_capacity(samples);
     let mut bytes = 0;
     let mut rows = None;
     for i in 0..samples + 3 {
         let started = Instant::now();
-        let response = client.get(&url).bearer_auth(admin_key).send().await?;
+        let response = target.client.get(&url).bearer_auth(target.admin_key).send().await?;
         let status = response.status();
         let body = response.bytes().await?;
         let elapsed = started.elapsed();

@@ -250,7 +250,8 @@ impl Store {
     }
 
     /// Writes one account's results, state and log row in one transactional
-    /// batch: one round trip to a hosted database, all or nothing. Values are
+    /// batch, all or nothing: one round trip to a hosted database, shared
+    /// with the accounts that finished meanwhile (see [`Store::write_script`]). Values are
     /// updated in place when Meta corrected them; unchanged rows stay untouched.
     pub async fn finish_collection(&self, f: &Finish<'_>) -> Result<()> {
         let now = now();
@@ -333,9 +334,7 @@ impl Store {
             ));
         }
         sql.push_str(&log_sql(&f.log));
-        let conn = self.writer().await?;
-        conn.execute_transactional_batch(&sql).await?;
-        Ok(())
+        self.write_script(sql).await
     }
 
     /// Stored insights of an account with `from <= end_time < until`, optionally
