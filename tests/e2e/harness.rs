@@ -4,10 +4,14 @@ use std::collections::HashMap;
 use std::io::Write;
 use std::sync::{Arc, Mutex, OnceLock};
 
+use chrono::{DateTime, Duration, SubsecRound, Utc};
 use reqwest::redirect::Policy;
+use serde_json::Value;
 use tempfile::TempDir;
 use url::Url;
 use urlinsta_core::http::server::{ServerHandle, spawn};
+use urlinsta_core::jobs::{self, Job, JobContext, Shard};
+use urlinsta_core::store::{Account, AccountTokens};
 use urlinsta_core::{App, Config};
 use urlinsta_sandbox::{Control, Sandbox, SandboxConfig};
 
@@ -93,6 +97,13 @@ impl TestApp {
     /// The whole login as a browser does it, ending at the callback's redirect.
     /// `decision` is "allow" or "cancel".
     pub async fn login_with(&self, browser: &reqwest::Client, decision: &str) -> reqwest::Response {
+        let callback = self.authorize(browser, decision).await;
+        browser.get(callback).send().await.expect("callback")
+    }
+
+    /// The login up to the dialog's answer: the callback URL (with `code` or
+    /// `error`, and `state`) that the browser would open next.
+    pub async fn authorize(&self, browser: &reqwest::Client, decision: &str) -> String {
         let login = browser.get(self.api("/api/auth/login")).send().await.expect("login");
         assert_eq!(login.status(), 302, "login redirects to the dialog");
         let dialog = Url::parse(location(&login)).expect("dialog url");
@@ -105,8 +116,7 @@ impl TestApp {
         confirm.set_path(&format!("{}/confirm", dialog.path()));
         let back = browser.post(confirm).form(&form).send().await.expect("confirm");
         assert_eq!(back.status(), 302, "dialog redirects back");
-        let callback = location(&back).to_string();
-        browser.get(callback).send().await.expect("callback")
+        location(&back).to_string()
     }
 
     pub async fn connect(&self) -> reqwest::Response {
@@ -140,6 +150,96 @@ impl TestApp {
             s.shutdown().await;
         }
     }
+}
+
+// ---- jobs and stored state ----
+
+/// One run of refresh-tokens, the way `urlinsta run refresh-tokens` and the scheduler start it.
+pub async fn run_refresh(t: &TestApp) -> Value {
+    run_job(&t.app, Job::RefreshTokens).await
+}
+
+/// One run of any job over all accounts; its JSON report.
+pub async fn run_job(app: &App, job: Job) -> Value {
+    jobs::run(app, &JobContext::new(app, job, Shard::default()))
+        .await
+        .expect("job runs")
+}
+
+pub async fn account(t: &TestApp, ig: &str) -> Account {
+    t.app.store.account(ig).await.unwrap().expect("account stored")
+}
+
+pub async fn tokens(t: &TestApp, ig: &str) -> AccountTokens {
+    let id = account(t, ig).await.id;
+    t.app.store.tokens(id).await.unwrap().expect("tokens stored")
+}
+
+/// Makes the account's user token end `days` from now, at Facebook and in
+/// what urlinsta last learned (as a health check would have recorded it).
+pub async fn expire_in(t: &TestApp, ig: &str, days: i64) -> DateTime<Utc> {
+    let at = (Utc::now() + Duration::days(days)).trunc_subsecs(0);
+    let a = account(t, ig).await;
+    let tok = tokens(t, ig).await;
+    t.control.set_token_expiry(tok.user_token.expose(), at);
+    let stored = t
+        .app
+        .store
+        .record_token_check(
+            a.id,
+            tok.generation,
+            Some(&ts(at)),
+            a.token.data_access_expires_at.as_deref(),
+            &a.token.granted_scopes,
+        )
+        .await
+        .unwrap();
+    assert!(stored);
+    at
+}
+
+pub fn ts(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+/// Raw SQL on the test's database file, for states only time would produce.
+pub async fn sql(t: &TestApp, statement: &str) {
+    let db = libsql::Builder::new_local(t.db_path()).build().await.unwrap();
+    let conn = db.connect().unwrap();
+    conn.busy_timeout(std::time::Duration::from_secs(10)).unwrap();
+    conn.execute(statement, ()).await.unwrap();
+}
+
+/// As if the last health check was a day ago.
+pub async fn as_if_checked_yesterday(t: &TestApp) {
+    sql(
+        t,
+        &format!(
+            "UPDATE tokens SET last_checked_at = '{}'",
+            ts(Utc::now() - Duration::hours(25))
+        ),
+    )
+    .await;
+}
+
+/// The number of rows in a table of the test's database.
+pub async fn row_count(t: &TestApp, table: &str) -> i64 {
+    let conn = t.app.store.conn().await.expect("connection");
+    let mut rows = conn
+        .query(&format!("SELECT COUNT(*) FROM {table}"), ())
+        .await
+        .expect("count");
+    let row = rows.next().await.expect("row").expect("one row");
+    row.get(0).expect("a number")
+}
+
+pub async fn log_rows(t: &TestApp, ig: &str) -> Vec<Value> {
+    let id = account(t, ig).await.id;
+    t.app.store.recent_log(id, 50).await.unwrap()
+}
+
+pub fn count(report: &Value, key: &str) -> u64 {
+    report[key].as_u64().unwrap_or_else(|| panic!("`{key}` in {report}"))
 }
 
 pub fn location(r: &reqwest::Response) -> &str {
@@ -186,14 +286,26 @@ pub fn captured_logs() -> String {
         .unwrap_or_default()
 }
 
-/// Asserts that no token or code the sandbox ever issued appears in `haystack`.
+/// Asserts that no token or code the sandbox ever issued appears in
+/// `haystack`, not even in part (any 16 characters of one in a row), and
+/// neither does the app secret.
 pub fn assert_no_secrets(control: &Control, haystack: &[u8], what: &str) {
-    let text = String::from_utf8_lossy(haystack);
-    for secret in control.issued_tokens() {
-        assert!(
-            !text.contains(&secret),
-            "{what} contains an issued token or code in plain text"
-        );
+    const WINDOW: usize = 16;
+    let secrets = control.issued_tokens();
+    let windows: std::collections::HashSet<&[u8]> = secrets.iter().flat_map(|s| s.as_bytes().windows(WINDOW)).collect();
+    // Tokens and codes are made of these; only runs of them can hold a piece of one.
+    let token_char = |b: &u8| b.is_ascii_alphanumeric() || *b == b'-' || *b == b'_';
+    for run in haystack.split(|b| !token_char(b)).filter(|r| r.len() >= WINDOW) {
+        if let Some(piece) = run.windows(WINDOW).find(|w| windows.contains(w)) {
+            panic!(
+                "{what} contains an issued token or code, or a piece of one ({}...)",
+                String::from_utf8_lossy(&piece[..6])
+            );
+        }
     }
-    assert!(!text.contains("sandbox-secret"), "{what} contains the app secret");
+    let text = String::from_utf8_lossy(haystack);
+    assert!(
+        !text.contains("sandbox-sec"),
+        "{what} contains the app secret, or a piece of it"
+    );
 }

@@ -1,6 +1,7 @@
 //! End-to-end tests: the real app on a random port, a fresh embedded libSQL
 //! file per test, and the sandbox Graph API over real HTTP.
 
+mod faults;
 mod harness;
 mod oauth;
 mod receiver;

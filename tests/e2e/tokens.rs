@@ -5,7 +5,7 @@
 use chrono::{DateTime, Duration, SubsecRound, Utc};
 use serde_json::Value;
 use urlinsta_core::jobs::{self, Job, JobContext, Shard};
-use urlinsta_core::store::{Account, AccountTokens, TokenStatus};
+use urlinsta_core::store::TokenStatus;
 use urlinsta_sandbox::{Endpoint, ExchangePolicy, Fault, UserSpec};
 
 use crate::harness::*;
@@ -42,69 +42,6 @@ async fn connect_another(t: &TestApp) -> String {
     ig
 }
 
-/// One run of refresh-tokens, the way `urlinsta run refresh-tokens` and the scheduler start it.
-async fn run_refresh(t: &TestApp) -> Value {
-    jobs::run(&t.app, &JobContext::new(&t.app, Job::RefreshTokens, Shard::default()))
-        .await
-        .expect("job runs")
-}
-
-async fn account(t: &TestApp, ig: &str) -> Account {
-    t.app.store.account(ig).await.unwrap().expect("account stored")
-}
-
-async fn tokens(t: &TestApp, ig: &str) -> AccountTokens {
-    let id = account(t, ig).await.id;
-    t.app.store.tokens(id).await.unwrap().expect("tokens stored")
-}
-
-/// Makes the account's user token end `days` from now, at Facebook and in
-/// what urlinsta last learned (as a health check would have recorded it).
-async fn expire_in(t: &TestApp, ig: &str, days: i64) -> DateTime<Utc> {
-    let at = (Utc::now() + Duration::days(days)).trunc_subsecs(0);
-    let a = account(t, ig).await;
-    let tok = tokens(t, ig).await;
-    t.control.set_token_expiry(tok.user_token.expose(), at);
-    let stored = t
-        .app
-        .store
-        .record_token_check(
-            a.id,
-            tok.generation,
-            Some(&ts(at)),
-            a.token.data_access_expires_at.as_deref(),
-            &a.token.granted_scopes,
-        )
-        .await
-        .unwrap();
-    assert!(stored);
-    at
-}
-
-fn ts(t: DateTime<Utc>) -> String {
-    t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
-}
-
-/// Raw SQL on the test's database file, for states only time would produce.
-async fn sql(t: &TestApp, statement: &str) {
-    let db = libsql::Builder::new_local(t.db_path()).build().await.unwrap();
-    let conn = db.connect().unwrap();
-    conn.busy_timeout(std::time::Duration::from_secs(10)).unwrap();
-    conn.execute(statement, ()).await.unwrap();
-}
-
-/// As if the last health check was a day ago.
-async fn as_if_checked_yesterday(t: &TestApp) {
-    sql(
-        t,
-        &format!(
-            "UPDATE tokens SET last_checked_at = '{}'",
-            ts(Utc::now() - Duration::hours(25))
-        ),
-    )
-    .await;
-}
-
 /// As if every waiting webhook retry were due now.
 async fn as_if_backoff_elapsed(t: &TestApp) {
     sql(
@@ -115,15 +52,6 @@ async fn as_if_backoff_elapsed(t: &TestApp) {
         ),
     )
     .await;
-}
-
-async fn log_rows(t: &TestApp, ig: &str) -> Vec<Value> {
-    let id = account(t, ig).await.id;
-    t.app.store.recent_log(id, 50).await.unwrap()
-}
-
-fn count(report: &Value, key: &str) -> u64 {
-    report[key].as_u64().unwrap_or_else(|| panic!("`{key}` in {report}"))
 }
 
 fn days_until(at: Option<&str>) -> i64 {
