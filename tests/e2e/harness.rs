@@ -34,6 +34,8 @@ pub struct Options {
     pub vars: Vec<(&'static str, String)>,
     /// Use this hosted libSQL URL instead of an embedded file.
     pub remote_db: Option<String>,
+    /// Serve static files from here instead of the repository's `public/`.
+    pub public_dir: Option<std::path::PathBuf>,
 }
 
 pub async fn spawn_app() -> TestApp {
@@ -68,7 +70,9 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
     }
     let config = Config::from_vars(&vars).expect("config");
     let app = App::build(config).await.expect("app builds");
-    let public = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("public");
+    let public = options
+        .public_dir
+        .unwrap_or_else(|| std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("public"));
     let server = spawn(listener, app.clone(), public).expect("server");
     TestApp {
         url,
@@ -240,6 +244,52 @@ pub async fn log_rows(t: &TestApp, ig: &str) -> Vec<Value> {
 
 pub fn count(report: &Value, key: &str) -> u64 {
     report[key].as_u64().unwrap_or_else(|| panic!("`{key}` in {report}"))
+}
+
+/// A response read off the wire.
+#[derive(Debug)]
+pub struct RawResponse {
+    pub status: u16,
+    /// Header names lower-cased.
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl RawResponse {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+    }
+}
+
+/// Sends `request` byte for byte (paths no client would normalise, broken
+/// headers) on a fresh connection and reads the answer until the server closes.
+pub async fn raw_request(t: &TestApp, request: &[u8]) -> RawResponse {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let addr = t.url.trim_start_matches("http://");
+    let mut stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    stream.write_all(request).await.expect("write");
+    let mut bytes = Vec::new();
+    stream.read_to_end(&mut bytes).await.expect("read");
+    let split = bytes
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("a complete head");
+    let head = String::from_utf8_lossy(&bytes[..split]).into_owned();
+    let mut lines = head.split("\r\n");
+    let status = lines
+        .next()
+        .and_then(|l| l.split(' ').nth(1))
+        .and_then(|s| s.parse().ok())
+        .expect("a status line");
+    let headers = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
+        .collect();
+    RawResponse {
+        status,
+        headers,
+        body: bytes[split + 4..].to_vec(),
+    }
 }
 
 pub fn location(r: &reqwest::Response) -> &str {

@@ -3,6 +3,7 @@
 
 mod faults;
 mod harness;
+mod input;
 mod oauth;
 mod receiver;
 mod tokens;
