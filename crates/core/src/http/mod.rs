@@ -5,6 +5,7 @@
 mod auth;
 mod cron;
 mod health;
+mod openapi;
 mod request;
 mod response;
 pub mod server;
@@ -29,6 +30,7 @@ pub enum Route {
     AuthStatus,
     AuthDisconnect,
     Cron(Job),
+    OpenApi,
 }
 
 impl Route {
@@ -55,6 +57,7 @@ impl Route {
             "/api/cron/collect-audience",
             &[Method::GET],
         ),
+        (Route::OpenApi, "/api/openapi.json", &[Method::GET]),
     ];
 
     /// Finds the route for a path, with its path parameters.
@@ -123,6 +126,7 @@ pub async fn handle(app: &App, route: Route, req: ApiRequest) -> ApiResponse {
         Route::AuthStatus => auth::status(app, &req).await,
         Route::AuthDisconnect => auth::disconnect(app, &req).await,
         Route::Cron(job) => cron::run(app, &req, job).await,
+        Route::OpenApi => openapi::document().await,
     };
     let mut response = result.unwrap_or_else(|e| e.into_response());
     response.set_header("cache-control", "no-store");
