@@ -149,6 +149,11 @@ impl TestApp {
         bytes
     }
 
+    /// Requests the app's server has answered so far.
+    pub fn requests_served(&self) -> u64 {
+        self.server.as_ref().map_or(0, ServerHandle::requests_served)
+    }
+
     pub async fn stop(mut self) {
         if let Some(s) = self.server.take() {
             s.shutdown().await;

@@ -2,6 +2,7 @@
 //! file per test, and the sandbox Graph API over real HTTP.
 
 mod faults;
+mod fuzz;
 mod harness;
 mod input;
 mod oauth;
