@@ -26,6 +26,8 @@ pub struct TestApp {
     /// A browser: keeps cookies, does not follow redirects (tests look at each hop).
     pub browser: reqwest::Client,
     pub dir: TempDir,
+    /// The hosted database of [`spawn_app_on_sqld`]; stopped when the app is dropped.
+    pub sqld: Option<Sqld>,
     server: Option<ServerHandle>,
 }
 
@@ -81,7 +83,101 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
         sandbox,
         browser: browser(),
         dir,
+        sqld: None,
         server: Some(server),
+    }
+}
+
+/// The app with all its storage on a fresh `sqld` (the hosted libSQL path).
+pub async fn spawn_app_on_sqld() -> TestApp {
+    let sqld = Sqld::start().await;
+    let mut t = spawn_app_with(Options {
+        remote_db: Some(sqld.url.clone()),
+        vars: fixed_keys(),
+        ..Options::default()
+    })
+    .await;
+    t.sqld = Some(sqld);
+    t
+}
+
+/// Keys given explicitly, as in production: with a hosted database no local key file is written.
+pub fn fixed_keys() -> Vec<(&'static str, String)> {
+    vec![
+        ("SESSION_SECRET", "test-session-secret-0123456789abcdef".to_string()),
+        (
+            "TOKEN_ENCRYPTION_KEY",
+            "t1:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=".to_string(),
+        ),
+    ]
+}
+
+// ---- a real libSQL server (sqld) per test ----
+
+/// A fresh `sqld` on a free loopback port, its data in a temporary directory;
+/// killed when dropped. The binary comes from `SQLD_BIN` or `.tools/sqld/sqld`
+/// (`./scripts/test` installs it there, checksum-verified).
+pub struct Sqld {
+    pub url: String,
+    child: std::process::Child,
+    _dir: TempDir,
+}
+
+pub fn sqld_binary() -> std::path::PathBuf {
+    let bin = std::env::var_os("SQLD_BIN")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".tools/sqld/sqld"));
+    assert!(
+        bin.is_file(),
+        "the hosted-database tests need sqld, which is not at {}: run ./scripts/test (it installs the pinned, \
+         checksum-verified sqld into .tools/sqld/) or set SQLD_BIN",
+        bin.display()
+    );
+    bin
+}
+
+impl Sqld {
+    pub async fn start() -> Sqld {
+        let bin = sqld_binary();
+        let dir = tempfile::tempdir().expect("temp dir");
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("free port")
+            .port();
+        let log = std::fs::File::create(dir.path().join("sqld.log")).expect("log file");
+        let mut child = std::process::Command::new(&bin)
+            .arg("--db-path")
+            .arg(dir.path().join("data.sqld"))
+            .args(["--http-listen-addr", &format!("127.0.0.1:{port}"), "--no-welcome"])
+            .stdout(log.try_clone().expect("log"))
+            .stderr(log)
+            .spawn()
+            .unwrap_or_else(|e| panic!("starting {}: {e}", bin.display()));
+        let url = format!("http://127.0.0.1:{port}");
+        let health = format!("{url}/health");
+        let client = reqwest::Client::new();
+        // Readiness, not timing: poll until it answers, fail if it exits.
+        for _ in 0..2000 {
+            if let Ok(r) = client.get(&health).send().await
+                && r.status() == 200
+            {
+                return Sqld { url, child, _dir: dir };
+            }
+            if let Ok(Some(status)) = child.try_wait() {
+                let log = std::fs::read_to_string(dir.path().join("sqld.log")).unwrap_or_default();
+                panic!("sqld exited with {status} before it was ready:\n{log}");
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        let _ = child.kill();
+        panic!("sqld did not answer GET /health within 20 s");
+    }
+}
+
+impl Drop for Sqld {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 

@@ -1,10 +1,63 @@
 //! End-to-end tests: the real app on a random port, a fresh embedded libSQL
-//! file per test, and the sandbox Graph API over real HTTP.
+//! file (or a fresh `sqld`, the hosted path) per test, and the sandbox Graph
+//! API over real HTTP.
 
+/// Runs each scenario once on an embedded libSQL file and once on a fresh
+/// `sqld` (the hosted path), as `<name>::embedded_file` and `<name>::sqld`.
+/// A scenario takes a whole app (`t: TestApp`) or just a migrated store
+/// (`store: Store`).
+macro_rules! on_both_databases {
+    ($(async fn $name:ident($t:ident: TestApp) $body:block)*) => {$(
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+
+            async fn run($t: crate::harness::TestApp) $body
+
+            #[tokio::test]
+            async fn embedded_file() {
+                run(crate::harness::spawn_app().await).await
+            }
+
+            #[tokio::test]
+            async fn sqld() {
+                run(crate::harness::spawn_app_on_sqld().await).await
+            }
+        }
+    )*};
+    ($(async fn $name:ident($store:ident: Store) $body:block)*) => {$(
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+
+            async fn run($store: urlinsta_core::store::Store) $body
+
+            #[tokio::test]
+            async fn embedded_file() {
+                let db = crate::storage::TestDb::embedded_file().await;
+                run(db.store.clone()).await
+            }
+
+            #[tokio::test]
+            async fn sqld() {
+                let db = crate::storage::TestDb::sqld().await;
+                run(db.store.clone()).await
+            }
+        }
+    )*};
+}
+
+mod collect;
+mod deletion;
+mod deploy;
 mod faults;
 mod fuzz;
 mod harness;
+mod hosted;
 mod input;
 mod oauth;
+mod page;
 mod receiver;
+mod storage;
 mod tokens;
+mod webdriver;

@@ -83,10 +83,24 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         tokio::spawn(scheduler(app.clone(), jobs));
     }
 
-    tokio::signal::ctrl_c().await?;
+    shutdown_signal().await?;
     println!("shutting down");
     server.shutdown().await;
     Ok(())
+}
+
+/// Ctrl-C, or SIGTERM as systemd, a container runtime or `kill` sends it.
+async fn shutdown_signal() -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+        tokio::select! {
+            r = tokio::signal::ctrl_c() => r,
+            _ = term.recv() => Ok(()),
+        }
+    }
+    #[cfg(not(unix))]
+    tokio::signal::ctrl_c().await
 }
 
 /// Wakes at every minute boundary and starts the jobs due then, each in its own task.

@@ -43,6 +43,9 @@ pub struct Config {
     pub sandbox: bool,
     pub app_id: String,
     pub app_secret: AppSecret,
+    /// A Facebook Login for Business configuration (`config_id`): the token
+    /// type and permissions the dialog asks for, as set up in the Meta app.
+    pub login_config_id: Option<String>,
     pub oauth_redirect_uri: Url,
     pub frontend_success_url: String,
     pub frontend_error_url: String,
@@ -169,6 +172,7 @@ impl Config {
             sandbox,
             app_id: app_id.unwrap_or_else(|| SANDBOX_APP_ID.into()),
             app_secret: AppSecret::new(app_secret.unwrap_or_else(|| SANDBOX_APP_SECRET.into())),
+            login_config_id: get("FB_LOGIN_CONFIG_ID"),
             oauth_redirect_uri,
             frontend_success_url: get("FRONTEND_SUCCESS_URL").unwrap_or_else(|| "/?connected=true".into()),
             frontend_error_url: get("FRONTEND_ERROR_URL").unwrap_or_else(|| "/?error=<reason>".into()),

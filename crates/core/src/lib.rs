@@ -9,6 +9,7 @@ pub mod crypto;
 pub mod graph;
 pub mod http;
 pub mod jobs;
+pub mod meta_callbacks;
 pub mod notify;
 pub mod oauth;
 pub mod secret;

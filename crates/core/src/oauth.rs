@@ -40,6 +40,10 @@ pub fn login_url(app: &App, state: &CsrfState) -> Url {
         .append_pair("scope", &SCOPES.join(","))
         .append_pair("state", state.expose())
         .append_pair("response_type", "code");
+    // Facebook Login for Business takes its permissions from a configuration.
+    if let Some(config_id) = &c.login_config_id {
+        url.query_pairs_mut().append_pair("config_id", config_id);
+    }
     url
 }
 

@@ -391,7 +391,7 @@ impl Control {
     }
 
     /// Overrides one daily value (e.g. Meta correcting late data). `day` is
-    /// the day the value belongs to; its `end_time` is 08:00 UTC the day after.
+    /// the (Pacific) day the value belongs to; its `end_time` is [`crate::day_end`].
     pub fn set_metric_value(&self, ig_id: &str, metric: &str, day: NaiveDate, value: i64) {
         self.world()
             .metric_overrides

@@ -15,9 +15,9 @@ use crate::graph::authorize_ig;
 use crate::request::{ApiRequest, Reply};
 use crate::world::{IgAccount, World};
 
-/// Meta's insights day ends at Pacific midnight; 08:00 UTC (PST) is used
-/// all year, a simplification of daylight saving time.
-const DAY_END_HOUR_UTC: u32 = 8;
+/// Meta's insights day ends at Pacific midnight: 08:00 UTC in standard
+/// time, 07:00 UTC in daylight time. The latest offset, to start searches from.
+const PST_HOURS: i64 = 8;
 const MAX_RANGE_SECS: i64 = 30 * 24 * 3600;
 const RETENTION_DAYS: i64 = 90;
 const MAX_BREAKDOWN_RESULTS: usize = 45;
@@ -336,7 +336,7 @@ impl Query {
         })
     }
 
-    /// The days whose Meta day (ending 08:00 UTC the next morning) ends in
+    /// The days whose Meta day (ending at the next Pacific midnight) ends in
     /// (since, until], capped at now and at Meta's 90-day retention.
     /// Without since/until: the last 24 hours.
     fn days(&self, now: DateTime<Utc>) -> Result<Vec<NaiveDate>, GraphError> {
@@ -349,7 +349,7 @@ impl Query {
         }
         let cap = until.min(now);
         let oldest = now - Duration::days(RETENTION_DAYS);
-        let mut day = (since - Duration::hours(i64::from(DAY_END_HOUR_UTC))).date_naive();
+        let mut day = (since - Duration::hours(PST_HOURS)).date_naive();
         let mut days = Vec::new();
         while day_end(day) <= cap {
             if day_end(day) > since && day_end(day) > oldest {
@@ -399,9 +399,31 @@ fn parse_time(value: Option<&str>, name: &str) -> Result<Option<DateTime<Utc>>, 
         .ok_or_else(|| GraphError::param(format!("The {name} parameter is not a valid date or unix timestamp")))
 }
 
-fn day_end(day: NaiveDate) -> DateTime<Utc> {
-    let next = day.succ_opt().unwrap_or(day);
-    next.and_time(NaiveTime::MIN).and_utc() + Duration::hours(i64::from(DAY_END_HOUR_UTC))
+/// When Meta's insights day `day` ends: the following Pacific midnight, in
+/// UTC. Tests use it to know which `end_time` a day's value carries.
+pub fn day_end(day: NaiveDate) -> DateTime<Utc> {
+    pacific_midnight(day.succ_opt().unwrap_or(day))
+}
+
+/// The Pacific date at `t`: the insights day a value measured then belongs to.
+pub fn meta_day(t: DateTime<Utc>) -> NaiveDate {
+    let guess = (t - Duration::hours(PST_HOURS)).date_naive();
+    match guess.succ_opt() {
+        Some(next) if pacific_midnight(next) <= t => next,
+        _ => guess,
+    }
+}
+
+/// US daylight time runs from the second Sunday of March to the first
+/// Sunday of November, switching at 02:00 local time, so the midnight that
+/// opens the switching day is still on the old offset.
+fn pacific_midnight(date: NaiveDate) -> DateTime<Utc> {
+    let sunday = |month, n| NaiveDate::from_weekday_of_month_opt(date.year(), month, chrono::Weekday::Sun, n);
+    let daylight = match (sunday(3, 2), sunday(11, 1)) {
+        (Some(start), Some(end)) => date > start && date <= end,
+        _ => false,
+    };
+    date.and_time(NaiveTime::MIN).and_utc() + Duration::hours(if daylight { PST_HOURS - 1 } else { PST_HOURS })
 }
 
 fn end_time(day: NaiveDate) -> String {
@@ -741,6 +763,21 @@ mod tests {
     }
 
     #[test]
+    fn days_end_at_pacific_midnight_in_summer_too() {
+        let july = NaiveDate::from_ymd_opt(2026, 7, 10).unwrap_or_default();
+        assert_eq!(day_end(july), at("2026-07-11T07:00:00Z"));
+        assert_eq!(meta_day(at("2026-07-11T06:59:00Z")), july);
+        assert_eq!(
+            meta_day(at("2026-07-11T07:00:00Z")),
+            july.succ_opt().unwrap_or_default()
+        );
+        // The day daylight time ends is 25 hours long.
+        let nov1 = NaiveDate::from_ymd_opt(2026, 11, 1).unwrap_or_default();
+        assert_eq!(day_end(nov1), at("2026-11-02T08:00:00Z"));
+        assert_eq!(meta_day(at("2026-11-02T07:30:00Z")), nov1);
+    }
+
+    #[test]
     fn default_window_is_the_last_complete_day() {
         let now = at("2026-11-05T09:00:00Z");
         let days = query(None, None).days(now).unwrap_or_default();
@@ -758,7 +795,9 @@ mod tests {
         let q = query(Some("2026-11-01T00:00:00Z"), Some("2026-11-08T00:00:00Z"));
         let days = q.days(now).unwrap_or_default();
         assert_eq!(days.len(), 7);
-        assert_eq!(end_time(days[0]), "2026-11-01T08:00:00+0000");
+        // October 31 closes at midnight daylight time, 07:00 UTC.
+        assert_eq!(end_time(days[0]), "2026-11-01T07:00:00+0000");
+        assert_eq!(end_time(days[1]), "2026-11-02T08:00:00+0000");
         // A range reaching into the future stops at now.
         let q = query(Some("2026-11-18T00:00:00Z"), Some("2026-11-25T00:00:00Z"));
         assert_eq!(q.days(now).unwrap_or_default().len(), 3);

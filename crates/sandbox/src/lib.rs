@@ -59,6 +59,7 @@ use tokio::task::JoinHandle;
 
 pub use control::{CallRecord, Control, ExchangePolicy, GrantedTokens, IgSpec, PageSpec, TokenKind, UserSpec};
 pub use faults::{Endpoint, Fault};
+pub use insights::{day_end, meta_day};
 
 /// How the emulated Meta app is set up.
 #[derive(Debug, Clone, PartialEq)]

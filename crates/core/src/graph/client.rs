@@ -49,6 +49,16 @@ impl<'a> Call<'a> {
         }
     }
 
+    /// A POST; its parameters travel as a form body (batches can be long).
+    pub fn post(path: impl Into<String>, auth: Auth<'a>) -> Self {
+        Call {
+            method: reqwest::Method::POST,
+            path: path.into(),
+            params: Vec::new(),
+            auth,
+        }
+    }
+
     pub fn delete(path: impl Into<String>, auth: Auth<'a>) -> Self {
         Call {
             method: reqwest::Method::DELETE,
@@ -64,7 +74,7 @@ impl<'a> Call<'a> {
     }
 
     /// The name used in logs and errors: the path without ids' meaning lost.
-    fn operation(&self) -> String {
+    pub(super) fn operation(&self) -> String {
         self.path.clone()
     }
 }
@@ -243,7 +253,12 @@ impl GraphClient {
             }
             Auth::None => {}
         }
-        let response = match request.query(&params).send().await {
+        request = if call.method == reqwest::Method::POST {
+            request.form(&params)
+        } else {
+            request.query(&params)
+        };
+        let response = match request.send().await {
             Ok(r) => r,
             // without_url(): the URL may carry a code or client_secret.
             Err(e) => {
@@ -350,12 +365,12 @@ impl ErrorKind {
     }
 }
 
-fn usage_of(headers: &HeaderMap) -> Usage {
+pub(super) fn usage_of(headers: &HeaderMap) -> Usage {
     let get = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
     Usage::from_headers(get("x-app-usage"), get("x-business-use-case-usage"))
 }
 
-fn retry_after_of(headers: &HeaderMap) -> Option<Duration> {
+pub(super) fn retry_after_of(headers: &HeaderMap) -> Option<Duration> {
     headers
         .get("retry-after")?
         .to_str()

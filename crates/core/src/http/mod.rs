@@ -5,6 +5,8 @@
 mod auth;
 mod cron;
 mod health;
+mod insights;
+mod meta;
 mod openapi;
 mod request;
 mod response;
@@ -19,6 +21,7 @@ use hyper::Method;
 
 use crate::app::App;
 use crate::jobs::Job;
+use crate::meta_callbacks::Callback;
 
 /// Every API route, at the plan's paths.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -29,7 +32,14 @@ pub enum Route {
     AuthCallback,
     AuthStatus,
     AuthDisconnect,
+    AuthDeauthorize,
+    AuthDataDeletion,
+    AuthDeletionStatus,
     Cron(Job),
+    Insights,
+    InsightsAudience,
+    InsightsRefresh,
+    AdminAccounts,
     OpenApi,
 }
 
@@ -42,6 +52,13 @@ impl Route {
         (Route::AuthCallback, "/api/auth/callback", &[Method::GET]),
         (Route::AuthStatus, "/api/auth/status", &[Method::GET]),
         (Route::AuthDisconnect, "/api/auth/disconnect", &[Method::POST]),
+        (Route::AuthDeauthorize, "/api/auth/deauthorize", &[Method::POST]),
+        (Route::AuthDataDeletion, "/api/auth/data-deletion", &[Method::POST]),
+        (
+            Route::AuthDeletionStatus,
+            "/api/auth/deletion-status/:code",
+            &[Method::GET],
+        ),
         (
             Route::Cron(Job::RefreshTokens),
             "/api/cron/refresh-tokens",
@@ -57,6 +74,14 @@ impl Route {
             "/api/cron/collect-audience",
             &[Method::GET],
         ),
+        (Route::Insights, "/api/insights/:userId", &[Method::GET]),
+        (
+            Route::InsightsAudience,
+            "/api/insights/:userId/audience",
+            &[Method::GET],
+        ),
+        (Route::InsightsRefresh, "/api/insights/:userId/refresh", &[Method::POST]),
+        (Route::AdminAccounts, "/api/admin/accounts", &[Method::GET]),
         (Route::OpenApi, "/api/openapi.json", &[Method::GET]),
     ];
 
@@ -125,7 +150,14 @@ pub async fn handle(app: &App, route: Route, req: ApiRequest) -> ApiResponse {
         Route::AuthCallback => auth::callback(app, &req).await,
         Route::AuthStatus => auth::status(app, &req).await,
         Route::AuthDisconnect => auth::disconnect(app, &req).await,
+        Route::AuthDeauthorize => meta::callback(app, &req, Callback::Deauthorize).await,
+        Route::AuthDataDeletion => meta::callback(app, &req, Callback::DataDeletion).await,
+        Route::AuthDeletionStatus => meta::deletion_status(app, &req).await,
         Route::Cron(job) => cron::run(app, &req, job).await,
+        Route::Insights => insights::insights(app, &req).await,
+        Route::InsightsAudience => insights::audience(app, &req).await,
+        Route::InsightsRefresh => insights::refresh(app, &req).await,
+        Route::AdminAccounts => insights::admin_accounts(app, &req).await,
         Route::OpenApi => openapi::document().await,
     };
     let mut response = result.unwrap_or_else(|e| e.into_response());
@@ -146,6 +178,13 @@ mod tests {
         for job in Job::ALL {
             assert_eq!(Route::resolve(&job.cron_path()).map(|r| r.0), Some(Route::Cron(job)));
         }
+        let (route, params) = Route::resolve("/api/insights/17841400000000001/audience").unwrap();
+        assert_eq!(route, Route::InsightsAudience);
+        assert_eq!(params, vec![("userId".to_string(), "17841400000000001".to_string())]);
+        assert_eq!(
+            Route::resolve("/api/insights/17841400000000001").map(|r| r.0),
+            Some(Route::Insights)
+        );
         assert_eq!(
             match_pattern("/api/insights/:userId", "/api/insights/17%2041"),
             Some(vec![("userId".into(), "17 41".into())])

@@ -82,6 +82,12 @@ pub enum ApiError {
     PayloadTooLarge(usize),
     #[error("{0}")]
     Conflict(String),
+    /// Over a limit (ours or Meta's); the seconds to wait when known.
+    #[error("{0}")]
+    TooManyRequests(String, Option<u64>),
+    /// Meta failed us; the message says how (it never carries a secret).
+    #[error("{0}")]
+    BadGateway(String),
     #[error("{0}")]
     Unavailable(String),
     /// Anything unexpected: logged with its cause, answered generically.
@@ -109,6 +115,8 @@ impl ApiError {
             ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
+            ApiError::TooManyRequests(..) => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::BadGateway(_) => StatusCode::BAD_GATEWAY,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -123,6 +131,8 @@ impl ApiError {
             ApiError::MethodNotAllowed(_) => "method_not_allowed",
             ApiError::PayloadTooLarge(_) => "payload_too_large",
             ApiError::Conflict(_) => "conflict",
+            ApiError::TooManyRequests(..) => "too_many_requests",
+            ApiError::BadGateway(_) => "bad_gateway",
             ApiError::Unavailable(_) => "unavailable",
             ApiError::Internal(_) => "internal",
         }
@@ -143,6 +153,9 @@ impl ApiError {
                 message,
             },
         );
+        if let ApiError::TooManyRequests(_, Some(secs)) = &self {
+            r.set_header("retry-after", &secs.to_string());
+        }
         if let ApiError::MethodNotAllowed(methods) = &self {
             let mut allow: Vec<&str> = methods.iter().map(Method::as_str).collect();
             // Every GET route answers HEAD too (see `handle`).

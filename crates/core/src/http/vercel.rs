@@ -19,11 +19,7 @@ pub async fn handle(req: Request, route: Route) -> Result<Response<ResponseBody>
         Ok(app) => match from_hyper(req).await {
             Err(e) => e.into_response(),
             Ok(mut api_req) => {
-                // A dynamic route (api/insights/[userId].rs) may see its own
-                // file path; its parameters then arrive in the query string.
-                if let Some((_, params)) = Route::resolve(&api_req.path) {
-                    api_req.params = params;
-                }
+                api_req.params = path_params(&api_req.path);
                 super::handle(app, route, api_req).await
             }
         },
@@ -31,8 +27,50 @@ pub async fn handle(req: Request, route: Route) -> Result<Response<ResponseBody>
     Ok(to_hyper(with_security_headers(response)))
 }
 
+/// The path parameters of a request. A dynamic route (`api/insights/[userId].rs`)
+/// may be handed the public path (`/api/insights/123`) or its own file path
+/// (`/api/insights/[userId]`) with the value in the query (`?userId=123`); a
+/// placeholder is no value, so the query's counts then ([`super::ApiRequest::param`]).
+fn path_params(path: &str) -> Vec<(String, String)> {
+    let Some((_, params)) = Route::resolve(path) else {
+        return Vec::new();
+    };
+    params
+        .into_iter()
+        .filter(|(name, value)| *value != format!("[{name}]"))
+        .collect()
+}
+
 fn with_security_headers(mut r: ApiResponse) -> ApiResponse {
     r.set_header("x-content-type-options", "nosniff");
     r.set_header("referrer-policy", "no-referrer");
     r
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::http::ApiRequest;
+
+    fn code_of(path_and_query: &str) -> Option<String> {
+        let mut req = ApiRequest::new(hyper::Method::GET, path_and_query);
+        req.params = path_params(&req.path);
+        req.param("code").map(str::to_string)
+    }
+
+    #[test]
+    fn dynamic_routes_read_the_path_or_the_query() {
+        // The public path.
+        assert_eq!(code_of("/api/auth/deletion-status/abc123").as_deref(), Some("abc123"));
+        // The file path Vercel's route rewrites to, with the value in the query.
+        assert_eq!(
+            code_of("/api/auth/deletion-status/[code]?code=abc123").as_deref(),
+            Some("abc123")
+        );
+        assert_eq!(
+            code_of("/api/auth/deletion-status/%5Bcode%5D?code=abc123").as_deref(),
+            Some("abc123")
+        );
+        assert_eq!(code_of("/api/auth/deletion-status/[code]"), None);
+    }
 }

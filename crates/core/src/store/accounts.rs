@@ -25,7 +25,7 @@ impl TokenStatus {
         }
     }
 
-    fn parse(s: &str) -> Result<Self> {
+    pub(crate) fn parse(s: &str) -> Result<Self> {
         match s {
             "active" => Ok(TokenStatus::Active),
             "reauth_required" => Ok(TokenStatus::ReauthRequired),
@@ -508,23 +508,68 @@ impl Store {
             }
         };
         let Some(id) = id else { return Ok(false) };
-        // Explicit deletes: a hosted connection may not enforce foreign keys.
-        for table in [
-            "insights",
-            "audience_data",
-            "audience_snapshots",
-            "collection_log",
-            "account_state",
-            "tokens",
-            "notifications",
-        ] {
-            tx.execute(&format!("DELETE FROM {table} WHERE user_id = ?1"), [id])
-                .await?;
-        }
-        tx.execute("DELETE FROM users WHERE id = ?1", [id]).await?;
+        delete_account_rows(&tx, id).await?;
         tx.commit().await?;
         Ok(true)
     }
+
+    /// Deletes every account a Facebook user connected, with everything
+    /// collected for them, and records the request under its confirmation
+    /// code, in one transaction. Returns how many accounts were deleted.
+    pub async fn delete_facebook_user(
+        &self,
+        facebook_user_id: &str,
+        confirmation_code: &str,
+        source: &str,
+    ) -> Result<usize> {
+        let conn = self.conn().await?;
+        let tx = conn.transaction().await?;
+        let mut ids = Vec::new();
+        {
+            let mut rows = tx
+                .query("SELECT id FROM users WHERE facebook_user_id = ?1", [facebook_user_id])
+                .await?;
+            while let Some(row) = rows.next().await? {
+                ids.push(row.get::<i64>(0)?);
+            }
+        }
+        for id in &ids {
+            delete_account_rows(&tx, *id).await?;
+        }
+        tx.execute(
+            "INSERT INTO deletion_requests (confirmation_code, facebook_user_id, source, accounts_deleted, status, requested_at, completed_at)
+             VALUES (?1, ?2, ?3, ?4, 'completed', ?5, ?5)",
+            params![
+                confirmation_code,
+                facebook_user_id,
+                source,
+                ids.len() as i64,
+                now()
+            ],
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(ids.len())
+    }
+}
+
+/// Deletes one account's rows everywhere, inside the caller's transaction.
+/// Explicit deletes: a hosted connection may not enforce foreign keys.
+async fn delete_account_rows(tx: &Connection, id: i64) -> Result<()> {
+    for table in [
+        "insights",
+        "audience_data",
+        "audience_snapshots",
+        "collection_log",
+        "account_state",
+        "tokens",
+        "notifications",
+    ] {
+        tx.execute(&format!("DELETE FROM {table} WHERE user_id = ?1"), [id])
+            .await?;
+    }
+    tx.execute("DELETE FROM users WHERE id = ?1", [id]).await?;
+    Ok(())
 }
 
 /// The SQL that queues one webhook event for a status transition.

@@ -3,7 +3,7 @@
 use chrono::Utc;
 use libsql::params;
 
-use super::sql::{now, ts};
+use super::sql::{now, opt_int, opt_text, text, ts};
 use super::{Result, Store};
 
 /// One row of the collection log.
@@ -113,4 +113,20 @@ impl Store {
         }
         Ok(out)
     }
+}
+
+/// The log row as one SQL statement, for writes that travel in one batch.
+pub(crate) fn log_sql(e: &LogEntry<'_>) -> String {
+    format!(
+        "INSERT INTO collection_log (user_id, run_id, job_type, status, error_code, error_message, details, started_at, completed_at) VALUES ({}, {}, {}, {}, {}, {}, {}, {}, {});\n",
+        opt_int(e.account_id),
+        text(e.run_id),
+        text(e.job_type),
+        text(e.status.as_str()),
+        opt_int(e.error_code),
+        opt_text(e.error_message.as_deref()),
+        opt_text(e.details.as_ref().map(|d| d.to_string()).as_deref()),
+        text(&e.started_at),
+        text(&now())
+    )
 }

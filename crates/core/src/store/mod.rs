@@ -5,6 +5,8 @@
 //! idle (platform-facts). Nothing outside this module writes SQL.
 
 mod accounts;
+mod collect;
+mod deletions;
 mod jobs;
 mod notifications;
 mod schema;
@@ -15,6 +17,8 @@ use std::time::Duration;
 use libsql::{Builder, Connection, Database};
 
 pub use accounts::*;
+pub use collect::*;
+pub use deletions::*;
 pub use jobs::*;
 pub use notifications::*;
 

@@ -117,7 +117,9 @@ async fn time_series_give_one_value_per_day_and_stay_the_same() {
     assert_eq!(reach["name"], "reach");
     let values = reach["values"].as_array().expect("values");
     assert_eq!(values.len(), 7);
-    assert_eq!(values[0]["end_time"], "2026-11-01T08:00:00+0000");
+    // October 31 closes at Pacific midnight on daylight time (07:00 UTC), the days after on standard time.
+    assert_eq!(values[0]["end_time"], "2026-11-01T07:00:00+0000");
+    assert_eq!(values[1]["end_time"], "2026-11-02T08:00:00+0000");
     assert_eq!(values[6]["end_time"], "2026-11-07T08:00:00+0000");
     assert!(values.iter().all(|v| v["value"].as_i64().is_some()));
     assert_eq!(insights(&env, &page, &params).await.json(), first, "deterministic");

@@ -1,0 +1,141 @@
+//! collect-audience for one account: follower (and engaged-audience)
+//! demographics by age, city, country and gender, one dated snapshot per
+//! day. Accounts Meta reports nothing for yet (under 100 followers, or too
+//! little engagement) are recorded as "not available", not as failures.
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+
+use serde_json::Value;
+
+use super::limits::{Answer, Plan};
+use super::metrics::{
+    BREAKDOWNS, DEMOGRAPHIC_METRICS, MIN_FOLLOWERS_FOR_DEMOGRAPHICS, breakdown_values, demographics_call,
+    is_not_available, rejected_metric,
+};
+use super::{Harvest, Run};
+use crate::graph::{Call, GraphError};
+use crate::store::{AudienceSnapshot, Candidate, SnapshotStatus};
+
+/// `(metric, breakdown)`, as indexes into [`DEMOGRAPHIC_METRICS`] and [`BREAKDOWNS`].
+pub type Op = (usize, usize);
+
+/// One operation per metric and breakdown: eight, one round trip.
+pub fn ops() -> Vec<Op> {
+    (0..DEMOGRAPHIC_METRICS.len())
+        .flat_map(|m| (0..BREAKDOWNS.len()).map(move |b| (m, b)))
+        .collect()
+}
+
+#[derive(Debug, Clone, Default)]
+enum State {
+    #[default]
+    Collecting,
+    NotAvailable(String),
+    Rejected(String),
+}
+
+#[derive(Debug, Clone, Default)]
+struct MetricResult {
+    state: State,
+    answered: usize,
+    values: Vec<(String, String, i64)>,
+}
+
+pub struct AudiencePlan<'r> {
+    ig_id: String,
+    results: Vec<MetricResult>,
+    run_rejected: &'r Mutex<BTreeMap<String, String>>,
+}
+
+impl<'r> AudiencePlan<'r> {
+    pub fn new(run: &'r Run, account: &Candidate) -> Self {
+        let known = run.rejected_metrics();
+        let small = account
+            .followers_count
+            .is_some_and(|f| f < MIN_FOLLOWERS_FOR_DEMOGRAPHICS);
+        let results = DEMOGRAPHIC_METRICS
+            .iter()
+            .map(|m| {
+                let state = match known.get(*m) {
+                    Some(reason) => State::Rejected(reason.clone()),
+                    // Meta answers nothing below 100 followers: no call spent to hear it.
+                    None if small => {
+                        State::NotAvailable(format!("fewer than {MIN_FOLLOWERS_FOR_DEMOGRAPHICS} followers"))
+                    }
+                    None => State::Collecting,
+                };
+                MetricResult {
+                    state,
+                    ..MetricResult::default()
+                }
+            })
+            .collect();
+        AudiencePlan {
+            ig_id: account.instagram_user_id.clone(),
+            results,
+            run_rejected: &run.rejected,
+        }
+    }
+
+    /// Complete snapshots only: a metric with a missing breakdown waits for the next run.
+    pub fn harvest(self) -> Harvest {
+        let mut harvest = Harvest::default();
+        for (metric, r) in DEMOGRAPHIC_METRICS.iter().zip(self.results) {
+            let snapshot = |status, detail, values| AudienceSnapshot {
+                metric: metric.to_string(),
+                status,
+                detail,
+                values,
+            };
+            match r.state {
+                State::Rejected(reason) => harvest.rejected.push((metric.to_string(), reason)),
+                State::NotAvailable(why) => {
+                    harvest
+                        .audience
+                        .push(snapshot(SnapshotStatus::NotAvailable, Some(why), Vec::new()))
+                }
+                State::Collecting if r.answered == BREAKDOWNS.len() => {
+                    harvest.audience.push(snapshot(SnapshotStatus::Ok, None, r.values))
+                }
+                State::Collecting => {}
+            }
+        }
+        harvest
+    }
+}
+
+impl Plan for AudiencePlan<'_> {
+    type Op = Op;
+
+    fn call(&self, (m, b): Op) -> Option<Call<'static>> {
+        matches!(self.results[m].state, State::Collecting)
+            .then(|| demographics_call(&self.ig_id, DEMOGRAPHIC_METRICS[m], BREAKDOWNS[b]))
+    }
+
+    fn answer(&mut self, (m, _): Op, _sent: &Call<'_>, answer: Result<&Value, &GraphError>) -> Answer {
+        let metric = DEMOGRAPHIC_METRICS[m];
+        let result = &mut self.results[m];
+        match answer {
+            Ok(body) => {
+                result.values.extend(breakdown_values(body));
+                result.answered += 1;
+                Answer::Done
+            }
+            Err(e) if is_not_available(e) => {
+                result.state = State::NotAvailable(e.message.clone());
+                Answer::Done
+            }
+            Err(e) if rejected_metric(e, &[metric.to_string()]).is_some() => {
+                tracing::warn!(metric, instagram_user_id = %self.ig_id, error = %e, "Meta refused a demographics metric: dropped for this run");
+                self.run_rejected
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .insert(metric.to_string(), e.message.clone());
+                result.state = State::Rejected(e.message.clone());
+                Answer::Done
+            }
+            Err(_) => Answer::Fail,
+        }
+    }
+}

@@ -1,0 +1,129 @@
+//! collect-insights for one account: the daily account metrics for today
+//! and the two days before (late data is updated in place) and the hourly
+//! snapshot of the IG user node, all in one batch (four operations, one
+//! round trip) with the Page token.
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+
+use super::days::{DAYS_FETCHED, MetaDay, hour_start, recent_days};
+use super::limits::{Answer, Plan};
+use super::metrics::{day_call, day_rows, rejected_metric, snapshot_call, snapshot_rows};
+use super::{Harvest, Run};
+use crate::graph::{Call, GraphError};
+use crate::store::{Candidate, MetricRow};
+
+#[derive(Debug, Clone, Copy)]
+pub enum Op {
+    Snapshot,
+    Day(usize),
+}
+
+/// The operations of one hourly run.
+pub fn ops() -> Vec<Op> {
+    std::iter::once(Op::Snapshot)
+        .chain((0..DAYS_FETCHED).map(Op::Day))
+        .collect()
+}
+
+pub struct InsightsPlan<'r> {
+    ig_id: String,
+    days: [MetaDay; DAYS_FETCHED],
+    hour: DateTime<Utc>,
+    /// The configured metrics still asked for.
+    metrics: Vec<String>,
+    /// Metrics refused in this run, shared with its other accounts.
+    run_rejected: &'r Mutex<BTreeMap<String, String>>,
+    rows: Vec<MetricRow>,
+    followers: Option<i64>,
+}
+
+impl<'r> InsightsPlan<'r> {
+    pub fn new(app: &crate::App, run: &'r Run, account: &Candidate, now: DateTime<Utc>) -> Self {
+        let known = run.rejected_metrics();
+        InsightsPlan {
+            ig_id: account.instagram_user_id.clone(),
+            days: recent_days(now),
+            hour: hour_start(now),
+            metrics: app
+                .config
+                .insight_metrics
+                .iter()
+                .filter(|m| !known.contains_key(*m))
+                .cloned()
+                .collect(),
+            run_rejected: &run.rejected,
+            rows: Vec::new(),
+            followers: None,
+        }
+    }
+
+    /// What was gathered; `rejected` names the configured metrics not collected.
+    pub fn harvest(self, configured: &[String]) -> Harvest {
+        let refused = self.run_rejected.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        let rejected = configured
+            .iter()
+            .filter(|m| !self.metrics.contains(m))
+            .map(|m| (m.clone(), refused.get(m).cloned().unwrap_or_default()))
+            .collect();
+        Harvest {
+            insights: self.rows,
+            followers_count: self.followers,
+            rejected,
+            ..Harvest::default()
+        }
+    }
+}
+
+impl Plan for InsightsPlan<'_> {
+    type Op = Op;
+
+    fn call(&self, op: Op) -> Option<Call<'static>> {
+        match op {
+            Op::Snapshot => Some(snapshot_call(&self.ig_id)),
+            Op::Day(_) if self.metrics.is_empty() => None,
+            Op::Day(i) => Some(day_call(&self.ig_id, &self.metrics, &self.days[i])),
+        }
+    }
+
+    fn answer(&mut self, op: Op, sent: &Call<'_>, answer: Result<&Value, &GraphError>) -> Answer {
+        match (op, answer) {
+            (Op::Snapshot, Ok(body)) => {
+                let (rows, followers) = snapshot_rows(body, self.hour);
+                self.rows.extend(rows);
+                self.followers = followers;
+                Answer::Done
+            }
+            (Op::Day(i), Ok(body)) => {
+                self.rows.extend(day_rows(body, &self.days[i]));
+                Answer::Done
+            }
+            (Op::Day(_), Err(e)) => {
+                let requested: Vec<String> = sent
+                    .params
+                    .iter()
+                    .find(|(k, _)| k == "metric")
+                    .map(|(_, v)| v.split(',').map(str::to_string).collect())
+                    .unwrap_or_default();
+                match rejected_metric(e, &requested) {
+                    Some(metric) => {
+                        if self.metrics.contains(&metric) {
+                            tracing::warn!(metric = %metric, instagram_user_id = %self.ig_id, error = %e, "Meta refused a metric: dropped for this run");
+                            self.metrics.retain(|m| *m != metric);
+                            self.run_rejected
+                                .lock()
+                                .unwrap_or_else(|e| e.into_inner())
+                                .insert(metric, e.message.clone());
+                        }
+                        Answer::Again
+                    }
+                    None => Answer::Fail,
+                }
+            }
+            (Op::Snapshot, Err(_)) => Answer::Fail,
+        }
+    }
+}

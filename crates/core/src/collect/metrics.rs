@@ -1,0 +1,264 @@
+//! The metric rules of November 2026 (platform-facts): how each request is
+//! shaped, how answers become rows, and how to tell a metric Meta no longer
+//! accepts from any other error.
+
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+
+use super::days::MetaDay;
+use crate::graph::{Auth, Call, ErrorKind, GraphError};
+use crate::store::MetricRow;
+use crate::store::sql::ts;
+
+/// Fields of the Instagram user node kept as an hourly snapshot.
+pub const SNAPSHOT_FIELDS: [&str; 3] = ["followers_count", "follows_count", "media_count"];
+/// Demographics, collected daily; the second only where the account qualifies.
+pub const DEMOGRAPHIC_METRICS: [&str; 2] = ["follower_demographics", "engaged_audience_demographics"];
+pub const BREAKDOWNS: [&str; 4] = ["age", "city", "country", "gender"];
+/// One of the two timeframes Meta serves reliably.
+pub const TIMEFRAME: &str = "this_month";
+/// Below this Meta reports no follower demographics.
+pub const MIN_FOLLOWERS_FOR_DEMOGRAPHICS: i64 = 100;
+
+/// A metric name as Graph spells them; anything else stops at the edge.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct MetricName(String);
+
+impl MetricName {
+    pub fn parse(raw: &str) -> Option<MetricName> {
+        let raw = raw.trim();
+        let ok = !raw.is_empty()
+            && raw.len() <= 64
+            && raw
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+        ok.then(|| MetricName(raw.to_string()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    pub fn into_string(self) -> String {
+        self.0
+    }
+}
+
+/// One day of account metrics. Every current account metric accepts
+/// `metric_type=total_value` (most accept nothing else), so one request
+/// asks for them all, and the day's total is the day's value.
+pub fn day_call(ig_id: &str, metrics: &[String], day: &MetaDay) -> Call<'static> {
+    Call::get(format!("{ig_id}/insights"), Auth::None)
+        .param("metric", metrics.join(","))
+        .param("period", "day")
+        .param("metric_type", "total_value")
+        .param("since", day.since.timestamp().to_string())
+        .param("until", day.until.timestamp().to_string())
+}
+
+pub fn snapshot_call(ig_id: &str) -> Call<'static> {
+    Call::get(ig_id.to_string(), Auth::None).param("fields", SNAPSHOT_FIELDS.join(","))
+}
+
+pub fn demographics_call(ig_id: &str, metric: &str, breakdown: &str) -> Call<'static> {
+    Call::get(format!("{ig_id}/insights"), Auth::None)
+        .param("metric", metric)
+        .param("period", "lifetime")
+        .param("metric_type", "total_value")
+        .param("timeframe", TIMEFRAME)
+        .param("breakdown", breakdown)
+}
+
+/// The rows of a day's answer. A total carries no `end_time`: it is the
+/// day's closing midnight. A time series (should Meta send one) names its own.
+pub fn day_rows(body: &Value, day: &MetaDay) -> Vec<MetricRow> {
+    let mut rows = Vec::new();
+    for entry in data(body) {
+        let Some(name) = entry.get("name").and_then(Value::as_str) else {
+            continue;
+        };
+        let period = entry.get("period").and_then(Value::as_str).unwrap_or("day").to_string();
+        if let Some(total) = entry.get("total_value") {
+            rows.push(MetricRow {
+                metric_name: name.to_string(),
+                metric_value: total.get("value").and_then(Value::as_i64),
+                period,
+                end_time: ts(day.until),
+            });
+        } else if let Some(values) = entry.get("values").and_then(Value::as_array) {
+            for v in values {
+                if let Some(end) = v.get("end_time").and_then(Value::as_str).and_then(parse_meta_time) {
+                    rows.push(MetricRow {
+                        metric_name: name.to_string(),
+                        metric_value: v.get("value").and_then(Value::as_i64),
+                        period: period.clone(),
+                        end_time: ts(end),
+                    });
+                }
+            }
+        }
+    }
+    rows
+}
+
+/// The hourly snapshot rows (period `lifetime`, `end_time` the hour) and the follower count.
+pub fn snapshot_rows(body: &Value, hour: DateTime<Utc>) -> (Vec<MetricRow>, Option<i64>) {
+    let rows: Vec<MetricRow> = SNAPSHOT_FIELDS
+        .iter()
+        .filter_map(|field| {
+            body.get(*field).and_then(Value::as_i64).map(|v| MetricRow {
+                metric_name: field.to_string(),
+                metric_value: Some(v),
+                period: "lifetime".into(),
+                end_time: ts(hour),
+            })
+        })
+        .collect();
+    (rows, body.get("followers_count").and_then(Value::as_i64))
+}
+
+/// `(breakdown, key, value)` of a demographics answer.
+pub fn breakdown_values(body: &Value) -> Vec<(String, String, i64)> {
+    let mut out = Vec::new();
+    for entry in data(body) {
+        let breakdowns = entry.pointer("/total_value/breakdowns").and_then(Value::as_array);
+        for b in breakdowns.into_iter().flatten() {
+            let keys: Vec<&str> = b
+                .get("dimension_keys")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_str)
+                .collect();
+            for r in b.get("results").and_then(Value::as_array).into_iter().flatten() {
+                let values: Vec<&str> = r
+                    .get("dimension_values")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                    .filter_map(Value::as_str)
+                    .collect();
+                if let Some(value) = r.get("value").and_then(Value::as_i64) {
+                    out.push((keys.join(","), values.join(","), value));
+                }
+            }
+        }
+    }
+    out
+}
+
+/// The metric an error rejects, when it is Meta refusing a metric it does
+/// not know (or no longer knows, or cannot serve this way): error 100
+/// naming it as `metric[i]` or by name. Such an error fails the whole
+/// request, so the caller drops the metric and asks again.
+pub fn rejected_metric(err: &GraphError, requested: &[String]) -> Option<String> {
+    if err.kind != ErrorKind::InvalidParameter || err.code != Some(100) {
+        return None;
+    }
+    let by_index = err
+        .message
+        .split("metric[")
+        .nth(1)
+        .and_then(|rest| rest.split(']').next())
+        .and_then(|i| i.parse::<usize>().ok())
+        .and_then(|i| requested.get(i));
+    if let Some(name) = by_index {
+        return Some(name.clone());
+    }
+    let words: Vec<&str> = err
+        .message
+        .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .collect();
+    requested.iter().find(|m| words.contains(&m.as_str())).cloned()
+}
+
+/// Meta's answer for an account too small for demographics (under 100
+/// followers, or 100 engagements for the engaged audience). Its exact
+/// wording is unverified, so an invalid-parameter error saying there is
+/// not enough of something counts too.
+pub fn is_not_available(err: &GraphError) -> bool {
+    let message = err.message.to_ascii_lowercase();
+    err.kind == ErrorKind::InvalidParameter
+        && (err.subcode == Some(2108006)
+            || ["insufficient", "not enough", "at least 100", "fewer than"]
+                .iter()
+                .any(|w| message.contains(w)))
+}
+
+fn data(body: &Value) -> impl Iterator<Item = &Value> {
+    body.get("data").and_then(Value::as_array).into_iter().flatten()
+}
+
+/// `2026-11-05T08:00:00+0000`, Meta's time format.
+fn parse_meta_time(s: &str) -> Option<DateTime<Utc>> {
+    DateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S%z")
+        .ok()
+        .map(|t| t.with_timezone(&Utc))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::graph::{MetaError, Usage};
+    use serde_json::json;
+
+    fn meta_error(code: i64, message: &str) -> GraphError {
+        let e = MetaError {
+            message: message.into(),
+            error_type: Some("OAuthException".into()),
+            code: Some(code),
+            error_subcode: None,
+            is_transient: Some(false),
+            fbtrace_id: None,
+        };
+        GraphError::from_meta("1784/insights", 400, e, None, Usage::default())
+    }
+
+    #[test]
+    fn rejected_metrics_are_named() {
+        let requested: Vec<String> = ["reach", "impressions", "views"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        let e = meta_error(
+            100,
+            "(#100) metric[1] must be one of the following values: reach, views. The metric 'impressions' is no longer supported",
+        );
+        assert_eq!(rejected_metric(&e, &requested).as_deref(), Some("impressions"));
+        let e = meta_error(100, "(#100) Incompatible period: metric views supports period=day only");
+        assert_eq!(rejected_metric(&e, &requested).as_deref(), Some("views"));
+        let e = meta_error(100, "(#100) The since parameter must be before the until parameter");
+        assert_eq!(rejected_metric(&e, &requested), None);
+        assert_eq!(rejected_metric(&meta_error(190, "metric[0] reach"), &requested), None);
+        let e = meta_error(100, "(#100) reached_audience_demographics is odd");
+        assert_eq!(rejected_metric(&e, &requested), None, "whole words only");
+    }
+
+    #[test]
+    fn answers_become_rows() {
+        let day = MetaDay {
+            since: DateTime::parse_from_rfc3339("2026-11-27T08:00:00Z")
+                .unwrap()
+                .with_timezone(&Utc),
+            until: DateTime::parse_from_rfc3339("2026-11-28T08:00:00Z")
+                .unwrap()
+                .with_timezone(&Utc),
+        };
+        let body = json!({"data": [
+            {"name": "views", "period": "day", "total_value": {"value": 224}},
+            {"name": "reach", "period": "day", "values": [{"value": 36, "end_time": "2026-11-05T08:00:00+0000"}]}
+        ]});
+        let rows = day_rows(&body, &day);
+        assert_eq!(rows[0].end_time, "2026-11-28T08:00:00Z");
+        assert_eq!(rows[0].metric_value, Some(224));
+        assert_eq!(rows[1].end_time, "2026-11-05T08:00:00Z");
+        let body = json!({"data": [{"name": "follower_demographics", "total_value": {"breakdowns": [
+            {"dimension_keys": ["country"], "results": [{"dimension_values": ["US"], "value": 7}]}]}}]});
+        assert_eq!(
+            breakdown_values(&body),
+            vec![("country".to_string(), "US".to_string(), 7)]
+        );
+        assert!(MetricName::parse("reach").is_some());
+        assert!(MetricName::parse("Reach;drop").is_none());
+    }
+}

@@ -1,0 +1,315 @@
+//! The read API of collected data, and the operator's view:
+//! `GET /api/insights/:userId`, `GET /api/insights/:userId/audience`,
+//! `POST /api/insights/:userId/refresh`, `GET /api/admin/accounts`.
+//! `:userId` is the Instagram user id.
+
+use chrono::{DateTime, Duration, NaiveDate, Utc};
+use hyper::StatusCode;
+use serde_json::{Value, json};
+
+use super::session::Principal;
+use super::{ApiError, ApiRequest, ApiResponse};
+use crate::app::App;
+use crate::collect::metrics::MetricName;
+use crate::collect::{self, Outcome, Skip};
+use crate::store::sql::ts;
+use crate::store::{Account, SnapshotStatus, StoredAudience, StoredInsight};
+
+/// More metric names than Meta has is a mistake, not a query.
+const MAX_METRICS: usize = 50;
+
+/// `GET /api/insights/:userId?from=&to=&metric=&format=json|csv`.
+pub async fn insights(app: &App, req: &ApiRequest) -> Result<ApiResponse, ApiError> {
+    let account = authorized_account(app, req).await?;
+    let query = InsightsQuery::parse(req)?;
+    let rows = app
+        .store
+        .stored_insights(
+            account.id,
+            query.from.as_deref(),
+            query.until.as_deref(),
+            &query.metrics,
+        )
+        .await?;
+    Ok(match query.format {
+        Format::Json => ApiResponse::ok(&json!({
+            "instagram_user_id": account.instagram_user_id,
+            "from": query.from,
+            "to": query.until,
+            "count": rows.len(),
+            "insights": rows,
+        })),
+        Format::Csv => {
+            let mut r = ApiResponse::text(StatusCode::OK, "text/csv; charset=utf-8", to_csv(&rows));
+            let disposition = format!("attachment; filename=\"insights-{}.csv\"", account.instagram_user_id);
+            r.set_header("content-disposition", &disposition);
+            r
+        }
+    })
+}
+
+/// `GET /api/insights/:userId/audience`: the latest daily snapshot.
+pub async fn audience(app: &App, req: &ApiRequest) -> Result<ApiResponse, ApiError> {
+    let account = authorized_account(app, req).await?;
+    let snapshots = app.store.latest_audience(account.id).await?;
+    let find = |metric: &str| snapshots.iter().find(|s| s.metric == metric);
+    let mut body = audience_json(find("follower_demographics"));
+    body["instagram_user_id"] = json!(account.instagram_user_id);
+    body["engaged_audience"] = find("engaged_audience_demographics")
+        .map(|s| audience_json(Some(s)))
+        .unwrap_or(Value::Null);
+    Ok(ApiResponse::ok(&body))
+}
+
+/// `POST /api/insights/:userId/refresh`: collects the account now, within the limits.
+pub async fn refresh(app: &App, req: &ApiRequest) -> Result<ApiResponse, ApiError> {
+    let account = authorized_account(app, req).await?;
+    let outcome = collect::refresh(app, &account.instagram_user_id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound("no such connected account".into()))?;
+    match outcome {
+        Outcome::Collected { rows } => Ok(ApiResponse::ok(&json!({ "success": true, "collected": rows }))),
+        Outcome::NotAvailable => Ok(ApiResponse::ok(&json!({ "success": true, "collected": 0 }))),
+        Outcome::Skipped {
+            why: Skip::InvalidToken,
+            reason,
+            ..
+        } => Err(ApiError::Conflict(reason)),
+        Outcome::Skipped { reason, retry_at, .. } => {
+            let wait = retry_at.map(|t| (t - Utc::now()).num_seconds().max(1) as u64);
+            Err(ApiError::TooManyRequests(reason, wait))
+        }
+        Outcome::Failed(reason) => Err(ApiError::BadGateway(format!("the collection failed: {reason}"))),
+    }
+}
+
+/// `GET /api/admin/accounts`: every account, its token, collection and throttle state.
+pub async fn admin_accounts(app: &App, req: &ApiRequest) -> Result<ApiResponse, ApiError> {
+    match Principal::of(app, req)? {
+        Principal::Admin => {}
+        Principal::User(_) => return Err(ApiError::Forbidden("the operator view needs the admin key".into())),
+        Principal::Anonymous => {
+            return Err(ApiError::Unauthorized(
+                "send Authorization: Bearer <ADMIN_API_KEY>".into(),
+            ));
+        }
+    }
+    let now = ts(Utc::now());
+    let accounts: Vec<Value> = app
+        .store
+        .account_overviews()
+        .await?
+        .into_iter()
+        .map(|a| {
+            let throttled = a.throttled_until.as_deref().is_some_and(|t| t > now.as_str());
+            let mut v = serde_json::to_value(&a).unwrap_or_default();
+            v["throttled"] = json!(throttled);
+            v
+        })
+        .collect();
+    Ok(ApiResponse::ok(&json!({
+        "count": accounts.len(),
+        "rate_limit_per_hour": app.config.rate_limit_per_hour,
+        "accounts": accounts,
+    })))
+}
+
+/// The account named by `:userId`, if the caller may see it: the admin key,
+/// or the session that connected it (anonymous 401, others 403, unknown 404).
+async fn authorized_account(app: &App, req: &ApiRequest) -> Result<Account, ApiError> {
+    let id = req.param("userId").unwrap_or("").trim();
+    if id.is_empty() || id.len() > 32 || !id.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(ApiError::BadRequest(
+            "userId must be an Instagram user id (digits only)".into(),
+        ));
+    }
+    Principal::of(app, req)?.require_account(id)?;
+    app.store
+        .account(id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound("no such connected account".into()))
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Format {
+    Json,
+    Csv,
+}
+
+/// The insights query, parsed: `from <= end_time < until`, stored-time form.
+#[derive(Debug, PartialEq)]
+struct InsightsQuery {
+    from: Option<String>,
+    until: Option<String>,
+    metrics: Vec<String>,
+    format: Format,
+}
+
+impl InsightsQuery {
+    fn parse(req: &ApiRequest) -> Result<Self, ApiError> {
+        let nonempty = |name| req.query(name).map(str::trim).filter(|v| !v.is_empty());
+        let from = nonempty("from")
+            .map(|v| parse_bound(v, "from", Bound::From))
+            .transpose()?;
+        let until = nonempty("to").map(|v| parse_bound(v, "to", Bound::To)).transpose()?;
+        if let (Some(f), Some(u)) = (from, until)
+            && f >= u
+        {
+            return Err(ApiError::BadRequest("`from` must not be after `to`".into()));
+        }
+        let mut metrics = Vec::new();
+        for raw in nonempty("metric")
+            .unwrap_or("")
+            .split(',')
+            .filter(|m| !m.trim().is_empty())
+        {
+            let name = MetricName::parse(raw).ok_or_else(|| {
+                ApiError::BadRequest(format!(
+                    "`{}` is not a metric name",
+                    raw.chars().take(64).collect::<String>()
+                ))
+            })?;
+            metrics.push(name.into_string());
+        }
+        if metrics.len() > MAX_METRICS {
+            return Err(ApiError::BadRequest(format!("at most {MAX_METRICS} metrics at once")));
+        }
+        let format = match nonempty("format").unwrap_or("json") {
+            "json" => Format::Json,
+            "csv" => Format::Csv,
+            _ => return Err(ApiError::BadRequest("format must be json or csv".into())),
+        };
+        Ok(InsightsQuery {
+            from: from.map(ts),
+            until: until.map(ts),
+            metrics,
+            format,
+        })
+    }
+}
+
+#[derive(Clone, Copy)]
+enum Bound {
+    From,
+    To,
+}
+
+/// A date (`2026-11-28`: from its start, to its end) or a time (RFC 3339, inclusive).
+fn parse_bound(value: &str, name: &str, bound: Bound) -> Result<DateTime<Utc>, ApiError> {
+    if let Ok(date) = NaiveDate::parse_from_str(value, "%Y-%m-%d") {
+        let start = date.and_time(chrono::NaiveTime::MIN).and_utc();
+        return Ok(match bound {
+            Bound::From => start,
+            Bound::To => start + Duration::days(1),
+        });
+    }
+    match DateTime::parse_from_rfc3339(value) {
+        Ok(t) => {
+            let t = t.with_timezone(&Utc);
+            Ok(match bound {
+                Bound::From => t,
+                Bound::To => t + Duration::seconds(1),
+            })
+        }
+        Err(_) => Err(ApiError::BadRequest(format!(
+            "`{name}` must be a date (2026-11-28) or a time (2026-11-28T08:00:00Z)"
+        ))),
+    }
+}
+
+fn to_csv(rows: &[StoredInsight]) -> String {
+    let mut out = String::from("metric_name,metric_value,period,end_time,collected_at\n");
+    for r in rows {
+        let value = r.metric_value.map(|v| v.to_string()).unwrap_or_default();
+        let fields = [
+            csv_field(&r.metric_name),
+            value,
+            csv_field(&r.period),
+            csv_field(&r.end_time),
+            csv_field(&r.collected_at),
+        ];
+        out.push_str(&fields.join(","));
+        out.push('\n');
+    }
+    out
+}
+
+/// Quotes a field when it needs it; a leading formula character is defused for spreadsheets.
+fn csv_field(s: &str) -> String {
+    let s = if s.starts_with(['=', '+', '-', '@']) {
+        format!("'{s}")
+    } else {
+        s.to_string()
+    };
+    if s.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s
+    }
+}
+
+/// One metric's snapshot in the plan's shape: a list per breakdown, largest first.
+fn audience_json(snapshot: Option<&StoredAudience>) -> Value {
+    let Some(s) = snapshot else {
+        return json!({
+            "status": "not_collected", "snapshot_date": null, "collected_at": null,
+            "age": [], "city": [], "country": [], "gender": [],
+        });
+    };
+    let status = match s.status {
+        SnapshotStatus::Ok => "ok",
+        SnapshotStatus::NotAvailable => "not_available",
+    };
+    let mut body = json!({
+        "status": status,
+        "snapshot_date": s.snapshot_date,
+        "collected_at": s.collected_at,
+        "message": s.detail,
+    });
+    for breakdown in ["age", "city", "country", "gender", "gender_age"] {
+        let list: Vec<Value> = s
+            .values
+            .iter()
+            .filter(|(b, _, _)| b == breakdown || (breakdown == "gender_age" && b == "age,gender"))
+            .map(|(_, key, value)| json!({ "key": key, "value": value }))
+            .collect();
+        // gender_age only when Meta gave it: its breakdowns are one dimension each today.
+        if breakdown != "gender_age" || !list.is_empty() {
+            body[breakdown] = Value::Array(list);
+        }
+    }
+    body
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hyper::Method;
+
+    fn query(q: &str) -> Result<InsightsQuery, ApiError> {
+        InsightsQuery::parse(&ApiRequest::new(Method::GET, &format!("/api/insights/1?{q}")))
+    }
+
+    #[test]
+    fn dates_and_times_bound_the_range() {
+        let q = query("from=2026-11-01&to=2026-11-03&metric=reach,views&format=csv").unwrap();
+        assert_eq!(q.from.as_deref(), Some("2026-11-01T00:00:00Z"));
+        assert_eq!(q.until.as_deref(), Some("2026-11-04T00:00:00Z"));
+        assert_eq!(q.metrics, vec!["reach", "views"]);
+        assert_eq!(q.format, Format::Csv);
+        let q = query("to=2026-11-03T08:00:00Z").unwrap();
+        assert_eq!(q.until.as_deref(), Some("2026-11-03T08:00:01Z"));
+        assert!(query("from=yesterday").is_err());
+        assert!(query("from=2026-11-05&to=2026-11-01").is_err());
+        assert!(query("metric=reach;drop").is_err());
+        assert!(query("format=xml").is_err());
+        assert_eq!(query("").unwrap().format, Format::Json);
+    }
+
+    #[test]
+    fn csv_fields_are_safe() {
+        assert_eq!(csv_field("reach"), "reach");
+        assert_eq!(csv_field("a,b"), "\"a,b\"");
+        assert_eq!(csv_field("=cmd()"), "'=cmd()");
+    }
+}

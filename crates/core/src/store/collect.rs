@@ -1,0 +1,429 @@
+//! What collection reads and writes: which accounts are due, the per-account
+//! call budget, each account's results in one transactional batch, and the
+//! stored insights and audience for the read API and the operator view.
+
+use libsql::{Value, params};
+use serde::{Deserialize, Serialize};
+
+use super::jobs::{LogEntry, log_sql};
+use super::sql::{now, opt_int, opt_text, text, ts};
+use super::{Result, Store, StoreError, TokenStatus};
+
+/// The two collections, each with its own "last collected" time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CollectKind {
+    Insights,
+    Audience,
+}
+
+impl CollectKind {
+    /// The `job_type` of its log rows and of its rejected metrics.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CollectKind::Insights => "insights",
+            CollectKind::Audience => "audience",
+        }
+    }
+
+    fn last_column(self) -> &'static str {
+        match self {
+            CollectKind::Insights => "last_insights_at",
+            CollectKind::Audience => "last_audience_at",
+        }
+    }
+}
+
+/// A metric Meta refused, kept for the operator.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RejectedMetric {
+    pub metric: String,
+    pub job: String,
+    pub reason: String,
+    pub at: String,
+}
+
+/// An account as a collection run sees it.
+#[derive(Debug, Clone)]
+pub struct Candidate {
+    pub id: i64,
+    pub instagram_user_id: String,
+    pub followers_count: Option<i64>,
+    pub status: TokenStatus,
+    pub throttled_until: Option<String>,
+    /// The last successful collection of the kind asked for.
+    pub last_collected_at: Option<String>,
+    pub rejected_metrics: Vec<RejectedMetric>,
+}
+
+/// One stored value.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct MetricRow {
+    pub metric_name: String,
+    pub metric_value: Option<i64>,
+    pub period: String,
+    pub end_time: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SnapshotStatus {
+    Ok,
+    NotAvailable,
+}
+
+impl SnapshotStatus {
+    fn as_str(self) -> &'static str {
+        match self {
+            SnapshotStatus::Ok => "ok",
+            SnapshotStatus::NotAvailable => "not_available",
+        }
+    }
+}
+
+/// One day's demographics of one metric: `(breakdown, key, value)` rows.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AudienceSnapshot {
+    pub metric: String,
+    pub status: SnapshotStatus,
+    pub detail: Option<String>,
+    pub values: Vec<(String, String, i64)>,
+}
+
+/// Everything one account's collection leaves behind, written at once.
+#[derive(Debug, Clone)]
+pub struct Finish<'a> {
+    pub account_id: i64,
+    pub kind: CollectKind,
+    /// The collection is complete: the account is not due again this period.
+    pub complete: bool,
+    pub insights: Vec<MetricRow>,
+    pub followers_count: Option<i64>,
+    pub snapshot_date: String,
+    pub audience: Vec<AudienceSnapshot>,
+    /// The account's whole list, when it changed.
+    pub rejected_metrics: Option<Vec<RejectedMetric>>,
+    pub error: Option<String>,
+    /// `(until, reason)`: Meta asked us to leave this account alone.
+    pub parked: Option<(String, String)>,
+    pub log: LogEntry<'a>,
+}
+
+/// The operator's view of one account.
+#[derive(Debug, Clone, Serialize)]
+pub struct AccountOverview {
+    pub instagram_user_id: String,
+    pub username: Option<String>,
+    pub facebook_page_name: Option<String>,
+    pub followers_count: Option<i64>,
+    pub token_status: TokenStatus,
+    pub token_reason: Option<String>,
+    pub reconnect_by: Option<String>,
+    pub user_token_expires_at: Option<String>,
+    pub last_success_at: Option<String>,
+    pub last_insights_at: Option<String>,
+    pub last_audience_at: Option<String>,
+    pub last_error: Option<String>,
+    pub last_error_at: Option<String>,
+    pub rejected_metrics: Vec<RejectedMetric>,
+    pub throttled_until: Option<String>,
+    pub throttle_reason: Option<String>,
+    pub rate_window_start: Option<String>,
+    pub rate_window_calls: i64,
+}
+
+/// A stored insight as the read API answers it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StoredInsight {
+    pub metric_name: String,
+    pub metric_value: Option<i64>,
+    pub period: String,
+    pub end_time: String,
+    pub collected_at: String,
+}
+
+/// The latest stored snapshot of one demographics metric.
+#[derive(Debug, Clone, Serialize)]
+pub struct StoredAudience {
+    pub metric: String,
+    pub snapshot_date: String,
+    pub status: SnapshotStatus,
+    pub detail: Option<String>,
+    pub collected_at: String,
+    /// `(breakdown, key, value)`, largest first within a breakdown.
+    #[serde(skip)]
+    pub values: Vec<(String, String, i64)>,
+}
+
+fn parse_rejected(raw: Option<String>) -> Vec<RejectedMetric> {
+    raw.and_then(|r| serde_json::from_str(&r).ok()).unwrap_or_default()
+}
+
+impl Store {
+    /// Every account with what a run needs to decide, stalest first for `kind`.
+    pub async fn collection_candidates(&self, kind: CollectKind) -> Result<Vec<Candidate>> {
+        let conn = self.conn().await?;
+        let last = kind.last_column();
+        let mut rows = conn
+            .query(
+                &format!(
+                    "SELECT u.id, u.instagram_user_id, u.followers_count, t.status, s.throttled_until, s.{last}, s.rejected_metrics
+                     FROM users u JOIN tokens t ON t.user_id = u.id LEFT JOIN account_state s ON s.user_id = u.id
+                     ORDER BY s.{last} IS NOT NULL, s.{last}, u.id"
+                ),
+                (),
+            )
+            .await?;
+        let mut out = Vec::new();
+        while let Some(r) = rows.next().await? {
+            out.push(Candidate {
+                id: r.get(0)?,
+                instagram_user_id: r.get(1)?,
+                followers_count: r.get(2)?,
+                status: TokenStatus::parse(&r.get::<String>(3)?)?,
+                throttled_until: r.get(4)?,
+                last_collected_at: r.get(5)?,
+                rejected_metrics: parse_rejected(r.get(6)?),
+            });
+        }
+        Ok(out)
+    }
+
+    pub async fn candidate(&self, instagram_user_id: &str, kind: CollectKind) -> Result<Option<Candidate>> {
+        Ok(self
+            .collection_candidates(kind)
+            .await?
+            .into_iter()
+            .find(|c| c.instagram_user_id == instagram_user_id))
+    }
+
+    /// Takes `calls` from the account's hourly budget of `limit`, or nothing
+    /// when they do not fit. One statement, so concurrent processes (which
+    /// share no memory) can never overspend it together.
+    pub async fn reserve_calls(&self, account_id: i64, calls: u32, limit: u32) -> Result<bool> {
+        if calls > limit {
+            return Ok(false);
+        }
+        let conn = self.conn().await?;
+        let now_t = chrono::Utc::now();
+        let window_open_since = ts(now_t - chrono::Duration::hours(1));
+        let changed = conn
+            .execute(
+                "INSERT INTO account_state (user_id, rate_window_start, rate_window_calls) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (user_id) DO UPDATE SET
+                    rate_window_calls = CASE WHEN account_state.rate_window_start IS NULL OR account_state.rate_window_start <= ?4
+                                             THEN ?3 ELSE account_state.rate_window_calls + ?3 END,
+                    rate_window_start = CASE WHEN account_state.rate_window_start IS NULL OR account_state.rate_window_start <= ?4
+                                             THEN ?2 ELSE account_state.rate_window_start END
+                 WHERE account_state.rate_window_start IS NULL OR account_state.rate_window_start <= ?4
+                       OR account_state.rate_window_calls + ?3 <= ?5",
+                params![account_id, ts(now_t), i64::from(calls), window_open_since, i64::from(limit)],
+            )
+            .await?;
+        Ok(changed == 1)
+    }
+
+    /// Writes one account's results, state and log row in one transactional
+    /// batch: one round trip to a hosted database, all or nothing. Values are
+    /// updated in place when Meta corrected them; unchanged rows stay untouched.
+    pub async fn finish_collection(&self, f: &Finish<'_>) -> Result<()> {
+        let now = now();
+        let id = f.account_id;
+        let mut sql = String::new();
+        for row in &f.insights {
+            sql.push_str(&format!(
+                "INSERT INTO insights (user_id, metric_name, metric_value, period, end_time, collected_at) VALUES ({id}, {}, {}, {}, {}, {})
+                 ON CONFLICT (user_id, metric_name, period, end_time) DO UPDATE SET metric_value = excluded.metric_value,
+                    collected_at = excluded.collected_at WHERE insights.metric_value IS NOT excluded.metric_value;\n",
+                text(&row.metric_name),
+                opt_int(row.metric_value),
+                text(&row.period),
+                text(&row.end_time),
+                text(&now)
+            ));
+        }
+        for snap in &f.audience {
+            let (metric, date) = (text(&snap.metric), text(&f.snapshot_date));
+            sql.push_str(&format!(
+                "DELETE FROM audience_data WHERE user_id = {id} AND metric = {metric} AND snapshot_date = {date};\n"
+            ));
+            for (breakdown, key, value) in &snap.values {
+                sql.push_str(&format!(
+                    "INSERT INTO audience_data (user_id, metric, demographic_type, dimension_key, dimension_value, snapshot_date, collected_at)
+                     VALUES ({id}, {metric}, {}, {}, {value}, {date}, {});\n",
+                    text(breakdown),
+                    text(key),
+                    text(&now)
+                ));
+            }
+            sql.push_str(&format!(
+                "INSERT INTO audience_snapshots (user_id, metric, snapshot_date, status, detail, collected_at) VALUES ({id}, {metric}, {date}, {}, {}, {})
+                 ON CONFLICT (user_id, metric, snapshot_date) DO UPDATE SET status = excluded.status, detail = excluded.detail,
+                    collected_at = excluded.collected_at;\n",
+                text(snap.status.as_str()),
+                opt_text(snap.detail.as_deref()),
+                text(&now)
+            ));
+        }
+        if let Some(followers) = f.followers_count {
+            sql.push_str(&format!(
+                "UPDATE users SET followers_count = {followers} WHERE id = {id};\n"
+            ));
+        }
+        sql.push_str(&format!(
+            "INSERT OR IGNORE INTO account_state (user_id) VALUES ({id});\n"
+        ));
+        let mut sets = Vec::new();
+        if f.complete {
+            sets.push(format!("{} = {}", f.kind.last_column(), text(&now)));
+            sets.push(format!("last_success_at = {}", text(&now)));
+        }
+        if let Some(error) = &f.error {
+            sets.push(format!("last_error = {}", text(error)));
+            sets.push(format!("last_error_at = {}", text(&now)));
+        }
+        if let Some(list) = &f.rejected_metrics {
+            let json = (!list.is_empty()).then(|| serde_json::to_string(list).unwrap_or_default());
+            sets.push(format!("rejected_metrics = {}", opt_text(json.as_deref())));
+        }
+        if let Some((until, reason)) = &f.parked {
+            sets.push(format!("throttled_until = {}", text(until)));
+            sets.push(format!("throttle_reason = {}", text(reason)));
+        }
+        if !sets.is_empty() {
+            sql.push_str(&format!(
+                "UPDATE account_state SET {} WHERE user_id = {id};\n",
+                sets.join(", ")
+            ));
+        }
+        sql.push_str(&log_sql(&f.log));
+        let conn = self.conn().await?;
+        conn.execute_transactional_batch(&sql).await?;
+        Ok(())
+    }
+
+    /// Stored insights of an account with `from <= end_time < until`, optionally
+    /// only some metrics, in time order. Served by `idx_insights_user_end`.
+    pub async fn stored_insights(
+        &self,
+        account_id: i64,
+        from: Option<&str>,
+        until: Option<&str>,
+        metrics: &[String],
+    ) -> Result<Vec<StoredInsight>> {
+        let conn = self.conn().await?;
+        let mut args: Vec<Value> = vec![
+            Value::Integer(account_id),
+            Value::Text(from.unwrap_or("").to_string()),
+            Value::Text(until.unwrap_or("\u{10FFFF}").to_string()),
+        ];
+        let mut sql = String::from(
+            "SELECT metric_name, metric_value, period, end_time, collected_at FROM insights
+             WHERE user_id = ?1 AND end_time >= ?2 AND end_time < ?3",
+        );
+        if !metrics.is_empty() {
+            let marks: Vec<String> = (0..metrics.len()).map(|i| format!("?{}", i + 4)).collect();
+            sql.push_str(&format!(" AND metric_name IN ({})", marks.join(", ")));
+            args.extend(metrics.iter().map(|m| Value::Text(m.clone())));
+        }
+        sql.push_str(" ORDER BY end_time, metric_name, period");
+        let mut rows = conn.query(&sql, args).await?;
+        let mut out = Vec::new();
+        while let Some(r) = rows.next().await? {
+            out.push(StoredInsight {
+                metric_name: r.get(0)?,
+                metric_value: r.get(1)?,
+                period: r.get(2)?,
+                end_time: r.get(3)?,
+                collected_at: r.get(4)?,
+            });
+        }
+        Ok(out)
+    }
+
+    /// The latest snapshot of each demographics metric of an account.
+    pub async fn latest_audience(&self, account_id: i64) -> Result<Vec<StoredAudience>> {
+        let conn = self.conn().await?;
+        let mut rows = conn
+            .query(
+                "SELECT s.metric, s.snapshot_date, s.status, s.detail, s.collected_at FROM audience_snapshots s
+                 WHERE s.user_id = ?1 AND s.snapshot_date = (SELECT MAX(snapshot_date) FROM audience_snapshots
+                                                             WHERE user_id = s.user_id AND metric = s.metric)
+                 ORDER BY s.metric",
+                [account_id],
+            )
+            .await?;
+        let mut snapshots = Vec::new();
+        while let Some(r) = rows.next().await? {
+            let status = match r.get::<String>(2)?.as_str() {
+                "ok" => SnapshotStatus::Ok,
+                "not_available" => SnapshotStatus::NotAvailable,
+                other => return Err(StoreError::Corrupt(format!("snapshot status `{other}`"))),
+            };
+            snapshots.push(StoredAudience {
+                metric: r.get(0)?,
+                snapshot_date: r.get(1)?,
+                status,
+                detail: r.get(3)?,
+                collected_at: r.get(4)?,
+                values: Vec::new(),
+            });
+        }
+        drop(rows);
+        for snap in &mut snapshots {
+            let mut rows = conn
+                .query(
+                    "SELECT demographic_type, dimension_key, dimension_value FROM audience_data
+                     WHERE user_id = ?1 AND metric = ?2 AND snapshot_date = ?3
+                     ORDER BY demographic_type, dimension_value DESC, dimension_key",
+                    params![account_id, snap.metric.as_str(), snap.snapshot_date.as_str()],
+                )
+                .await?;
+            while let Some(r) = rows.next().await? {
+                snap.values
+                    .push((r.get(0)?, r.get(1)?, r.get::<Option<i64>>(2)?.unwrap_or(0)));
+            }
+        }
+        Ok(snapshots)
+    }
+
+    /// Every account with its token health and collection state.
+    pub async fn account_overviews(&self) -> Result<Vec<AccountOverview>> {
+        let conn = self.conn().await?;
+        let mut rows = conn
+            .query(
+                "SELECT u.instagram_user_id, u.instagram_username, u.facebook_page_name, u.followers_count,
+                        t.status, t.status_reason, t.reconnect_by, t.user_token_expires_at,
+                        s.last_success_at, s.last_insights_at, s.last_audience_at, s.last_error, s.last_error_at,
+                        s.rejected_metrics, s.throttled_until, s.throttle_reason, s.rate_window_start,
+                        COALESCE(s.rate_window_calls, 0)
+                 FROM users u JOIN tokens t ON t.user_id = u.id LEFT JOIN account_state s ON s.user_id = u.id
+                 ORDER BY u.id",
+                (),
+            )
+            .await?;
+        let mut out = Vec::new();
+        while let Some(r) = rows.next().await? {
+            out.push(AccountOverview {
+                instagram_user_id: r.get(0)?,
+                username: r.get(1)?,
+                facebook_page_name: r.get(2)?,
+                followers_count: r.get(3)?,
+                token_status: TokenStatus::parse(&r.get::<String>(4)?)?,
+                token_reason: r.get(5)?,
+                reconnect_by: r.get(6)?,
+                user_token_expires_at: r.get(7)?,
+                last_success_at: r.get(8)?,
+                last_insights_at: r.get(9)?,
+                last_audience_at: r.get(10)?,
+                last_error: r.get(11)?,
+                last_error_at: r.get(12)?,
+                rejected_metrics: parse_rejected(r.get(13)?),
+                throttled_until: r.get(14)?,
+                throttle_reason: r.get(15)?,
+                rate_window_start: r.get(16)?,
+                rate_window_calls: r.get(17)?,
+            });
+        }
+        Ok(out)
+    }
+}

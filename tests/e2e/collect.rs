@@ -1,0 +1,740 @@
+//! Collecting insights and audience, and reading them back: the plan's
+//! insights, cron and API tests, and what Meta's limits and changes add.
+
+use std::time::Duration;
+
+use chrono::{NaiveDate, Utc};
+use serde_json::Value;
+use urlinsta_sandbox::{CallRecord, Endpoint, Fault, TokenKind, UserSpec, day_end, meta_day};
+
+use crate::harness::*;
+
+const DEFAULT_IG: &str = "17841400000000001";
+
+/// A new influencer (one Page, one IG account) connected from its own browser.
+async fn connect_influencer(t: &TestApp, followers: i64) -> (String, reqwest::Client) {
+    let mut spec = UserSpec::default_influencer();
+    let ig = spec.pages[0].instagram.as_mut().expect("an IG account");
+    ig.followers_count = followers;
+    let ig_id = ig.id.clone();
+    let user = t.control.add_user(spec);
+    t.control.set_dialog_user(&user);
+    let b = browser();
+    let r = t.login_with(&b, "allow").await;
+    assert_eq!(location(&r), "/?connected=true", "connect {ig_id}");
+    (ig_id, b)
+}
+
+async fn cron(t: &TestApp, job: &str) -> Value {
+    let r = t
+        .browser
+        .get(t.api(&format!("/api/cron/{job}")))
+        .bearer_auth(CRON_SECRET)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "cron {job}");
+    r.json().await.unwrap()
+}
+
+/// A run report's counts, in the order asked.
+fn counts<const N: usize>(report: &Value, names: [&str; N]) -> [u64; N] {
+    names.map(|n| report[n].as_u64().unwrap_or(u64::MAX))
+}
+
+async fn admin_get(t: &TestApp, path: &str) -> (u16, Value) {
+    let r = t.browser.get(t.api(path)).bearer_auth(ADMIN_KEY).send().await.unwrap();
+    (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
+}
+
+async fn insights(t: &TestApp, ig: &str, query: &str) -> Vec<Value> {
+    let (status, body) = admin_get(t, &format!("/api/insights/{ig}{query}")).await;
+    assert_eq!(status, 200, "{body}");
+    body["insights"].as_array().cloned().unwrap_or_default()
+}
+
+async fn refresh(t: &TestApp, ig: &str) -> (u16, Value) {
+    let r = t
+        .browser
+        .post(t.api(&format!("/api/insights/{ig}/refresh")))
+        .bearer_auth(ADMIN_KEY)
+        .send()
+        .await
+        .unwrap();
+    (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
+}
+
+fn value_of(rows: &[Value], metric: &str, end_time: &str) -> Option<i64> {
+    rows.iter()
+        .find(|r| r["metric_name"] == metric && r["end_time"] == end_time)
+        .and_then(|r| r["metric_value"].as_i64())
+}
+
+/// Yesterday in Meta's Pacific calendar, and the `end_time` that closes it.
+fn yesterday() -> (NaiveDate, String) {
+    let day = meta_day(Utc::now()).pred_opt().unwrap();
+    (day, day_end(day).format("%Y-%m-%dT%H:%M:%SZ").to_string())
+}
+
+fn calls_for<'a>(calls: &'a [CallRecord], ig: &'a str) -> impl Iterator<Item = &'a CallRecord> + 'a {
+    calls.iter().filter(move |c| c.account.as_deref() == Some(ig))
+}
+
+fn param<'a>(c: &'a CallRecord, name: &str) -> Option<&'a str> {
+    c.params.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+}
+
+async fn admin_account(t: &TestApp, ig: &str) -> Value {
+    let (status, body) = admin_get(t, "/api/admin/accounts").await;
+    assert_eq!(status, 200);
+    body["accounts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["instagram_user_id"] == ig)
+        .cloned()
+        .expect("listed")
+}
+
+// On an embedded file and on sqld: collection writes the same rows on both.
+on_both_databases! {
+    async fn hourly_collection_fetches_current_metrics_with_the_page_token(t: TestApp) {
+        t.connect().await;
+        let (day, end_time) = yesterday();
+        t.control.set_metric_value(DEFAULT_IG, "reach", day, 4242);
+        t.control.reset_calls();
+
+        let report = cron(&t, "collect-insights").await;
+        assert_eq!(counts(&report, ["collected", "failed"]), [1, 0], "{report}");
+        assert!(report["duration_ms"].is_u64() && report["remaining"] == 0 && report["skipped"] == 0);
+
+        // One round trip: a batch of the snapshot and three days, all with the Page token and its proof.
+        assert_eq!(t.control.http_requests(), 1);
+        let calls = t.control.calls();
+        let insight_calls: Vec<&CallRecord> = calls.iter().filter(|c| c.endpoint == Endpoint::Insights).collect();
+        assert_eq!(insight_calls.len(), 3, "today and the two days before");
+        for c in calls_for(&calls, DEFAULT_IG) {
+            assert_eq!(c.token_kind, Some(TokenKind::Page), "{}", c.path);
+            assert!(c.had_appsecret_proof && c.in_batch);
+        }
+        for c in &insight_calls {
+            let metrics: Vec<&str> = param(c, "metric").unwrap().split(',').collect();
+            for wanted in ["views", "reach", "accounts_engaged"] {
+                assert!(metrics.contains(&wanted), "{metrics:?}");
+            }
+            assert_eq!(
+                (param(c, "period"), param(c, "metric_type")),
+                (Some("day"), Some("total_value"))
+            );
+        }
+        assert!(
+            !calls
+                .iter()
+                .any(|c| c.params.iter().any(|(_, v)| v.contains("impressions"))),
+            "no impressions request is ever sent"
+        );
+        let node = calls.iter().find(|c| c.endpoint == Endpoint::IgUser).expect("snapshot");
+        assert_eq!(param(node, "fields"), Some("followers_count,follows_count,media_count"));
+
+        // Stored with the end_time that closes each Meta day; the snapshot at the hour.
+        let rows = insights(&t, DEFAULT_IG, "").await;
+        assert_eq!(value_of(&rows, "reach", &end_time), Some(4242));
+        for metric in [
+            "views",
+            "accounts_engaged",
+            "total_interactions",
+            "likes",
+            "follows_and_unfollows",
+        ] {
+            assert!(value_of(&rows, metric, &end_time).is_some(), "{metric}");
+        }
+        let hour = format!("{}", Utc::now().format("%Y-%m-%dT%H:00:00Z"));
+        assert_eq!(value_of(&rows, "followers_count", &hour), Some(12_345));
+        let snapshot = rows.iter().find(|r| r["metric_name"] == "followers_count").unwrap();
+        assert_eq!(snapshot["period"], "lifetime");
+        assert!(snapshot["collected_at"].is_string());
+        assert_eq!(rows.iter().filter(|r| r["metric_name"] == "views").count(), 3);
+        assert_no_secrets(&t.control, captured_logs().as_bytes(), "the logs");
+    }
+}
+
+// On an embedded file and on sqld: collection writes the same rows on both.
+on_both_databases! {
+    async fn the_same_hour_twice_leaves_the_same_rows_and_corrections_update_in_place(t: TestApp) {
+        t.connect().await;
+        cron(&t, "collect-insights").await;
+        let first = insights(&t, DEFAULT_IG, "").await;
+        assert!(
+            first.len() >= 36,
+            "11 metrics x 3 days + 3 snapshot fields, got {}",
+            first.len()
+        );
+
+        // The cron again: the account was collected this hour, so nothing is due.
+        let again = cron(&t, "collect-insights").await;
+        assert_eq!(again["collected"], 0);
+        // A manual refresh fetches everything again: still the very same rows.
+        let (status, body) = refresh(&t, DEFAULT_IG).await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body["success"], true);
+        assert_eq!(body["collected"].as_u64(), Some(first.len() as u64));
+        assert_eq!(insights(&t, DEFAULT_IG, "").await, first);
+
+        // Meta corrects yesterday's views: updated in place, no new row.
+        let (day, end_time) = yesterday();
+        t.control.set_metric_value(DEFAULT_IG, "views", day, 987_654);
+        refresh(&t, DEFAULT_IG).await;
+        let corrected = insights(&t, DEFAULT_IG, "").await;
+        assert_eq!(corrected.len(), first.len());
+        assert_eq!(value_of(&corrected, "views", &end_time), Some(987_654));
+    }
+}
+
+#[tokio::test]
+async fn throttling_and_429_are_retried_with_backoff() {
+    let t = spawn_app().await;
+    t.connect().await;
+    t.control.reset_calls();
+    // The whole batch answers 429 once, then one day's operation is throttled once.
+    t.control
+        .inject(Endpoint::Batch, Fault::RetryAfter { secs: 0 }, Some(1));
+    t.control.inject(
+        Endpoint::Insights,
+        Fault::Throttle {
+            code: 17,
+            minutes_to_regain: 0,
+        },
+        Some(1),
+    );
+    let report = cron(&t, "collect-insights").await;
+    assert_eq!(report["collected"], 1, "{report}");
+    assert_eq!(
+        t.control.count(Endpoint::Batch),
+        3,
+        "the 429, the batch, the retry of the throttled day"
+    );
+    let calls = t.control.calls();
+    let statuses: Vec<u16> = calls
+        .iter()
+        .filter(|c| c.endpoint == Endpoint::Insights)
+        .map(|c| c.status)
+        .collect();
+    assert_eq!(statuses.iter().filter(|s| **s == 200).count(), 3, "{statuses:?}");
+    assert_eq!(insights(&t, DEFAULT_IG, "?metric=views").await.len(), 3);
+    assert_eq!(admin_account(&t, DEFAULT_IG).await["throttled"], false);
+}
+
+// On an embedded file and on sqld: collection writes the same rows on both.
+on_both_databases! {
+    async fn demographics_are_fetched_as_one_snapshot_a_day(t: TestApp) {
+        t.connect().await;
+        let (small, _) = connect_influencer(&t, 50).await;
+        t.control.reset_calls();
+
+        let report = cron(&t, "collect-audience").await;
+        assert_eq!(
+            counts(&report, ["collected", "skipped", "failed"]),
+            [1, 1, 0],
+            "{report}"
+        );
+        let calls = t.control.calls();
+        let demo: Vec<&CallRecord> = calls.iter().filter(|c| c.endpoint == Endpoint::Demographics).collect();
+        assert_eq!(demo.len(), 8, "two metrics by four breakdowns");
+        for c in &demo {
+            assert_eq!(
+                c.account.as_deref(),
+                Some(DEFAULT_IG),
+                "the small account costs no call"
+            );
+            assert_eq!(c.token_kind, Some(TokenKind::Page));
+            assert_eq!(
+                (param(c, "period"), param(c, "metric_type"), param(c, "timeframe")),
+                (Some("lifetime"), Some("total_value"), Some("this_month"))
+            );
+            assert!(["age", "city", "country", "gender"].contains(&param(c, "breakdown").unwrap()));
+            assert!(["follower_demographics", "engaged_audience_demographics"].contains(&param(c, "metric").unwrap()));
+        }
+
+        let (status, body) = admin_get(&t, &format!("/api/insights/{DEFAULT_IG}/audience")).await;
+        assert_eq!(status, 200);
+        assert_eq!(body["status"], "ok");
+        assert_eq!(body["snapshot_date"], Utc::now().format("%Y-%m-%d").to_string());
+        for breakdown in ["age", "city", "country", "gender"] {
+            assert!(!body[breakdown].as_array().unwrap().is_empty(), "{breakdown}");
+        }
+        let countries = body["country"].as_array().unwrap();
+        assert!(countries.len() <= 45 && countries[0]["value"].as_i64() >= countries[1]["value"].as_i64());
+        assert_eq!(body["engaged_audience"]["status"], "ok");
+        assert!(body["collected_at"].is_string());
+
+        let (_, small_body) = admin_get(&t, &format!("/api/insights/{small}/audience")).await;
+        assert_eq!(small_body["status"], "not_available", "{small_body}");
+        assert!(small_body["country"].as_array().unwrap().is_empty());
+
+        // The same day again adds nothing and calls nothing.
+        t.control.reset_calls();
+        let again = cron(&t, "collect-audience").await;
+        assert_eq!(counts(&again, ["collected", "failed"]), [0, 0], "{again}");
+        assert_eq!(t.control.count(Endpoint::Demographics), 0);
+        let (_, body_again) = admin_get(&t, &format!("/api/insights/{DEFAULT_IG}/audience")).await;
+        assert_eq!(body_again, body);
+    }
+}
+
+#[tokio::test]
+async fn each_cron_route_needs_the_secret_and_triggers_its_job() {
+    let t = spawn_app().await;
+    t.connect().await;
+    for job in ["refresh-tokens", "collect-insights", "collect-audience"] {
+        let r = t.browser.get(t.api(&format!("/api/cron/{job}"))).send().await.unwrap();
+        assert_eq!(r.status(), 401, "{job} without the secret");
+        let r = t
+            .browser
+            .get(t.api(&format!("/api/cron/{job}")))
+            .bearer_auth("wrong")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 401, "{job} with a wrong secret");
+    }
+    t.control.reset_calls();
+    let insights = cron(&t, "collect-insights").await;
+    assert_eq!(insights["collected"], 1);
+    assert!(t.control.count(Endpoint::Insights) > 0);
+    let audience = cron(&t, "collect-audience").await;
+    assert_eq!(audience["collected"], 1);
+    assert!(t.control.count(Endpoint::Demographics) > 0);
+    let tokens = cron(&t, "refresh-tokens").await;
+    assert!(tokens["duration_ms"].is_u64(), "{tokens}");
+    // A run of the same job still in progress holds the lease: an overlapping one does nothing.
+    assert!(
+        t.app
+            .store
+            .try_lease("collect-insights", "another-run", Duration::from_secs(60))
+            .await
+            .unwrap()
+    );
+    let overlapping = cron(&t, "collect-insights").await;
+    assert_eq!(overlapping["busy"], true, "{overlapping}");
+    t.app
+        .store
+        .release_lease("collect-insights", "another-run")
+        .await
+        .unwrap();
+    let sharded = t
+        .browser
+        .get(t.api("/api/cron/collect-insights?shard=0&shards=2"))
+        .bearer_auth(CRON_SECRET)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(sharded.status(), 200);
+    let bad = t
+        .browser
+        .get(t.api("/api/cron/collect-insights?shard=2&shards=2"))
+        .bearer_auth(CRON_SECRET)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), 400);
+}
+
+#[tokio::test]
+async fn a_deprecated_metric_does_not_stop_the_others() {
+    let t = spawn_app_with(Options {
+        vars: vec![(
+            "INSIGHT_METRICS",
+            "reach,impressions,views,likes,accounts_engaged".into(),
+        )],
+        ..Options::default()
+    })
+    .await;
+    t.connect().await;
+    let (other, _) = connect_influencer(&t, 5_000).await;
+    // Meta retires `likes` today; `impressions` went in 2025.
+    t.control.deprecate_metric("likes");
+
+    let report = cron(&t, "collect-insights").await;
+    assert_eq!(counts(&report, ["collected", "failed"]), [2, 0], "{report}");
+    for ig in [DEFAULT_IG, other.as_str()] {
+        let rows = insights(&t, ig, "").await;
+        for metric in ["reach", "views", "accounts_engaged"] {
+            assert_eq!(
+                rows.iter().filter(|r| r["metric_name"] == metric).count(),
+                3,
+                "{ig} {metric}"
+            );
+        }
+        assert!(
+            !rows
+                .iter()
+                .any(|r| r["metric_name"] == "likes" || r["metric_name"] == "impressions")
+        );
+        let account = admin_account(&t, ig).await;
+        let rejected: Vec<&str> = account["rejected_metrics"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["metric"].as_str().unwrap())
+            .collect();
+        assert!(
+            rejected.contains(&"likes") && rejected.contains(&"impressions"),
+            "{account}"
+        );
+        assert!(account["last_success_at"].is_string());
+    }
+    assert!(captured_logs().contains("Meta refused a metric"));
+}
+
+#[tokio::test]
+async fn a_throttled_account_is_parked_while_the_others_are_collected() {
+    let t = spawn_app().await;
+    t.connect().await;
+    let (other, _) = connect_influencer(&t, 3_000).await;
+    t.control.throttle_account(DEFAULT_IG, 80002, 60);
+
+    let report = cron(&t, "collect-insights").await;
+    assert_eq!(
+        counts(&report, ["collected", "skipped", "failed"]),
+        [1, 1, 0],
+        "{report}"
+    );
+    assert_eq!(insights(&t, &other, "?metric=views").await.len(), 3);
+    let parked = admin_account(&t, DEFAULT_IG).await;
+    assert_eq!(parked["throttled"], true, "{parked}");
+    let until = chrono::DateTime::parse_from_rfc3339(parked["throttled_until"].as_str().unwrap()).unwrap();
+    let minutes = (until.with_timezone(&Utc) - Utc::now()).num_minutes();
+    assert!(
+        (58..=67).contains(&minutes),
+        "parked for Meta's estimate of 60 minutes, got {minutes}"
+    );
+    assert!(parked["throttle_reason"].as_str().unwrap().contains("80002"));
+
+    // While parked the account costs no call, and a manual refresh says when to come back.
+    t.control.reset_calls();
+    cron(&t, "collect-insights").await;
+    assert_eq!(calls_for(&t.control.calls(), DEFAULT_IG).count(), 0);
+    let (status, body) = refresh(&t, DEFAULT_IG).await;
+    assert_eq!(status, 429, "{body}");
+}
+
+#[tokio::test]
+async fn the_hourly_ceiling_per_account_is_never_exceeded() {
+    let t = spawn_app_with(Options {
+        vars: vec![("RATE_LIMIT_PER_HOUR", "10".into())],
+        ..Options::default()
+    })
+    .await;
+    t.connect().await;
+    t.control.reset_calls();
+    cron(&t, "collect-insights").await;
+    let mut refused = 0;
+    for _ in 0..4 {
+        let (status, _) = refresh(&t, DEFAULT_IG).await;
+        if status == 429 {
+            refused += 1;
+        }
+    }
+    cron(&t, "collect-audience").await;
+    let used = calls_for(&t.control.calls(), DEFAULT_IG).count();
+    assert_eq!(used, 8, "two runs of four operations fit in ten; a third does not");
+    assert_eq!(refused, 3);
+    let account = admin_account(&t, DEFAULT_IG).await;
+    assert_eq!(account["rate_window_calls"], 8);
+}
+
+#[tokio::test]
+async fn a_time_budget_stops_a_run_and_the_next_finishes_the_rest() {
+    let t = spawn_app_with(Options {
+        vars: vec![
+            ("JOB_TIME_BUDGET_SECS", "1".into()),
+            ("COLLECT_CONCURRENCY", "2".into()),
+        ],
+        ..Options::default()
+    })
+    .await;
+    let mut accounts = Vec::new();
+    for _ in 0..4 {
+        accounts.push(connect_influencer(&t, 1_000).await.0);
+    }
+    // Each account takes longer than the whole budget: two start, then time is up.
+    t.control.set_latency(Duration::from_millis(1_100));
+    let first = cron(&t, "collect-insights").await;
+    assert_eq!(counts(&first, ["collected", "remaining"]), [2, 2], "{first}");
+    let second = cron(&t, "collect-insights").await;
+    assert_eq!(counts(&second, ["collected", "remaining"]), [2, 0], "{second}");
+    t.control.set_latency(Duration::ZERO);
+    for ig in &accounts {
+        assert_eq!(insights(&t, ig, "?metric=reach").await.len(), 3, "{ig}");
+    }
+}
+
+#[tokio::test]
+async fn insights_are_only_for_their_own_session_or_the_admin() {
+    let t = spawn_app().await;
+    t.connect().await;
+    let (other, other_browser) = connect_influencer(&t, 2_000).await;
+    cron(&t, "collect-insights").await;
+
+    for path in [
+        format!("/api/insights/{other}"),
+        format!("/api/insights/{other}/audience"),
+    ] {
+        let mine = other_browser.get(t.api(&path)).send().await.unwrap();
+        assert_eq!(mine.status(), 200, "{path} with its own session");
+        let theirs = t.browser.get(t.api(&path)).send().await.unwrap();
+        assert_eq!(theirs.status(), 403, "{path} from another account's session");
+        let body: Value = theirs.json().await.unwrap();
+        assert_eq!(body["error"], "forbidden");
+        let anonymous = reqwest::get(t.api(&path)).await.unwrap();
+        assert_eq!(anonymous.status(), 401, "{path} without a session");
+    }
+    let r = t
+        .browser
+        .post(t.api(&format!("/api/insights/{other}/refresh")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    let r = other_browser
+        .post(t.api(&format!("/api/insights/{other}/refresh")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let r = t
+        .browser
+        .get(t.api("/api/insights/17841499999999999"))
+        .bearer_auth("not-the-key")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    assert_eq!(admin_get(&t, "/api/insights/17841499999999999").await.0, 404);
+    assert_eq!(admin_get(&t, "/api/insights/not-an-id").await.0, 400);
+
+    // The operator view is for the admin key only.
+    assert_eq!(
+        t.browser
+            .get(t.api("/api/admin/accounts"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        403
+    );
+    assert_eq!(reqwest::get(t.api("/api/admin/accounts")).await.unwrap().status(), 401);
+    let (status, body) = admin_get(&t, "/api/admin/accounts").await;
+    assert_eq!(status, 200);
+    assert_eq!(body["count"], 2);
+    let account = admin_account(&t, DEFAULT_IG).await;
+    assert_eq!(account["token_status"], "active");
+    assert!(account["last_success_at"].is_string() && account["last_error"].is_null());
+    assert_no_secrets(&t.control, body.to_string().as_bytes(), "the operator view");
+}
+
+#[tokio::test]
+async fn csv_export_parses_and_from_to_filter_by_end_time() {
+    let t = spawn_app().await;
+    t.connect().await;
+    cron(&t, "collect-insights").await;
+    let all = insights(&t, DEFAULT_IG, "").await;
+
+    let r = t
+        .browser
+        .get(t.api(&format!("/api/insights/{DEFAULT_IG}?format=csv")))
+        .bearer_auth(ADMIN_KEY)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(r.headers()["content-type"].to_str().unwrap().starts_with("text/csv"));
+    let text = r.text().await.unwrap();
+    let mut lines = text.lines();
+    assert_eq!(
+        lines.next(),
+        Some("metric_name,metric_value,period,end_time,collected_at")
+    );
+    let parsed: Vec<Vec<&str>> = lines.map(|l| l.split(',').collect()).collect();
+    assert_eq!(parsed.len(), all.len());
+    for (fields, row) in parsed.iter().zip(&all) {
+        assert_eq!(fields.len(), 5);
+        assert_eq!(fields[0], row["metric_name"]);
+        assert_eq!(fields[1].parse::<i64>().ok(), row["metric_value"].as_i64());
+        assert!(chrono::DateTime::parse_from_rfc3339(fields[3]).is_ok());
+    }
+
+    let (_, end_time) = yesterday();
+    let date = &end_time[..10];
+    let one_day = insights(&t, DEFAULT_IG, &format!("?from={date}&to={date}")).await;
+    assert!(!one_day.is_empty());
+    assert!(
+        one_day
+            .iter()
+            .all(|r| r["end_time"].as_str().unwrap().starts_with(date))
+    );
+    assert_eq!(
+        one_day.len(),
+        all.iter()
+            .filter(|r| r["end_time"].as_str().unwrap().starts_with(date))
+            .count()
+    );
+    let exact = insights(
+        &t,
+        DEFAULT_IG,
+        &format!("?from={end_time}&to={end_time}&metric=reach,views"),
+    )
+    .await;
+    assert_eq!(exact.len(), 2, "{exact:?}");
+    let after = (day_end(yesterday().0) + chrono::Duration::seconds(1)).format("%Y-%m-%dT%H:%M:%SZ");
+    let later = insights(&t, DEFAULT_IG, &format!("?from={after}")).await;
+    assert!(
+        later
+            .iter()
+            .all(|r| r["end_time"].as_str().unwrap() > end_time.as_str())
+    );
+
+    for bad in [
+        "?from=yesterday",
+        "?from=2026-11-05&to=2026-11-01",
+        "?metric=reach;1",
+        "?format=xml",
+    ] {
+        let (status, body) = admin_get(&t, &format!("/api/insights/{DEFAULT_IG}{bad}")).await;
+        assert_eq!(status, 400, "{bad}");
+        assert!(body["message"].as_str().is_some_and(|m| !m.is_empty()));
+    }
+}
+
+#[tokio::test]
+async fn usage_above_ninety_percent_stops_the_run() {
+    let t = spawn_app_with(Options {
+        vars: vec![("COLLECT_CONCURRENCY", "1".into())],
+        ..Options::default()
+    })
+    .await;
+    t.connect().await;
+    connect_influencer(&t, 1_000).await;
+    connect_influencer(&t, 1_000).await;
+    t.control.set_usage(95, 10, 0);
+    let report = cron(&t, "collect-insights").await;
+    assert_eq!(counts(&report, ["collected", "remaining"]), [1, 2], "{report}");
+    t.control.set_usage(10, 10, 0);
+    let next = cron(&t, "collect-insights").await;
+    assert_eq!(counts(&next, ["collected", "remaining"]), [2, 0], "{next}");
+}
+
+#[tokio::test]
+async fn a_dead_token_marks_the_connection_invalid_and_later_runs_skip_it() {
+    let t = spawn_app().await;
+    t.connect().await;
+    let (other, _) = connect_influencer(&t, 2_000).await;
+    t.control.invalidate_user_tokens("100000000000001", 460);
+
+    let report = cron(&t, "collect-insights").await;
+    assert_eq!(counts(&report, ["collected", "failed"]), [1, 1], "{report}");
+    let dead = admin_account(&t, DEFAULT_IG).await;
+    assert_eq!(dead["token_status"], "invalid", "{dead}");
+    assert!(dead["last_error"].as_str().unwrap().contains("password"), "{dead}");
+    assert_eq!(admin_account(&t, &other).await["token_status"], "active");
+
+    // An invalid connection costs no call until the user connects again.
+    t.control.reset_calls();
+    let (status, _) = refresh(&t, DEFAULT_IG).await;
+    assert_eq!(status, 409);
+    let next = cron(&t, "collect-audience").await;
+    assert_eq!(counts(&next, ["collected", "skipped", "failed"]), [1, 1, 0], "{next}");
+    assert_eq!(calls_for(&t.control.calls(), DEFAULT_IG).count(), 0);
+}
+
+/// Not a test: how fast a year of one account's data reads back. Run with
+/// `cargo test --test e2e bench_ -- --ignored --nocapture`; figures go in the report, not in assertions.
+#[tokio::test]
+#[ignore]
+async fn bench_reading_a_year_of_insights() {
+    use urlinsta_core::store::{CollectKind, Finish, LogEntry, LogStatus, MetricRow};
+    let t = spawn_app().await;
+    t.connect().await;
+    let account = t.app.store.account(DEFAULT_IG).await.unwrap().unwrap();
+    let start = Utc::now() - chrono::Duration::days(365);
+    let mut rows = Vec::new();
+    for day in 0..365 {
+        let end = (start + chrono::Duration::days(day))
+            .format("%Y-%m-%dT08:00:00Z")
+            .to_string();
+        for metric in urlinsta_core::config::DEFAULT_METRICS.split(',') {
+            rows.push(MetricRow {
+                metric_name: metric.into(),
+                metric_value: Some(day),
+                period: "day".into(),
+                end_time: end.clone(),
+            });
+        }
+        for hour in 0..24 {
+            let at = (start + chrono::Duration::days(day) + chrono::Duration::hours(hour))
+                .format("%Y-%m-%dT%H:00:00Z")
+                .to_string();
+            for field in ["followers_count", "follows_count", "media_count"] {
+                rows.push(MetricRow {
+                    metric_name: field.into(),
+                    metric_value: Some(hour),
+                    period: "lifetime".into(),
+                    end_time: at.clone(),
+                });
+            }
+        }
+    }
+    let total = rows.len();
+    let write = std::time::Instant::now();
+    for chunk in rows.chunks(2_000) {
+        let log = LogEntry {
+            account_id: Some(account.id),
+            run_id: "bench",
+            job_type: "insights",
+            status: LogStatus::Success,
+            error_code: None,
+            error_message: None,
+            details: None,
+            started_at: Utc::now().to_rfc3339(),
+        };
+        let finish = Finish {
+            account_id: account.id,
+            kind: CollectKind::Insights,
+            complete: true,
+            insights: chunk.to_vec(),
+            followers_count: None,
+            snapshot_date: String::new(),
+            audience: Vec::new(),
+            rejected_metrics: None,
+            error: None,
+            parked: None,
+            log,
+        };
+        t.app.store.finish_collection(&finish).await.unwrap();
+    }
+    println!("wrote {total} rows in {:?}", write.elapsed());
+    let month_ago = (Utc::now() - chrono::Duration::days(30)).format("%Y-%m-%d");
+    for query in [
+        "",
+        "?format=csv",
+        &format!("?from={month_ago}"),
+        "?metric=reach",
+        &format!("?from={month_ago}&metric=reach,views"),
+    ] {
+        let mut best = Duration::MAX;
+        let mut bytes = 0;
+        for _ in 0..5 {
+            let started = std::time::Instant::now();
+            let r = t
+                .browser
+                .get(t.api(&format!("/api/insights/{DEFAULT_IG}{query}")))
+                .bearer_auth(ADMIN_KEY)
+                .send()
+                .await
+                .unwrap();
+            bytes = r.bytes().await.unwrap().len();
+            best = best.min(started.elapsed());
+        }
+        println!("GET /api/insights/:id{query}: best of 5 {best:?}, {bytes} bytes");
+    }
+}
