@@ -541,3 +541,40 @@ async fn every_fault_at_the_revoke_call_still_disconnects() {
     }
     assert_alive_and_discreet(&t);
 }
+
+// ---- a collection racing a deletion ----
+
+/// Waits (without a timer) until the sandbox has received `n` more HTTP requests.
+async fn sandbox_reached(t: &TestApp, before: u64, n: u64) {
+    while t.control.http_requests() < before + n {
+        tokio::task::yield_now().await;
+    }
+}
+
+on_both_databases! {
+    async fn a_collection_racing_a_disconnect_writes_nothing_of_the_deleted_account(t: TestApp) {
+        assert_eq!(location(&t.connect().await), "/?connected=true");
+        // The collection's Graph call is held while the account is disconnected.
+        t.control.inject(Endpoint::Batch, Fault::Delay(Duration::from_millis(500)), Some(1));
+        let before = t.control.http_requests();
+        let refresh = t.browser.post(t.api(&format!("/api/insights/{IG}/refresh"))).send();
+        let disconnect = async {
+            sandbox_reached(&t, before, 1).await;
+            let r = t
+                .browser
+                .post(t.api("/api/auth/disconnect"))
+                .json(&serde_json::json!({ "instagram_user_id": IG }))
+                .send()
+                .await
+                .expect("disconnect answers");
+            assert_eq!(r.status(), 200);
+        };
+        let (refresh, ()) = tokio::join!(refresh, disconnect);
+        let refresh = refresh.expect("refresh answers");
+        assert_eq!(refresh.status(), 404, "the account is gone: {}", refresh.text().await.unwrap_or_default());
+        for table in ["users", "tokens", "account_state", "insights", "audience_data", "audience_snapshots", "collection_log"] {
+            assert_eq!(row_count(&t, table).await, 0, "{table}: nothing of the deleted account");
+        }
+        assert_no_secrets(&t.control, captured_logs().as_bytes(), "the logs");
+    }
+}

@@ -80,6 +80,7 @@ pub async fn refresh(app: &App, req: &ApiRequest) -> Result<ApiResponse, ApiErro
             Err(ApiError::TooManyRequests(reason, wait))
         }
         Outcome::Failed(reason) => Err(ApiError::BadGateway(format!("the collection failed: {reason}"))),
+        Outcome::Gone => Err(ApiError::NotFound("no such connected account".into())),
     }
 }
 

@@ -6,7 +6,7 @@ use libsql::{Value, params};
 use serde::{Deserialize, Serialize};
 
 use super::jobs::{LogEntry, log_sql};
-use super::sql::{now, opt_int, opt_text, text, ts};
+use super::sql::{account_exists, now, opt_int, opt_text, text, ts};
 use super::{Result, Store, StoreError, TokenStatus};
 
 /// The two collections, each with its own "last collected" time.
@@ -225,13 +225,19 @@ impl Store {
     /// Writes one account's results, state and log row in one transactional
     /// batch: one round trip to a hosted database, all or nothing. Values are
     /// updated in place when Meta corrected them; unchanged rows stay untouched.
-    pub async fn finish_collection(&self, f: &Finish<'_>) -> Result<()> {
+    ///
+    /// An account deleted while it was being collected (a disconnect or a
+    /// deletion request won the race) gets nothing written: every insert is
+    /// guarded by the account's existence. Returns whether it still exists.
+    pub async fn finish_collection(&self, f: &Finish<'_>) -> Result<bool> {
         let now = now();
         let id = f.account_id;
+        let exists = account_exists(id);
         let mut sql = String::new();
         for row in &f.insights {
             sql.push_str(&format!(
-                "INSERT INTO insights (user_id, metric_name, metric_value, period, end_time, collected_at) VALUES ({id}, {}, {}, {}, {}, {})
+                "INSERT INTO insights (user_id, metric_name, metric_value, period, end_time, collected_at)
+                 SELECT {id}, {}, {}, {}, {}, {} WHERE {exists}
                  ON CONFLICT (user_id, metric_name, period, end_time) DO UPDATE SET metric_value = excluded.metric_value,
                     collected_at = excluded.collected_at WHERE insights.metric_value IS NOT excluded.metric_value;\n",
                 text(&row.metric_name),
@@ -249,14 +255,15 @@ impl Store {
             for (breakdown, key, value) in &snap.values {
                 sql.push_str(&format!(
                     "INSERT INTO audience_data (user_id, metric, demographic_type, dimension_key, dimension_value, snapshot_date, collected_at)
-                     VALUES ({id}, {metric}, {}, {}, {value}, {date}, {});\n",
+                     SELECT {id}, {metric}, {}, {}, {value}, {date}, {} WHERE {exists};\n",
                     text(breakdown),
                     text(key),
                     text(&now)
                 ));
             }
             sql.push_str(&format!(
-                "INSERT INTO audience_snapshots (user_id, metric, snapshot_date, status, detail, collected_at) VALUES ({id}, {metric}, {date}, {}, {}, {})
+                "INSERT INTO audience_snapshots (user_id, metric, snapshot_date, status, detail, collected_at)
+                 SELECT {id}, {metric}, {date}, {}, {}, {} WHERE {exists}
                  ON CONFLICT (user_id, metric, snapshot_date) DO UPDATE SET status = excluded.status, detail = excluded.detail,
                     collected_at = excluded.collected_at;\n",
                 text(snap.status.as_str()),
@@ -270,7 +277,7 @@ impl Store {
             ));
         }
         sql.push_str(&format!(
-            "INSERT OR IGNORE INTO account_state (user_id) VALUES ({id});\n"
+            "INSERT OR IGNORE INTO account_state (user_id) SELECT {id} WHERE {exists};\n"
         ));
         let mut sets = Vec::new();
         if f.complete {
@@ -298,7 +305,12 @@ impl Store {
         sql.push_str(&log_sql(&f.log));
         let conn = self.conn().await?;
         conn.execute_transactional_batch(&sql).await?;
-        Ok(())
+        // Gone now means its data is gone too, whether before the batch or after.
+        let mut rows = conn.query(&format!("SELECT {exists}"), ()).await?;
+        Ok(match rows.next().await? {
+            Some(row) => row.get::<i64>(0)? == 1,
+            None => false,
+        })
     }
 
     /// Stored insights of an account with `from <= end_time < until`, optionally
