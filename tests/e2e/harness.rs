@@ -338,6 +338,39 @@ pub async fn row_count(t: &TestApp, table: &str) -> i64 {
     row.get(0).expect("a number")
 }
 
+/// Nothing is left of an account that is gone: every row that names an
+/// account names one that exists.
+pub async fn assert_no_orphans(t: &TestApp) {
+    let conn = t.app.store.conn().await.expect("connection");
+    for table in [
+        "tokens",
+        "insights",
+        "audience_data",
+        "audience_snapshots",
+        "collection_log",
+        "account_state",
+        "notifications",
+    ] {
+        let mut rows = conn
+            .query(
+                &format!(
+                    "SELECT COUNT(*) FROM {table} WHERE user_id IS NOT NULL AND user_id NOT IN (SELECT id FROM users)"
+                ),
+                (),
+            )
+            .await
+            .expect("count");
+        let orphans: i64 = rows
+            .next()
+            .await
+            .expect("row")
+            .expect("one row")
+            .get(0)
+            .expect("a number");
+        assert_eq!(orphans, 0, "{table} holds rows of an account that is gone");
+    }
+}
+
 pub async fn log_rows(t: &TestApp, ig: &str) -> Vec<Value> {
     let id = account(t, ig).await.id;
     t.app.store.recent_log(id, 50).await.unwrap()
