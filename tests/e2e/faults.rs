@@ -8,6 +8,7 @@ use std::time::Duration;
 use serde_json::Value;
 use urlinsta_core::App;
 use urlinsta_core::graph::{ErrorKind, GraphClient, GraphError};
+use urlinsta_core::jobs::Job;
 use urlinsta_core::oauth::{self, ConnectError};
 use urlinsta_core::secret::AuthorizationCode;
 use urlinsta_core::store::TokenStatus;
@@ -461,7 +462,7 @@ async fn a_refused_graph_connection_fails_the_refresh_and_keeps_the_connection()
     as_if_checked_yesterday(&t).await;
     let before = tokens(&t, IG).await;
 
-    let report = run_job(&with_graph_refused(&t.app), urlinsta_core::jobs::Job::RefreshTokens).await;
+    let report = run_job(&with_graph_refused(&t.app), Job::RefreshTokens).await;
     assert_eq!(
         (
             count(&report, "failed"),
@@ -577,4 +578,202 @@ on_both_databases! {
         }
         assert_no_secrets(&t.control, captured_logs().as_bytes(), "the logs");
     }
+}
+
+// ---- the collections ----
+
+/// Where a collection calls Meta: an operation inside its batch, or the batch itself.
+const COLLECT_SITES: [(Job, Endpoint); 5] = [
+    (Job::CollectInsights, Endpoint::Insights),
+    (Job::CollectInsights, Endpoint::IgUser),
+    (Job::CollectInsights, Endpoint::Batch),
+    (Job::CollectAudience, Endpoint::Demographics),
+    (Job::CollectAudience, Endpoint::Batch),
+];
+
+/// How one account's collection ends under a fault of this kind.
+#[derive(Debug, PartialEq)]
+enum Collected {
+    /// Logged failed; the next run tries again.
+    Failed,
+    /// Parked until Meta's throttle clears (logged skipped).
+    Parked,
+}
+
+fn collection_after(kind: ErrorKind) -> (Collected, TokenStatus) {
+    match kind {
+        ErrorKind::Auth => (Collected::Failed, TokenStatus::Invalid),
+        ErrorKind::Permission => (Collected::Failed, TokenStatus::ReauthRequired),
+        ErrorKind::Throttled => (Collected::Parked, TokenStatus::Active),
+        _ => (Collected::Failed, TokenStatus::Active),
+    }
+}
+
+/// The account active, never collected this hour or day, not parked, with its budget whole.
+async fn ready_to_collect(t: &TestApp) {
+    if account(t, IG).await.token.status != TokenStatus::Active {
+        assert_eq!(location(&t.connect().await), "/?connected=true");
+    }
+    sql(
+        t,
+        "UPDATE account_state SET throttled_until = NULL, throttle_reason = NULL, last_insights_at = NULL,
+                last_audience_at = NULL, rate_window_start = NULL, rate_window_calls = 0",
+    )
+    .await;
+}
+
+/// Runs `job` with `fault` at `site` and checks the report, the account and its log row.
+async fn collect_under_fault(
+    t: &TestApp,
+    app: &App,
+    job: Job,
+    site: Endpoint,
+    fault: Option<&Fault>,
+    kind: ErrorKind,
+    what: &str,
+) -> Value {
+    ready_to_collect(t).await;
+    let rows_before = row_count(t, "collection_log").await;
+    if let Some(fault) = fault {
+        t.control.inject(site, fault.clone(), None);
+    }
+    let report = run_job(app, job).await;
+    t.control.clear_faults();
+    let (ended, status) = collection_after(kind);
+    let counts = (
+        count(&report, "collected"),
+        count(&report, "failed"),
+        count(&report, "skipped"),
+    );
+    let expected = match ended {
+        Collected::Failed => (0, 1, 0),
+        Collected::Parked => (0, 0, 1),
+    };
+    assert_eq!(counts, expected, "{what}: the job's answer {report}");
+    let a = account(t, IG).await;
+    assert_eq!(a.token.status, status, "{what}");
+    assert_eq!(
+        row_count(t, "collection_log").await,
+        rows_before + 1,
+        "{what}: one log row"
+    );
+    let row = &log_rows(t, IG).await[0];
+    let logged = if ended == Collected::Failed {
+        "failed"
+    } else {
+        "skipped"
+    };
+    assert_eq!(row["status"], logged, "{what}: {row}");
+    assert!(
+        !row["error_message"].as_str().unwrap_or("").is_empty(),
+        "{what}: the log says why: {row}"
+    );
+    if ended == Collected::Parked {
+        let parked = sql_text(t, "SELECT throttled_until FROM account_state").await;
+        assert!(
+            parked.is_some_and(|until| until > ts(chrono::Utc::now())),
+            "{what}: parked"
+        );
+    }
+    report
+}
+
+/// The first column of the first row, as text.
+async fn sql_text(t: &TestApp, query: &str) -> Option<String> {
+    let conn = t.app.store.conn().await.expect("connection");
+    let mut rows = conn.query(query, ()).await.expect("query");
+    rows.next()
+        .await
+        .expect("row")
+        .and_then(|r| r.get::<Option<String>>(0).ok().flatten())
+}
+
+#[tokio::test]
+async fn every_fault_at_every_collection_call_site_is_reported_and_changes_only_what_it_should() {
+    let t = spawn_app_with(Options {
+        // The fault cases together use far more calls than one account's hourly ceiling.
+        vars: vec![("RATE_LIMIT_PER_HOUR", "1000000".into())],
+        ..Options::default()
+    })
+    .await;
+    assert_eq!(location(&t.connect().await), "/?connected=true");
+    let mut tried = 0;
+    for (job, site) in COLLECT_SITES {
+        for case in cases() {
+            let what = format!("{} at {site:?} / {}", job.name(), case.name);
+            collect_under_fault(&t, &t.app, job, site, Some(&case.fault), case.kind, &what).await;
+            let row = &log_rows(&t, IG).await[0];
+            let (ended, status) = collection_after(case.kind);
+            if ended == Collected::Failed && case.code.is_some() {
+                assert_eq!(row["error_code"], serde_json::json!(case.code), "{what}: {row}");
+            }
+            if status != TokenStatus::Active {
+                let a = account(&t, IG).await;
+                assert_eq!((a.token.code, a.token.subcode), (case.code, case.subcode), "{what}");
+            }
+            tried += 1;
+        }
+    }
+    println!("collections: {tried} faults tried");
+    // Once Meta answers again, both collections succeed.
+    ready_to_collect(&t).await;
+    for job in [Job::CollectInsights, Job::CollectAudience] {
+        let report = run_job(&t.app, job).await;
+        assert_eq!(count(&report, "collected"), 1, "{report}");
+    }
+    assert_no_orphans(&t).await;
+    assert_serving(&t).await;
+    assert_alive_and_discreet(&t);
+}
+
+#[tokio::test]
+async fn a_slow_or_refused_graph_fails_the_collections_as_transient() {
+    let t = spawn_app_with(Options {
+        vars: vec![
+            ("GRAPH_TIMEOUT_MS", "200".into()),
+            ("RATE_LIMIT_PER_HOUR", "1000000".into()),
+        ],
+        ..Options::default()
+    })
+    .await;
+    assert_eq!(location(&t.connect().await), "/?connected=true");
+    let slow = Fault::Delay(Duration::from_secs(1));
+    for job in [Job::CollectInsights, Job::CollectAudience] {
+        let what = format!("{} slower than the timeout", job.name());
+        collect_under_fault(
+            &t,
+            &t.app,
+            job,
+            Endpoint::Batch,
+            Some(&slow),
+            ErrorKind::Transient,
+            &what,
+        )
+        .await;
+        let row = &log_rows(&t, IG).await[0];
+        assert!(
+            row["error_message"].as_str().unwrap_or("").contains("timed out"),
+            "{what}: {row}"
+        );
+        let what = format!("{} refused", job.name());
+        collect_under_fault(
+            &t,
+            &with_graph_refused(&t.app),
+            job,
+            Endpoint::Batch,
+            None,
+            ErrorKind::Transient,
+            &what,
+        )
+        .await;
+        let row = &log_rows(&t, IG).await[0];
+        assert!(
+            row["error_message"]
+                .as_str()
+                .unwrap_or("")
+                .contains("could not connect"),
+            "{what}: {row}"
+        );
+    }
+    assert_alive_and_discreet(&t);
 }
