@@ -123,6 +123,13 @@ pub struct Sqld {
     _dir: TempDir,
 }
 
+impl Sqld {
+    /// Where this sqld keeps its files.
+    pub fn data_dir(&self) -> &std::path::Path {
+        self._dir.path()
+    }
+}
+
 pub fn sqld_binary() -> std::path::PathBuf {
     let bin = std::env::var_os("SQLD_BIN")
         .map(std::path::PathBuf::from)

@@ -58,6 +58,7 @@ mod input;
 mod oauth;
 mod page;
 mod receiver;
+mod security;
 mod storage;
 mod tokens;
 mod webdriver;
