@@ -48,6 +48,7 @@ macro_rules! on_both_databases {
 }
 
 mod collect;
+mod database;
 mod deletion;
 mod deploy;
 mod faults;
