@@ -283,8 +283,14 @@ async fn a_database_that_goes_away_during_a_run_leaves_each_account_whole_or_unt
             }
         }
         assert_no_orphans(&t).await;
-        let answer = report.as_ref().map(Value::to_string).unwrap_or_else(|e| format!("could not run: {e}"));
-        println!("cut after {cut_after} requests: {written} of {} accounts written whole; the job: {answer}", ids.len());
+        let answer = report
+            .as_ref()
+            .map(Value::to_string)
+            .unwrap_or_else(|e| format!("could not run: {e}"));
+        println!(
+            "cut after {cut_after} requests: {written} of {} accounts written whole; the job: {answer}",
+            ids.len()
+        );
     }
     assert_discreet(&captured_logs(), "the logs");
 }

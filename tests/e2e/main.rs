@@ -56,6 +56,7 @@ mod fuzz;
 mod harness;
 mod hosted;
 mod input;
+mod load;
 mod oauth;
 mod page;
 mod receiver;
