@@ -535,3 +535,94 @@ async fn a_huge_request_line_or_header_is_refused_without_a_5xx() {
     let r = reqwest::get(t.api("/api/health")).await.expect("answer");
     assert_eq!(r.status(), 200);
 }
+
+#[tokio::test]
+async fn the_read_api_refuses_impossible_dates_and_bad_metrics_clearly() {
+    let t = spawn_app().await;
+    t.connect().await;
+    let read = |query: String| {
+        reqwest::Client::new()
+            .get(t.api(&format!("/api/insights/{IG}?{query}")))
+            .bearer_auth(ADMIN_KEY)
+            .send()
+    };
+    let many = vec!["reach"; 51].join(",");
+    let refused = [
+        ("from=2026-02-30", "from"),
+        ("to=2026-13-01", "to"),
+        ("from=2026-11-28T25:61:61Z", "from"),
+        ("from=0000-00-00", "from"),
+        ("from=yesterday", "from"),
+        ("from=%E2%80%AE2026-11-01", "from"),
+        ("from=", "from"),
+        ("from=2026-11-05&to=2026-11-01", "after"),
+        ("from=2026-11-05T10:00:00Z&to=2026-11-05T09:59:59Z", "after"),
+        ("metric=Reach", "metric"),
+        ("metric=reach,", "metric"),
+        ("metric=reach;drop%20table%20insights", "metric"),
+        ("metric=%F0%9F%98%80", "metric"),
+        ("metric=' OR 1=1 --", "metric"),
+        (&format!("metric={many}"), "metrics"),
+        ("format=xml", "format"),
+        ("format=", "format"),
+    ];
+    for (query, names) in refused {
+        let r = read(query.to_string()).await.expect("answer");
+        let body = assert_json_error(r, 400, query).await;
+        assert!(
+            body["message"].as_str().unwrap_or("").contains(names),
+            "{query}: {body}"
+        );
+    }
+    // Odd but valid: leap day, offsets, a far future, every metric the list can hold.
+    for query in [
+        "from=2028-02-29&to=2028-02-29",
+        "from=2026-11-01T00:00:00%2B14:00",
+        "to=9999-12-31",
+        &format!("metric={}", vec!["reach"; 50].join(",")),
+        "metric=",
+        "format=csv",
+    ] {
+        let r = read(query.to_string()).await.expect("answer");
+        assert_eq!(r.status(), 200, "{query}");
+    }
+    for path in [
+        "/api/insights/abc",
+        "/api/insights/1%27%20OR%201=1",
+        "/api/insights/123456789012345678901234567890123",
+    ] {
+        let r = reqwest::Client::new()
+            .get(t.api(path))
+            .bearer_auth(ADMIN_KEY)
+            .send()
+            .await
+            .expect("answer");
+        assert_json_error(r, 400, path).await;
+    }
+}
+
+#[tokio::test]
+async fn meta_callbacks_refuse_hostile_signed_requests_without_a_5xx() {
+    let t = spawn_app().await;
+    let mut tried = 0;
+    for route in ["/api/auth/deauthorize", "/api/auth/data-deletion"] {
+        let mut bodies: Vec<String> = hostile_strings();
+        bodies.extend(["a.b", ".", "..", "YQ.YQ", "e30.e30", "=.=", "x.e30.e30"].map(String::from));
+        for value in bodies {
+            let r = reqwest::Client::new()
+                .post(t.api(route))
+                .form(&[("signed_request", value.as_str())])
+                .send()
+                .await
+                .expect("answer");
+            let status = r.status().as_u16();
+            assert!(status == 400 || status == 403, "{route} {value:?}: {status}");
+            assert_json_error(r, status, &value).await;
+            tried += 1;
+        }
+        let r = reqwest::Client::new().post(t.api(route)).send().await.expect("answer");
+        assert_json_error(r, 400, "no body").await;
+    }
+    println!("hostile signed requests: {tried} tried");
+    assert_eq!(row_count(&t, "deletion_requests").await, 0);
+}
