@@ -11,7 +11,6 @@ use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use urlinsta_core::jobs::Job;
-use urlinsta_sandbox::UserSpec;
 
 use crate::harness::*;
 
@@ -144,20 +143,6 @@ async fn app_over_a_link() -> (TestApp, Link, Sqld) {
     (t, link, sqld)
 }
 
-/// Connects `n` influencers besides the default one; returns all their Instagram ids.
-async fn influencers(t: &TestApp, n: usize) -> Vec<String> {
-    let mut ids = vec!["17841400000000001".to_string()];
-    assert_eq!(location(&t.connect().await), "/?connected=true");
-    for _ in 0..n {
-        let spec = UserSpec::default_influencer();
-        ids.push(spec.pages[0].instagram.as_ref().expect("ig").id.clone());
-        let user = t.control.add_user(spec);
-        t.control.set_dialog_user(&user);
-        assert_eq!(location(&t.login_with(&browser(), "allow").await), "/?connected=true");
-    }
-    ids
-}
-
 async fn get(t: &TestApp, path: &str, bearer: Option<&str>) -> (u16, String) {
     let mut req = t.browser.get(t.api(path));
     if let Some(key) = bearer {
@@ -175,7 +160,7 @@ fn assert_discreet(text: &str, what: &str) {
 #[tokio::test]
 async fn an_unreachable_hosted_database_fails_every_job_with_503_and_the_app_recovers() {
     let (t, link, _sqld) = app_over_a_link().await;
-    influencers(&t, 1).await;
+    connect_influencers(&t, 1).await;
     link.cut();
 
     assert_eq!(get(&t, "/api/health", None).await.0, 200, "the process is alive");
@@ -238,7 +223,7 @@ async fn rows_of(t: &TestApp, ig: &str) -> (i64, i64) {
 #[tokio::test]
 async fn a_database_that_goes_away_during_a_run_leaves_each_account_whole_or_untouched() {
     let (t, link, _sqld) = app_over_a_link().await;
-    let ids = influencers(&t, 5).await;
+    let ids = connect_influencers(&t, 5).await;
     for cut_after in [3, 7, 12, 20] {
         sql_on(&t, "DELETE FROM insights").await;
         sql_on(&t, "DELETE FROM collection_log").await;
@@ -304,7 +289,7 @@ async fn sql_on(t: &TestApp, statement: &str) {
 #[tokio::test]
 async fn a_slow_hosted_database_makes_a_run_slower_not_wrong() {
     let (t, link, _sqld) = app_over_a_link().await;
-    let ids = influencers(&t, 2).await;
+    let ids = connect_influencers(&t, 2).await;
     link.slow(Duration::from_millis(20));
     let report = run_job(&t.app, Job::CollectInsights).await;
     assert_eq!(count(&report, "collected"), ids.len() as u64, "{report}");
@@ -329,7 +314,7 @@ async fn one_embedded_file_shared_by_three_processes_never_says_locked() {
         ..Options::default()
     })
     .await;
-    let ids = influencers(&t, 3).await;
+    let ids = connect_influencers(&t, 3).await;
     // Two more processes, the real function binaries, on the same file and the same Meta.
     let env: Vec<(&str, String)> = fixed_keys()
         .into_iter()

@@ -220,13 +220,21 @@ async fn one_transient_fault_at_a_connect_call_site_is_retried_and_the_connect_s
     assert_alive_and_discreet(&t);
 }
 
-#[tokio::test]
-async fn a_graph_call_slower_than_the_timeout_fails_the_connect_as_transient() {
-    let t = spawn_app_with(Options {
-        vars: vec![("GRAPH_TIMEOUT_MS", "200".into())],
+/// The app with a Graph timeout of 200 ms, for faults slower than that.
+async fn spawn_with_short_timeout() -> TestApp {
+    spawn_app_with(Options {
+        vars: vec![
+            ("GRAPH_TIMEOUT_MS", "200".into()),
+            ("RATE_LIMIT_PER_HOUR", "1000000".into()),
+        ],
         ..Options::default()
     })
-    .await;
+    .await
+}
+
+#[tokio::test]
+async fn a_graph_call_slower_than_the_timeout_fails_the_connect_as_transient() {
+    let t = spawn_with_short_timeout().await;
     for site in CONNECT_SITES {
         t.control.inject(site, Fault::Delay(Duration::from_secs(1)), None);
         let e = connect_error(&t, &t.app).await;
@@ -437,11 +445,7 @@ async fn a_new_token_that_debug_token_calls_invalid_is_not_stored() {
 
 #[tokio::test]
 async fn a_graph_call_slower_than_the_timeout_fails_the_refresh_as_transient() {
-    let t = spawn_app_with(Options {
-        vars: vec![("GRAPH_TIMEOUT_MS", "200".into())],
-        ..Options::default()
-    })
-    .await;
+    let t = spawn_with_short_timeout().await;
     for site in REFRESH_SITES {
         let slow = Fault::Delay(Duration::from_secs(1));
         refresh_under_fault(&t, site, &slow, ErrorKind::Transient, &format!("{site:?} slow")).await;
@@ -728,14 +732,7 @@ async fn every_fault_at_every_collection_call_site_is_reported_and_changes_only_
 
 #[tokio::test]
 async fn a_slow_or_refused_graph_fails_the_collections_as_transient() {
-    let t = spawn_app_with(Options {
-        vars: vec![
-            ("GRAPH_TIMEOUT_MS", "200".into()),
-            ("RATE_LIMIT_PER_HOUR", "1000000".into()),
-        ],
-        ..Options::default()
-    })
-    .await;
+    let t = spawn_with_short_timeout().await;
     assert_eq!(location(&t.connect().await), "/?connected=true");
     let slow = Fault::Delay(Duration::from_secs(1));
     for job in [Job::CollectInsights, Job::CollectAudience] {

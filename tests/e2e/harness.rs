@@ -13,10 +13,13 @@ use urlinsta_core::http::server::{ServerHandle, spawn};
 use urlinsta_core::jobs::{self, Job, JobContext, Shard};
 use urlinsta_core::store::{Account, AccountTokens};
 use urlinsta_core::{App, Config};
-use urlinsta_sandbox::{Control, Sandbox, SandboxConfig};
+use urlinsta_sandbox::{Control, Sandbox, SandboxConfig, UserSpec};
 
 pub const ADMIN_KEY: &str = "test-admin-key-0123456789";
 pub const CRON_SECRET: &str = "test-cron-secret-0123456789";
+/// The sandbox's default world: this Facebook user connects this Instagram account.
+pub const DEFAULT_FB_USER: &str = "100000000000001";
+pub const DEFAULT_IG: &str = "17841400000000001";
 
 pub struct TestApp {
     pub url: String,
@@ -290,6 +293,39 @@ impl TestApp {
             s.shutdown().await;
         }
     }
+}
+
+/// Connects one more influencer (a new Facebook user with one Page and one
+/// Instagram account) from a browser of its own; the dialog then logs in as
+/// the default user again. Its Instagram id and its browser.
+pub async fn connect_another(t: &TestApp) -> (String, reqwest::Client) {
+    let spec = UserSpec::default_influencer();
+    let ig = spec.pages[0]
+        .instagram
+        .as_ref()
+        .expect("an Instagram account")
+        .id
+        .clone();
+    let user = t.control.add_user(spec);
+    t.control.set_dialog_user(&user);
+    let b = browser();
+    assert_eq!(
+        location(&t.login_with(&b, "allow").await),
+        "/?connected=true",
+        "connect {ig}"
+    );
+    t.control.set_dialog_user(DEFAULT_FB_USER);
+    (ig, b)
+}
+
+/// The default influencer (in the test's own browser) and `n` more; their Instagram ids.
+pub async fn connect_influencers(t: &TestApp, n: usize) -> Vec<String> {
+    assert_eq!(location(&t.connect().await), "/?connected=true");
+    let mut ids = vec![DEFAULT_IG.to_string()];
+    for _ in 0..n {
+        ids.push(connect_another(t).await.0);
+    }
+    ids
 }
 
 // ---- jobs and stored state ----

@@ -6,26 +6,12 @@ use std::time::{Duration, Instant};
 
 use futures_util::future::join_all;
 use serde_json::Value;
-use urlinsta_sandbox::{Endpoint, Fault, UserSpec};
+use urlinsta_sandbox::{Endpoint, Fault};
 
 use crate::harness::*;
 
 const READS: usize = 200;
 const CRON_CALLS: usize = 20;
-
-/// The default influencer and `n` more, each collected once.
-async fn collected_influencers(t: &TestApp, n: usize) -> Vec<String> {
-    let mut ids = vec!["17841400000000001".to_string()];
-    assert_eq!(location(&t.connect().await), "/?connected=true");
-    for _ in 0..n {
-        let spec = UserSpec::default_influencer();
-        ids.push(spec.pages[0].instagram.as_ref().expect("ig").id.clone());
-        let user = t.control.add_user(spec);
-        t.control.set_dialog_user(&user);
-        assert_eq!(location(&t.login_with(&browser(), "allow").await), "/?connected=true");
-    }
-    ids
-}
 
 async fn duplicates(t: &TestApp, table: &str, key: &str) -> i64 {
     let conn = t.app.store.conn().await.expect("connection");
@@ -41,7 +27,7 @@ async fn duplicates(t: &TestApp, table: &str, key: &str) -> i64 {
 
 on_both_databases! {
     async fn twenty_overlapping_cron_calls_collect_each_account_once_and_two_hundred_reads_agree(t: TestApp) {
-        let ids = collected_influencers(&t, 4).await;
+        let ids = connect_influencers(&t, 4).await;
         let client = reqwest::Client::new();
 
         // The first batch is held, so the runs surely overlap.

@@ -8,13 +8,12 @@ use urlinsta_core::crypto::{b64url, b64url_decode, sign};
 use urlinsta_core::http::Route;
 use urlinsta_core::jobs::Job;
 use urlinsta_core::secret::Secret;
-use urlinsta_sandbox::{ExchangePolicy, UserSpec};
+use urlinsta_sandbox::ExchangePolicy;
 
 use crate::harness::*;
 use crate::input::concrete;
 
-const IG: &str = "17841400000000001";
-const FB_USER: &str = "100000000000001";
+const IG: &str = DEFAULT_IG;
 
 /// Who may call a route.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -103,13 +102,7 @@ async fn two_influencers() -> World {
     })
     .await;
     assert_eq!(location(&t.connect().await), "/?connected=true");
-    let spec = UserSpec::default_influencer();
-    let other_ig = spec.pages[0].instagram.as_ref().expect("ig").id.clone();
-    let user = t.control.add_user(spec);
-    t.control.set_dialog_user(&user);
-    let other = browser();
-    assert_eq!(location(&t.login_with(&other, "allow").await), "/?connected=true");
-    t.control.set_dialog_user(FB_USER);
+    let (other_ig, other) = connect_another(&t).await;
     World { t, other, other_ig }
 }
 
@@ -218,7 +211,7 @@ fn assert_flags(cookie: &str, secure: bool) {
     assert_eq!(attrs.contains(&"Secure"), secure, "{cookie}");
 }
 
-/// The value of the session cookie a login sets, and the callback's Set-Cookie lines.
+/// The Set-Cookie lines of a login and of its callback, over https or not.
 async fn login_cookies(t: &TestApp, https: bool) -> (Vec<String>, Vec<String>) {
     let b = browser();
     let proto = |req: reqwest::RequestBuilder| {
@@ -288,7 +281,7 @@ async fn a_forged_tampered_or_expired_session_is_nobody() {
     let t = spawn_app().await;
     let real = session_of(&t).await;
     assert_eq!(status_with(&t, &real).await.0, 200, "the real cookie works");
-    let (payload, _mac) = real.rsplit_once('.').expect("payload.mac");
+    let (payload, mac) = real.rsplit_once('.').expect("payload.mac");
     let mut claims: Value = serde_json::from_slice(&b64url_decode(payload).expect("base64url")).expect("json");
     let key = t.app.config.session_secret.clone();
     let encode = |claims: &Value| b64url(&serde_json::to_vec(claims).expect("json"));
@@ -298,7 +291,7 @@ async fn a_forged_tampered_or_expired_session_is_nobody() {
     more["accounts"] = json!([IG, "17841499999999999"]);
     assert_eq!(status_with(&t, &sign(&key, "session", &encode(&more))).await.0, 200);
 
-    let forged_accounts = format!("{}.{}", encode(&more), _mac);
+    let forged_accounts = format!("{}.{}", encode(&more), mac);
     claims["exp"] = json!(chrono::Utc::now().timestamp() - 1);
     let expired = sign(&key, "session", &encode(&claims));
     let attempts = [
@@ -309,7 +302,7 @@ async fn a_forged_tampered_or_expired_session_is_nobody() {
         ),
         ("expired", expired),
         ("signed for another purpose", sign(&key, "state", &encode(&more))),
-        ("the signature alone", _mac.to_string()),
+        ("the signature alone", mac.to_string()),
         ("no signature", encode(&more)),
         ("an empty signature", format!("{}.", encode(&more))),
         ("garbage", "%%%.%%%".to_string()),
@@ -436,11 +429,7 @@ fn bytes_under(dir: &std::path::Path) -> Vec<u8> {
 /// Every job once, a refresh that really exchanges, a reconnect and a disconnect: every kind of token write.
 async fn every_kind_of_token_write(t: &TestApp) {
     assert_eq!(location(&t.connect().await), "/?connected=true");
-    let other = UserSpec::default_influencer();
-    let user = t.control.add_user(other);
-    t.control.set_dialog_user(&user);
-    assert_eq!(location(&t.login_with(&browser(), "allow").await), "/?connected=true");
-    t.control.set_dialog_user(FB_USER);
+    connect_another(t).await;
     expire_in(t, IG, 5).await;
     t.control.set_exchange_policy(ExchangePolicy::Extend);
     for job in Job::ALL {
@@ -503,15 +492,7 @@ async fn after_a_key_rotation_old_tokens_still_decrypt_and_new_writes_use_the_ne
     })
     .await;
     assert_eq!(location(&before.connect().await), "/?connected=true");
-    let spec = UserSpec::default_influencer();
-    let other_ig = spec.pages[0].instagram.as_ref().expect("ig").id.clone();
-    let user = before.control.add_user(spec);
-    before.control.set_dialog_user(&user);
-    assert_eq!(
-        location(&before.login_with(&browser(), "allow").await),
-        "/?connected=true"
-    );
-    before.control.set_dialog_user(FB_USER);
+    let (other_ig, _) = connect_another(&before).await;
     assert_eq!(key_ids(&before, IG).await, ("old".into(), "old".into()));
 
     // The same database and Meta, now with "new,old".

@@ -6,7 +6,7 @@ use chrono::{DateTime, Duration, SubsecRound, Utc};
 use serde_json::Value;
 use urlinsta_core::jobs::{self, Job, JobContext, Shard};
 use urlinsta_core::store::TokenStatus;
-use urlinsta_sandbox::{Endpoint, ExchangePolicy, Fault, UserSpec};
+use urlinsta_sandbox::{Endpoint, ExchangePolicy, Fault};
 
 use crate::harness::*;
 use crate::receiver::{Receiver, WEBHOOK_SECRET, verified};
@@ -32,16 +32,6 @@ async fn connected_app_with(mut vars: Vec<(&'static str, String)>) -> (TestApp, 
     (t, receiver)
 }
 
-/// Connects one more influencer (another Facebook user, another browser); returns its Instagram id.
-async fn connect_another(t: &TestApp) -> String {
-    let spec = UserSpec::default_influencer();
-    let ig = spec.pages[0].instagram.as_ref().unwrap().id.clone();
-    let user = t.control.add_user(spec);
-    t.control.set_dialog_user(&user);
-    assert_eq!(location(&t.login_with(&browser(), "allow").await), "/?connected=true");
-    ig
-}
-
 /// As if every waiting webhook retry were due now.
 async fn as_if_backoff_elapsed(t: &TestApp) {
     sql(
@@ -63,7 +53,7 @@ fn days_until(at: Option<&str>) -> i64 {
 async fn identifies_tokens_needing_refresh_and_refreshes_them_with_a_new_page_token() {
     let (t, _receiver) = connected_app().await;
     // A second influencer whose token has 11 days left: not due yet.
-    let other_ig = connect_another(&t).await;
+    let other_ig = connect_another(&t).await.0;
 
     expire_in(&t, IG, 9).await;
     expire_in(&t, &other_ig, 11).await;
@@ -513,7 +503,7 @@ async fn a_failed_webhook_delivery_is_retried_on_a_later_run_and_never_fails_the
 #[tokio::test]
 async fn the_stalest_connection_goes_first_and_none_starts_after_the_time_budget() {
     let (t, _receiver) = connected_app_with(vec![("JOB_TIME_BUDGET_SECS", "0".into())]).await;
-    let other_ig = connect_another(&t).await;
+    let other_ig = connect_another(&t).await.0;
     expire_in(&t, IG, 7).await;
     expire_in(&t, &other_ig, 3).await;
 
@@ -554,7 +544,7 @@ async fn bench_refresh_run() {
         let t = spawn_app().await;
         let mut igs = Vec::new();
         for _ in 0..n {
-            igs.push(connect_another(&t).await);
+            igs.push(connect_another(&t).await.0);
         }
         for ig in &igs {
             expire_in(&t, ig, 5).await;
