@@ -392,3 +392,51 @@ async fn one_embedded_file_shared_by_three_processes_never_says_locked() {
         "a lock timed out somewhere"
     );
 }
+
+#[tokio::test]
+async fn function_processes_whose_database_is_unreachable_from_the_start_answer_503_and_recover() {
+    // The database is there, the way to it is not (a closed port, in effect).
+    let sqld = Sqld::start().await;
+    let link = Link::to(&sqld.url).await;
+    link.cut();
+    let mut env = fixed_keys();
+    env.extend([
+        ("TURSO_DATABASE_URL", link.url.clone()),
+        ("TURSO_AUTH_TOKEN", DB_TOKEN.to_string()),
+        ("CRON_SECRET", CRON_SECRET.to_string()),
+    ]);
+    let (_health, health) = start_function(env!("CARGO_BIN_EXE_health-db"), &env).await;
+    let (_cron, cron) = start_function(env!("CARGO_BIN_EXE_cron-refresh-tokens"), &env).await;
+    let client = reqwest::Client::new();
+    let get = |url: String| {
+        let client = client.clone();
+        async move {
+            let r = client
+                .get(url)
+                .bearer_auth(CRON_SECRET)
+                .send()
+                .await
+                .expect("the function answers");
+            let status = r.status().as_u16();
+            (status, r.text().await.unwrap_or_default())
+        }
+    };
+    for url in [
+        format!("{health}/api/health/db"),
+        format!("{cron}/api/cron/refresh-tokens"),
+    ] {
+        for _ in 0..2 {
+            let (status, body) = get(url.clone()).await;
+            assert_eq!(status, 503, "{url}: {body}");
+            let error: Value = serde_json::from_str(&body).expect("a JSON error");
+            assert!(error["message"].is_string(), "{body}");
+            assert_discreet(&body, &url);
+        }
+    }
+    // The start is retried on the next request: the database back, the functions work.
+    link.restore();
+    let (status, body) = get(format!("{health}/api/health/db")).await;
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = get(format!("{cron}/api/cron/refresh-tokens")).await;
+    assert_eq!(status, 200, "{body}");
+}
