@@ -1,7 +1,8 @@
 //! `urlinsta`: run the whole service on one machine (server + scheduler, with
 //! the sandbox standing in for Meta when no app is configured), migrate the
-//! database, or run one job by hand.
+//! database, run one job by hand, or measure collection at scale.
 
+mod bench;
 mod serve;
 
 use std::io::IsTerminal;
@@ -38,6 +39,11 @@ enum Command {
         #[arg(long)]
         shards: Option<u32>,
     },
+    /// Measure collection at scale against the sandbox (see BENCHMARKS.md).
+    Bench(bench::BenchArgs),
+    /// The sandbox of `bench`, run as its child process.
+    #[command(hide = true)]
+    BenchSandbox,
 }
 
 #[tokio::main]
@@ -45,6 +51,8 @@ async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
         Command::Serve(args) => serve::serve(args).await,
+        Command::Bench(args) => bench::bench(args).await,
+        Command::BenchSandbox => bench::serve_sandbox_child().await,
         Command::Migrate => {
             let config = Config::from_env()?;
             urlinsta_core::telemetry::init(&config.log_level);

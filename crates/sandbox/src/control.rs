@@ -412,11 +412,25 @@ impl Control {
     pub fn reset_calls(&self) {
         let mut world = self.world();
         world.calls.clear();
+        world.call_totals.clear();
         world.http_requests = 0;
     }
 
+    /// Calls to `endpoint` since the last reset (not limited like [`Control::calls`]).
     pub fn count(&self, endpoint: Endpoint) -> usize {
-        self.world().calls.iter().filter(|c| c.endpoint == endpoint).count()
+        self.world().call_totals.get(&endpoint).copied().unwrap_or(0) as usize
+    }
+
+    /// Graph calls since the last reset, as Meta counts them against its
+    /// limits: every batch operation on its own, the batch request itself
+    /// not. Unlike [`Control::calls`], never trimmed: for runs of thousands.
+    pub fn graph_calls(&self) -> u64 {
+        self.world()
+            .call_totals
+            .iter()
+            .filter(|(endpoint, _)| !matches!(endpoint, Endpoint::Batch | Endpoint::Dialog))
+            .map(|(_, n)| n)
+            .sum()
     }
 }
 

@@ -317,6 +317,7 @@ pub(crate) fn finish(world: &mut World, req: &ApiRequest, call: &CallInfo, mut r
 const MAX_CALL_RECORDS: usize = 100_000;
 
 fn record(world: &mut World, req: &ApiRequest, call: &CallInfo, status: u16) {
+    *world.call_totals.entry(call.endpoint).or_default() += 1;
     if world.calls.len() >= MAX_CALL_RECORDS {
         world.calls.drain(..MAX_CALL_RECORDS / 10);
     }

@@ -59,6 +59,8 @@ pub(crate) struct World {
     pub metric_overrides: HashMap<(String, String, NaiveDate), i64>,
     pub calls: Vec<CallRecord>,
     pub http_requests: u64,
+    /// Calls per endpoint since the last reset; unlike `calls`, never trimmed.
+    pub call_totals: HashMap<crate::faults::Endpoint, u64>,
     next_user: u64,
 }
 
@@ -150,6 +152,7 @@ impl World {
             metric_overrides: HashMap::new(),
             calls: Vec::new(),
             http_requests: 0,
+            call_totals: HashMap::new(),
             next_user: 1,
         };
         let default_user = UserSpec {

@@ -141,6 +141,7 @@ fn triage(e: &GraphError, cap: Duration, last_round: bool) -> Triage {
 
 /// Runs `ops` for one account in batches until each is answered, within the
 /// account's budget, `MAX_ROUNDS` round trips and the run's hard deadline.
+/// `prepaid` calls were already taken from the budget for the first round.
 #[allow(clippy::result_large_err)]
 pub async fn exchange<P: Plan>(
     app: &App,
@@ -149,6 +150,7 @@ pub async fn exchange<P: Plan>(
     auth: Auth<'_>,
     plan: &mut P,
     ops: Vec<P::Op>,
+    mut prepaid: u32,
 ) -> Ended {
     let (pacer, deadline) = (&run.pacer, run.hard_deadline);
     let policy = app.graph.retry_policy();
@@ -160,14 +162,17 @@ pub async fn exchange<P: Plan>(
         if calls.is_empty() {
             return Ended::Complete;
         }
-        match app
-            .store
-            .reserve_calls(account.id, calls.len() as u32, app.config.rate_limit_per_hour)
-            .await
-        {
-            Ok(true) => {}
-            Ok(false) => return Ended::OverBudget,
-            Err(e) => return Ended::Failed(format!("could not take calls from the budget: {e}"), None),
+        let unpaid = (calls.len() as u32).saturating_sub(std::mem::take(&mut prepaid));
+        if unpaid > 0 {
+            match app
+                .store
+                .reserve_calls(account.id, unpaid, app.config.rate_limit_per_hour)
+                .await
+            {
+                Ok(true) => {}
+                Ok(false) => return Ended::OverBudget,
+                Err(e) => return Ended::Failed(format!("could not take calls from the budget: {e}"), None),
+            }
         }
         let last_round = round + 1 == MAX_ROUNDS;
         let mut next = Vec::new();

@@ -25,7 +25,7 @@ use crate::store::sql::{now, parse_ts, ts};
 use crate::store::{
     AudienceSnapshot, Candidate, CollectKind, Finish, LogEntry, LogStatus, MetricRow, RejectedMetric, TokenStatus,
 };
-use limits::{Ended, Pacer, exchange};
+use limits::{Ended, Pacer, Plan, exchange};
 
 /// What a run did: the cron route's JSON.
 #[derive(Debug, Default, Serialize)]
@@ -164,7 +164,7 @@ async fn run_slice(app: &App, ctx: &JobContext, kind: CollectKind) -> Result<Col
     }
     let total = due.len();
     let run = Arc::new(Run::new(app, ctx.run_id.clone(), ctx.deadline + GRACE));
-    let queue = Arc::new(Mutex::new(due));
+    let queue = Arc::new(tokio::sync::Mutex::new(Queue::new(due)));
     let tally = Arc::new(Mutex::new(report));
     let mut workers = tokio::task::JoinSet::new();
     for _ in 0..app.config.collect_concurrency.min(total) {
@@ -178,10 +178,10 @@ async fn run_slice(app: &App, ctx: &JobContext, kind: CollectKind) -> Result<Col
                 if ctx.out_of_time() || run.pacer.halted() {
                     return;
                 }
-                let Some(account) = queue.lock().unwrap_or_else(|e| e.into_inner()).pop_front() else {
+                let Some((account, prepaid)) = queue.lock().await.next(&app, &run, kind).await else {
                     return;
                 };
-                let outcome = collect_account(&app, &run, &account, kind).await;
+                let outcome = collect_account(&app, &run, &account, kind, prepaid).await;
                 let progress = {
                     let mut t = tally.lock().unwrap_or_else(|e| e.into_inner());
                     match outcome {
@@ -205,7 +205,7 @@ async fn run_slice(app: &App, ctx: &JobContext, kind: CollectKind) -> Result<Col
         }
     }
     let mut report = std::mem::take(&mut *tally.lock().unwrap_or_else(|e| e.into_inner()));
-    report.remaining = queue.lock().unwrap_or_else(|e| e.into_inner()).len();
+    report.remaining = queue.lock().await.len();
     report.duration_ms = ctx.elapsed_ms();
     tracing::info!(job = ctx.job.name(), run_id = %ctx.run_id, collected = report.collected, failed = report.failed,
         skipped = report.skipped, remaining = report.remaining, duration_ms = report.duration_ms, "collection run finished");
@@ -232,6 +232,71 @@ fn not_callable(c: &Candidate, now_t: DateTime<Utc>) -> Option<(Skip, &'static s
     ))
 }
 
+/// Accounts whose calls are taken from their budgets in one write.
+const RESERVE_CHUNK: usize = 64;
+
+/// The due accounts, stalest first, handed to the workers one at a time
+/// with the calls of their first round already taken from their hourly
+/// budgets: one database write per chunk of accounts instead of one per
+/// account. (Accounts of the last chunk that the time budget leaves
+/// unstarted keep their calls taken: the ceiling errs on the safe side.)
+struct Queue {
+    due: VecDeque<Candidate>,
+    /// `(account, prepaid calls)`; `None` when its budget has no room.
+    ready: VecDeque<(Candidate, Option<u32>)>,
+}
+
+impl Queue {
+    fn new(due: VecDeque<Candidate>) -> Self {
+        Queue {
+            due,
+            ready: VecDeque::new(),
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.due.len() + self.ready.len()
+    }
+
+    async fn next(&mut self, app: &App, run: &Run, kind: CollectKind) -> Option<(Candidate, Option<u32>)> {
+        if self.ready.is_empty() && !self.due.is_empty() {
+            let chunk: Vec<Candidate> = self.due.drain(..RESERVE_CHUNK.min(self.due.len())).collect();
+            let wanted: Vec<(i64, u32)> = chunk
+                .iter()
+                .map(|c| (c.id, first_round_calls(app, run, c, kind)))
+                .collect();
+            let limit = app.config.rate_limit_per_hour;
+            match app.store.reserve_calls_for(&wanted, limit).await {
+                Ok(granted) => {
+                    for (account, (id, calls)) in chunk.into_iter().zip(wanted) {
+                        self.ready.push_back((account, granted.contains(&id).then_some(calls)));
+                    }
+                }
+                Err(e) => {
+                    // Each account then asks for its own calls, and fails on its own if it must.
+                    tracing::warn!(error = %e, "could not take a chunk's calls from their budgets");
+                    self.ready.extend(chunk.into_iter().map(|c| (c, Some(0))));
+                }
+            }
+        }
+        self.ready.pop_front()
+    }
+}
+
+/// The calls an account's first round asks for, as its plan stands now.
+fn first_round_calls(app: &App, run: &Run, account: &Candidate, kind: CollectKind) -> u32 {
+    fn count<P: Plan>(plan: &P, ops: Vec<P::Op>) -> u32 {
+        ops.into_iter().filter(|op| plan.call(*op).is_some()).count() as u32
+    }
+    match kind {
+        CollectKind::Insights => count(
+            &insights::InsightsPlan::new(app, run, account, Utc::now()),
+            insights::ops(),
+        ),
+        CollectKind::Audience => count(&audience::AudiencePlan::new(run, account), audience::ops()),
+    }
+}
+
 /// `POST /api/insights/:userId/refresh`: collects one account's insights
 /// now, within the same limits as the hourly run.
 pub async fn refresh(app: &App, instagram_user_id: &str) -> Result<Option<Outcome>, crate::store::StoreError> {
@@ -253,12 +318,33 @@ pub async fn refresh(app: &App, instagram_user_id: &str) -> Result<Option<Outcom
     }
     let run_id = format!("refresh-{}", crate::crypto::random_token(4));
     let run = Run::new(app, run_id, Instant::now() + REFRESH_TIME);
-    Ok(Some(collect_account(app, &run, &account, CollectKind::Insights).await))
+    Ok(Some(
+        collect_account(app, &run, &account, CollectKind::Insights, Some(0)).await,
+    ))
 }
 
 /// Collects one account and records the result; never fails the run.
-async fn collect_account(app: &App, run: &Run, account: &Candidate, kind: CollectKind) -> Outcome {
+/// `prepaid`: the calls already taken from its budget, `None` when they did not fit.
+async fn collect_account(
+    app: &App,
+    run: &Run,
+    account: &Candidate,
+    kind: CollectKind,
+    prepaid: Option<u32>,
+) -> Outcome {
     let started_at = now();
+    let Some(prepaid) = prepaid else {
+        return settle(
+            app,
+            run,
+            account,
+            kind,
+            &started_at,
+            Ended::OverBudget,
+            Harvest::default(),
+        )
+        .await;
+    };
     let tokens = match app.store.tokens(account.id).await {
         Ok(Some(t)) => t,
         other => {
@@ -283,12 +369,12 @@ async fn collect_account(app: &App, run: &Run, account: &Candidate, kind: Collec
     let (ended, harvest) = match kind {
         CollectKind::Insights => {
             let mut plan = insights::InsightsPlan::new(app, run, account, Utc::now());
-            let ended = exchange(app, run, account, auth, &mut plan, insights::ops()).await;
+            let ended = exchange(app, run, account, auth, &mut plan, insights::ops(), prepaid).await;
             (ended, plan.harvest(&app.config.insight_metrics))
         }
         CollectKind::Audience => {
             let mut plan = audience::AudiencePlan::new(run, account);
-            let ended = exchange(app, run, account, auth, &mut plan, audience::ops()).await;
+            let ended = exchange(app, run, account, auth, &mut plan, audience::ops(), prepaid).await;
             (ended, plan.harvest())
         }
     };

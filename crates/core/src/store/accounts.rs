@@ -198,7 +198,7 @@ impl Store {
     /// the day's health check. A recovery event is queued in the same
     /// transaction when the connection was not active before.
     pub async fn upsert_connection(&self, c: &NewConnection) -> Result<Connected> {
-        let conn = self.conn().await?;
+        let conn = self.writer().await?;
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).await?;
         let now = now();
         let previous = {
@@ -345,7 +345,7 @@ impl Store {
         user_token_expires_at: Option<&str>,
         page_token: &AccessToken,
     ) -> Result<bool> {
-        let conn = self.conn().await?;
+        let conn = self.writer().await?;
         let changed = conn
             .execute(
                 "UPDATE tokens SET user_access_token = ?1, user_token_expires_at = ?2, page_access_token = ?3,
@@ -385,7 +385,7 @@ impl Store {
         expected_generation: Option<i64>,
         change: &StatusChange,
     ) -> Result<StatusUpdate> {
-        let conn = self.conn().await?;
+        let conn = self.writer().await?;
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).await?;
         let current = {
             let mut rows = tx
@@ -457,7 +457,7 @@ impl Store {
         data_access_expires_at: Option<&str>,
         granted_scopes: &[String],
     ) -> Result<bool> {
-        let conn = self.conn().await?;
+        let conn = self.writer().await?;
         let changed = conn
             .execute(
                 "UPDATE tokens SET user_token_expires_at = ?1, data_access_expires_at = ?2, granted_scopes = ?3,
@@ -496,7 +496,7 @@ impl Store {
 
     /// Deletes an account and everything collected for it, in one transaction.
     pub async fn delete_account(&self, instagram_user_id: &str) -> Result<bool> {
-        let conn = self.conn().await?;
+        let conn = self.writer().await?;
         let tx = conn.transaction().await?;
         let id: Option<i64> = {
             let mut rows = tx
@@ -522,7 +522,7 @@ impl Store {
         confirmation_code: &str,
         source: &str,
     ) -> Result<usize> {
-        let conn = self.conn().await?;
+        let conn = self.writer().await?;
         let tx = conn.transaction().await?;
         let mut ids = Vec::new();
         {
@@ -603,12 +603,13 @@ fn event_sql(account_id: i64, instagram_user_id: &str, username: Option<&str>, c
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::config::DatabaseConfig;
     use crate::crypto::Keyring;
 
-    async fn store(dir: &tempfile::TempDir) -> Store {
+    /// A migrated store on an embedded file in `dir`.
+    pub(crate) async fn store(dir: &tempfile::TempDir) -> Store {
         let keys = Keyring::parse(&Keyring::generate_spec()).unwrap();
         let store = Store::open(
             &DatabaseConfig::Local {
@@ -622,7 +623,7 @@ mod tests {
         store
     }
 
-    fn connection() -> NewConnection {
+    pub(crate) fn connection() -> NewConnection {
         NewConnection {
             instagram_user_id: "17841400000000001".into(),
             username: Some("creator".into()),

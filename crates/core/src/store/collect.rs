@@ -2,6 +2,8 @@
 //! call budget, each account's results in one transactional batch, and the
 //! stored insights and audience for the read API and the operator view.
 
+use std::collections::HashSet;
+
 use libsql::{Value, params};
 use serde::{Deserialize, Serialize};
 
@@ -200,26 +202,51 @@ impl Store {
     /// when they do not fit. One statement, so concurrent processes (which
     /// share no memory) can never overspend it together.
     pub async fn reserve_calls(&self, account_id: i64, calls: u32, limit: u32) -> Result<bool> {
-        if calls > limit {
-            return Ok(false);
+        Ok(self
+            .reserve_calls_for(&[(account_id, calls)], limit)
+            .await?
+            .contains(&account_id))
+    }
+
+    /// [`Store::reserve_calls`] for many accounts in one statement (one
+    /// round trip): `(account, calls)` pairs in, the accounts whose calls
+    /// fitted out. Asking for no call always fits.
+    pub async fn reserve_calls_for(&self, wanted: &[(i64, u32)], limit: u32) -> Result<HashSet<i64>> {
+        let mut granted: HashSet<i64> = wanted.iter().filter(|(_, c)| *c == 0).map(|(id, _)| *id).collect();
+        let values: Vec<String> = wanted
+            .iter()
+            .filter(|(_, calls)| *calls > 0 && *calls <= limit)
+            .map(|(id, calls)| format!("({id}, ?1, {calls})"))
+            .collect();
+        if values.is_empty() {
+            return Ok(granted);
         }
-        let conn = self.conn().await?;
         let now_t = chrono::Utc::now();
         let window_open_since = ts(now_t - chrono::Duration::hours(1));
-        let changed = conn
-            .execute(
-                "INSERT INTO account_state (user_id, rate_window_start, rate_window_calls) VALUES (?1, ?2, ?3)
-                 ON CONFLICT (user_id) DO UPDATE SET
-                    rate_window_calls = CASE WHEN account_state.rate_window_start IS NULL OR account_state.rate_window_start <= ?4
-                                             THEN ?3 ELSE account_state.rate_window_calls + ?3 END,
-                    rate_window_start = CASE WHEN account_state.rate_window_start IS NULL OR account_state.rate_window_start <= ?4
-                                             THEN ?2 ELSE account_state.rate_window_start END
-                 WHERE account_state.rate_window_start IS NULL OR account_state.rate_window_start <= ?4
-                       OR account_state.rate_window_calls + ?3 <= ?5",
-                params![account_id, ts(now_t), i64::from(calls), window_open_since, i64::from(limit)],
+        let conn = self.writer().await?;
+        // A new window starts from these calls; an open one takes them only if they fit.
+        let mut rows = conn
+            .query(
+                &format!(
+                    "INSERT INTO account_state (user_id, rate_window_start, rate_window_calls) VALUES {}
+                     ON CONFLICT (user_id) DO UPDATE SET
+                        rate_window_calls = CASE WHEN account_state.rate_window_start IS NULL OR account_state.rate_window_start <= ?2
+                                                 THEN excluded.rate_window_calls
+                                                 ELSE account_state.rate_window_calls + excluded.rate_window_calls END,
+                        rate_window_start = CASE WHEN account_state.rate_window_start IS NULL OR account_state.rate_window_start <= ?2
+                                                 THEN excluded.rate_window_start ELSE account_state.rate_window_start END
+                     WHERE account_state.rate_window_start IS NULL OR account_state.rate_window_start <= ?2
+                           OR account_state.rate_window_calls + excluded.rate_window_calls <= ?3
+                     RETURNING user_id",
+                    values.join(", ")
+                ),
+                params![ts(now_t), window_open_since, i64::from(limit)],
             )
             .await?;
-        Ok(changed == 1)
+        while let Some(row) = rows.next().await? {
+            granted.insert(row.get(0)?);
+        }
+        Ok(granted)
     }
 
     /// Writes one account's results, state and log row in one transactional
@@ -234,33 +261,44 @@ impl Store {
         let id = f.account_id;
         let exists = account_exists(id);
         let mut sql = String::new();
-        for row in &f.insights {
-            sql.push_str(&format!(
-                "INSERT INTO insights (user_id, metric_name, metric_value, period, end_time, collected_at)
-                 SELECT {id}, {}, {}, {}, {}, {} WHERE {exists}
-                 ON CONFLICT (user_id, metric_name, period, end_time) DO UPDATE SET metric_value = excluded.metric_value,
-                    collected_at = excluded.collected_at WHERE insights.metric_value IS NOT excluded.metric_value;\n",
+        let insights = f.insights.iter().map(|row| {
+            format!(
+                "({id}, {}, {}, {}, {}, {})",
                 text(&row.metric_name),
                 opt_int(row.metric_value),
                 text(&row.period),
                 text(&row.end_time),
                 text(&now)
-            ));
-        }
+            )
+        });
+        insert_rows(
+            &mut sql,
+            "INSERT INTO insights (user_id, metric_name, metric_value, period, end_time, collected_at) SELECT * FROM (VALUES",
+            insights,
+            &format!(") WHERE {exists}"),
+            "ON CONFLICT (user_id, metric_name, period, end_time) DO UPDATE SET metric_value = excluded.metric_value,
+                collected_at = excluded.collected_at WHERE insights.metric_value IS NOT excluded.metric_value",
+        );
         for snap in &f.audience {
             let (metric, date) = (text(&snap.metric), text(&f.snapshot_date));
             sql.push_str(&format!(
                 "DELETE FROM audience_data WHERE user_id = {id} AND metric = {metric} AND snapshot_date = {date};\n"
             ));
-            for (breakdown, key, value) in &snap.values {
-                sql.push_str(&format!(
-                    "INSERT INTO audience_data (user_id, metric, demographic_type, dimension_key, dimension_value, snapshot_date, collected_at)
-                     SELECT {id}, {metric}, {}, {}, {value}, {date}, {} WHERE {exists};\n",
+            let values = snap.values.iter().map(|(breakdown, key, value)| {
+                format!(
+                    "({id}, {metric}, {}, {}, {value}, {date}, {})",
                     text(breakdown),
                     text(key),
                     text(&now)
-                ));
-            }
+                )
+            });
+            insert_rows(
+                &mut sql,
+                "INSERT INTO audience_data (user_id, metric, demographic_type, dimension_key, dimension_value, snapshot_date, collected_at) SELECT * FROM (VALUES",
+                values,
+                &format!(") WHERE {exists}"),
+                "",
+            );
             sql.push_str(&format!(
                 "INSERT INTO audience_snapshots (user_id, metric, snapshot_date, status, detail, collected_at)
                  SELECT {id}, {metric}, {date}, {}, {}, {} WHERE {exists}
@@ -303,7 +341,7 @@ impl Store {
             ));
         }
         sql.push_str(&log_sql(&f.log));
-        let conn = self.conn().await?;
+        let conn = self.writer().await?;
         conn.execute_transactional_batch(&sql).await?;
         // Gone now means its data is gone too, whether before the batch or after.
         let mut rows = conn.query(&format!("SELECT {exists}"), ()).await?;
@@ -437,5 +475,51 @@ impl Store {
             });
         }
         Ok(out)
+    }
+}
+
+/// Rows per INSERT: well under SQLite's limits on a statement.
+const ROWS_PER_INSERT: usize = 500;
+
+/// `head (row), (row), ... tail;` for every `ROWS_PER_INSERT` rows: a hosted
+/// database pays per statement, so many rows travel in few of them.
+/// `head (row), (row) ... close tail;` in chunks of [`ROWS_PER_INSERT`]: many
+/// rows per statement, because a hosted database pays per statement. `close`
+/// ends the row list (for `SELECT * FROM (VALUES ...) WHERE <guard>`).
+fn insert_rows(sql: &mut String, head: &str, rows: impl Iterator<Item = String>, close: &str, tail: &str) {
+    let rows: Vec<String> = rows.collect();
+    for chunk in rows.chunks(ROWS_PER_INSERT) {
+        sql.push_str(&format!("{head} {}{close}\n{tail};\n", chunk.join(",\n")));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::accounts::tests::{connection, store};
+
+    #[tokio::test]
+    async fn calls_are_taken_for_many_accounts_at_once_and_only_where_they_fit() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = store(&dir).await;
+        let a = store.upsert_connection(&connection()).await.unwrap().account_id;
+        let mut other = connection();
+        other.instagram_user_id = "17841400000000002".into();
+        let b = store.upsert_connection(&other).await.unwrap().account_id;
+
+        assert!(store.reserve_calls(a, 8, 10).await.unwrap());
+        let granted = store.reserve_calls_for(&[(a, 4), (b, 4)], 10).await.unwrap();
+        assert_eq!(
+            granted.into_iter().collect::<Vec<_>>(),
+            vec![b],
+            "a has 2 calls left, b all 10"
+        );
+        let granted = store.reserve_calls_for(&[(a, 0), (b, 11)], 10).await.unwrap();
+        assert_eq!(
+            granted.into_iter().collect::<Vec<_>>(),
+            vec![a],
+            "no call always fits, more than the ceiling never"
+        );
+        assert!(store.reserve_calls(a, 2, 10).await.unwrap());
+        assert!(!store.reserve_calls(a, 1, 10).await.unwrap());
     }
 }

@@ -42,7 +42,7 @@ impl Store {
     /// Takes the lease `name` for `ttl` unless someone else holds an unexpired
     /// one. One statement, so two processes cannot both win.
     pub async fn try_lease(&self, name: &str, holder: &str, ttl: std::time::Duration) -> Result<bool> {
-        let conn = self.conn().await?;
+        let conn = self.writer().await?;
         let now_t = Utc::now();
         let expires = now_t + chrono::Duration::from_std(ttl).unwrap_or(chrono::Duration::minutes(15));
         let changed = conn
@@ -58,7 +58,7 @@ impl Store {
     }
 
     pub async fn release_lease(&self, name: &str, holder: &str) -> Result<()> {
-        let conn = self.conn().await?;
+        let conn = self.writer().await?;
         conn.execute(
             "DELETE FROM job_leases WHERE name = ?1 AND holder = ?2",
             params![name, holder],
@@ -68,7 +68,7 @@ impl Store {
     }
 
     pub async fn log_run(&self, e: &LogEntry<'_>) -> Result<()> {
-        let conn = self.conn().await?;
+        let conn = self.writer().await?;
         conn.execute(
             "INSERT INTO collection_log (user_id, run_id, job_type, status, error_code, error_message, details, started_at, completed_at)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",

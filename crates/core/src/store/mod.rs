@@ -55,6 +55,22 @@ pub struct Store {
     db: std::sync::Arc<Database>,
     local: bool,
     keys: Keyring,
+    /// Held by this process's one writer to a hosted database; see [`Store::writer`].
+    write_turn: std::sync::Arc<tokio::sync::Mutex<()>>,
+}
+
+/// A connection for writing; on a hosted database, its holder is the process's only writer.
+pub(crate) struct Writer {
+    conn: Connection,
+    _turn: Option<tokio::sync::OwnedMutexGuard<()>>,
+}
+
+impl std::ops::Deref for Writer {
+    type Target = Connection;
+
+    fn deref(&self) -> &Connection {
+        &self.conn
+    }
 }
 
 impl std::fmt::Debug for Store {
@@ -95,6 +111,7 @@ impl Store {
             db: std::sync::Arc::new(db),
             local,
             keys,
+            write_turn: Default::default(),
         };
         if local {
             // WAL lets readers and one writer work at once; it persists in the file.
@@ -124,9 +141,26 @@ impl Store {
         Ok(conn)
     }
 
+    /// A connection for writing. On a hosted database it waits until this
+    /// process's writes before it are done: sqld answers concurrent write
+    /// transactions with SQLITE_BUSY and, when they go on, stops answering
+    /// altogether (BENCHMARKS.md), while it runs one writer at a time anyway.
+    /// An embedded file queues its writers itself (busy timeout), as fast.
+    /// Never take a second writer while holding one.
+    pub(crate) async fn writer(&self) -> Result<Writer> {
+        let turn = match self.local {
+            true => None,
+            false => Some(self.write_turn.clone().lock_owned().await),
+        };
+        Ok(Writer {
+            conn: self.conn().await?,
+            _turn: turn,
+        })
+    }
+
     /// Applies every migration not yet applied; safe to call from many processes.
     pub async fn migrate(&self) -> Result<usize> {
-        let conn = self.conn().await?;
+        let conn = self.writer().await?;
         conn.execute(
             "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)",
             (),

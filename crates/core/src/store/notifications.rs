@@ -56,7 +56,7 @@ impl Store {
     }
 
     pub async fn mark_notification_delivered(&self, id: i64) -> Result<()> {
-        let conn = self.conn().await?;
+        let conn = self.writer().await?;
         conn.execute(
             "UPDATE notifications SET delivered_at = ?1, attempts = attempts + 1, next_attempt_at = NULL, last_error = NULL
              WHERE id = ?2",
@@ -68,7 +68,7 @@ impl Store {
 
     /// Counts a failed attempt; `next_attempt_at` None gives up on the event.
     pub async fn mark_notification_failed(&self, id: i64, next_attempt_at: Option<&str>, error: &str) -> Result<()> {
-        let conn = self.conn().await?;
+        let conn = self.writer().await?;
         conn.execute(
             "UPDATE notifications SET attempts = attempts + 1, next_attempt_at = ?1, last_error = ?2 WHERE id = ?3",
             params![next_attempt_at.map(str::to_string), error, id],

@@ -67,6 +67,11 @@ async fn a_batch_answers_each_operation_and_logs_each() {
     );
     assert_eq!(env.control.count(Endpoint::Batch), 1);
     assert_eq!(env.control.count(Endpoint::Insights), 2);
+    assert_eq!(
+        env.control.graph_calls(),
+        3,
+        "each operation counts against the limits, the batch itself does not"
+    );
 }
 
 #[tokio::test]

@@ -1,0 +1,163 @@
+//! The read path: `GET /api/insights/:userId` over the local server with the
+//! admin key, for an account holding a year of hourly data (written through
+//! the store, the way collection writes it: the daily metrics once a day,
+//! the follower/follow/media counts every hour).
+
+use std::time::{Duration, Instant};
+
+use chrono::{DurationRound, Utc};
+use serde::Serialize;
+use urlinsta_core::App;
+use urlinsta_core::collect::metrics::SNAPSHOT_FIELDS;
+use urlinsta_core::store::{CollectKind, Finish, LogEntry, LogStatus, MetricRow};
+
+/// The figures of one query.
+#[derive(Debug, Clone, Serialize)]
+pub struct ReadFigures {
+    pub db: String,
+    pub query: String,
+    pub what: String,
+    pub samples: usize,
+    pub p50_ms: f64,
+    pub p99_ms: f64,
+    pub max_ms: f64,
+    pub bytes: usize,
+    pub rows: Option<u64>,
+    pub load: String,
+}
+
+/// Stores `days` of history for an account; returns the number of rows.
+pub async fn fill(app: &App, account_id: i64, days: i64) -> anyhow::Result<usize> {
+    let now = Utc::now().duration_trunc(chrono::Duration::hours(1))?;
+    let start = now - chrono::Duration::days(days);
+    let mut rows = Vec::new();
+    for day in 0..days {
+        let day_start = start + chrono::Duration::days(day);
+        for metric in &app.config.insight_metrics {
+            rows.push(row(metric, day, "day", day_start + chrono::Duration::days(1)));
+        }
+        for hour in 0..24 {
+            for field in SNAPSHOT_FIELDS {
+                rows.push(row(field, hour, "lifetime", day_start + chrono::Duration::hours(hour)));
+            }
+        }
+    }
+    let total = rows.len();
+    for chunk in rows.chunks(2_000) {
+        let finish = Finish {
+            account_id,
+            kind: CollectKind::Insights,
+            complete: true,
+            insights: chunk.to_vec(),
+            followers_count: None,
+            snapshot_date: String::new(),
+            audience: Vec::new(),
+            rejected_metrics: None,
+            error: None,
+            parked: None,
+            log: LogEntry {
+                account_id: Some(account_id),
+                run_id: "bench-history",
+                job_type: "insights",
+                status: LogStatus::Success,
+                error_code: None,
+                error_message: None,
+                details: None,
+                started_at: urlinsta_core::store::sql::now(),
+            },
+        };
+        app.store.finish_collection(&finish).await?;
+    }
+    Ok(total)
+}
+
+fn row(metric: &str, value: i64, period: &str, end: chrono::DateTime<Utc>) -> MetricRow {
+    MetricRow {
+        metric_name: metric.to_string(),
+        metric_value: Some(value),
+        period: period.to_string(),
+        end_time: urlinsta_core::store::sql::ts(end),
+    }
+}
+
+/// The queries measured: the whole history as JSON and CSV, and what a
+/// dashboard asks for (30 and 90 days of four metrics).
+pub fn queries() -> Vec<(String, String)> {
+    let day = |back: i64| {
+        (Utc::now() - chrono::Duration::days(back))
+            .format("%Y-%m-%d")
+            .to_string()
+    };
+    let four = "reach,views,accounts_engaged,followers_count";
+    vec![
+        ("".into(), "everything, JSON".into()),
+        ("?format=csv".into(), "everything, CSV".into()),
+        (
+            format!("?from={}&metric={four}", day(30)),
+            "30 days of 4 metrics, JSON".into(),
+        ),
+        (
+            format!("?from={}&metric={four}", day(90)),
+            "90 days of 4 metrics, JSON".into(),
+        ),
+    ]
+}
+
+/// Times `samples` sequential requests of `query` (after a few to warm up).
+pub async fn measure(
+    client: &reqwest::Client,
+    base: &str,
+    admin_key: &str,
+    ig_id: &str,
+    (query, what): &(String, String),
+    samples: usize,
+) -> anyhow::Result<ReadFigures> {
+    let url = format!("{base}/api/insights/{ig_id}{query}");
+    let mut times = Vec::with_capacity(samples);
+    let mut bytes = 0;
+    let mut rows = None;
+    for i in 0..samples + 3 {
+        let started = Instant::now();
+        let response = client.get(&url).bearer_auth(admin_key).send().await?;
+        let status = response.status();
+        let body = response.bytes().await?;
+        let elapsed = started.elapsed();
+        anyhow::ensure!(status == 200, "GET {url}: {status}");
+        if i >= 3 {
+            times.push(elapsed);
+        }
+        bytes = body.len();
+        if rows.is_none() {
+            rows = serde_json::from_slice::<serde_json::Value>(&body)
+                .ok()
+                .and_then(|v| v["count"].as_u64())
+                .or_else(|| Some(body.iter().filter(|b| **b == b'\n').count().saturating_sub(1) as u64));
+        }
+    }
+    times.sort();
+    Ok(ReadFigures {
+        db: String::new(),
+        query: query.clone(),
+        what: what.clone(),
+        samples,
+        p50_ms: ms(percentile(&times, 50.0)),
+        p99_ms: ms(percentile(&times, 99.0)),
+        max_ms: ms(times.last().copied().unwrap_or_default()),
+        bytes,
+        rows,
+        load: super::probe::load_average(),
+    })
+}
+
+/// Nearest-rank percentile of sorted samples.
+pub fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
+    sorted[rank.clamp(1, sorted.len()) - 1]
+}
+
+pub fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
