@@ -420,14 +420,16 @@ impl Figures {
             else {
                 continue;
             };
-            let bound = r.concurrency as f64 / (r.critical_path_round_trips * r.latency_ms as f64 / 1000.0).max(1e-9);
+            // Without latency there is no critical path to speak of: say so rather than divide by zero.
+            let path_s = r.critical_path_round_trips * r.latency_ms as f64 / 1000.0;
+            let bound = (path_s > 0.0).then(|| r.concurrency as f64 / path_s);
             for (limit, budget) in [(300, 240), (800, 740)] {
                 lines.push(format!(
-                    "| {} | {limit} s | {budget} s | {:.0} | {:.0} | {:.0} |",
+                    "| {} | {limit} s | {budget} s | {:.0} | {:.0} | {} |",
                     r.db,
                     r.accounts_per_s,
                     r.accounts_per_s * budget as f64,
-                    bound * budget as f64
+                    opt(bound.map(|b| b * budget as f64), 0)
                 ));
             }
         }
