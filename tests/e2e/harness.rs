@@ -4,15 +4,22 @@ use std::collections::HashMap;
 use std::io::Write;
 use std::sync::{Arc, Mutex, OnceLock};
 
+use chrono::{DateTime, Duration, SubsecRound, Utc};
 use reqwest::redirect::Policy;
+use serde_json::Value;
 use tempfile::TempDir;
 use url::Url;
 use urlinsta_core::http::server::{ServerHandle, spawn};
+use urlinsta_core::jobs::{self, Job, JobContext, Shard};
+use urlinsta_core::store::{Account, AccountTokens};
 use urlinsta_core::{App, Config};
-use urlinsta_sandbox::{Control, Sandbox, SandboxConfig};
+use urlinsta_sandbox::{Control, Sandbox, SandboxConfig, UserSpec};
 
 pub const ADMIN_KEY: &str = "test-admin-key-0123456789";
 pub const CRON_SECRET: &str = "test-cron-secret-0123456789";
+/// The sandbox's default world: this Facebook user connects this Instagram account.
+pub const DEFAULT_FB_USER: &str = "100000000000001";
+pub const DEFAULT_IG: &str = "17841400000000001";
 
 pub struct TestApp {
     pub url: String,
@@ -32,6 +39,8 @@ pub struct Options {
     pub vars: Vec<(&'static str, String)>,
     /// Use this hosted libSQL URL instead of an embedded file.
     pub remote_db: Option<String>,
+    /// Serve static files from here instead of the repository's `public/`.
+    pub public_dir: Option<std::path::PathBuf>,
 }
 
 pub async fn spawn_app() -> TestApp {
@@ -66,7 +75,9 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
     }
     let config = Config::from_vars(&vars).expect("config");
     let app = App::build(config).await.expect("app builds");
-    let public = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("public");
+    let public = options
+        .public_dir
+        .unwrap_or_else(|| std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("public"));
     let server = spawn(listener, app.clone(), public).expect("server");
     TestApp {
         url,
@@ -86,6 +97,7 @@ pub async fn spawn_app_on_sqld() -> TestApp {
     let mut t = spawn_app_with(Options {
         remote_db: Some(sqld.url.clone()),
         vars: fixed_keys(),
+        ..Options::default()
     })
     .await;
     t.sqld = Some(sqld);
@@ -103,6 +115,34 @@ pub fn fixed_keys() -> Vec<(&'static str, String)> {
     ]
 }
 
+/// Starts a real function binary the way `vercel dev` does and waits until it answers.
+pub async fn start_function(bin: &str, env: &[(&str, String)]) -> (tokio::process::Child, String) {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .unwrap()
+        .port();
+    let mut command = tokio::process::Command::new(bin);
+    command
+        .env("VERCEL_DEV_PORT", port.to_string())
+        .env_remove("TURSO_DATABASE_URL")
+        .env_remove("DATABASE_PATH")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true);
+    for (k, v) in env {
+        command.env(k, v);
+    }
+    let child = command.spawn().unwrap();
+    let base = format!("http://127.0.0.1:{port}");
+    for _ in 0..400 {
+        if reqwest::get(format!("{base}/api/health")).await.is_ok() {
+            return (child, base);
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    panic!("{bin} did not answer");
+}
+
 // ---- a real libSQL server (sqld) per test ----
 
 /// A fresh `sqld` on a free loopback port, its data in a temporary directory;
@@ -112,6 +152,13 @@ pub struct Sqld {
     pub url: String,
     child: std::process::Child,
     _dir: TempDir,
+}
+
+impl Sqld {
+    /// Where this sqld keeps its files.
+    pub fn data_dir(&self) -> &std::path::Path {
+        self._dir.path()
+    }
 }
 
 pub fn sqld_binary() -> std::path::PathBuf {
@@ -188,6 +235,13 @@ impl TestApp {
     /// The whole login as a browser does it, ending at the callback's redirect.
     /// `decision` is "allow" or "cancel".
     pub async fn login_with(&self, browser: &reqwest::Client, decision: &str) -> reqwest::Response {
+        let callback = self.authorize(browser, decision).await;
+        browser.get(callback).send().await.expect("callback")
+    }
+
+    /// The login up to the dialog's answer: the callback URL (with `code` or
+    /// `error`, and `state`) that the browser would open next.
+    pub async fn authorize(&self, browser: &reqwest::Client, decision: &str) -> String {
         let login = browser.get(self.api("/api/auth/login")).send().await.expect("login");
         assert_eq!(login.status(), 302, "login redirects to the dialog");
         let dialog = Url::parse(location(&login)).expect("dialog url");
@@ -200,8 +254,7 @@ impl TestApp {
         confirm.set_path(&format!("{}/confirm", dialog.path()));
         let back = browser.post(confirm).form(&form).send().await.expect("confirm");
         assert_eq!(back.status(), 302, "dialog redirects back");
-        let callback = location(&back).to_string();
-        browser.get(callback).send().await.expect("callback")
+        location(&back).to_string()
     }
 
     pub async fn connect(&self) -> reqwest::Response {
@@ -230,10 +283,217 @@ impl TestApp {
         bytes
     }
 
+    /// Requests the app's server has answered so far.
+    pub fn requests_served(&self) -> u64 {
+        self.server.as_ref().map_or(0, ServerHandle::requests_served)
+    }
+
     pub async fn stop(mut self) {
         if let Some(s) = self.server.take() {
             s.shutdown().await;
         }
+    }
+}
+
+/// Connects one more influencer (a new Facebook user with one Page and one
+/// Instagram account) from a browser of its own; the dialog then logs in as
+/// the default user again. Its Instagram id and its browser.
+pub async fn connect_another(t: &TestApp) -> (String, reqwest::Client) {
+    let spec = UserSpec::default_influencer();
+    let ig = spec.pages[0]
+        .instagram
+        .as_ref()
+        .expect("an Instagram account")
+        .id
+        .clone();
+    let user = t.control.add_user(spec);
+    t.control.set_dialog_user(&user);
+    let b = browser();
+    assert_eq!(
+        location(&t.login_with(&b, "allow").await),
+        "/?connected=true",
+        "connect {ig}"
+    );
+    t.control.set_dialog_user(DEFAULT_FB_USER);
+    (ig, b)
+}
+
+/// The default influencer (in the test's own browser) and `n` more; their Instagram ids.
+pub async fn connect_influencers(t: &TestApp, n: usize) -> Vec<String> {
+    assert_eq!(location(&t.connect().await), "/?connected=true");
+    let mut ids = vec![DEFAULT_IG.to_string()];
+    for _ in 0..n {
+        ids.push(connect_another(t).await.0);
+    }
+    ids
+}
+
+// ---- jobs and stored state ----
+
+/// One run of refresh-tokens, the way `urlinsta run refresh-tokens` and the scheduler start it.
+pub async fn run_refresh(t: &TestApp) -> Value {
+    run_job(&t.app, Job::RefreshTokens).await
+}
+
+/// One run of any job over all accounts; its JSON report.
+pub async fn run_job(app: &App, job: Job) -> Value {
+    jobs::run(app, &JobContext::new(app, job, Shard::default()))
+        .await
+        .expect("job runs")
+}
+
+pub async fn account(t: &TestApp, ig: &str) -> Account {
+    t.app.store.account(ig).await.unwrap().expect("account stored")
+}
+
+pub async fn tokens(t: &TestApp, ig: &str) -> AccountTokens {
+    let id = account(t, ig).await.id;
+    t.app.store.tokens(id).await.unwrap().expect("tokens stored")
+}
+
+/// Makes the account's user token end `days` from now, at Facebook and in
+/// what urlinsta last learned (as a health check would have recorded it).
+pub async fn expire_in(t: &TestApp, ig: &str, days: i64) -> DateTime<Utc> {
+    let at = (Utc::now() + Duration::days(days)).trunc_subsecs(0);
+    let a = account(t, ig).await;
+    let tok = tokens(t, ig).await;
+    t.control.set_token_expiry(tok.user_token.expose(), at);
+    let stored = t
+        .app
+        .store
+        .record_token_check(
+            a.id,
+            tok.generation,
+            Some(&ts(at)),
+            a.token.data_access_expires_at.as_deref(),
+            &a.token.granted_scopes,
+        )
+        .await
+        .unwrap();
+    assert!(stored);
+    at
+}
+
+pub fn ts(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+/// Raw SQL on the test's database file, for states only time would produce.
+pub async fn sql(t: &TestApp, statement: &str) {
+    let db = libsql::Builder::new_local(t.db_path()).build().await.unwrap();
+    let conn = db.connect().unwrap();
+    conn.busy_timeout(std::time::Duration::from_secs(10)).unwrap();
+    conn.execute(statement, ()).await.unwrap();
+}
+
+/// As if the last health check was a day ago.
+pub async fn as_if_checked_yesterday(t: &TestApp) {
+    sql(
+        t,
+        &format!(
+            "UPDATE tokens SET last_checked_at = '{}'",
+            ts(Utc::now() - Duration::hours(25))
+        ),
+    )
+    .await;
+}
+
+/// The number of rows in a table of the test's database.
+pub async fn row_count(t: &TestApp, table: &str) -> i64 {
+    let conn = t.app.store.conn().await.expect("connection");
+    let mut rows = conn
+        .query(&format!("SELECT COUNT(*) FROM {table}"), ())
+        .await
+        .expect("count");
+    let row = rows.next().await.expect("row").expect("one row");
+    row.get(0).expect("a number")
+}
+
+/// Nothing is left of an account that is gone: every row that names an
+/// account names one that exists.
+pub async fn assert_no_orphans(t: &TestApp) {
+    let conn = t.app.store.conn().await.expect("connection");
+    for table in [
+        "tokens",
+        "insights",
+        "audience_data",
+        "audience_snapshots",
+        "collection_log",
+        "account_state",
+        "notifications",
+    ] {
+        let mut rows = conn
+            .query(
+                &format!(
+                    "SELECT COUNT(*) FROM {table} WHERE user_id IS NOT NULL AND user_id NOT IN (SELECT id FROM users)"
+                ),
+                (),
+            )
+            .await
+            .expect("count");
+        let orphans: i64 = rows
+            .next()
+            .await
+            .expect("row")
+            .expect("one row")
+            .get(0)
+            .expect("a number");
+        assert_eq!(orphans, 0, "{table} holds rows of an account that is gone");
+    }
+}
+
+pub async fn log_rows(t: &TestApp, ig: &str) -> Vec<Value> {
+    let id = account(t, ig).await.id;
+    t.app.store.recent_log(id, 50).await.unwrap()
+}
+
+pub fn count(report: &Value, key: &str) -> u64 {
+    report[key].as_u64().unwrap_or_else(|| panic!("`{key}` in {report}"))
+}
+
+/// A response read off the wire.
+#[derive(Debug)]
+pub struct RawResponse {
+    pub status: u16,
+    /// Header names lower-cased.
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl RawResponse {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+    }
+}
+
+/// Sends `request` byte for byte (paths no client would normalise, broken
+/// headers) on a fresh connection and reads the answer until the server closes.
+pub async fn raw_request(t: &TestApp, request: &[u8]) -> RawResponse {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let addr = t.url.trim_start_matches("http://");
+    let mut stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    stream.write_all(request).await.expect("write");
+    let mut bytes = Vec::new();
+    stream.read_to_end(&mut bytes).await.expect("read");
+    let split = bytes
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("a complete head");
+    let head = String::from_utf8_lossy(&bytes[..split]).into_owned();
+    let mut lines = head.split("\r\n");
+    let status = lines
+        .next()
+        .and_then(|l| l.split(' ').nth(1))
+        .and_then(|s| s.parse().ok())
+        .expect("a status line");
+    let headers = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
+        .collect();
+    RawResponse {
+        status,
+        headers,
+        body: bytes[split + 4..].to_vec(),
     }
 }
 
@@ -281,14 +541,26 @@ pub fn captured_logs() -> String {
         .unwrap_or_default()
 }
 
-/// Asserts that no token or code the sandbox ever issued appears in `haystack`.
+/// Asserts that no token or code the sandbox ever issued appears in
+/// `haystack`, not even in part (any 16 characters of one in a row), and
+/// neither does the app secret.
 pub fn assert_no_secrets(control: &Control, haystack: &[u8], what: &str) {
-    let text = String::from_utf8_lossy(haystack);
-    for secret in control.issued_tokens() {
-        assert!(
-            !text.contains(&secret),
-            "{what} contains an issued token or code in plain text"
-        );
+    const WINDOW: usize = 16;
+    let secrets = control.issued_tokens();
+    let windows: std::collections::HashSet<&[u8]> = secrets.iter().flat_map(|s| s.as_bytes().windows(WINDOW)).collect();
+    // Tokens and codes are made of these; only runs of them can hold a piece of one.
+    let token_char = |b: &u8| b.is_ascii_alphanumeric() || *b == b'-' || *b == b'_';
+    for run in haystack.split(|b| !token_char(b)).filter(|r| r.len() >= WINDOW) {
+        if let Some(piece) = run.windows(WINDOW).find(|w| windows.contains(w)) {
+            panic!(
+                "{what} contains an issued token or code, or a piece of one ({}...)",
+                String::from_utf8_lossy(&piece[..6])
+            );
+        }
     }
-    assert!(!text.contains("sandbox-secret"), "{what} contains the app secret");
+    let text = String::from_utf8_lossy(haystack);
+    assert!(
+        !text.contains("sandbox-sec"),
+        "{what} contains the app secret, or a piece of it"
+    );
 }

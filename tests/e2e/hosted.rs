@@ -59,34 +59,6 @@ async fn connect_end_to_end_on_sqld() {
     assert_no_secrets(&t.control, captured_logs().as_bytes(), "the logs");
 }
 
-/// Starts a real function binary the way `vercel dev` does and waits until it answers.
-async fn start_function(bin: &str, env: &[(&str, String)]) -> (tokio::process::Child, String) {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .unwrap()
-        .port();
-    let mut command = tokio::process::Command::new(bin);
-    command
-        .env("VERCEL_DEV_PORT", port.to_string())
-        .env_remove("TURSO_DATABASE_URL")
-        .env_remove("DATABASE_PATH")
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .kill_on_drop(true);
-    for (k, v) in env {
-        command.env(k, v);
-    }
-    let child = command.spawn().unwrap();
-    let base = format!("http://127.0.0.1:{port}");
-    for _ in 0..400 {
-        if reqwest::get(format!("{base}/api/health")).await.is_ok() {
-            return (child, base);
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
-    }
-    panic!("{bin} did not answer");
-}
-
 /// The deletion-status function (`api/auth/deletion-status/[code].rs`) finds
 /// its code on the public path and on the file path with the code in the
 /// query, the two ways a dynamic route can reach it; its data is on sqld.

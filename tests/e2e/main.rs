@@ -48,13 +48,19 @@ macro_rules! on_both_databases {
 }
 
 mod collect;
+mod database;
 mod deletion;
 mod deploy;
+mod faults;
+mod fuzz;
 mod harness;
 mod hosted;
+mod input;
+mod load;
 mod oauth;
 mod page;
 mod receiver;
+mod security;
 mod storage;
 mod tokens;
 mod webdriver;

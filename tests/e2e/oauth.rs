@@ -346,3 +346,27 @@ async fn a_real_api_binary_answers_on_vercel_dev_port() {
     assert_eq!(body["status"], "ok");
     assert_eq!(body["users_count"], 0);
 }
+
+#[tokio::test]
+async fn the_admin_key_sees_the_status_of_any_account() {
+    let t = spawn_app().await;
+    t.connect().await;
+    let admin = |query: &str| {
+        browser()
+            .get(t.api(&format!("/api/auth/status{query}")))
+            .bearer_auth(ADMIN_KEY)
+            .send()
+    };
+    let r = admin("?instagram_user_id=17841400000000001").await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(r.headers().get("set-cookie").is_none(), "no session is made or cleared");
+    let body: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(
+        (body["connected"].as_bool(), body["username"].as_str()),
+        (Some(true), Some("sandbox.creator"))
+    );
+    let all: serde_json::Value = admin("").await.unwrap().json().await.unwrap();
+    assert_eq!(all["accounts"].as_array().map(Vec::len), Some(1));
+    let none: serde_json::Value = admin("?instagram_user_id=1").await.unwrap().json().await.unwrap();
+    assert_eq!(none["connected"], false);
+}

@@ -16,7 +16,11 @@ const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 /// The W3C key under which an element reference travels.
 const ELEMENT_KEY: &str = "element-6066-11e4-a52e-4f735466cecf";
 /// How long finding an element or waiting for a condition may take before the test fails.
-const WAIT_MS: u64 = 30_000;
+const WAIT_MS: u64 = 60_000;
+
+/// One browser at a time: Chromium is the heaviest thing in the suite, and on
+/// a 2-core machine several at once starve each other past any sane wait.
+static ONE_BROWSER: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(1);
 
 /// A browser session; `quit` ends it, and dropping it ends it too (best effort).
 pub struct Browser {
@@ -26,6 +30,8 @@ pub struct Browser {
     // Dropped after `Browser::drop` has closed the session.
     _driver: Driver,
     _profile: TempDir,
+    // Released last, once this browser is gone.
+    _turn: tokio::sync::SemaphorePermit<'static>,
 }
 
 /// The chromedriver process, stopped when dropped, even when starting Chromium failed.
@@ -64,6 +70,10 @@ impl Browser {
     /// Starts chromedriver on a free port and a headless Chromium with a
     /// fresh profile and a window of `width` x `height` CSS pixels.
     pub async fn start(width: u32, height: u32) -> Browser {
+        let turn = ONE_BROWSER
+            .acquire()
+            .await
+            .expect("the browser semaphore is never closed");
         let chromium = binary("CHROMIUM", CHROMIUM);
         let chromedriver = binary("CHROMEDRIVER", CHROMEDRIVER);
         let child = Command::new(&chromedriver)
@@ -78,14 +88,14 @@ impl Browser {
         let driver_addr = format!("127.0.0.1:{port}");
         let profile = tempfile::tempdir().expect("profile dir");
         let http = reqwest::Client::builder()
-            .timeout(Duration::from_secs(60))
+            .timeout(Duration::from_secs(120))
             .build()
             .expect("client");
         let capabilities = json!({
             "capabilities": { "alwaysMatch": {
                 "browserName": "chrome",
                 "pageLoadStrategy": "normal",
-                "timeouts": { "implicit": WAIT_MS, "pageLoad": 30_000, "script": WAIT_MS },
+                "timeouts": { "implicit": WAIT_MS, "pageLoad": WAIT_MS, "script": WAIT_MS },
                 "goog:chromeOptions": {
                     "binary": chromium,
                     "args": [
@@ -115,6 +125,7 @@ impl Browser {
             driver_addr,
             _driver: driver,
             _profile: profile,
+            _turn: turn,
         };
         browser.set_viewport(width, height).await;
         browser

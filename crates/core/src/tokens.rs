@@ -23,6 +23,7 @@ use futures_util::StreamExt;
 use serde::Serialize;
 
 use crate::app::App;
+use crate::graph::types::DebugTokenError;
 use crate::graph::{ErrorKind, GraphError, MetaError};
 use crate::jobs::{JobContext, JobError, LeaseGuard, Progress, lease_ttl};
 use crate::oauth;
@@ -251,7 +252,7 @@ async fn try_upkeep(app: &App, ctx: &JobContext, account: &Account) -> Result<Ou
                 out.status = apply(app, account, generation, &status_change_for(&e)).await?;
                 return Ok(out);
             }
-            Err(e) => {
+            Ok(Refresh::Unverified(e)) | Err(e) => {
                 out.failed = true;
                 log.graph_error(JOB_REFRESH, &e, started).await?;
             }
@@ -330,22 +331,7 @@ async fn check(app: &App, ctx: &JobContext, user_token: &AccessToken) -> Result<
             scopes: debug.scopes,
         }));
     }
-    // Meta's verdict on the token, read like any Graph error so that it gets the same reason.
-    let detail = debug.error.unwrap_or_default();
-    let error = GraphError::from_meta(
-        "debug_token",
-        200,
-        MetaError {
-            message: detail.message.unwrap_or_else(|| "the token is not valid".into()),
-            error_type: None,
-            code: Some(detail.code.unwrap_or(190)),
-            error_subcode: detail.subcode,
-            is_transient: Some(false),
-            fbtrace_id: None,
-        },
-        None,
-        Default::default(),
-    );
+    let error = verdict_error(debug.error);
     let reason = match error.subcode {
         Some(_) => error.reason(),
         // Without a subcode Meta's own words say more than "invalid".
@@ -358,6 +344,26 @@ async fn check(app: &App, ctx: &JobContext, user_token: &AccessToken) -> Result<
         reason: Some(reason),
         reconnect_by: None,
     }))
+}
+
+/// Meta's verdict on a token `debug_token` calls invalid, read like any
+/// Graph error so that it gets the same reason.
+fn verdict_error(detail: Option<DebugTokenError>) -> GraphError {
+    let detail = detail.unwrap_or_default();
+    GraphError::from_meta(
+        "debug_token",
+        200,
+        MetaError {
+            message: detail.message.unwrap_or_else(|| "the token is not valid".into()),
+            error_type: None,
+            code: Some(detail.code.unwrap_or(190)),
+            error_subcode: detail.subcode,
+            is_transient: Some(false),
+            fbtrace_id: None,
+        },
+        None,
+        Default::default(),
+    )
 }
 
 fn is_stale(last_checked_at: Option<&str>, now: DateTime<Utc>) -> bool {
@@ -376,6 +382,9 @@ enum Refresh {
     },
     /// Meta answered, but the connection cannot be kept alive without the user.
     Refused(Problem),
+    /// The new token's expiry could not be confirmed: it is dropped, the
+    /// stored login stands, and the next run tries again.
+    Unverified(GraphError),
 }
 
 /// The expiry of a user token that is due for a refresh.
@@ -400,7 +409,14 @@ async fn refresh(
     let (user_token, expires_in) = oauth::exchange_for_long_lived(app, &tokens.user_token, deadline).await?;
     let new_expiry = match expires_in.filter(|s| *s > 0) {
         Some(secs) => Some(Utc::now() + chrono::Duration::seconds(secs)),
-        None => oauth::inspect(app, &user_token, deadline).await?.expires(),
+        // debug_token runs on the app's own credentials: its errors say
+        // nothing about the user's login, and neither does an odd answer
+        // about a token Meta minted a moment ago.
+        None => match oauth::inspect(app, &user_token, deadline).await {
+            Ok(debug) if debug.is_valid => debug.expires(),
+            Ok(debug) => return Ok(Refresh::Unverified(verdict_error(debug.error))),
+            Err(e) => return Ok(Refresh::Unverified(e)),
+        },
     };
     // No expiry at all is the best extension there is.
     if new_expiry.is_some_and(|at| at < expires_at + MIN_EXTENSION) {

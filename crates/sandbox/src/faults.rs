@@ -51,7 +51,9 @@ pub enum Fault {
         error_type: String,
         is_transient: bool,
     },
-    /// Any HTTP answer, e.g. a 503 with an HTML body from a proxy.
+    /// Any HTTP answer, e.g. a 503 with an HTML body from a proxy. Every
+    /// `{request_url}` in `body` becomes the request's path and query, as a
+    /// forward proxy's error page (Squid's, for one) prints it.
     Http {
         status: u16,
         content_type: String,

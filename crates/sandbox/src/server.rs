@@ -250,7 +250,7 @@ pub(crate) async fn before(world: &Mutex<World>, req: &ApiRequest, target: &Targ
             record(&mut lock(world), req, &call, 0);
             Err(Outcome::Drop)
         }
-        Some(fault) => match fault_reply(fault) {
+        Some(fault) => match fault_reply(fault, req) {
             Some(reply) => Err(finish(&mut lock(world), req, &call, reply)),
             None => Ok(call),
         },
@@ -258,7 +258,7 @@ pub(crate) async fn before(world: &Mutex<World>, req: &ApiRequest, target: &Targ
 }
 
 /// The answer of a fault that answers in place of the endpoint.
-fn fault_reply(fault: Fault) -> Option<Reply> {
+fn fault_reply(fault: Fault, req: &ApiRequest) -> Option<Reply> {
     Some(match fault {
         Fault::GraphError {
             http_status,
@@ -283,7 +283,7 @@ fn fault_reply(fault: Fault) -> Option<Reply> {
             status,
             content_type,
             headers: Vec::new(),
-            body,
+            body: body.replace("{request_url}", &request_url(req)),
             saturated: None,
         },
         // Meta itself throttles with codes, not 429; a proxy in front may not.
@@ -296,6 +296,14 @@ fn fault_reply(fault: Fault) -> Option<Reply> {
         } => throttle_reply(code, minutes_to_regain),
         Fault::Truncated | Fault::Delay(_) | Fault::Close => return None,
     })
+}
+
+/// The path and query as the client sent them (form parameters included).
+fn request_url(req: &ApiRequest) -> String {
+    let query: String = url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(&req.params)
+        .finish();
+    format!("{}?{query}", req.path)
 }
 
 /// Adds usage headers, logs the call and hands the reply out.

@@ -107,6 +107,8 @@ pub enum Outcome {
         retry_at: Option<DateTime<Utc>>,
     },
     Failed(String),
+    /// The account was deleted while it was being collected; nothing was stored.
+    Gone,
 }
 
 /// Why an account was not collected, for those who must act differently on each.
@@ -184,7 +186,7 @@ async fn run_slice(app: &App, ctx: &JobContext, kind: CollectKind) -> Result<Col
                     let mut t = tally.lock().unwrap_or_else(|e| e.into_inner());
                     match outcome {
                         Outcome::Collected { .. } => t.collected += 1,
-                        Outcome::NotAvailable | Outcome::Skipped { .. } => t.skipped += 1,
+                        Outcome::NotAvailable | Outcome::Skipped { .. } | Outcome::Gone => t.skipped += 1,
                         Outcome::Failed(_) => t.failed += 1,
                     }
                     Progress {
@@ -423,6 +425,7 @@ async fn settle(
         ),
         Outcome::Skipped { reason, .. } => (LogStatus::Skipped, Some(reason.clone())),
         Outcome::Failed(reason) => (LogStatus::Failed, Some(reason.clone())),
+        Outcome::Gone => (LogStatus::Skipped, None),
     };
     let error_code = match &ended {
         Ended::Failed(_, Some(e)) => e.code,
@@ -455,9 +458,17 @@ async fn settle(
         insights: harvest.insights,
         audience: harvest.audience,
     };
-    if let Err(e) = app.store.finish_collection(&finish).await {
-        tracing::error!(instagram_user_id = %account.instagram_user_id, error = %e, "collected data could not be stored");
-        return Outcome::Failed(format!("could not store the results: {e}"));
+    match app.store.finish_collection(&finish).await {
+        Ok(true) => {}
+        Ok(false) => {
+            tracing::info!(instagram_user_id = %account.instagram_user_id, job = kind.as_str(), "account deleted during its collection; nothing stored");
+            return Outcome::Gone;
+        }
+        Err(e) => {
+            tracing::error!(instagram_user_id = %account.instagram_user_id, error = %e, "collected data could not be stored");
+            // The cause is logged; callers and answers get no database internals.
+            return Outcome::Failed("the results could not be stored; the next run collects them again".into());
+        }
     }
     match &outcome {
         Outcome::Failed(reason) => {

@@ -298,18 +298,59 @@ impl GraphClient {
                 )),
             };
         }
+        // Error texts are logged and stored: whatever the body repeats of the
+        // request (a proxy's error page may print the URL) is redacted first.
         match serde_json::from_slice::<MetaErrorBody>(&body) {
-            Ok(b) => Err(GraphError::from_meta(&operation, status, b.error, retry_after, usage)),
+            Ok(mut b) => {
+                b.error.message = self.redact(call, &b.error.message);
+                Err(GraphError::from_meta(&operation, status, b.error, retry_after, usage))
+            }
             Err(_) => Err(GraphError::transport(
                 &operation,
                 Some(status),
-                format!("HTTP {status} without a Graph error body: {}", snippet(&body)),
+                format!(
+                    "HTTP {status} without a Graph error body: {}",
+                    snippet(&self.redact(call, &String::from_utf8_lossy(&body[..body.len().min(16 * 1024)])))
+                ),
                 retry_after,
                 usage,
             )),
         }
     }
+
+    /// `text` without any secret the call carries, raw or URL-encoded.
+    fn redact(&self, call: &Call<'_>, text: &str) -> String {
+        let token = match call.auth {
+            Auth::User(t) | Auth::Page(t) => Some(t.expose()),
+            Auth::App | Auth::None => None,
+        };
+        let params = call
+            .params
+            .iter()
+            .filter(|(k, _)| SECRET_PARAMS.contains(&k.as_str()))
+            .map(|(_, v)| v.as_str());
+        let mut out = text.to_string();
+        for secret in params
+            .chain(token)
+            .chain([self.inner.app_secret.expose()])
+            .filter(|s| !s.is_empty())
+        {
+            let encoded: String = url::form_urlencoded::byte_serialize(secret.as_bytes()).collect();
+            out = out.replace(secret, "[redacted]").replace(&encoded, "[redacted]");
+        }
+        out
+    }
 }
+
+/// Parameters whose values must never reach a log line or an error text.
+const SECRET_PARAMS: &[&str] = &[
+    "client_secret",
+    "code",
+    "fb_exchange_token",
+    "input_token",
+    "access_token",
+    "appsecret_proof",
+];
 
 impl ErrorKind {
     pub fn as_str(self) -> &'static str {
@@ -365,9 +406,9 @@ fn describe_reqwest(e: &reqwest::Error) -> String {
 }
 
 /// The start of a non-JSON body, on one line, for the log.
-fn snippet(body: &[u8]) -> String {
-    let text = String::from_utf8_lossy(&body[..body.len().min(160)]);
-    text.split_whitespace().collect::<Vec<_>>().join(" ")
+fn snippet(body: &str) -> String {
+    let words = body.split_whitespace().collect::<Vec<_>>().join(" ");
+    words.chars().take(160).collect()
 }
 
 #[cfg(test)]

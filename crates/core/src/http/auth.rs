@@ -66,16 +66,25 @@ pub async fn callback(app: &App, req: &ApiRequest) -> Result<ApiResponse, ApiErr
     }
 }
 
-/// `GET /api/auth/status`: the session's accounts and their health.
+/// `GET /api/auth/status`: the session's accounts and their health; with the
+/// admin key, the account named by `instagram_user_id`, else every account.
 pub async fn status(app: &App, req: &ApiRequest) -> Result<ApiResponse, ApiError> {
     let wanted = req.query("instagram_user_id");
-    let session = match Principal::of(app, req)? {
-        Principal::User(s) => s,
-        Principal::Admin => {
-            return Err(ApiError::BadRequest(
-                "status describes a browser session; use /api/admin/accounts".into(),
-            ));
+    let principal = Principal::of(app, req)?;
+    let accounts = match &principal {
+        Principal::User(session) => {
+            let mut accounts = Vec::new();
+            for id in &session.accounts {
+                if let Some(a) = app.store.account(id).await? {
+                    accounts.push(a);
+                }
+            }
+            accounts
         }
+        Principal::Admin => match wanted {
+            Some(id) => app.store.account(id).await?.into_iter().collect(),
+            None => app.store.accounts().await?,
+        },
         Principal::Anonymous => {
             return Ok(ApiResponse::json(
                 hyper::StatusCode::UNAUTHORIZED,
@@ -83,15 +92,13 @@ pub async fn status(app: &App, req: &ApiRequest) -> Result<ApiResponse, ApiError
             ));
         }
     };
-    let mut accounts = Vec::new();
-    for id in &session.accounts {
-        if let Some(a) = app.store.account(id).await? {
-            accounts.push(a);
-        }
-    }
     if accounts.is_empty() {
-        return Ok(ApiResponse::ok(&json!({ "connected": false, "accounts": [] }))
-            .with_cookie(&session::clear_session_cookie(req)));
+        let response = ApiResponse::ok(&json!({ "connected": false, "accounts": [] }));
+        // A session whose accounts are all gone is over.
+        return Ok(match principal {
+            Principal::User(_) => response.with_cookie(&session::clear_session_cookie(req)),
+            _ => response,
+        });
     }
     let current = wanted
         .and_then(|w| accounts.iter().find(|a| a.instagram_user_id == w))
@@ -126,8 +133,10 @@ pub async fn disconnect(app: &App, req: &ApiRequest) -> Result<ApiResponse, ApiE
     }
     let body: DisconnectBody = req.json()?;
     let id = body.instagram_user_id.trim();
-    if id.is_empty() || id.len() > 64 {
-        return Err(ApiError::BadRequest("instagram_user_id is required".into()));
+    if id.is_empty() || id.chars().count() > 64 {
+        return Err(ApiError::BadRequest(
+            "instagram_user_id is required (at most 64 characters)".into(),
+        ));
     }
     principal.require_account(id)?;
     let Some(account) = app.store.account(id).await? else {

@@ -95,6 +95,7 @@ pub async fn refresh(app: &App, req: &ApiRequest) -> Result<ApiResponse, ApiErro
             Err(ApiError::TooManyRequests(reason, wait))
         }
         Outcome::Failed(reason) => Err(ApiError::BadGateway(format!("the collection failed: {reason}"))),
+        Outcome::Gone => Err(ApiError::NotFound("no such connected account".into())),
     }
 }
 
@@ -161,35 +162,36 @@ struct InsightsQuery {
 }
 
 impl InsightsQuery {
+    /// Exactly what the OpenAPI document says, so that a client can rely on
+    /// it: values are taken as sent (no trimming); an empty `metric` means
+    /// all metrics, an empty `from`, `to` or `format` is refused.
     fn parse(req: &ApiRequest) -> Result<Self, ApiError> {
-        let nonempty = |name| req.query(name).map(str::trim).filter(|v| !v.is_empty());
-        let from = nonempty("from")
+        let from = req
+            .query("from")
             .map(|v| parse_bound(v, "from", Bound::From))
             .transpose()?;
-        let until = nonempty("to").map(|v| parse_bound(v, "to", Bound::To)).transpose()?;
+        let until = req.query("to").map(|v| parse_bound(v, "to", Bound::To)).transpose()?;
         if let (Some(f), Some(u)) = (from, until)
             && f >= u
         {
             return Err(ApiError::BadRequest("`from` must not be after `to`".into()));
         }
         let mut metrics = Vec::new();
-        for raw in nonempty("metric")
-            .unwrap_or("")
-            .split(',')
-            .filter(|m| !m.trim().is_empty())
-        {
-            let name = MetricName::parse(raw).ok_or_else(|| {
-                ApiError::BadRequest(format!(
-                    "`{}` is not a metric name",
-                    raw.chars().take(64).collect::<String>()
-                ))
-            })?;
-            metrics.push(name.into_string());
+        if let Some(list) = req.query("metric").filter(|m| !m.is_empty()) {
+            for raw in list.split(',') {
+                let name = MetricName::parse(raw).filter(|m| m.as_str() == raw).ok_or_else(|| {
+                    ApiError::BadRequest(format!(
+                        "`{}` is not a metric name (lowercase letters, digits and _, comma-separated)",
+                        raw.chars().take(64).collect::<String>()
+                    ))
+                })?;
+                metrics.push(name.into_string());
+            }
         }
         if metrics.len() > MAX_METRICS {
             return Err(ApiError::BadRequest(format!("at most {MAX_METRICS} metrics at once")));
         }
-        let format = match nonempty("format").unwrap_or("json") {
+        let format = match req.query("format").unwrap_or("json") {
             "json" => Format::Json,
             "csv" => Format::Csv,
             _ => return Err(ApiError::BadRequest("format must be json or csv".into())),
@@ -323,6 +325,12 @@ mod tests {
         assert!(query("metric=reach;drop").is_err());
         assert!(query("format=xml").is_err());
         assert_eq!(query("").unwrap().format, Format::Json);
+        // As documented: no trimming, no empty items, no empty bounds.
+        assert!(query("metric=reach,").is_err());
+        assert!(query("metric=%20reach").is_err());
+        assert!(query("to=").is_err());
+        assert!(query("format=").is_err());
+        assert_eq!(query("metric=").unwrap().metrics, Vec::<String>::new());
     }
 
     #[test]

@@ -7,6 +7,7 @@ mod cron;
 mod health;
 mod insights;
 mod meta;
+mod openapi;
 mod request;
 mod response;
 pub mod server;
@@ -39,6 +40,7 @@ pub enum Route {
     InsightsAudience,
     InsightsRefresh,
     AdminAccounts,
+    OpenApi,
 }
 
 impl Route {
@@ -80,6 +82,7 @@ impl Route {
         ),
         (Route::InsightsRefresh, "/api/insights/:userId/refresh", &[Method::POST]),
         (Route::AdminAccounts, "/api/admin/accounts", &[Method::GET]),
+        (Route::OpenApi, "/api/openapi.json", &[Method::GET]),
     ];
 
     /// Finds the route for a path, with its path parameters.
@@ -155,6 +158,7 @@ pub async fn handle(app: &App, route: Route, req: ApiRequest) -> ApiResponse {
         Route::InsightsAudience => insights::audience(app, &req).await,
         Route::InsightsRefresh => insights::refresh(app, &req).await,
         Route::AdminAccounts => insights::admin_accounts(app, &req).await,
+        Route::OpenApi => openapi::document().await,
     };
     let mut response = result.unwrap_or_else(|e| e.into_response());
     response.set_header("cache-control", "no-store");

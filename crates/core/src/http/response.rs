@@ -157,7 +157,11 @@ impl ApiError {
             r.set_header("retry-after", &secs.to_string());
         }
         if let ApiError::MethodNotAllowed(methods) = &self {
-            let allow: Vec<&str> = methods.iter().map(Method::as_str).collect();
+            let mut allow: Vec<&str> = methods.iter().map(Method::as_str).collect();
+            // Every GET route answers HEAD too (see `handle`).
+            if methods.contains(&Method::GET) && !methods.contains(&Method::HEAD) {
+                allow.push(Method::HEAD.as_str());
+            }
             r.set_header("allow", &allow.join(", "));
         }
         r

@@ -5,6 +5,8 @@
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::path::{Component, Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use bytes::Bytes;
 use http_body_util::Full;
@@ -26,11 +28,17 @@ pub struct ServerHandle {
     pub addr: SocketAddr,
     stop: tokio::sync::watch::Sender<bool>,
     task: tokio::task::JoinHandle<()>,
+    served: Arc<AtomicU64>,
 }
 
 impl ServerHandle {
     pub fn url(&self) -> String {
         format!("http://{}", self.addr)
+    }
+
+    /// Requests answered so far (API and static files).
+    pub fn requests_served(&self) -> u64 {
+        self.served.load(Ordering::Relaxed)
     }
 
     pub async fn shutdown(self) {
@@ -43,6 +51,8 @@ impl ServerHandle {
 pub fn spawn(listener: TcpListener, app: App, public_dir: PathBuf) -> std::io::Result<ServerHandle> {
     let addr = listener.local_addr()?;
     let (stop, mut stopped) = tokio::sync::watch::channel(false);
+    let served = Arc::new(AtomicU64::new(0));
+    let counter = served.clone();
     let task = tokio::spawn(async move {
         loop {
             let accepted = tokio::select! {
@@ -58,11 +68,17 @@ pub fn spawn(listener: TcpListener, app: App, public_dir: PathBuf) -> std::io::R
             };
             let app = app.clone();
             let public_dir = public_dir.clone();
+            let counter = counter.clone();
             tokio::spawn(async move {
                 let service = service_fn(move |req| {
                     let app = app.clone();
                     let public_dir = public_dir.clone();
-                    async move { Ok::<_, Infallible>(to_hyper::<Full<Bytes>>(respond(&app, &public_dir, req).await)) }
+                    let counter = counter.clone();
+                    async move {
+                        let response = respond(&app, &public_dir, req).await;
+                        counter.fetch_add(1, Ordering::Relaxed);
+                        Ok::<_, Infallible>(to_hyper::<Full<Bytes>>(response))
+                    }
                 });
                 if let Err(e) = http1::Builder::new()
                     .serve_connection(TokioIo::new(stream), service)
@@ -73,7 +89,12 @@ pub fn spawn(listener: TcpListener, app: App, public_dir: PathBuf) -> std::io::R
             });
         }
     });
-    Ok(ServerHandle { addr, stop, task })
+    Ok(ServerHandle {
+        addr,
+        stop,
+        task,
+        served,
+    })
 }
 
 async fn respond(app: &App, public_dir: &Path, req: hyper::Request<hyper::body::Incoming>) -> ApiResponse {

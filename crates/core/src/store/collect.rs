@@ -8,7 +8,7 @@ use libsql::{Value, params};
 use serde::{Deserialize, Serialize};
 
 use super::jobs::{LogEntry, log_sql};
-use super::sql::{now, opt_int, opt_text, text, ts};
+use super::sql::{account_exists, now, opt_int, opt_text, text, ts};
 use super::{Result, Store, StoreError, TokenStatus};
 
 /// The two collections, each with its own "last collected" time.
@@ -253,9 +253,14 @@ impl Store {
     /// batch, all or nothing: one round trip to a hosted database, shared
     /// with the accounts that finished meanwhile (see [`Store::write_script`]). Values are
     /// updated in place when Meta corrected them; unchanged rows stay untouched.
-    pub async fn finish_collection(&self, f: &Finish<'_>) -> Result<()> {
+    ///
+    /// An account deleted while it was being collected (a disconnect or a
+    /// deletion request won the race) gets nothing written: every insert is
+    /// guarded by the account's existence. Returns whether it still exists.
+    pub async fn finish_collection(&self, f: &Finish<'_>) -> Result<bool> {
         let now = now();
         let id = f.account_id;
+        let exists = account_exists(id);
         let mut sql = String::new();
         let insights = f.insights.iter().map(|row| {
             format!(
@@ -269,8 +274,9 @@ impl Store {
         });
         insert_rows(
             &mut sql,
-            "INSERT INTO insights (user_id, metric_name, metric_value, period, end_time, collected_at) VALUES",
+            "INSERT INTO insights (user_id, metric_name, metric_value, period, end_time, collected_at) SELECT * FROM (VALUES",
             insights,
+            &format!(") WHERE {exists}"),
             "ON CONFLICT (user_id, metric_name, period, end_time) DO UPDATE SET metric_value = excluded.metric_value,
                 collected_at = excluded.collected_at WHERE insights.metric_value IS NOT excluded.metric_value",
         );
@@ -289,12 +295,14 @@ impl Store {
             });
             insert_rows(
                 &mut sql,
-                "INSERT INTO audience_data (user_id, metric, demographic_type, dimension_key, dimension_value, snapshot_date, collected_at) VALUES",
+                "INSERT INTO audience_data (user_id, metric, demographic_type, dimension_key, dimension_value, snapshot_date, collected_at) SELECT * FROM (VALUES",
                 values,
+                &format!(") WHERE {exists}"),
                 "",
             );
             sql.push_str(&format!(
-                "INSERT INTO audience_snapshots (user_id, metric, snapshot_date, status, detail, collected_at) VALUES ({id}, {metric}, {date}, {}, {}, {})
+                "INSERT INTO audience_snapshots (user_id, metric, snapshot_date, status, detail, collected_at)
+                 SELECT {id}, {metric}, {date}, {}, {}, {} WHERE {exists}
                  ON CONFLICT (user_id, metric, snapshot_date) DO UPDATE SET status = excluded.status, detail = excluded.detail,
                     collected_at = excluded.collected_at;\n",
                 text(snap.status.as_str()),
@@ -308,7 +316,7 @@ impl Store {
             ));
         }
         sql.push_str(&format!(
-            "INSERT OR IGNORE INTO account_state (user_id) VALUES ({id});\n"
+            "INSERT OR IGNORE INTO account_state (user_id) SELECT {id} WHERE {exists};\n"
         ));
         let mut sets = Vec::new();
         if f.complete {
@@ -334,7 +342,13 @@ impl Store {
             ));
         }
         sql.push_str(&log_sql(&f.log));
-        self.write_script(sql).await
+        self.write_script(sql).await?;
+        // Gone now means its data is gone too, whether before the write or after.
+        let mut rows = self.conn().await?.query(&format!("SELECT {exists}"), ()).await?;
+        Ok(match rows.next().await? {
+            Some(row) => row.get::<i64>(0)? == 1,
+            None => false,
+        })
     }
 
     /// Stored insights of an account with `from <= end_time < until`, optionally
@@ -484,10 +498,13 @@ const ROWS_PER_INSERT: usize = 500;
 
 /// `head (row), (row), ... tail;` for every `ROWS_PER_INSERT` rows: a hosted
 /// database pays per statement, so many rows travel in few of them.
-fn insert_rows(sql: &mut String, head: &str, rows: impl Iterator<Item = String>, tail: &str) {
+/// `head (row), (row) ... close tail;` in chunks of [`ROWS_PER_INSERT`]: many
+/// rows per statement, because a hosted database pays per statement. `close`
+/// ends the row list (for `SELECT * FROM (VALUES ...) WHERE <guard>`).
+fn insert_rows(sql: &mut String, head: &str, rows: impl Iterator<Item = String>, close: &str, tail: &str) {
     let rows: Vec<String> = rows.collect();
     for chunk in rows.chunks(ROWS_PER_INSERT) {
-        sql.push_str(&format!("{head} {}\n{tail};\n", chunk.join(",\n")));
+        sql.push_str(&format!("{head} {}{close}\n{tail};\n", chunk.join(",\n")));
     }
 }
 

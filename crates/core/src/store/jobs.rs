@@ -3,7 +3,7 @@
 use chrono::Utc;
 use libsql::params;
 
-use super::sql::{now, opt_int, opt_text, text, ts};
+use super::sql::{account_exists, now, opt_int, opt_text, text, ts};
 use super::{Result, Store};
 
 /// One row of the collection log.
@@ -117,8 +117,13 @@ impl Store {
 
 /// The log row as one SQL statement, for writes that travel in one batch.
 pub(crate) fn log_sql(e: &LogEntry<'_>) -> String {
+    // A row about an account is written only while the account exists.
+    let guard = e
+        .account_id
+        .map(|id| format!(" WHERE {}", account_exists(id)))
+        .unwrap_or_default();
     format!(
-        "INSERT INTO collection_log (user_id, run_id, job_type, status, error_code, error_message, details, started_at, completed_at) VALUES ({}, {}, {}, {}, {}, {}, {}, {}, {});\n",
+        "INSERT INTO collection_log (user_id, run_id, job_type, status, error_code, error_message, details, started_at, completed_at) SELECT {}, {}, {}, {}, {}, {}, {}, {}, {}{guard};\n",
         opt_int(e.account_id),
         text(e.run_id),
         text(e.job_type),

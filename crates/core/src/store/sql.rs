@@ -40,6 +40,12 @@ pub fn opt_int(v: Option<i64>) -> String {
     v.map(|v| v.to_string()).unwrap_or_else(|| "NULL".into())
 }
 
+/// SQL that is true while the account exists: guards writes that may race
+/// its deletion, so nothing of a deleted account is ever written back.
+pub fn account_exists(account_id: i64) -> String {
+    format!("EXISTS (SELECT 1 FROM users WHERE id = {account_id})")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -77,6 +77,31 @@ async fn http_faults_answer_whatever_a_proxy_would() {
     assert_eq!(answer.status, 503);
     assert_eq!(answer.header("content-type"), Some("text/html"));
     assert!(answer.text.contains("Service Unavailable"));
+
+    // A forward proxy's error page prints the URL it could not fetch.
+    env.control.inject(
+        Endpoint::IgUser,
+        Fault::Http {
+            status: 502,
+            content_type: "text/html".into(),
+            body: "<p>The requested URL could not be retrieved: {request_url}</p>".into(),
+        },
+        Some(1),
+    );
+    let answer = env
+        .get(
+            &format!("/{V}/{IG_ID}"),
+            &[("fields", "username"), ("access_token", &page)],
+        )
+        .await;
+    assert_eq!(answer.status, 502);
+    assert!(
+        answer
+            .text
+            .contains(&format!("retrieved: /{V}/{IG_ID}?fields=username&access_token={page}")),
+        "{}",
+        answer.text
+    );
 }
 
 #[tokio::test]

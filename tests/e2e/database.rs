@@ -1,0 +1,442 @@
+//! Database faults: a hosted database that goes away, comes back, goes away
+//! in the middle of a run, or answers slowly; and one embedded file shared
+//! by several processes at once. Jobs say what failed, no account is left
+//! half-written, and no "database is locked" reaches anyone.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Duration;
+
+use serde_json::Value;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use urlinsta_core::jobs::Job;
+
+use crate::harness::*;
+
+/// A database auth token that must never be seen anywhere (sqld without a
+/// JWT key accepts any).
+const DB_TOKEN: &str = "turso-token-must-never-appear-0123456789";
+
+/// The network between the app and sqld, which a test can cut, slow down,
+/// or set to cut itself after a number of requests.
+struct Link {
+    url: String,
+    state: Arc<LinkState>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+struct LinkState {
+    down: AtomicBool,
+    delay_ms: AtomicU64,
+    /// HTTP requests forwarded so far.
+    requests: AtomicU64,
+    /// Cut the link once this many requests went through.
+    down_after: AtomicU64,
+    /// Bumped on every cut: connections of an older epoch close.
+    epoch: AtomicU64,
+}
+
+impl Link {
+    async fn to(upstream: &str) -> Link {
+        let upstream = upstream.trim_start_matches("http://").to_string();
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let url = format!("http://{}", listener.local_addr().expect("addr"));
+        let state = Arc::new(LinkState {
+            down: AtomicBool::new(false),
+            delay_ms: AtomicU64::new(0),
+            requests: AtomicU64::new(0),
+            down_after: AtomicU64::new(u64::MAX),
+            epoch: AtomicU64::new(0),
+        });
+        let shared = state.clone();
+        let task = tokio::spawn(async move {
+            while let Ok((client, _)) = listener.accept().await {
+                if shared.down.load(Ordering::SeqCst) {
+                    continue; // dropped: the database is unreachable
+                }
+                let Ok(server) = TcpStream::connect(&upstream).await else {
+                    continue;
+                };
+                let epoch = shared.epoch.load(Ordering::SeqCst);
+                let (cr, cw) = client.into_split();
+                let (sr, sw) = server.into_split();
+                tokio::spawn(pipe(cr, sw, shared.clone(), epoch, true));
+                tokio::spawn(pipe(sr, cw, shared.clone(), epoch, false));
+            }
+        });
+        Link { url, state, task }
+    }
+
+    fn cut(&self) {
+        self.state.down.store(true, Ordering::SeqCst);
+        self.state.epoch.fetch_add(1, Ordering::SeqCst);
+    }
+
+    fn restore(&self) {
+        self.state.down_after.store(u64::MAX, Ordering::SeqCst);
+        self.state.down.store(false, Ordering::SeqCst);
+    }
+
+    fn slow(&self, each_way: Duration) {
+        self.state.delay_ms.store(each_way.as_millis() as u64, Ordering::SeqCst);
+    }
+
+    fn cut_after(&self, more_requests: u64) {
+        let now = self.state.requests.load(Ordering::SeqCst);
+        self.state.down_after.store(now + more_requests, Ordering::SeqCst);
+    }
+}
+
+impl Drop for Link {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// Copies one direction until either side closes or the link is cut.
+async fn pipe(
+    mut from: tokio::net::tcp::OwnedReadHalf,
+    mut to: tokio::net::tcp::OwnedWriteHalf,
+    link: Arc<LinkState>,
+    epoch: u64,
+    client_to_server: bool,
+) {
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        let n = match from.read(&mut buf).await {
+            Ok(0) | Err(_) => return,
+            Ok(n) => n,
+        };
+        if client_to_server {
+            let starts = buf[..n].windows(5).filter(|w| w == b"POST ").count() as u64;
+            let total = link.requests.fetch_add(starts, Ordering::SeqCst) + starts;
+            if total > link.down_after.load(Ordering::SeqCst) && !link.down.swap(true, Ordering::SeqCst) {
+                link.epoch.fetch_add(1, Ordering::SeqCst);
+            }
+        }
+        let delay = link.delay_ms.load(Ordering::SeqCst);
+        if delay > 0 {
+            tokio::time::sleep(Duration::from_millis(delay)).await;
+        }
+        if link.epoch.load(Ordering::SeqCst) != epoch || to.write_all(&buf[..n]).await.is_err() {
+            return; // cut: both halves drop, the connection closes
+        }
+    }
+}
+
+/// The app on sqld, through a link the test controls.
+async fn app_over_a_link() -> (TestApp, Link, Sqld) {
+    let sqld = Sqld::start().await;
+    let link = Link::to(&sqld.url).await;
+    let mut vars = fixed_keys();
+    vars.push(("TURSO_AUTH_TOKEN", DB_TOKEN.into()));
+    vars.push(("RATE_LIMIT_PER_HOUR", "1000000".into()));
+    // One account at a time, so a cut falls between or inside accounts, not across all.
+    vars.push(("COLLECT_CONCURRENCY", "1".into()));
+    let t = spawn_app_with(Options {
+        vars,
+        remote_db: Some(link.url.clone()),
+        ..Options::default()
+    })
+    .await;
+    (t, link, sqld)
+}
+
+async fn get(t: &TestApp, path: &str, bearer: Option<&str>) -> (u16, String) {
+    let mut req = t.browser.get(t.api(path));
+    if let Some(key) = bearer {
+        req = req.bearer_auth(key);
+    }
+    let r = req.send().await.expect("the app answers");
+    let status = r.status().as_u16();
+    (status, r.text().await.unwrap_or_default())
+}
+
+fn assert_discreet(text: &str, what: &str) {
+    assert!(!text.contains(DB_TOKEN), "{what} shows the database token");
+}
+
+#[tokio::test]
+async fn an_unreachable_hosted_database_fails_every_job_with_503_and_the_app_recovers() {
+    let (t, link, _sqld) = app_over_a_link().await;
+    connect_influencers(&t, 1).await;
+    link.cut();
+
+    assert_eq!(get(&t, "/api/health", None).await.0, 200, "the process is alive");
+    let (status, body) = get(&t, "/api/health/db", None).await;
+    assert_eq!(status, 503, "{body}");
+    let health: Value = serde_json::from_str(&body).expect("json");
+    assert_eq!(health["status"], "error");
+    assert_discreet(&body, "health/db");
+    for job in Job::ALL {
+        let (status, body) = get(&t, &job.cron_path(), Some(CRON_SECRET)).await;
+        assert_eq!(status, 503, "{}: {body}", job.name());
+        let error: Value = serde_json::from_str(&body).expect("json");
+        assert_eq!(error["error"], "unavailable", "{body}");
+        assert_discreet(&body, job.name());
+    }
+    // Pages and reads fail cleanly: a JSON error, no panic, nothing half-done.
+    for path in ["/api/auth/status", "/api/insights/17841400000000001"] {
+        let (status, body) = get(&t, path, None).await;
+        assert!(
+            status >= 500 && serde_json::from_str::<Value>(&body).is_ok(),
+            "{path}: {status} {body}"
+        );
+        assert_discreet(&body, path);
+    }
+    let callback = t.login_with(&browser(), "allow").await;
+    assert!(location(&callback).starts_with("/?error="), "{}", location(&callback));
+
+    link.restore();
+    assert_eq!(
+        get(&t, "/api/health/db", None).await.0,
+        200,
+        "back when the database is"
+    );
+    for job in [Job::CollectInsights, Job::CollectAudience] {
+        let (status, body) = get(&t, &job.cron_path(), Some(CRON_SECRET)).await;
+        assert_eq!(status, 200, "{body}");
+        let report: Value = serde_json::from_str(&body).expect("json");
+        assert_eq!(count(&report, "collected"), 2, "{report}");
+    }
+    assert_no_orphans(&t).await;
+    assert_discreet(&captured_logs(), "the logs");
+    assert_no_secrets(&t.control, captured_logs().as_bytes(), "the logs");
+}
+
+/// The rows a complete collection of one account writes, per job.
+async fn rows_of(t: &TestApp, ig: &str) -> (i64, i64) {
+    let id = account(t, ig).await.id;
+    let conn = t.app.store.conn().await.expect("connection");
+    let mut counts = Vec::new();
+    for table in ["insights", "collection_log"] {
+        let mut rows = conn
+            .query(&format!("SELECT COUNT(*) FROM {table} WHERE user_id = ?1"), [id])
+            .await
+            .expect("count");
+        counts.push(rows.next().await.expect("row").expect("one").get::<i64>(0).expect("n"));
+    }
+    (counts[0], counts[1])
+}
+
+#[tokio::test]
+async fn a_database_that_goes_away_during_a_run_leaves_each_account_whole_or_untouched() {
+    let (t, link, _sqld) = app_over_a_link().await;
+    let ids = connect_influencers(&t, 5).await;
+    for cut_after in [3, 7, 12, 20] {
+        sql_on(&t, "DELETE FROM insights").await;
+        sql_on(&t, "DELETE FROM collection_log").await;
+        sql_on(
+            &t,
+            "UPDATE account_state SET last_insights_at = NULL, rate_window_calls = 0, rate_window_start = NULL",
+        )
+        .await;
+        sql_on(&t, "DELETE FROM job_leases").await;
+        link.cut_after(cut_after);
+        let report = urlinsta_core::jobs::run(
+            &t.app,
+            &urlinsta_core::jobs::JobContext::new(&t.app, Job::CollectInsights, urlinsta_core::jobs::Shard::default()),
+        )
+        .await;
+        link.restore();
+        // The run either could not start (503 from cron) or reports each account.
+        if let Ok(report) = &report {
+            let accounted = count(report, "collected")
+                + count(report, "failed")
+                + count(report, "skipped")
+                + count(report, "remaining");
+            assert_eq!(
+                accounted,
+                ids.len() as u64,
+                "cut after {cut_after}: every account accounted for: {report}"
+            );
+        }
+        let mut whole = None;
+        let mut written = 0;
+        for ig in &ids {
+            let (insights, logged) = rows_of(&t, ig).await;
+            if insights > 0 {
+                written += 1;
+                // Written: all of it, with its log row, the same for every account written.
+                assert_eq!(logged, 1, "cut after {cut_after}: {ig} has its log row with its data");
+                assert_eq!(
+                    *whole.get_or_insert(insights),
+                    insights,
+                    "cut after {cut_after}: {ig} written whole"
+                );
+            }
+        }
+        assert_no_orphans(&t).await;
+        let answer = report
+            .as_ref()
+            .map(Value::to_string)
+            .unwrap_or_else(|e| format!("could not run: {e}"));
+        println!(
+            "cut after {cut_after} requests: {written} of {} accounts written whole; the job: {answer}",
+            ids.len()
+        );
+    }
+    assert_discreet(&captured_logs(), "the logs");
+}
+
+/// Raw SQL through the app's own store (the database is hosted here).
+async fn sql_on(t: &TestApp, statement: &str) {
+    let conn = t.app.store.conn().await.expect("connection");
+    conn.execute(statement, ()).await.expect("sql");
+}
+
+#[tokio::test]
+async fn a_slow_hosted_database_makes_a_run_slower_not_wrong() {
+    let (t, link, _sqld) = app_over_a_link().await;
+    let ids = connect_influencers(&t, 2).await;
+    link.slow(Duration::from_millis(20));
+    let report = run_job(&t.app, Job::CollectInsights).await;
+    assert_eq!(count(&report, "collected"), ids.len() as u64, "{report}");
+    let (status, body) = get(&t, &format!("/api/insights/{}", ids[0]), Some(ADMIN_KEY)).await;
+    assert_eq!(status, 200, "{body}");
+    link.slow(Duration::ZERO);
+    // The same hour again adds nothing.
+    let again = run_job(&t.app, Job::CollectInsights).await;
+    assert_eq!(count(&again, "collected"), 0, "{again}");
+    assert_no_orphans(&t).await;
+}
+
+// ---- one embedded file, several processes ----
+
+#[tokio::test]
+async fn one_embedded_file_shared_by_three_processes_never_says_locked() {
+    let t = spawn_app_with(Options {
+        vars: fixed_keys()
+            .into_iter()
+            .chain([("RATE_LIMIT_PER_HOUR", "1000000".to_string())])
+            .collect(),
+        ..Options::default()
+    })
+    .await;
+    let ids = connect_influencers(&t, 3).await;
+    // Two more processes, the real function binaries, on the same file and the same Meta.
+    let env: Vec<(&str, String)> = fixed_keys()
+        .into_iter()
+        .chain([
+            ("DATABASE_PATH", t.db_path().display().to_string()),
+            ("FB_GRAPH_BASE_URL", t.sandbox.base_url()),
+            ("CRON_SECRET", CRON_SECRET.to_string()),
+            ("ADMIN_API_KEY", ADMIN_KEY.to_string()),
+            ("RATE_LIMIT_PER_HOUR", "1000000".to_string()),
+            ("GRAPH_RETRY_BASE_MS", "1".to_string()),
+        ])
+        .collect();
+    let (_insights_fn, insights_url) = start_function(env!("CARGO_BIN_EXE_cron-collect-insights"), &env).await;
+    let (_audience_fn, audience_url) = start_function(env!("CARGO_BIN_EXE_cron-collect-audience"), &env).await;
+    let client = reqwest::Client::new();
+    let cron = |base: String, path: &'static str| {
+        let client = client.clone();
+        async move {
+            let r = client
+                .get(format!("{base}{path}"))
+                .bearer_auth(CRON_SECRET)
+                .send()
+                .await
+                .expect("answer");
+            (r.status().as_u16(), r.text().await.unwrap_or_default())
+        }
+    };
+    // Everything at once, several times: both jobs in both processes, the
+    // in-process app's cron route, reads and writes from the API.
+    let mut answers = Vec::new();
+    for _ in 0..3 {
+        let (a, b, c, d, e) = tokio::join!(
+            cron(insights_url.clone(), "/api/cron/collect-insights"),
+            cron(audience_url.clone(), "/api/cron/collect-audience"),
+            cron(t.url.clone(), "/api/cron/collect-insights"),
+            cron(t.url.clone(), "/api/cron/refresh-tokens"),
+            async {
+                let mut out = Vec::new();
+                for ig in &ids {
+                    out.push(get(&t, &format!("/api/insights/{ig}"), Some(ADMIN_KEY)).await);
+                    let r = t
+                        .browser
+                        .post(t.api(&format!("/api/insights/{ig}/refresh")))
+                        .bearer_auth(ADMIN_KEY)
+                        .send()
+                        .await
+                        .expect("refresh");
+                    out.push((r.status().as_u16(), r.text().await.unwrap_or_default()));
+                }
+                out
+            }
+        );
+        answers.extend([a, b, c, d]);
+        answers.extend(e);
+    }
+    for (status, body) in &answers {
+        assert!(!body.to_lowercase().contains("locked"), "{status}: {body}");
+        assert!(*status < 500, "{status}: {body}");
+    }
+    // No duplicate rows: the unique keys held across processes.
+    let conn = t.app.store.conn().await.expect("connection");
+    let mut rows = conn
+        .query(
+            "SELECT COUNT(*) FROM (SELECT user_id, metric_name, period, end_time, COUNT(*) AS n FROM insights
+             GROUP BY 1, 2, 3, 4 HAVING n > 1)",
+            (),
+        )
+        .await
+        .expect("query");
+    let duplicates: i64 = rows.next().await.expect("row").expect("one").get(0).expect("n");
+    assert_eq!(duplicates, 0);
+    assert!(row_count(&t, "insights").await > 0);
+    assert!(
+        !captured_logs().contains("database is locked"),
+        "a lock timed out somewhere"
+    );
+}
+
+#[tokio::test]
+async fn function_processes_whose_database_is_unreachable_from_the_start_answer_503_and_recover() {
+    // The database is there, the way to it is not (a closed port, in effect).
+    let sqld = Sqld::start().await;
+    let link = Link::to(&sqld.url).await;
+    link.cut();
+    let mut env = fixed_keys();
+    env.extend([
+        ("TURSO_DATABASE_URL", link.url.clone()),
+        ("TURSO_AUTH_TOKEN", DB_TOKEN.to_string()),
+        ("CRON_SECRET", CRON_SECRET.to_string()),
+    ]);
+    let (_health, health) = start_function(env!("CARGO_BIN_EXE_health-db"), &env).await;
+    let (_cron, cron) = start_function(env!("CARGO_BIN_EXE_cron-refresh-tokens"), &env).await;
+    let client = reqwest::Client::new();
+    let get = |url: String| {
+        let client = client.clone();
+        async move {
+            let r = client
+                .get(url)
+                .bearer_auth(CRON_SECRET)
+                .send()
+                .await
+                .expect("the function answers");
+            let status = r.status().as_u16();
+            (status, r.text().await.unwrap_or_default())
+        }
+    };
+    for url in [
+        format!("{health}/api/health/db"),
+        format!("{cron}/api/cron/refresh-tokens"),
+    ] {
+        for _ in 0..2 {
+            let (status, body) = get(url.clone()).await;
+            assert_eq!(status, 503, "{url}: {body}");
+            let error: Value = serde_json::from_str(&body).expect("a JSON error");
+            assert!(error["message"].is_string(), "{body}");
+            assert_discreet(&body, &url);
+        }
+    }
+    // The start is retried on the next request: the database back, the functions work.
+    link.restore();
+    let (status, body) = get(format!("{health}/api/health/db")).await;
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = get(format!("{cron}/api/cron/refresh-tokens")).await;
+    assert_eq!(status, 200, "{body}");
+}
