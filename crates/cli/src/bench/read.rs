@@ -80,45 +80,59 @@ fn row(metric: &str, value: i64, period: &str, end: chrono::DateTime<Utc>) -> Me
     }
 }
 
-/// The queries measured: the whole history as JSON and CSV, and what a
-/// dashboard asks for (30 and 90 days of four metrics).
+/// The queries measured: the whole history as JSON and CSV, and what the
+/// page asks for (one request per chart and range, and the CSV download).
 pub fn queries() -> Vec<(String, String)> {
     let day = |back: i64| {
         (Utc::now() - chrono::Duration::days(back))
             .format("%Y-%m-%d")
             .to_string()
     };
-    let four = "reach,views,accounts_engaged,followers_count";
+    let (d30, d90) = (day(29), day(89));
+    let to = day(0);
     vec![
         ("".into(), "everything, JSON".into()),
         ("?format=csv".into(), "everything, CSV".into()),
         (
-            format!("?from={}&metric={four}", day(30)),
-            "30 days of 4 metrics, JSON".into(),
+            format!("?from={d30}&to={to}&metric=followers_count&format=json"),
+            "dashboard chart: followers, 30 days (hourly)".into(),
         ),
         (
-            format!("?from={}&metric={four}", day(90)),
-            "90 days of 4 metrics, JSON".into(),
+            format!("?from={d90}&to={to}&metric=followers_count&format=json"),
+            "dashboard chart: followers, 90 days (hourly)".into(),
+        ),
+        (
+            format!("?from={d90}&to={to}&metric=reach&format=json"),
+            "dashboard chart: reach, 90 days".into(),
+        ),
+        (
+            format!("?from={d90}&to={to}&format=csv"),
+            "dashboard CSV download, 90 days".into(),
         ),
     ]
 }
 
+/// Where the read requests go.
+pub struct Target<'a> {
+    pub client: &'a reqwest::Client,
+    pub base: String,
+    pub admin_key: &'a str,
+    pub ig_id: &'a str,
+}
+
 /// Times `samples` sequential requests of `query` (after a few to warm up).
 pub async fn measure(
-    client: &reqwest::Client,
-    base: &str,
-    admin_key: &str,
-    ig_id: &str,
+    target: &Target<'_>,
     (query, what): &(String, String),
     samples: usize,
 ) -> anyhow::Result<ReadFigures> {
-    let url = format!("{base}/api/insights/{ig_id}{query}");
+    let url = format!("{}/api/insights/{}{query}", target.base, target.ig_id);
     let mut times = Vec::with_capacity(samples);
     let mut bytes = 0;
     let mut rows = None;
     for i in 0..samples + 3 {
         let started = Instant::now();
-        let response = client.get(&url).bearer_auth(admin_key).send().await?;
+        let response = target.client.get(&url).bearer_auth(target.admin_key).send().await?;
         let status = response.status();
         let body = response.bytes().await?;
         let elapsed = started.elapsed();

@@ -103,7 +103,8 @@ impl std::ops::Sub for RoundTrips {
     }
 }
 
-/// Forwards every request to sqld and counts it.
+/// Forwards every request to sqld and counts it; with a delay, it stands
+/// for a database farther away than this machine.
 pub struct CountingProxy {
     pub url: String,
     counts: Arc<HranaCounts>,
@@ -111,11 +112,16 @@ pub struct CountingProxy {
 }
 
 impl CountingProxy {
-    pub async fn start(upstream: &str) -> anyhow::Result<CountingProxy> {
+    pub async fn start(upstream: &str, delay: Duration) -> anyhow::Result<CountingProxy> {
         let listener = TcpListener::bind("127.0.0.1:0").await?;
         let url = format!("http://{}", listener.local_addr()?);
         let counts = Arc::new(HranaCounts::default());
-        let state = Arc::new((upstream.to_string(), reqwest::Client::new(), counts.clone()));
+        let state = Arc::new(ProxyState {
+            upstream: upstream.to_string(),
+            client: reqwest::Client::new(),
+            counts: counts.clone(),
+            delay,
+        });
         let task = tokio::spawn(async move {
             while let Ok((stream, _)) = listener.accept().await {
                 let state = state.clone();
@@ -144,13 +150,26 @@ impl Drop for CountingProxy {
     }
 }
 
-type ProxyState = (String, reqwest::Client, Arc<HranaCounts>);
+struct ProxyState {
+    upstream: String,
+    client: reqwest::Client,
+    counts: Arc<HranaCounts>,
+    delay: Duration,
+}
 
 async fn forward(
     state: Arc<ProxyState>,
     req: Request<hyper::body::Incoming>,
 ) -> Result<Response<Full<Bytes>>, Infallible> {
-    let (upstream, client, counts) = &*state;
+    let ProxyState {
+        upstream,
+        client,
+        counts,
+        delay,
+    } = &*state;
+    if !delay.is_zero() {
+        tokio::time::sleep(*delay).await;
+    }
     let (parts, body) = req.into_parts();
     let body = body.collect().await.map(|b| b.to_bytes()).unwrap_or_default();
     counts.requests.fetch_add(1, Ordering::Relaxed);

@@ -5,6 +5,8 @@
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use hyper::StatusCode;
+use serde::Serialize;
+use serde_json::value::RawValue;
 use serde_json::{Value, json};
 
 use super::session::Principal;
@@ -22,30 +24,43 @@ const MAX_METRICS: usize = 50;
 pub async fn insights(app: &App, req: &ApiRequest) -> Result<ApiResponse, ApiError> {
     let account = authorized_account(app, req).await?;
     let query = InsightsQuery::parse(req)?;
-    let rows = app
-        .store
-        .stored_insights(
-            account.id,
-            query.from.as_deref(),
-            query.until.as_deref(),
-            &query.metrics,
-        )
-        .await?;
+    let (from, until) = (query.from.as_deref(), query.until.as_deref());
     Ok(match query.format {
-        Format::Json => ApiResponse::ok(&json!({
-            "instagram_user_id": account.instagram_user_id,
-            "from": query.from,
-            "to": query.until,
-            "count": rows.len(),
-            "insights": rows,
-        })),
+        Format::Json => {
+            // The rows arrive as JSON already, and go out as they are.
+            let (count, rows) = app
+                .store
+                .stored_insights_json(account.id, from, until, &query.metrics)
+                .await?;
+            let insights = RawValue::from_string(rows).map_err(ApiError::internal)?;
+            ApiResponse::ok(&InsightsBody {
+                instagram_user_id: &account.instagram_user_id,
+                from,
+                to: until,
+                count,
+                insights: &insights,
+            })
+        }
         Format::Csv => {
+            let rows = app
+                .store
+                .stored_insights(account.id, from, until, &query.metrics)
+                .await?;
             let mut r = ApiResponse::text(StatusCode::OK, "text/csv; charset=utf-8", to_csv(&rows));
             let disposition = format!("attachment; filename=\"insights-{}.csv\"", account.instagram_user_id);
             r.set_header("content-disposition", &disposition);
             r
         }
     })
+}
+
+#[derive(Serialize)]
+struct InsightsBody<'a> {
+    instagram_user_id: &'a str,
+    from: Option<&'a str>,
+    to: Option<&'a str>,
+    count: usize,
+    insights: &'a RawValue,
 }
 
 /// `GET /api/insights/:userId/audience`: the latest daily snapshot.
@@ -220,33 +235,37 @@ fn parse_bound(value: &str, name: &str, bound: Bound) -> Result<DateTime<Utc>, A
 }
 
 fn to_csv(rows: &[StoredInsight]) -> String {
-    let mut out = String::from("metric_name,metric_value,period,end_time,collected_at\n");
+    let mut out = String::with_capacity(64 + rows.len() * 72);
+    out.push_str("metric_name,metric_value,period,end_time,collected_at\n");
     for r in rows {
-        let value = r.metric_value.map(|v| v.to_string()).unwrap_or_default();
-        let fields = [
-            csv_field(&r.metric_name),
-            value,
-            csv_field(&r.period),
-            csv_field(&r.end_time),
-            csv_field(&r.collected_at),
-        ];
-        out.push_str(&fields.join(","));
+        csv_field(&mut out, &r.metric_name);
+        out.push(',');
+        if let Some(v) = r.metric_value {
+            out.push_str(&v.to_string());
+        }
+        for field in [&r.period, &r.end_time, &r.collected_at] {
+            out.push(',');
+            csv_field(&mut out, field);
+        }
         out.push('\n');
     }
     out
 }
 
-/// Quotes a field when it needs it; a leading formula character is defused for spreadsheets.
-fn csv_field(s: &str) -> String {
-    let s = if s.starts_with(['=', '+', '-', '@']) {
-        format!("'{s}")
+/// Appends a field, quoted when it needs it; a leading formula character is defused for spreadsheets.
+fn csv_field(out: &mut String, s: &str) {
+    let quoted = s.contains([',', '"', '\n', '\r']);
+    if quoted {
+        out.push('"');
+    }
+    if s.starts_with(['=', '+', '-', '@']) {
+        out.push('\'');
+    }
+    if quoted {
+        out.push_str(&s.replace('"', "\"\""));
+        out.push('"');
     } else {
-        s.to_string()
-    };
-    if s.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s
+        out.push_str(s);
     }
 }
 
@@ -316,8 +335,14 @@ mod tests {
 
     #[test]
     fn csv_fields_are_safe() {
-        assert_eq!(csv_field("reach"), "reach");
-        assert_eq!(csv_field("a,b"), "\"a,b\"");
-        assert_eq!(csv_field("=cmd()"), "'=cmd()");
+        let field = |s: &str| {
+            let mut out = String::new();
+            csv_field(&mut out, s);
+            out
+        };
+        assert_eq!(field("reach"), "reach");
+        assert_eq!(field("a,b"), "\"a,b\"");
+        assert_eq!(field("=cmd()"), "'=cmd()");
+        assert_eq!(field("=a,\"b\""), "\"'=a,\"\"b\"\"\"");
     }
 }

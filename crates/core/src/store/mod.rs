@@ -35,6 +35,9 @@ pub enum StoreError {
     Crypto(#[from] CryptoError),
     #[error("stored data is not what this version expects: {0}")]
     Corrupt(String),
+    /// A write that went to the database in a group (see `Store::write_script`).
+    #[error("database error: {0}")]
+    Write(String),
 }
 
 impl StoreError {
@@ -43,6 +46,7 @@ impl StoreError {
         match self {
             StoreError::Db(libsql::Error::SqliteFailure(code, _)) => (*code & 0xff) == 19,
             StoreError::Db(e) => e.to_string().contains("CONSTRAINT"),
+            StoreError::Write(e) => e.contains("CONSTRAINT"),
             _ => false,
         }
     }
@@ -57,6 +61,14 @@ pub struct Store {
     keys: Keyring,
     /// Held by this process's one writer to a hosted database; see [`Store::writer`].
     write_turn: std::sync::Arc<tokio::sync::Mutex<()>>,
+    /// Scripts waiting for the writer; see [`Store::write_script`].
+    waiting: std::sync::Arc<std::sync::Mutex<Vec<WaitingScript>>>,
+}
+
+/// A transactional script and who waits for its outcome.
+struct WaitingScript {
+    sql: String,
+    done: tokio::sync::oneshot::Sender<Result<(), String>>,
 }
 
 /// A connection for writing; on a hosted database, its holder is the process's only writer.
@@ -112,6 +124,7 @@ impl Store {
             local,
             keys,
             write_turn: Default::default(),
+            waiting: Default::default(),
         };
         if local {
             // WAL lets readers and one writer work at once; it persists in the file.
@@ -156,6 +169,54 @@ impl Store {
             conn: self.conn().await?,
             _turn: turn,
         })
+    }
+
+    /// Runs `sql` as one transactional batch. On a hosted database, the
+    /// scripts that wait for the writer meanwhile go along in the same batch:
+    /// one round trip for all of them, so that writing one at a time
+    /// ([`Store::writer`]) costs one round trip per turn, not per account,
+    /// however far the database is. If the group fails, each script goes again
+    /// alone, so that only a failing one fails.
+    pub(crate) async fn write_script(&self, sql: String) -> Result<()> {
+        if self.local {
+            self.writer().await?.execute_transactional_batch(&sql).await?;
+            return Ok(());
+        }
+        let (done, outcome) = tokio::sync::oneshot::channel();
+        self.waiting().push(WaitingScript { sql, done });
+        let writer = self.writer().await;
+        // Empty when a writer before took this script along.
+        let group = std::mem::take(&mut *self.waiting());
+        match writer {
+            Ok(writer) => Self::write_group(&writer, group).await,
+            Err(e) => group.into_iter().for_each(|w| drop(w.done.send(Err(e.to_string())))),
+        }
+        match outcome.await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => Err(StoreError::Write(e)),
+            Err(_) => Err(StoreError::Write("the write was dropped unanswered".into())),
+        }
+    }
+
+    /// All scripts in one transaction; if that fails, each alone, so that only a failing one fails.
+    async fn write_group(writer: &Writer, group: Vec<WaitingScript>) {
+        let together = group.len() > 1 && {
+            let all: String = group.iter().map(|w| w.sql.as_str()).collect();
+            writer.execute_transactional_batch(&all).await.is_ok()
+        };
+        for w in group {
+            let result = match together {
+                true => Ok(()),
+                false => (writer.execute_transactional_batch(&w.sql).await)
+                    .map(drop)
+                    .map_err(|e| e.to_string()),
+            };
+            let _ = w.done.send(result);
+        }
+    }
+
+    fn waiting(&self) -> std::sync::MutexGuard<'_, Vec<WaitingScript>> {
+        self.waiting.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Applies every migration not yet applied; safe to call from many processes.

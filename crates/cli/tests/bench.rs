@@ -1,0 +1,56 @@
+//! `urlinsta bench` must not rot: a small run (20 accounts, no latency, the
+//! embedded file, the plan's loop without its pause, two days of history)
+//! runs end to end and reports figures that add up. Counts only: the times
+//! of a shared machine are for BENCHMARKS.md, not for assertions.
+
+use std::process::Command;
+
+use serde_json::Value;
+
+#[test]
+fn a_small_bench_runs_and_reports_figures_that_add_up() {
+    let out = Command::new(env!("CARGO_BIN_EXE_urlinsta"))
+        .args(["bench", "--accounts", "20", "--latency-ms", "0", "--db", "embedded"])
+        .args([
+            "--plan-accounts",
+            "2",
+            "--plan-pause-ms",
+            "0",
+            "--read-days",
+            "2",
+            "--read-samples",
+            "3",
+        ])
+        .arg("--json")
+        .output()
+        .expect("urlinsta bench runs");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let figures: Value = serde_json::from_slice(&out.stdout).expect("JSON figures");
+
+    let runs = figures["runs"].as_array().expect("runs");
+    let jobs: Vec<&str> = runs.iter().filter_map(|r| r["job"].as_str()).collect();
+    assert_eq!(jobs, ["collect-insights", "collect-audience", "refresh-tokens"]);
+    // (job, Graph calls per account, HTTP requests per account)
+    for (run, (calls, requests)) in runs.iter().zip([(4.0, 1.0), (8.0, 1.0), (2.0, 2.0)]) {
+        assert_eq!(run["done"], 20, "every account is done: {run}");
+        assert_eq!(run["graph_calls_per_account"], calls, "{run}");
+        assert_eq!(run["http_requests_per_account"], requests, "{run}");
+        assert!(run["wall_s"].as_f64().is_some_and(|s| s > 0.0), "{run}");
+        assert!(run["peak_rss_mb"].as_f64().is_some_and(|mb| mb > 1.0), "{run}");
+        assert!(run["db_writes_per_account"].as_f64().is_some_and(|w| w >= 1.0), "{run}");
+    }
+    // One write per account, plus the run's lease (taken and released) and one budget chunk.
+    assert_eq!(runs[0]["db_writes_per_account"], 23.0 / 20.0);
+
+    let plan = &figures["plans"][0];
+    assert_eq!(plan["accounts"], 2);
+    assert_eq!(plan["graph_calls_per_account"], 2.0, "{plan}");
+
+    let reads = figures["reads"].as_array().expect("reads");
+    assert!(!reads.is_empty());
+    for read in reads {
+        assert!(read["bytes"].as_u64().is_some_and(|b| b > 0), "{read}");
+        assert!(read["p99_ms"].as_f64() >= read["p50_ms"].as_f64(), "{read}");
+    }
+    assert!(reads[0]["rows"].as_u64().is_some_and(|n| n > 100), "{}", reads[0]);
+}
