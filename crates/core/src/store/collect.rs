@@ -364,7 +364,9 @@ impl Store {
         // integer is SQLite's documented overflow error. The whole write fails
         // with it, and a successful write needs no read of its own (on a hosted
         // database, three round trips). Every insert is guarded besides.
-        sql.push_str(&format!("SELECT CASE WHEN {exists} THEN 0 ELSE abs(-9223372036854775808) END;\n"));
+        sql.push_str(&format!(
+            "SELECT CASE WHEN {exists} THEN 0 ELSE abs(-9223372036854775808) END;\n"
+        ));
         match self.write_script(sql).await {
             Ok(()) => Ok(true),
             // Whatever failed, a gone account is the answer; only then is it asked.
