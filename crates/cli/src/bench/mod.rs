@@ -21,7 +21,7 @@ mod sandbox;
 mod sqld;
 
 use std::collections::HashMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::Context;
@@ -96,6 +96,9 @@ pub struct BenchArgs {
     /// Prints the figures as JSON instead of text.
     #[arg(long)]
     json: bool,
+    /// This process is the memory run of its parent: only that run, JSON out.
+    #[arg(long, hide = true)]
+    memory_child: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize)]
@@ -189,47 +192,15 @@ pub async fn bench(args: BenchArgs) -> anyhow::Result<()> {
     };
     let mut figures = Figures::new(settings.clone());
     for &kind in &settings.dbs {
-        let (accounts, concurrency) = (settings.accounts, settings.concurrency);
-        let mut env = Env::ready(
-            kind,
-            &settings,
-            accounts,
-            concurrency,
-            sqld_bin.as_deref(),
-            &mut figures,
-        )
-        .await?;
-        for &job in &settings.jobs {
-            figures.runs.push(env.run(job, true).await?);
+        if !args.memory_child {
+            measure(kind, &settings, sqld_bin.as_deref(), &mut figures).await?;
         }
-        if settings.plan_accounts > 0 {
-            let plan = env.plan(&settings, &figures.runs).await?;
-            figures.plans.push(plan);
+        if settings.memory_accounts == 0 {
+            continue;
         }
-        if settings.read_days > 0 {
-            figures.reads.extend(env.read(&settings).await?);
-        }
-        if let Some(binary) = &settings.cold_start {
-            figures.cold.push(env.cold_start(binary, settings.cold_samples).await?);
-        }
-        env.stop().await;
-
-        for &concurrency in &settings.sweep {
-            let mut env = Env::ready(
-                kind,
-                &settings,
-                accounts,
-                concurrency,
-                sqld_bin.as_deref(),
-                &mut figures,
-            )
-            .await?;
-            figures.runs.push(env.run(Job::CollectInsights, true).await?);
-            env.stop().await;
-        }
-        // Peak memory, on a database of its own: write transactions are not counted (see probe::WalCommits).
-        if settings.memory_accounts > 0 {
-            let accounts = settings.memory_accounts;
+        if args.memory_child {
+            // On a database of its own: write transactions are not counted (see probe::WalCommits).
+            let (accounts, concurrency) = (settings.memory_accounts, settings.concurrency);
             let mut env = Env::ready(
                 kind,
                 &settings,
@@ -241,6 +212,10 @@ pub async fn bench(args: BenchArgs) -> anyhow::Result<()> {
             .await?;
             figures.runs.push(env.run(Job::CollectInsights, false).await?);
             env.stop().await;
+        } else {
+            let child = memory_run_in_child(kind, &settings, sqld_bin.as_deref())?;
+            figures.setups.extend(child.setups);
+            figures.runs.extend(child.runs);
         }
     }
     let markdown = figures.to_markdown();
@@ -254,6 +229,75 @@ pub async fn bench(args: BenchArgs) -> anyhow::Result<()> {
         note(&format!("figures written into {}", path.display()));
     }
     Ok(())
+}
+
+/// The runs at the settings and the concurrency sweep, on one kind of database.
+async fn measure(
+    kind: DbKind,
+    settings: &Settings,
+    sqld_bin: Option<&Path>,
+    figures: &mut Figures,
+) -> anyhow::Result<()> {
+    let (accounts, concurrency) = (settings.accounts, settings.concurrency);
+    let mut env = Env::ready(kind, settings, accounts, concurrency, sqld_bin, figures).await?;
+    for &job in &settings.jobs {
+        figures.runs.push(env.run(job, true).await?);
+    }
+    if settings.plan_accounts > 0 {
+        let plan = env.plan(settings, &figures.runs).await?;
+        figures.plans.push(plan);
+    }
+    if settings.read_days > 0 {
+        figures.reads.extend(env.read(settings).await?);
+    }
+    if let Some(binary) = &settings.cold_start {
+        figures.cold.push(env.cold_start(binary, settings.cold_samples).await?);
+    }
+    env.stop().await;
+
+    for &concurrency in &settings.sweep {
+        let mut env = Env::ready(kind, settings, accounts, concurrency, sqld_bin, figures).await?;
+        figures.runs.push(env.run(Job::CollectInsights, true).await?);
+        env.stop().await;
+    }
+    Ok(())
+}
+
+/// What a memory run's process reports.
+#[derive(serde::Deserialize)]
+struct ChildFigures {
+    setups: Vec<report::SetupFigures>,
+    runs: Vec<report::RunFigures>,
+}
+
+/// The peak-memory run in a process of its own: memory the allocator kept
+/// from earlier runs (the read path's responses of megabytes among them)
+/// would otherwise count as this run's.
+fn memory_run_in_child(kind: DbKind, settings: &Settings, sqld_bin: Option<&Path>) -> anyhow::Result<ChildFigures> {
+    let mut child = std::process::Command::new(std::env::current_exe()?);
+    child.args([
+        "bench",
+        "--memory-child",
+        "--json",
+        "--plan-accounts",
+        "0",
+        "--db",
+        kind.name(),
+    ]);
+    for (flag, value) in [
+        ("--memory-accounts", settings.memory_accounts.to_string()),
+        ("--latency-ms", settings.latency_ms.to_string()),
+        ("--concurrency", settings.concurrency.to_string()),
+        ("--db-latency-ms", settings.db_latency_ms.to_string()),
+    ] {
+        child.args([flag, &value]);
+    }
+    if let Some(sqld) = sqld_bin {
+        child.arg("--sqld").arg(sqld);
+    }
+    let out = child.stderr(std::process::Stdio::inherit()).output()?;
+    anyhow::ensure!(out.status.success(), "the memory run failed ({})", out.status);
+    serde_json::from_slice(&out.stdout).context("the memory run's figures")
 }
 
 /// Progress on stderr, with the load average.

@@ -4,7 +4,7 @@ use std::fmt::Write as _;
 use std::path::Path;
 use std::time::Duration;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use urlinsta_core::jobs::Job;
 
 use super::Settings;
@@ -39,7 +39,7 @@ pub struct Figures {
     pub cold: Vec<ColdFigures>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, Deserialize)]
 pub struct SetupFigures {
     pub db: String,
     pub accounts: usize,
@@ -66,7 +66,7 @@ pub struct RunInput<'a> {
     pub load: String,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, Deserialize)]
 pub struct RunFigures {
     pub db: String,
     pub job: String,

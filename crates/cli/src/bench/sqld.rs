@@ -173,6 +173,13 @@ async fn forward(
     let (parts, body) = req.into_parts();
     let body = body.collect().await.map(|b| b.to_bytes()).unwrap_or_default();
     counts.requests.fetch_add(1, Ordering::Relaxed);
+    if std::env::var_os("BENCH_TRACE_HRANA").is_some() {
+        eprintln!(
+            "HRANA {} {}",
+            parts.uri.path(),
+            String::from_utf8_lossy(&body[..body.len().min(300)])
+        );
+    }
     if writes(&body) {
         counts.writes.fetch_add(1, Ordering::Relaxed);
     }

@@ -345,13 +345,10 @@ async fn collect_account(
         )
         .await;
     };
-    let tokens = match app.store.tokens(account.id).await {
-        Ok(Some(t)) => t,
-        other => {
-            let reason = match other {
-                Err(e) => format!("tokens could not be read: {e}"),
-                _ => "no tokens stored".to_string(),
-            };
+    let page_token = match app.store.page_token(account) {
+        Ok(token) => token,
+        Err(e) => {
+            let reason = format!("the Page token could not be read: {e}");
             return settle(
                 app,
                 run,
@@ -365,7 +362,7 @@ async fn collect_account(
         }
     };
     // The plan's choice, kept explicit: insights are read with the Page token.
-    let auth = Auth::Page(&tokens.page_token);
+    let auth = Auth::Page(&page_token);
     let (ended, harvest) = match kind {
         CollectKind::Insights => {
             let mut plan = insights::InsightsPlan::new(app, run, account, Utc::now());

@@ -135,7 +135,7 @@ pub struct Connected {
 }
 
 const USER_TOKEN: &str = "user_token";
-const PAGE_TOKEN: &str = "page_token";
+pub(super) const PAGE_TOKEN: &str = "page_token";
 
 const ACCOUNT_SELECT: &str =
     "SELECT u.id, u.instagram_user_id, u.instagram_username, u.instagram_name, u.facebook_page_id,

@@ -7,9 +7,11 @@ use std::collections::HashSet;
 use libsql::{Value, params};
 use serde::{Deserialize, Serialize};
 
+use super::accounts::PAGE_TOKEN;
 use super::jobs::{LogEntry, log_sql};
 use super::sql::{account_exists, now, opt_int, opt_text, text, ts};
 use super::{Result, Store, StoreError, TokenStatus};
+use crate::secret::{AccessToken, Secret};
 
 /// The two collections, each with its own "last collected" time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -55,6 +57,9 @@ pub struct Candidate {
     /// The last successful collection of the kind asked for.
     pub last_collected_at: Option<String>,
     pub rejected_metrics: Vec<RejectedMetric>,
+    /// The Page token as stored (encrypted), read with the list so that an
+    /// account costs no read of its own; [`Store::page_token`] opens it.
+    sealed_page_token: Secret,
 }
 
 /// One stored value.
@@ -162,17 +167,29 @@ fn parse_rejected(raw: Option<String>) -> Vec<RejectedMetric> {
 
 impl Store {
     /// Every account with what a run needs to decide, stalest first for `kind`.
+    /// Every connected account, stalest first for `kind`.
     pub async fn collection_candidates(&self, kind: CollectKind) -> Result<Vec<Candidate>> {
+        self.candidates(kind, None).await
+    }
+
+    /// One connected account, as a collection run would see it.
+    pub async fn candidate(&self, instagram_user_id: &str, kind: CollectKind) -> Result<Option<Candidate>> {
+        Ok(self.candidates(kind, Some(instagram_user_id)).await?.pop())
+    }
+
+    async fn candidates(&self, kind: CollectKind, only: Option<&str>) -> Result<Vec<Candidate>> {
         let conn = self.conn().await?;
         let last = kind.last_column();
         let mut rows = conn
             .query(
                 &format!(
-                    "SELECT u.id, u.instagram_user_id, u.followers_count, t.status, s.throttled_until, s.{last}, s.rejected_metrics
+                    "SELECT u.id, u.instagram_user_id, u.followers_count, t.status, s.throttled_until, s.{last}, s.rejected_metrics,
+                            t.page_access_token
                      FROM users u JOIN tokens t ON t.user_id = u.id LEFT JOIN account_state s ON s.user_id = u.id
+                     WHERE ?1 IS NULL OR u.instagram_user_id = ?1
                      ORDER BY s.{last} IS NOT NULL, s.{last}, u.id"
                 ),
-                (),
+                [only.map_or(Value::Null, |id| Value::Text(id.to_string()))],
             )
             .await?;
         let mut out = Vec::new();
@@ -185,17 +202,16 @@ impl Store {
                 throttled_until: r.get(4)?,
                 last_collected_at: r.get(5)?,
                 rejected_metrics: parse_rejected(r.get(6)?),
+                sealed_page_token: Secret::new(r.get::<String>(7)?),
             });
         }
         Ok(out)
     }
 
-    pub async fn candidate(&self, instagram_user_id: &str, kind: CollectKind) -> Result<Option<Candidate>> {
-        Ok(self
-            .collection_candidates(kind)
-            .await?
-            .into_iter()
-            .find(|c| c.instagram_user_id == instagram_user_id))
+    /// The Page token of a candidate, decrypted.
+    pub fn page_token(&self, candidate: &Candidate) -> Result<AccessToken> {
+        let token = self.keys.decrypt(candidate.sealed_page_token.expose(), PAGE_TOKEN)?;
+        Ok(AccessToken::new(token))
     }
 
     /// Takes `calls` from the account's hourly budget of `limit`, or nothing
@@ -255,8 +271,8 @@ impl Store {
     /// updated in place when Meta corrected them; unchanged rows stay untouched.
     ///
     /// An account deleted while it was being collected (a disconnect or a
-    /// deletion request won the race) gets nothing written: every insert is
-    /// guarded by the account's existence. Returns whether it still exists.
+    /// deletion request won the race) gets nothing written. Returns whether
+    /// it still exists.
     pub async fn finish_collection(&self, f: &Finish<'_>) -> Result<bool> {
         let now = now();
         let id = f.account_id;
@@ -342,13 +358,30 @@ impl Store {
             ));
         }
         sql.push_str(&log_sql(&f.log));
-        self.write_script(sql).await?;
-        // Gone now means its data is gone too, whether before the write or after.
-        let mut rows = self.conn().await?.query(&format!("SELECT {exists}"), ()).await?;
-        Ok(match rows.next().await? {
-            Some(row) => row.get::<i64>(0)? == 1,
-            None => false,
-        })
+        // Last (a read first would make the transaction a reader that must
+        // then upgrade, which a busy embedded file refuses at once), a
+        // statement that fails when the account is gone: abs() of the smallest
+        // integer is SQLite's documented overflow error. The whole write fails
+        // with it, and a successful write needs no read of its own (on a hosted
+        // database, three round trips). Every insert is guarded besides.
+        sql.push_str(&format!(
+            "SELECT CASE WHEN {exists} THEN 0 ELSE abs(-9223372036854775808) END;\n"
+        ));
+        match self.write_script(sql).await {
+            Ok(()) => Ok(true),
+            // Whatever failed, a gone account is the answer; only then is it asked.
+            Err(e) => match self
+                .conn()
+                .await?
+                .query(&format!("SELECT {exists}"), ())
+                .await?
+                .next()
+                .await?
+            {
+                Some(row) if row.get::<i64>(0)? == 0 => Ok(false),
+                _ => Err(e),
+            },
+        }
     }
 
     /// Stored insights of an account with `from <= end_time < until`, optionally

@@ -221,6 +221,22 @@ impl Store {
 
     /// Applies every migration not yet applied; safe to call from many processes.
     pub async fn migrate(&self) -> Result<usize> {
+        // sqld now and then interrupts a fresh server's first transactions
+        // when the machine is busy ("SQLite error: interrupted"); every
+        // migration is all-or-nothing, so trying again is safe.
+        let mut attempt = 1;
+        loop {
+            match self.migrate_once().await {
+                Err(e) if attempt < 3 && e.to_string().contains("interrupted") => {
+                    tracing::warn!(attempt, error = %e, "migration interrupted; trying again");
+                    attempt += 1;
+                }
+                result => return result,
+            }
+        }
+    }
+
+    async fn migrate_once(&self) -> Result<usize> {
         let conn = self.writer().await?;
         conn.execute(
             "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)",
