@@ -584,6 +584,31 @@ on_both_databases! {
     }
 }
 
+/// An auth error earned by tokens that a reconnect replaced while the call
+/// was under way says nothing about the new connection.
+#[tokio::test]
+async fn an_auth_error_from_replaced_tokens_leaves_the_reconnected_account_active() {
+    let t = spawn_app().await;
+    assert_eq!(location(&t.connect().await), "/?connected=true");
+    // The collection's batch is held; its insights operation then answers 190.
+    t.control
+        .inject(Endpoint::Batch, Fault::Delay(Duration::from_secs(2)), Some(1));
+    t.control
+        .inject(Endpoint::Insights, Fault::graph(190, Some(460)), Some(1));
+    let before = t.control.http_requests();
+    let collect = run_job(&t.app, Job::CollectInsights);
+    let reconnect = async {
+        sandbox_reached(&t, before, 1).await;
+        assert_eq!(location(&t.connect().await), "/?connected=true");
+    };
+    let (report, ()) = tokio::join!(collect, reconnect);
+    assert_eq!(report["failed"], 1, "the old token's collection failed: {report}");
+    let a = account(&t, IG).await;
+    assert_eq!(a.token.status, TokenStatus::Active, "{:?}", a.token);
+    // Never marked invalid in between: no event was queued for such a change.
+    assert_eq!(row_count(&t, "notifications").await, 0);
+}
+
 // ---- the collections ----
 
 /// Where a collection calls Meta: an operation inside its batch, or the batch itself.

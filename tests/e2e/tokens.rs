@@ -5,8 +5,8 @@
 use chrono::{DateTime, Duration, SubsecRound, Utc};
 use serde_json::Value;
 use urlinsta_core::jobs::{self, Job, JobContext, Shard};
-use urlinsta_core::store::{Account, AccountTokens, TokenStatus};
-use urlinsta_sandbox::{Endpoint, ExchangePolicy, Fault, UserSpec};
+use urlinsta_core::store::TokenStatus;
+use urlinsta_sandbox::{Endpoint, ExchangePolicy, Fault};
 
 use crate::harness::*;
 use crate::receiver::{Receiver, WEBHOOK_SECRET, verified};
@@ -32,79 +32,6 @@ async fn connected_app_with(mut vars: Vec<(&'static str, String)>) -> (TestApp, 
     (t, receiver)
 }
 
-/// Connects one more influencer (another Facebook user, another browser); returns its Instagram id.
-async fn connect_another(t: &TestApp) -> String {
-    let spec = UserSpec::default_influencer();
-    let ig = spec.pages[0].instagram.as_ref().unwrap().id.clone();
-    let user = t.control.add_user(spec);
-    t.control.set_dialog_user(&user);
-    assert_eq!(location(&t.login_with(&browser(), "allow").await), "/?connected=true");
-    ig
-}
-
-/// One run of refresh-tokens, the way `urlinsta run refresh-tokens` and the scheduler start it.
-async fn run_refresh(t: &TestApp) -> Value {
-    jobs::run(&t.app, &JobContext::new(&t.app, Job::RefreshTokens, Shard::default()))
-        .await
-        .expect("job runs")
-}
-
-async fn account(t: &TestApp, ig: &str) -> Account {
-    t.app.store.account(ig).await.unwrap().expect("account stored")
-}
-
-async fn tokens(t: &TestApp, ig: &str) -> AccountTokens {
-    let id = account(t, ig).await.id;
-    t.app.store.tokens(id).await.unwrap().expect("tokens stored")
-}
-
-/// Makes the account's user token end `days` from now, at Facebook and in
-/// what urlinsta last learned (as a health check would have recorded it).
-async fn expire_in(t: &TestApp, ig: &str, days: i64) -> DateTime<Utc> {
-    let at = (Utc::now() + Duration::days(days)).trunc_subsecs(0);
-    let a = account(t, ig).await;
-    let tok = tokens(t, ig).await;
-    t.control.set_token_expiry(tok.user_token.expose(), at);
-    let stored = t
-        .app
-        .store
-        .record_token_check(
-            a.id,
-            tok.generation,
-            Some(&ts(at)),
-            a.token.data_access_expires_at.as_deref(),
-            &a.token.granted_scopes,
-        )
-        .await
-        .unwrap();
-    assert!(stored);
-    at
-}
-
-fn ts(t: DateTime<Utc>) -> String {
-    t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
-}
-
-/// Raw SQL on the test's database file, for states only time would produce.
-async fn sql(t: &TestApp, statement: &str) {
-    let db = libsql::Builder::new_local(t.db_path()).build().await.unwrap();
-    let conn = db.connect().unwrap();
-    conn.busy_timeout(std::time::Duration::from_secs(10)).unwrap();
-    conn.execute(statement, ()).await.unwrap();
-}
-
-/// As if the last health check was a day ago.
-async fn as_if_checked_yesterday(t: &TestApp) {
-    sql(
-        t,
-        &format!(
-            "UPDATE tokens SET last_checked_at = '{}'",
-            ts(Utc::now() - Duration::hours(25))
-        ),
-    )
-    .await;
-}
-
 /// As if every waiting webhook retry were due now.
 async fn as_if_backoff_elapsed(t: &TestApp) {
     sql(
@@ -117,15 +44,6 @@ async fn as_if_backoff_elapsed(t: &TestApp) {
     .await;
 }
 
-async fn log_rows(t: &TestApp, ig: &str) -> Vec<Value> {
-    let id = account(t, ig).await.id;
-    t.app.store.recent_log(id, 50).await.unwrap()
-}
-
-fn count(report: &Value, key: &str) -> u64 {
-    report[key].as_u64().unwrap_or_else(|| panic!("`{key}` in {report}"))
-}
-
 fn days_until(at: Option<&str>) -> i64 {
     let at = DateTime::parse_from_rfc3339(at.expect("an expiry")).unwrap();
     (at.with_timezone(&Utc) - Utc::now()).num_days()
@@ -135,7 +53,7 @@ fn days_until(at: Option<&str>) -> i64 {
 async fn identifies_tokens_needing_refresh_and_refreshes_them_with_a_new_page_token() {
     let (t, _receiver) = connected_app().await;
     // A second influencer whose token has 11 days left: not due yet.
-    let other_ig = connect_another(&t).await;
+    let other_ig = connect_another(&t).await.0;
 
     expire_in(&t, IG, 9).await;
     expire_in(&t, &other_ig, 11).await;
@@ -585,7 +503,7 @@ async fn a_failed_webhook_delivery_is_retried_on_a_later_run_and_never_fails_the
 #[tokio::test]
 async fn the_stalest_connection_goes_first_and_none_starts_after_the_time_budget() {
     let (t, _receiver) = connected_app_with(vec![("JOB_TIME_BUDGET_SECS", "0".into())]).await;
-    let other_ig = connect_another(&t).await;
+    let other_ig = connect_another(&t).await.0;
     expire_in(&t, IG, 7).await;
     expire_in(&t, &other_ig, 3).await;
 

@@ -592,13 +592,15 @@ impl RunLog<'_> {
 /// Invalidation from any call: whatever made a Graph call for an account
 /// hands its error here. Auth errors (190, 102) mark the connection `invalid`;
 /// permission errors (10, 200-299) mark it `reauth_required`, naming the
-/// permission. Returns the new status when it changed.
-pub async fn note_graph_error(app: &App, account_id: i64, err: &GraphError) -> Option<TokenStatus> {
+/// permission, unless the tokens of `generation` (those the call used) have
+/// been replaced since. Returns the new status when it changed.
+pub async fn note_graph_error(app: &App, account_id: i64, generation: i64, err: &GraphError) -> Option<TokenStatus> {
     if !matches!(err.kind, ErrorKind::Auth | ErrorKind::Permission) {
         return None;
     }
     let change = status_change_for(err);
-    match app.store.update_status(account_id, None, &change).await {
+    // Only for the tokens that earned the error: a reconnect since then stands.
+    match app.store.update_status(account_id, Some(generation), &change).await {
         Ok(StatusUpdate::Changed) => {
             tracing::warn!(account_id, status = change.status.as_str(), code = ?err.code, subcode = ?err.subcode, reason = %err.reason(), "connection status changed");
             Some(change.status)

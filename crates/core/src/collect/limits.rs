@@ -209,7 +209,7 @@ pub async fn exchange<P: Plan>(
                 Err(e) => match triage(e, policy.cap, last_round) {
                     Triage::Token => {
                         if stop.is_none() {
-                            crate::tokens::note_graph_error(app, account.id, e).await;
+                            crate::tokens::note_graph_error(app, account.id, account.token_generation, e).await;
                             stop = Some(Ended::Failed(e.reason(), Some(e.clone())));
                         }
                         continue;

@@ -57,6 +57,9 @@ pub struct Candidate {
     /// The last successful collection of the kind asked for.
     pub last_collected_at: Option<String>,
     pub rejected_metrics: Vec<RejectedMetric>,
+    /// The token generation the Page token belongs to: an error it earns
+    /// must not mark a connection a reconnect has renewed meanwhile.
+    pub token_generation: i64,
     /// The Page token as stored (encrypted), read with the list so that an
     /// account costs no read of its own; [`Store::page_token`] opens it.
     sealed_page_token: Secret,
@@ -184,7 +187,7 @@ impl Store {
             .query(
                 &format!(
                     "SELECT u.id, u.instagram_user_id, u.followers_count, t.status, s.throttled_until, s.{last}, s.rejected_metrics,
-                            t.page_access_token
+                            t.page_access_token, t.generation
                      FROM users u JOIN tokens t ON t.user_id = u.id LEFT JOIN account_state s ON s.user_id = u.id
                      WHERE ?1 IS NULL OR u.instagram_user_id = ?1
                      ORDER BY s.{last} IS NOT NULL, s.{last}, u.id"
@@ -203,6 +206,7 @@ impl Store {
                 last_collected_at: r.get(5)?,
                 rejected_metrics: parse_rejected(r.get(6)?),
                 sealed_page_token: Secret::new(r.get::<String>(7)?),
+                token_generation: r.get(8)?,
             });
         }
         Ok(out)
