@@ -56,6 +56,10 @@
       title: 'Facebook did not answer as expected',
       text: 'This is usually temporary. Wait a minute, then try again.',
     },
+    server_error: {
+      title: 'urlinsta could not save your connection',
+      text: 'Nothing was saved. This is usually temporary: wait a few minutes, then try again. If it keeps happening, tell whoever runs this site.',
+    },
   };
 
   /** Why Facebook stopped accepting a connection (error 190 subcodes), in plain words. */

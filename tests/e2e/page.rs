@@ -519,6 +519,7 @@ async fn every_reason_code_reads_as_plain_words() {
         ("no_instagram_account", "Business or Creator"),
         ("missing_permissions", "permissions switched on"),
         ("graph_error", "try again"),
+        ("server_error", "Nothing was saved"),
         ("something_new", "something_new"),
     ] {
         browser.goto(&format!("{}/?error={reason}", t.url)).await;

@@ -74,7 +74,8 @@ impl ConnectError {
             ConnectError::NoPages => "no_pages",
             ConnectError::NoInstagramAccount => "no_instagram_account",
             ConnectError::MissingPermissions(_) => "missing_permissions",
-            ConnectError::Graph(_) | ConnectError::Store(_) => "graph_error",
+            ConnectError::Graph(_) => "graph_error",
+            ConnectError::Store(_) => "server_error",
         }
     }
 }
