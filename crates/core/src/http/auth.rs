@@ -19,7 +19,8 @@ pub async fn login(app: &App, req: &ApiRequest) -> Result<ApiResponse, ApiError>
 /// `GET /api/auth/callback`: verifies state, connects every account found,
 /// sets the session, and sends the browser to the success or error page.
 pub async fn callback(app: &App, req: &ApiRequest) -> Result<ApiResponse, ApiError> {
-    let result = if !session::state_matches(app, req, req.query("state")) {
+    let state_matches = session::state_matches(app, req, req.query("state"));
+    let result = if !state_matches {
         Err(ConnectError::StateMismatch)
     } else if let Some(error) = req.query("error") {
         tracing::info!(
@@ -61,7 +62,12 @@ pub async fn callback(app: &App, req: &ApiRequest) -> Result<ApiResponse, ApiErr
                 ConnectError::Store(s) => tracing::error!(error = %s, "connect failed at storage"),
                 other => tracing::info!(reason = other.reason_code(), "connect refused: {other}"),
             }
-            Ok(ApiResponse::redirect(&app.config.error_redirect(e.reason_code())).with_cookie(&clear_state))
+            let redirect = ApiResponse::redirect(&app.config.error_redirect(e.reason_code()));
+            // A stale or forged callback leaves the state of a newer login in this browser alone.
+            Ok(match state_matches {
+                true => redirect.with_cookie(&clear_state),
+                false => redirect,
+            })
         }
     }
 }
