@@ -4,7 +4,7 @@ use chrono::Utc;
 use libsql::params;
 
 use super::sql::{account_exists, now, opt_int, opt_text, text, ts};
-use super::{Result, Store};
+use super::{Result, Store, StoreError};
 
 /// One row of the collection log.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -41,7 +41,41 @@ pub struct LogEntry<'a> {
 impl Store {
     /// Takes the lease `name` for `ttl` unless someone else holds an unexpired
     /// one. One statement, so two processes cannot both win.
+    ///
+    /// A try that timed out may have taken the lease all the same (the
+    /// answer was lost, not the write): this process remembers it and gives
+    /// such a lease back before its next try, so that the next run here is
+    /// not locked out until the lease expires.
     pub async fn try_lease(&self, name: &str, holder: &str, ttl: std::time::Duration) -> Result<bool> {
+        self.release_unsure_leases(name).await?;
+        match self.take_lease(name, holder, ttl).await {
+            Err(e @ StoreError::TimedOut(_)) => {
+                self.unsure_leases().push((name.to_string(), holder.to_string()));
+                Err(e)
+            }
+            taken => taken,
+        }
+    }
+
+    async fn release_unsure_leases(&self, name: &str) -> Result<()> {
+        let unsure: Vec<String> = {
+            let mut all = self.unsure_leases();
+            let (mine, others) = std::mem::take(&mut *all).into_iter().partition(|(n, _)| n == name);
+            *all = others;
+            mine.into_iter().map(|(_, holder)| holder).collect()
+        };
+        for (i, holder) in unsure.iter().enumerate() {
+            if let Err(e) = self.release_lease(name, holder).await {
+                // Still unsure: keep them for the next try.
+                let rest = unsure[i..].iter().map(|h| (name.to_string(), h.clone()));
+                self.unsure_leases().extend(rest);
+                return Err(e);
+            }
+        }
+        Ok(())
+    }
+
+    async fn take_lease(&self, name: &str, holder: &str, ttl: std::time::Duration) -> Result<bool> {
         let conn = self.writer().await?;
         let now_t = Utc::now();
         let expires = now_t + chrono::Duration::from_std(ttl).unwrap_or(chrono::Duration::minutes(15));

@@ -82,6 +82,8 @@ pub struct Store {
     write_turn: std::sync::Arc<tokio::sync::Mutex<()>>,
     /// Scripts waiting for the writer; see [`Store::write_script`].
     waiting: std::sync::Arc<std::sync::Mutex<Vec<WaitingScript>>>,
+    /// `(lease, holder)` whose taking timed out; see [`Store::try_lease`].
+    unsure_leases: std::sync::Arc<std::sync::Mutex<Vec<(String, String)>>>,
 }
 
 /// A transactional script and who waits for its outcome.
@@ -146,6 +148,7 @@ impl Store {
             keys,
             write_turn: Default::default(),
             waiting: Default::default(),
+            unsure_leases: Default::default(),
         };
         if local {
             // WAL lets readers and one writer work at once; it persists in the file.
@@ -241,6 +244,10 @@ impl Store {
 
     fn waiting(&self) -> std::sync::MutexGuard<'_, Vec<WaitingScript>> {
         self.waiting.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn unsure_leases(&self) -> std::sync::MutexGuard<'_, Vec<(String, String)>> {
+        self.unsure_leases.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Applies every migration not yet applied; safe to call from many processes.
