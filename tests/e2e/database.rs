@@ -287,6 +287,8 @@ async fn the_next_runs_work(t: &TestApp) {
             assert_eq!(count(&report, "collected"), 2, "{report}");
         }
     }
+    // Each run took its lease and gave it back; a lease left by a silent run would still be here.
+    assert_eq!(row_count(t, "job_leases").await, 0, "a lease outlived its run");
     assert_no_orphans(t).await;
     assert_discreet(&captured_logs(), "the logs");
     assert_no_secrets(&t.control, captured_logs().as_bytes(), "the logs");
@@ -323,8 +325,11 @@ async fn a_lease_taken_by_a_run_whose_answer_was_lost_does_not_lock_out_the_next
         let mut held = 0;
         while let Some(row) = rows.next().await.expect("row") {
             held += 1;
-            let (name, from, to): (String, String, String) =
-                (row.get(0).expect("name"), row.get(1).expect("from"), row.get(2).expect("to"));
+            let (name, from, to): (String, String, String) = (
+                row.get(0).expect("name"),
+                row.get(1).expect("from"),
+                row.get(2).expect("to"),
+            );
             println!("left by a run that timed out: lease {name} from {from} to {to}");
         }
         assert_eq!(held, Job::ALL.len(), "each job's lease write landed unanswered");

@@ -126,7 +126,11 @@ impl Store {
                 }
                 (Builder::new_local(path).build().await?, true, None)
             }
-            DatabaseConfig::Remote { url, auth_token, timeout } => {
+            DatabaseConfig::Remote {
+                url,
+                auth_token,
+                timeout,
+            } => {
                 // Turso's libsql:// is HTTPS underneath.
                 let url = match url.strip_prefix("libsql://") {
                     Some(rest) => format!("https://{rest}"),
