@@ -33,6 +33,8 @@ struct LinkState {
     requests: AtomicU64,
     /// Cut the link once this many requests went through.
     down_after: AtomicU64,
+    /// Go silent (a black hole) once this many requests went through.
+    silent_after: AtomicU64,
     /// Bumped on every cut: connections of an older epoch close.
     epoch: AtomicU64,
     /// What goes missing while the link is silent (`SILENT_*`): connections
@@ -56,6 +58,7 @@ impl Link {
             delay_ms: AtomicU64::new(0),
             requests: AtomicU64::new(0),
             down_after: AtomicU64::new(u64::MAX),
+            silent_after: AtomicU64::new(u64::MAX),
             epoch: AtomicU64::new(0),
             silent: AtomicU8::new(SILENT_NOT),
         });
@@ -89,8 +92,14 @@ impl Link {
 
     fn restore(&self) {
         self.state.down_after.store(u64::MAX, Ordering::SeqCst);
+        self.state.silent_after.store(u64::MAX, Ordering::SeqCst);
         self.state.down.store(false, Ordering::SeqCst);
         self.state.silent.store(SILENT_NOT, Ordering::SeqCst);
+    }
+
+    fn hang_after(&self, more_requests: u64) {
+        let now = self.state.requests.load(Ordering::SeqCst);
+        self.state.silent_after.store(now + more_requests, Ordering::SeqCst);
     }
 
     /// Keeps every connection open and answers nothing (`SILENT_*` says what is lost).
@@ -133,6 +142,9 @@ async fn pipe(
             let total = link.requests.fetch_add(starts, Ordering::SeqCst) + starts;
             if total > link.down_after.load(Ordering::SeqCst) && !link.down.swap(true, Ordering::SeqCst) {
                 link.epoch.fetch_add(1, Ordering::SeqCst);
+            }
+            if total > link.silent_after.load(Ordering::SeqCst) {
+                link.silent.store(SILENT_BLACK_HOLE, Ordering::SeqCst);
             }
         }
         let lost = match link.silent.load(Ordering::SeqCst) {
@@ -334,6 +346,39 @@ async fn a_lease_taken_by_a_run_whose_answer_was_lost_does_not_lock_out_the_next
         }
         assert_eq!(held, Job::ALL.len(), "each job's lease write landed unanswered");
         the_next_runs_work(&t).await;
+    })
+    .await
+    .expect("a silent database hung the app: some call has no deadline");
+}
+
+#[tokio::test]
+async fn a_database_that_goes_silent_during_a_run_ends_the_run_with_what_it_has() {
+    tokio::time::timeout(NO_HANG, async {
+        let (t, link, _sqld) = app_with_a_deadline().await;
+        let ids = connect_influencers(&t, 5).await;
+        // The lease, the candidates and the chunk's budgets answer; the first
+        // account's results do not (one account at a time: COLLECT_CONCURRENCY=1).
+        link.hang_after(3);
+        let (status, body) = get(&t, &Job::CollectInsights.cron_path(), Some(CRON_SECRET)).await;
+        assert_eq!(status, 200, "{body}");
+        let report: Value = serde_json::from_str(&body).expect("json");
+        assert_eq!(count(&report, "failed"), 1, "no account after the first silence: {report}");
+        assert_eq!(count(&report, "collected"), 0, "{report}");
+        assert_eq!(count(&report, "remaining"), ids.len() as u64 - 1, "{report}");
+        assert_discreet(&body, "the report");
+        link.restore();
+        // The account whose write went unanswered is whole or untouched, and
+        // the next run collects every account (the same hour: idempotent).
+        let (status, body) = get(&t, &Job::CollectInsights.cron_path(), Some(CRON_SECRET)).await;
+        assert_eq!(status, 200, "{body}");
+        let report: Value = serde_json::from_str(&body).expect("json");
+        assert_eq!(count(&report, "collected"), ids.len() as u64, "{report}");
+        assert_eq!(row_count(&t, "job_leases").await, 0, "a lease outlived its run");
+        for ig in &ids {
+            assert_eq!(rows_of(&t, ig).await.1, 1, "{ig}: one log row for its data");
+        }
+        assert_no_orphans(&t).await;
+        assert_discreet(&captured_logs(), "the logs");
     })
     .await
     .expect("a silent database hung the app: some call has no deadline");

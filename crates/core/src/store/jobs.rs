@@ -4,7 +4,7 @@ use chrono::Utc;
 use libsql::params;
 
 use super::sql::{account_exists, now, opt_int, opt_text, text, ts};
-use super::{Result, Store, StoreError};
+use super::{Result, Store};
 
 /// One row of the collection log.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -48,12 +48,22 @@ impl Store {
     /// not locked out until the lease expires.
     pub async fn try_lease(&self, name: &str, holder: &str, ttl: std::time::Duration) -> Result<bool> {
         self.release_unsure_leases(name).await?;
-        match self.take_lease(name, holder, ttl).await {
-            Err(e @ StoreError::TimedOut(_)) => {
-                self.unsure_leases().push((name.to_string(), holder.to_string()));
-                Err(e)
-            }
-            taken => taken,
+        let taken = self.take_lease(name, holder, ttl).await;
+        self.remember_if_unsure(&taken, name, holder);
+        taken
+    }
+
+    /// A lease whose release timed out may still be held: it is given back
+    /// before this process's next try too.
+    pub async fn release_lease(&self, name: &str, holder: &str) -> Result<()> {
+        let released = self.delete_lease(name, holder).await;
+        self.remember_if_unsure(&released, name, holder);
+        released
+    }
+
+    fn remember_if_unsure<T>(&self, outcome: &Result<T>, name: &str, holder: &str) {
+        if matches!(outcome, Err(e) if e.is_timeout()) {
+            self.unsure_leases().push((name.to_string(), holder.to_string()));
         }
     }
 
@@ -65,7 +75,7 @@ impl Store {
             mine.into_iter().map(|(_, holder)| holder).collect()
         };
         for (i, holder) in unsure.iter().enumerate() {
-            if let Err(e) = self.release_lease(name, holder).await {
+            if let Err(e) = self.delete_lease(name, holder).await {
                 // Still unsure: keep them for the next try.
                 let rest = unsure[i..].iter().map(|h| (name.to_string(), h.clone()));
                 self.unsure_leases().extend(rest);
@@ -91,7 +101,7 @@ impl Store {
         Ok(changed == 1)
     }
 
-    pub async fn release_lease(&self, name: &str, holder: &str) -> Result<()> {
+    async fn delete_lease(&self, name: &str, holder: &str) -> Result<()> {
         let conn = self.writer().await?;
         conn.execute(
             "DELETE FROM job_leases WHERE name = ?1 AND holder = ?2",

@@ -57,6 +57,12 @@ impl StoreError {
         }
     }
 
+    /// The database did not answer in time: every call is likely to fail the
+    /// same way for a while, so a job starts no more accounts.
+    pub fn is_timeout(&self) -> bool {
+        matches!(self, StoreError::TimedOut(_))
+    }
+
     /// The same failure for another waiter of a group write: a timeout stays
     /// one, anything else keeps its text.
     fn shared(&self) -> StoreError {
