@@ -88,7 +88,7 @@ pub struct Store {
     write_turn: std::sync::Arc<tokio::sync::Mutex<()>>,
     /// Scripts waiting for the writer; see [`Store::write_script`].
     waiting: std::sync::Arc<std::sync::Mutex<Vec<WaitingScript>>>,
-    /// `(lease, holder)` whose taking timed out; see [`Store::try_lease`].
+    /// `(lease, holder)` whose taking or giving back timed out; see [`Store::try_lease`].
     unsure_leases: std::sync::Arc<std::sync::Mutex<Vec<(String, String)>>>,
 }
 
