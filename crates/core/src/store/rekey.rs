@@ -88,7 +88,12 @@ pub struct RekeyProgress {
 impl Store {
     /// Seals every value still under an old key with the current key, `chunk`
     /// accounts at a time. With `dry_run`, counts and checks only.
-    pub async fn rekey(&self, chunk: u32, dry_run: bool, progress: &dyn Fn(RekeyProgress)) -> Result<RekeyReport> {
+    pub async fn rekey(
+        &self,
+        chunk: u32,
+        dry_run: bool,
+        progress: &(dyn Fn(RekeyProgress) + Send + Sync),
+    ) -> Result<RekeyReport> {
         let keys = &self.keys;
         let mut report = RekeyReport {
             dry_run,
