@@ -69,9 +69,13 @@ fn summary(r: &RekeyReport) -> String {
             u.reason
         ));
     }
-    match r.old_keys_droppable() {
-        true => out.push_str("every old key can now be dropped from TOKEN_ENCRYPTION_KEY\n"),
-        false => out.push_str(&format!(
+    match (r.old_keys.is_empty(), r.old_keys_droppable()) {
+        (true, _) => out.push_str("no old key is configured: nothing to drop\n"),
+        (false, true) => out.push_str(&format!(
+            "no value is sealed with an old key: {} can now be dropped from TOKEN_ENCRYPTION_KEY\n",
+            r.old_keys.join(", ")
+        )),
+        (false, false) => out.push_str(&format!(
             "old keys still in use, keep them: {} (run `urlinsta rekey`)\n",
             r.old_keys_in_use.join(", ")
         )),

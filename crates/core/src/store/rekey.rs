@@ -62,7 +62,9 @@ pub struct RekeyReport {
     /// between our read and our write; what it wrote uses the current key.
     pub changed_meanwhile: u64,
     pub unreadable: Vec<Unreadable>,
-    /// Configured keys other than the current one that still seal a value:
+    /// Configured keys other than the current one.
+    pub old_keys: Vec<String>,
+    /// The old keys that still seal a value:
     /// dropping one of them would lose those tokens.
     pub old_keys_in_use: Vec<String>,
 }
@@ -149,11 +151,10 @@ impl Store {
             true => report.before.clone(),
             false => self.values_per_key().await?,
         };
-        report.old_keys_in_use = keys
-            .key_ids()
-            .skip(1)
+        report.old_keys = keys.key_ids().skip(1).map(str::to_string).collect();
+        report.old_keys_in_use = (report.old_keys.iter())
             .filter(|id| report.after.get(*id).is_some_and(|n| *n > 0))
-            .map(str::to_string)
+            .cloned()
             .collect();
         Ok(report)
     }
