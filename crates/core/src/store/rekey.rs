@@ -8,12 +8,11 @@
 
 use std::collections::{BTreeMap, HashSet};
 
-use libsql::Row;
 use serde::Serialize;
 
 use super::accounts::{PAGE_TOKEN, USER_TOKEN};
 use super::sql::text;
-use super::{Result, Store};
+use super::{Result, Store, StoreError};
 use crate::crypto::Keyring;
 
 /// Every encrypted column of `tokens` and the associated data it is sealed
@@ -109,31 +108,7 @@ impl Store {
             let Some(last) = values.last() else { break };
             after_id = last.account_id;
             scanned += values.len() as u64;
-            let mut reseals = Vec::new();
-            for value in values {
-                let key_id = Keyring::key_id_of(&value.stored).map(str::to_string);
-                *report.before.entry(key_label(key_id.as_deref())).or_default() += 1;
-                if keys.is_current(&value.stored) {
-                    continue;
-                }
-                match keys.reencrypt(&value.stored, value.context) {
-                    Ok(replacement) => reseals.push(Reseal {
-                        account_id: value.account_id,
-                        column: value.column,
-                        expected: value.stored,
-                        replacement,
-                    }),
-                    Err(e) => {
-                        tracing::warn!(account_id = value.account_id, column = value.column, key_id = ?key_id, error = %e, "a stored token cannot be decrypted; left alone");
-                        report.unreadable.push(Unreadable {
-                            account_id: value.account_id,
-                            column: value.column,
-                            key_id,
-                            reason: e.to_string(),
-                        });
-                    }
-                }
-            }
+            let reseals = reseals_for(keys, values, &mut report);
             let wanted = reseals.len() as u64;
             let written = match dry_run {
                 true => wanted,
@@ -160,7 +135,7 @@ impl Store {
     }
 
     /// Encrypted values per key id, as stored now.
-    pub async fn values_per_key(&self) -> Result<BTreeMap<String, u64>> {
+    async fn values_per_key(&self) -> Result<BTreeMap<String, u64>> {
         let mut counts = BTreeMap::new();
         let mut after_id = 0;
         loop {
@@ -176,17 +151,31 @@ impl Store {
 
     /// The encrypted values of up to `limit` accounts after `after_account`, in account order.
     pub async fn sealed_values(&self, after_account: i64, limit: u32) -> Result<Vec<SealedValue>> {
+        self.query_sealed(
+            "WHERE user_id > ?1 ORDER BY user_id LIMIT ?2",
+            libsql::params![after_account, limit],
+        )
+        .await
+    }
+
+    /// The encrypted values of the `tokens` rows `filter` selects.
+    async fn query_sealed(&self, filter: &str, params: impl libsql::params::IntoParams) -> Result<Vec<SealedValue>> {
         let columns = SEALED_COLUMNS.map(|(c, _)| c).join(", ");
         let conn = self.conn().await?;
         let mut rows = conn
-            .query(
-                &format!("SELECT user_id, {columns} FROM tokens WHERE user_id > ?1 ORDER BY user_id LIMIT ?2"),
-                libsql::params![after_account, limit],
-            )
+            .query(&format!("SELECT user_id, {columns} FROM tokens {filter}"), params)
             .await?;
         let mut out = Vec::new();
         while let Some(row) = rows.next().await? {
-            out.extend(sealed_of(&row)?);
+            let account_id: i64 = row.get(0)?;
+            for (i, (column, context)) in SEALED_COLUMNS.into_iter().enumerate() {
+                out.push(SealedValue {
+                    account_id,
+                    column,
+                    stored: row.get((i + 1) as i32)?,
+                    context,
+                });
+            }
         }
         Ok(out)
     }
@@ -198,6 +187,16 @@ impl Store {
     pub async fn reseal(&self, reseals: &[Reseal]) -> Result<u64> {
         if reseals.is_empty() {
             return Ok(0);
+        }
+        // Column names go into the SQL text: only the listed ones ever do.
+        if let Some(r) = reseals
+            .iter()
+            .find(|r| !SEALED_COLUMNS.iter().any(|(c, _)| *c == r.column))
+        {
+            return Err(StoreError::Corrupt(format!(
+                "`{}` is not an encrypted column",
+                r.column
+            )));
         }
         let script: String = reseals
             .iter()
@@ -214,21 +213,12 @@ impl Store {
         self.write_script(script).await?;
         // Fresh nonces make every replacement unique: where it is stored now, our write won.
         let ids: Vec<String> = reseals.iter().map(|r| r.account_id.to_string()).collect();
-        let columns = SEALED_COLUMNS.map(|(c, _)| c).join(", ");
-        let conn = self.conn().await?;
-        let mut rows = conn
-            .query(
-                &format!(
-                    "SELECT user_id, {columns} FROM tokens WHERE user_id IN ({})",
-                    ids.join(",")
-                ),
-                (),
-            )
-            .await?;
-        let mut now = HashSet::new();
-        while let Some(row) = rows.next().await? {
-            now.extend(sealed_of(&row)?.into_iter().map(|v| (v.account_id, v.column, v.stored)));
-        }
+        let now: HashSet<_> = (self
+            .query_sealed(&format!("WHERE user_id IN ({})", ids.join(",")), ())
+            .await?)
+            .into_iter()
+            .map(|v| (v.account_id, v.column, v.stored))
+            .collect();
         let written = reseals
             .iter()
             .filter(|r| now.contains(&(r.account_id, r.column, r.replacement.clone())));
@@ -236,19 +226,41 @@ impl Store {
     }
 }
 
-/// The values of one `SELECT user_id, <SEALED_COLUMNS>` row.
-fn sealed_of(row: &Row) -> Result<Vec<SealedValue>> {
-    let account_id: i64 = row.get(0)?;
-    let mut out = Vec::with_capacity(SEALED_COLUMNS.len());
-    for (i, (column, context)) in SEALED_COLUMNS.into_iter().enumerate() {
-        out.push(SealedValue {
-            account_id,
-            column,
-            stored: row.get((i + 1) as i32)?,
-            context,
-        });
+/// What to seal again among `values`, counting them per key id in `report`
+/// and reporting the ones no configured key opens.
+fn reseals_for(keys: &Keyring, values: Vec<SealedValue>, report: &mut RekeyReport) -> Vec<Reseal> {
+    let mut reseals = Vec::new();
+    for value in values {
+        let key_id = Keyring::key_id_of(&value.stored).map(str::to_string);
+        *report.before.entry(key_label(key_id.as_deref())).or_default() += 1;
+        if keys.is_current(&value.stored) {
+            continue;
+        }
+        match keys.reencrypt(&value.stored, value.context) {
+            Ok(replacement) => reseals.push(Reseal {
+                account_id: value.account_id,
+                column: value.column,
+                expected: value.stored,
+                replacement,
+            }),
+            Err(e) => {
+                tracing::warn!(
+                    account_id = value.account_id,
+                    column = value.column,
+                    key_id = ?key_id,
+                    error = %e,
+                    "a stored token cannot be decrypted; left alone"
+                );
+                report.unreadable.push(Unreadable {
+                    account_id: value.account_id,
+                    column: value.column,
+                    key_id,
+                    reason: e.to_string(),
+                });
+            }
+        }
     }
-    Ok(out)
+    reseals
 }
 
 /// A value's key id for counting; values not in the `v1:<id>:` form count together.
