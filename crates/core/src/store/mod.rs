@@ -9,6 +9,7 @@ mod collect;
 mod deletions;
 mod jobs;
 mod notifications;
+mod rekey;
 mod schema;
 pub mod sql;
 
@@ -21,6 +22,7 @@ pub use collect::*;
 pub use deletions::*;
 pub use jobs::*;
 pub use notifications::*;
+pub use rekey::*;
 
 use crate::config::DatabaseConfig;
 use crate::crypto::{CryptoError, Keyring};
