@@ -607,6 +607,60 @@ async fn csv_export_parses_and_from_to_filter_by_end_time() {
 }
 
 #[tokio::test]
+async fn pages_of_insights_add_up_to_the_whole_history_in_json_and_csv() {
+    let t = spawn_app().await;
+    t.connect().await;
+    cron(&t, "collect-insights").await;
+    let all = insights(&t, DEFAULT_IG, "").await;
+    assert!(all.len() > 5, "a history of several pages: {all:?}");
+
+    // JSON: follow `next` until a page comes back without it.
+    let (mut paged, mut query, mut pages) = (Vec::new(), "?limit=5".to_string(), 0);
+    loop {
+        let (status, body) = admin_get(&t, &format!("/api/insights/{DEFAULT_IG}{query}")).await;
+        assert_eq!(status, 200, "{body}");
+        let rows = body["insights"].as_array().unwrap();
+        assert!(rows.len() <= 5 && body["count"] == rows.len(), "{body}");
+        paged.extend(rows.iter().cloned());
+        pages += 1;
+        match body["next"].as_str() {
+            Some(next) => query = format!("?limit=5&after={next}"),
+            None => break,
+        }
+    }
+    assert_eq!(paged, all, "the pages, in order, are the history");
+    assert_eq!(pages, all.len() / 5 + 1);
+
+    // CSV: follow the Link header; each page has its own header line.
+    let (mut lines, mut url) = (
+        Vec::new(),
+        Some(format!("/api/insights/{DEFAULT_IG}?format=csv&limit=4")),
+    );
+    while let Some(next) = url {
+        let r = t.browser.get(t.api(&next)).bearer_auth(ADMIN_KEY).send().await.unwrap();
+        assert_eq!(r.status(), 200);
+        url = r.headers().get("link").map(|link| {
+            let link = link.to_str().unwrap();
+            assert!(link.ends_with(">; rel=\"next\""), "{link}");
+            link[1..link.find('>').unwrap()].to_string()
+        });
+        lines.extend(r.text().await.unwrap().lines().skip(1).map(String::from));
+    }
+    assert_eq!(lines.len(), all.len());
+    for (line, row) in lines.iter().zip(&all) {
+        assert!(
+            line.starts_with(&format!("{},", row["metric_name"].as_str().unwrap())),
+            "{line}"
+        );
+    }
+
+    for bad in ["?limit=0", "?limit=10001", "?limit=many", "?after=not-a-cursor"] {
+        let (status, body) = admin_get(&t, &format!("/api/insights/{DEFAULT_IG}{bad}")).await;
+        assert_eq!(status, 400, "{bad}: {body}");
+    }
+}
+
+#[tokio::test]
 async fn usage_above_ninety_percent_stops_the_run() {
     let t = spawn_app_with(Options {
         vars: vec![("COLLECT_CONCURRENCY", "1".into())],

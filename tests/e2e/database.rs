@@ -573,7 +573,7 @@ async fn one_embedded_file_shared_by_three_processes_never_says_locked() {
 }
 
 #[tokio::test]
-async fn function_processes_whose_database_is_unreachable_from_the_start_answer_503_and_recover() {
+async fn function_processes_whose_database_is_unreachable_from_the_start_answer_503_but_liveness_and_recover() {
     // The database is there, the way to it is not (a closed port, in effect).
     let sqld = Sqld::start().await;
     let link = Link::to(&sqld.url).await;
@@ -586,6 +586,7 @@ async fn function_processes_whose_database_is_unreachable_from_the_start_answer_
     ]);
     let (_health, health) = start_function(env!("CARGO_BIN_EXE_health-db"), &env).await;
     let (_cron, cron) = start_function(env!("CARGO_BIN_EXE_cron-refresh-tokens"), &env).await;
+    let (_live, live) = start_function(env!("CARGO_BIN_EXE_health"), &env).await;
     let client = reqwest::Client::new();
     let get = |url: String| {
         let client = client.clone();
@@ -608,10 +609,17 @@ async fn function_processes_whose_database_is_unreachable_from_the_start_answer_
             let (status, body) = get(url.clone()).await;
             assert_eq!(status, 503, "{url}: {body}");
             let error: Value = serde_json::from_str(&body).expect("a JSON error");
-            assert!(error["message"].is_string(), "{body}");
+            assert!(
+                error["message"].as_str().is_some_and(|m| m.contains("database")),
+                "{body}"
+            );
             assert_discreet(&body, &url);
         }
     }
+    // Liveness is the process, not the database: it answers all the same.
+    let (status, body) = get(format!("{live}/api/health")).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(serde_json::from_str::<Value>(&body).expect("json")["status"], "ok");
     // The start is retried on the next request: the database back, the functions work.
     link.restore();
     let (status, body) = get(format!("{health}/api/health/db")).await;

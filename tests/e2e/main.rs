@@ -60,6 +60,7 @@ mod load;
 mod oauth;
 mod page;
 mod receiver;
+mod rekey;
 mod security;
 mod storage;
 mod tokens;

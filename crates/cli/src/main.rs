@@ -1,8 +1,10 @@
 //! `urlinsta`: run the whole service on one machine (server + scheduler, with
 //! the sandbox standing in for Meta when no app is configured), migrate the
-//! database, run one job by hand, or measure collection at scale.
+//! database, run one job by hand, re-encrypt tokens after a key rotation, or
+//! measure collection at scale.
 
 mod bench;
+mod rekey;
 mod serve;
 
 use std::io::IsTerminal;
@@ -39,6 +41,8 @@ enum Command {
         #[arg(long)]
         shards: Option<u32>,
     },
+    /// Re-encrypt stored tokens still under an old TOKEN_ENCRYPTION_KEY with the current (first) key.
+    Rekey(rekey::RekeyArgs),
     /// Measure collection at scale against the sandbox (see BENCHMARKS.md).
     Bench(bench::BenchArgs),
     /// The sandbox of `bench`, run as its child process.
@@ -52,6 +56,7 @@ async fn main() -> anyhow::Result<()> {
     match cli.command {
         Command::Serve(args) => serve::serve(args).await,
         Command::Bench(args) => bench::bench(args).await,
+        Command::Rekey(args) => rekey::rekey(args).await,
         Command::BenchSandbox => bench::serve_sandbox_child().await,
         Command::Migrate => {
             let config = Config::from_env()?;

@@ -135,7 +135,24 @@ impl Keyring {
 
     /// The key id a stored value was written with (for rotation reports).
     pub fn key_id_of(stored: &str) -> Option<&str> {
-        stored.split(':').nth(1)
+        let (id, _) = stored.strip_prefix(CIPHER_PREFIX)?.strip_prefix(':')?.split_once(':')?;
+        Some(id)
+    }
+
+    /// Every configured key id, the current one first.
+    pub fn key_ids(&self) -> impl Iterator<Item = &str> {
+        self.keys.iter().map(|(id, _)| id.as_str())
+    }
+
+    /// Whether a stored value is already sealed with the current key.
+    pub fn is_current(&self, stored: &str) -> bool {
+        Self::key_id_of(stored) == Some(self.current_key_id())
+    }
+
+    /// Seals a stored value again under the current key (after a rotation),
+    /// so that the token inside never leaves this module.
+    pub fn reencrypt(&self, stored: &str, context: &str) -> Result<String, CryptoError> {
+        Ok(self.encrypt(&self.decrypt(stored, context)?, context))
     }
 }
 
@@ -209,6 +226,16 @@ mod tests {
         assert_eq!(rotated.decrypt(&before, "page_token").unwrap(), "tok");
         let after = rotated.encrypt("tok", "page_token");
         assert_eq!(Keyring::key_id_of(&after), Some("k2"));
+        assert!(rotated.is_current(&after) && !rotated.is_current(&before));
+        let resealed = rotated.reencrypt(&before, "page_token").unwrap();
+        assert_eq!(Keyring::key_id_of(&resealed), Some("k2"));
+        assert_eq!(rotated.decrypt(&resealed, "page_token").unwrap(), "tok");
+        assert!(
+            rotated.reencrypt(&before, "user_token").is_err(),
+            "the column stays bound"
+        );
+        assert_eq!(rotated.key_ids().collect::<Vec<_>>()[0], "k2");
+        assert_eq!(Keyring::key_id_of("EAAplain"), None);
         let only_new = Keyring::parse(&new).unwrap();
         assert!(matches!(
             only_new.decrypt(&before, "page_token"),

@@ -82,6 +82,9 @@ fn row(metric: &str, value: i64, period: &str, end: chrono::DateTime<Utc>) -> Me
 
 /// The queries measured: the whole history as JSON and CSV, and what the
 /// page asks for (one request per chart and range, and the CSV download).
+/// One page of the paged read (`limit`; the next pages cost the same).
+pub const PAGE_QUERY: &str = "?limit=5000";
+
 pub fn queries() -> Vec<(String, String)> {
     let day = |back: i64| {
         (Utc::now() - chrono::Duration::days(back))
@@ -93,6 +96,7 @@ pub fn queries() -> Vec<(String, String)> {
     vec![
         ("".into(), "everything, JSON".into()),
         ("?format=csv".into(), "everything, CSV".into()),
+        (PAGE_QUERY.into(), "the year in pages: the first 5,000 rows, JSON".into()),
         (
             format!("?from={d30}&to={to}&metric=followers_count&format=json"),
             "dashboard chart: followers, 30 days (hourly)".into(),

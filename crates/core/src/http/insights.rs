@@ -15,40 +15,44 @@ use crate::app::App;
 use crate::collect::metrics::MetricName;
 use crate::collect::{self, Outcome, Skip};
 use crate::store::sql::ts;
-use crate::store::{Account, SnapshotStatus, StoredAudience, StoredInsight};
+use crate::store::{Account, InsightsFilter, RowKey, SnapshotStatus, StoredAudience, StoredInsight};
 
 /// More metric names than Meta has is a mistake, not a query.
 const MAX_METRICS: usize = 50;
+/// The largest page a client may ask for (`limit`).
+const MAX_LIMIT: usize = 10_000;
 
-/// `GET /api/insights/:userId?from=&to=&metric=&format=json|csv`.
+/// `GET /api/insights/:userId?from=&to=&metric=&format=json|csv&limit=&after=`.
+/// Without `limit`, every matching row; with it, a page, and the cursor of
+/// the next one (`next` in JSON, a `Link: <..>; rel="next"` header in CSV)
+/// while a page comes back full.
 pub async fn insights(app: &App, req: &ApiRequest) -> Result<ApiResponse, ApiError> {
     let account = authorized_account(app, req).await?;
     let query = InsightsQuery::parse(req)?;
-    let (from, until) = (query.from.as_deref(), query.until.as_deref());
+    let filter = &query.filter;
     Ok(match query.format {
         Format::Json => {
             // The rows arrive as JSON already, and go out as they are.
-            let (count, rows) = app
-                .store
-                .stored_insights_json(account.id, from, until, &query.metrics)
-                .await?;
-            let insights = RawValue::from_string(rows).map_err(ApiError::internal)?;
+            let page = app.store.stored_insights_json(account.id, filter).await?;
+            let insights = RawValue::from_string(page.json).map_err(ApiError::internal)?;
             ApiResponse::ok(&InsightsBody {
                 instagram_user_id: &account.instagram_user_id,
-                from,
-                to: until,
-                count,
+                from: filter.from.as_deref(),
+                to: filter.until.as_deref(),
+                count: page.count,
                 insights: &insights,
+                next: page.next.as_ref().map(cursor),
             })
         }
         Format::Csv => {
-            let rows = app
-                .store
-                .stored_insights(account.id, from, until, &query.metrics)
-                .await?;
+            let page = app.store.stored_insights_json(account.id, filter).await?;
+            let rows: Vec<StoredInsight> = serde_json::from_str(&page.json).map_err(ApiError::internal)?;
             let mut r = ApiResponse::text(StatusCode::OK, "text/csv; charset=utf-8", to_csv(&rows));
             let disposition = format!("attachment; filename=\"insights-{}.csv\"", account.instagram_user_id);
             r.set_header("content-disposition", &disposition);
+            if let Some(next) = &page.next {
+                r.set_header("link", &format!("<{}>; rel=\"next\"", next_url(req, next)));
+            }
             r
         }
     })
@@ -61,6 +65,30 @@ struct InsightsBody<'a> {
     to: Option<&'a str>,
     count: usize,
     insights: &'a RawValue,
+    /// The `after` of the next page; only with `limit`, while pages come back full.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    next: Option<String>,
+}
+
+/// A row key as the opaque cursor clients pass back in `after`.
+fn cursor(key: &RowKey) -> String {
+    crate::crypto::b64url(serde_json::to_string(key).unwrap_or_default().as_bytes())
+}
+
+fn parse_cursor(value: &str) -> Result<RowKey, ApiError> {
+    crate::crypto::b64url_decode(value)
+        .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+        .ok_or_else(|| ApiError::BadRequest("`after` must be the `next` cursor of an earlier page".into()))
+}
+
+/// This request's path and query, with `after` set to the next page's cursor.
+fn next_url(req: &ApiRequest, next: &RowKey) -> String {
+    let mut url = url::form_urlencoded::Serializer::new(String::new());
+    for (k, v) in req.query.iter().filter(|(k, _)| k != "after") {
+        url.append_pair(k, v);
+    }
+    url.append_pair("after", &cursor(next));
+    format!("{}?{}", req.path, url.finish())
 }
 
 /// `GET /api/insights/:userId/audience`: the latest daily snapshot.
@@ -153,11 +181,9 @@ enum Format {
 }
 
 /// The insights query, parsed: `from <= end_time < until`, stored-time form.
-#[derive(Debug, PartialEq)]
+#[derive(Debug)]
 struct InsightsQuery {
-    from: Option<String>,
-    until: Option<String>,
-    metrics: Vec<String>,
+    filter: InsightsFilter,
     format: Format,
 }
 
@@ -196,10 +222,26 @@ impl InsightsQuery {
             "csv" => Format::Csv,
             _ => return Err(ApiError::BadRequest("format must be json or csv".into())),
         };
+        let limit = match req.query("limit") {
+            None => None,
+            Some(v) => match v.parse::<usize>() {
+                Ok(n) if (1..=MAX_LIMIT).contains(&n) && v.bytes().all(|b| b.is_ascii_digit()) => Some(n),
+                _ => {
+                    return Err(ApiError::BadRequest(format!(
+                        "`limit` must be a whole number from 1 to {MAX_LIMIT}"
+                    )));
+                }
+            },
+        };
+        let after = req.query("after").map(parse_cursor).transpose()?;
         Ok(InsightsQuery {
-            from: from.map(ts),
-            until: until.map(ts),
-            metrics,
+            filter: InsightsFilter {
+                from: from.map(ts),
+                until: until.map(ts),
+                metrics,
+                after,
+                limit,
+            },
             format,
         })
     }
@@ -314,12 +356,12 @@ mod tests {
     #[test]
     fn dates_and_times_bound_the_range() {
         let q = query("from=2026-11-01&to=2026-11-03&metric=reach,views&format=csv").unwrap();
-        assert_eq!(q.from.as_deref(), Some("2026-11-01T00:00:00Z"));
-        assert_eq!(q.until.as_deref(), Some("2026-11-04T00:00:00Z"));
-        assert_eq!(q.metrics, vec!["reach", "views"]);
+        assert_eq!(q.filter.from.as_deref(), Some("2026-11-01T00:00:00Z"));
+        assert_eq!(q.filter.until.as_deref(), Some("2026-11-04T00:00:00Z"));
+        assert_eq!(q.filter.metrics, vec!["reach", "views"]);
         assert_eq!(q.format, Format::Csv);
         let q = query("to=2026-11-03T08:00:00Z").unwrap();
-        assert_eq!(q.until.as_deref(), Some("2026-11-03T08:00:01Z"));
+        assert_eq!(q.filter.until.as_deref(), Some("2026-11-03T08:00:01Z"));
         assert!(query("from=yesterday").is_err());
         assert!(query("from=2026-11-05&to=2026-11-01").is_err());
         assert!(query("metric=reach;drop").is_err());
@@ -330,7 +372,21 @@ mod tests {
         assert!(query("metric=%20reach").is_err());
         assert!(query("to=").is_err());
         assert!(query("format=").is_err());
-        assert_eq!(query("metric=").unwrap().metrics, Vec::<String>::new());
+        assert_eq!(query("metric=").unwrap().filter.metrics, Vec::<String>::new());
+    }
+
+    #[test]
+    fn pages_take_a_limit_and_the_cursor_they_handed_out() {
+        assert_eq!(query("limit=500").unwrap().filter.limit, Some(500));
+        for bad in ["0", "10001", "-1", "+5", "1.5", "x", ""] {
+            assert!(query(&format!("limit={bad}")).is_err(), "limit={bad}");
+        }
+        let key = RowKey("2026-11-28T08:00:00Z".into(), "reach".into(), "day".into());
+        let q = query(&format!("limit=2&after={}", cursor(&key))).unwrap();
+        assert_eq!(q.filter.after, Some(key));
+        for bad in ["", "x", "W10", &crate::crypto::b64url(b"[1,2,3]")] {
+            assert!(query(&format!("after={bad}")).is_err(), "after={bad}");
+        }
     }
 
     #[test]

@@ -5,16 +5,25 @@ use vercel_runtime::{Error, Request, Response, ResponseBody};
 
 use super::request::{from_hyper, to_hyper};
 use super::{ApiError, ApiResponse, Route};
-use crate::app::App;
+use crate::app::{App, StartupError};
 
 pub async fn handle(req: Request, route: Route) -> Result<Response<ResponseBody>, Error> {
     let response = match App::global().await {
+        // Liveness is the process and its configuration, not the database
+        // (that is /api/health/db): a cold start with the database away still answers it.
+        Err(e) if route == Route::Health && req.method() == "GET" && matches!(*e, StartupError::Store(_)) => {
+            tracing::warn!(error = %e, "started without the database");
+            super::health::health().await.unwrap_or_else(ApiError::into_response)
+        }
         Err(e) => {
             // Logged once per failed start; the body names no secret.
             tracing::error!(error = %e, "startup failed");
             eprintln!("urlinsta startup failed: {e}");
-            ApiError::Unavailable("the service is not configured correctly; see the function logs".into())
-                .into_response()
+            let what = match *e {
+                StartupError::Store(_) => "the database cannot be reached",
+                _ => "the service is not configured correctly",
+            };
+            ApiError::Unavailable(format!("{what}; see the function logs")).into_response()
         }
         Ok(app) => match from_hyper(req).await {
             Err(e) => e.into_response(),

@@ -134,7 +134,7 @@ pub struct Connected {
     pub previous_status: Option<TokenStatus>,
 }
 
-const USER_TOKEN: &str = "user_token";
+pub(super) const USER_TOKEN: &str = "user_token";
 pub(super) const PAGE_TOKEN: &str = "page_token";
 
 const ACCOUNT_SELECT: &str =

@@ -151,6 +151,30 @@ pub struct StoredInsight {
     pub collected_at: String,
 }
 
+/// Which stored insights to read: `from <= end_time < until`, some metrics
+/// (none: all), and for paging, only rows after a key and at most `limit`.
+#[derive(Debug, Clone, Default)]
+pub struct InsightsFilter {
+    pub from: Option<String>,
+    pub until: Option<String>,
+    pub metrics: Vec<String>,
+    pub after: Option<RowKey>,
+    pub limit: Option<usize>,
+}
+
+/// Where a stored insight sits in the read order: `(end_time, metric_name, period)`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RowKey(pub String, pub String, pub String);
+
+/// One read of stored insights: how many rows, the JSON array of them, and
+/// the key of the last one when the read stopped at its limit (more may follow).
+#[derive(Debug)]
+pub struct InsightsPage {
+    pub count: usize,
+    pub json: String,
+    pub next: Option<RowKey>,
+}
+
 /// The latest stored snapshot of one demographics metric.
 #[derive(Debug, Clone, Serialize)]
 pub struct StoredAudience {
@@ -388,58 +412,78 @@ impl Store {
         }
     }
 
-    /// Stored insights of an account with `from <= end_time < until`, optionally
-    /// only some metrics, in time order. Served, sort included, by `idx_insights_user_time`.
-    pub async fn stored_insights(
-        &self,
-        account_id: i64,
-        from: Option<&str>,
-        until: Option<&str>,
-        metrics: &[String],
-    ) -> Result<Vec<StoredInsight>> {
-        let (_, json) = self.stored_insights_json(account_id, from, until, metrics).await?;
-        serde_json::from_str(&json).map_err(|e| StoreError::Corrupt(format!("stored insights: {e}")))
+    /// Stored insights of an account (see [`InsightsFilter`]), in time order.
+    pub async fn stored_insights(&self, account_id: i64, filter: &InsightsFilter) -> Result<Vec<StoredInsight>> {
+        let page = self.stored_insights_json(account_id, filter).await?;
+        serde_json::from_str(&page.json).map_err(|e| StoreError::Corrupt(format!("stored insights: {e}")))
     }
 
-    /// [`Store::stored_insights`] as the read API sends them: how many, and a
-    /// JSON array of objects with the fields of [`StoredInsight`], built by
-    /// SQLite. A hosted database then sends one value instead of five per row
-    /// (a year of hourly data: ten times faster), and the API passes the
-    /// array on without parsing and serializing it again (BENCHMARKS.md).
-    pub async fn stored_insights_json(
-        &self,
-        account_id: i64,
-        from: Option<&str>,
-        until: Option<&str>,
-        metrics: &[String],
-    ) -> Result<(usize, String)> {
+    /// [`Store::stored_insights`] as the read API sends them: a JSON array of
+    /// objects with the fields of [`StoredInsight`], built by SQLite. A hosted
+    /// database then sends one value instead of five per row (a year of hourly
+    /// data: ten times faster), and the API passes the array on without
+    /// parsing and serializing it again (BENCHMARKS.md). Served, sort
+    /// included, by `idx_insights_user_time`, also when paging.
+    pub async fn stored_insights_json(&self, account_id: i64, filter: &InsightsFilter) -> Result<InsightsPage> {
         let conn = self.conn().await?;
         let mut args: Vec<Value> = vec![
             Value::Integer(account_id),
-            Value::Text(from.unwrap_or("").to_string()),
-            Value::Text(until.unwrap_or("\u{10FFFF}").to_string()),
+            Value::Text(filter.from.clone().unwrap_or_default()),
+            Value::Text(filter.until.clone().unwrap_or_else(|| "\u{10FFFF}".to_string())),
         ];
         let mut rows_sql = String::from(
             "SELECT metric_name, metric_value, period, end_time, collected_at FROM insights
              WHERE user_id = ?1 AND end_time >= ?2 AND end_time < ?3",
         );
-        if !metrics.is_empty() {
-            let marks: Vec<String> = (0..metrics.len()).map(|i| format!("?{}", i + 4)).collect();
+        if let Some(RowKey(end_time, metric, period)) = &filter.after {
+            let n = args.len();
+            rows_sql.push_str(&format!(
+                " AND (end_time, metric_name, period) > (?{}, ?{}, ?{})",
+                n + 1,
+                n + 2,
+                n + 3
+            ));
+            args.extend([end_time, metric, period].map(|v| Value::Text(v.clone())));
+        }
+        if !filter.metrics.is_empty() {
+            let n = args.len();
+            let marks: Vec<String> = (0..filter.metrics.len()).map(|i| format!("?{}", n + i + 1)).collect();
             rows_sql.push_str(&format!(" AND metric_name IN ({})", marks.join(", ")));
-            args.extend(metrics.iter().map(|m| Value::Text(m.clone())));
+            args.extend(filter.metrics.iter().map(|m| Value::Text(m.clone())));
         }
         rows_sql.push_str(" ORDER BY end_time, metric_name, period");
-        // Aggregated in the order of the subquery.
+        if let Some(limit) = filter.limit {
+            rows_sql.push_str(&format!(" LIMIT {limit}"));
+        }
+        // Aggregated in the order of the subquery. The last row's key is the
+        // largest JSON array of the keys: end times have one width, and names
+        // (letters, digits, _) end where their closing quote sorts first.
         let sql = format!(
             "SELECT COUNT(*), json_group_array(json_object('metric_name', metric_name, 'metric_value', metric_value,
-                    'period', period, 'end_time', end_time, 'collected_at', collected_at))
+                    'period', period, 'end_time', end_time, 'collected_at', collected_at)),
+                    max(json_array(end_time, metric_name, period))
              FROM ({rows_sql})"
         );
         let mut rows = conn.query(&sql, args).await?;
-        match rows.next().await? {
-            Some(row) => Ok((row.get::<i64>(0)? as usize, row.get(1)?)),
-            None => Ok((0, "[]".into())),
-        }
+        let Some(row) = rows.next().await? else {
+            return Ok(InsightsPage {
+                count: 0,
+                json: "[]".into(),
+                next: None,
+            });
+        };
+        let count = row.get::<i64>(0)? as usize;
+        let next = match (filter.limit, row.get::<Option<String>>(2)?) {
+            (Some(limit), Some(last)) if count == limit => {
+                Some(serde_json::from_str(&last).map_err(|e| StoreError::Corrupt(format!("an insight's key: {e}")))?)
+            }
+            _ => None,
+        };
+        Ok(InsightsPage {
+            count,
+            json: row.get(1)?,
+            next,
+        })
     }
 
     /// The latest snapshot of each demographics metric of an account.
@@ -616,7 +660,8 @@ mod tests {
             },
         };
         store.finish_collection(&finish).await.unwrap();
-        let all = store.stored_insights(id, None, None, &[]).await.unwrap();
+        let everything = InsightsFilter::default();
+        let all = store.stored_insights(id, &everything).await.unwrap();
         let seen: Vec<(&str, Option<i64>, &str)> = all
             .iter()
             .map(|r| (r.metric_name.as_str(), r.metric_value, r.end_time.as_str()))
@@ -630,16 +675,36 @@ mod tests {
                 ("views", Some(7), "2026-11-28T08:00:00Z"),
             ]
         );
-        let some = store
-            .stored_insights(id, Some("2026-11-27T00:00:00Z"), None, &["reach".to_string()])
-            .await
-            .unwrap();
-        assert_eq!(some.len(), 2);
-        assert!(store.stored_insights(id + 1, None, None, &[]).await.unwrap().is_empty());
-        let (count, json) = store.stored_insights_json(id, None, None, &[]).await.unwrap();
-        assert_eq!(count, 4);
-        let objects: Vec<serde_json::Value> = serde_json::from_str(&json).unwrap();
-        assert_eq!(objects[2]["metric_value"], serde_json::Value::Null, "{json}");
+        let reach_since = InsightsFilter {
+            from: Some("2026-11-27T00:00:00Z".into()),
+            metrics: vec!["reach".to_string()],
+            ..InsightsFilter::default()
+        };
+        assert_eq!(store.stored_insights(id, &reach_since).await.unwrap().len(), 2);
+        assert!(store.stored_insights(id + 1, &everything).await.unwrap().is_empty());
+        let page = store.stored_insights_json(id, &everything).await.unwrap();
+        assert_eq!((page.count, page.next), (4, None));
+        let objects: Vec<serde_json::Value> = serde_json::from_str(&page.json).unwrap();
+        assert_eq!(objects[2]["metric_value"], serde_json::Value::Null, "{}", page.json);
         assert_eq!(objects[0]["metric_name"], "it's");
+
+        // Pages of three: the last row's key leads on, in the same order.
+        let key = |end: &str, metric: &str| RowKey(end.into(), metric.into(), "day".into());
+        let mut paged = InsightsFilter {
+            limit: Some(3),
+            ..InsightsFilter::default()
+        };
+        let first = store.stored_insights_json(id, &paged).await.unwrap();
+        assert_eq!(first.count, 3);
+        assert_eq!(first.next, Some(key("2026-11-28T08:00:00Z", "reach")));
+        paged.after = first.next;
+        let second = store.stored_insights(id, &paged).await.unwrap();
+        assert_eq!(second, all[3..]);
+        paged.limit = Some(1);
+        assert_eq!(
+            store.stored_insights_json(id, &paged).await.unwrap().next,
+            Some(key("2026-11-28T08:00:00Z", "views")),
+            "a full page says more may follow"
+        );
     }
 }

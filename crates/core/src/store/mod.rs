@@ -10,6 +10,7 @@ mod conn;
 mod deletions;
 mod jobs;
 mod notifications;
+mod rekey;
 mod schema;
 pub mod sql;
 
@@ -23,6 +24,7 @@ pub use conn::{Conn, Rows, Tx};
 pub use deletions::*;
 pub use jobs::*;
 pub use notifications::*;
+pub use rekey::*;
 
 use crate::config::DatabaseConfig;
 use crate::crypto::{CryptoError, Keyring};
