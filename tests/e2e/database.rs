@@ -261,6 +261,14 @@ async fn an_unreachable_hosted_database_fails_every_job_with_503_and_the_app_rec
 /// without a deadline) fails here instead of hanging the suite.
 const NO_HANG: Duration = Duration::from_secs(180);
 
+/// Runs a test's body; a regression (a call without a deadline) fails it
+/// instead of hanging the suite. Not a measure of speed.
+async fn without_hanging(body: impl std::future::Future<Output = ()>) {
+    tokio::time::timeout(NO_HANG, body)
+        .await
+        .expect("a silent database hung the app: some call has no deadline");
+}
+
 /// The app on sqld with a short DB_TIMEOUT_MS.
 async fn app_with_a_deadline() -> (TestApp, Link, Sqld) {
     app_over_a_link_with(vec![("DB_TIMEOUT_MS", "300".into())]).await
@@ -308,7 +316,7 @@ async fn the_next_runs_work(t: &TestApp) {
 
 #[tokio::test]
 async fn a_hosted_database_that_never_answers_fails_every_call_in_time_and_the_app_recovers() {
-    tokio::time::timeout(NO_HANG, async {
+    without_hanging(async {
         let (t, link, _sqld) = app_with_a_deadline().await;
         connect_influencers(&t, 1).await;
         link.hang(SILENT_BLACK_HOLE);
@@ -316,13 +324,12 @@ async fn a_hosted_database_that_never_answers_fails_every_call_in_time_and_the_a
         link.restore();
         the_next_runs_work(&t).await;
     })
-    .await
-    .expect("a silent database hung the app: some call has no deadline");
+    .await;
 }
 
 #[tokio::test]
 async fn a_lease_taken_by_a_run_whose_answer_was_lost_does_not_lock_out_the_next_run() {
-    tokio::time::timeout(NO_HANG, async {
+    without_hanging(async {
         let (t, link, _sqld) = app_with_a_deadline().await;
         connect_influencers(&t, 1).await;
         // The database carries out each run's lease write; the run never hears so.
@@ -347,13 +354,12 @@ async fn a_lease_taken_by_a_run_whose_answer_was_lost_does_not_lock_out_the_next
         assert_eq!(held, Job::ALL.len(), "each job's lease write landed unanswered");
         the_next_runs_work(&t).await;
     })
-    .await
-    .expect("a silent database hung the app: some call has no deadline");
+    .await;
 }
 
 #[tokio::test]
 async fn a_database_that_goes_silent_during_a_run_ends_the_run_with_what_it_has() {
-    tokio::time::timeout(NO_HANG, async {
+    without_hanging(async {
         let (t, link, _sqld) = app_with_a_deadline().await;
         let ids = connect_influencers(&t, 5).await;
         // The lease, the candidates and the chunk's budgets answer; the first
@@ -362,7 +368,11 @@ async fn a_database_that_goes_silent_during_a_run_ends_the_run_with_what_it_has(
         let (status, body) = get(&t, &Job::CollectInsights.cron_path(), Some(CRON_SECRET)).await;
         assert_eq!(status, 200, "{body}");
         let report: Value = serde_json::from_str(&body).expect("json");
-        assert_eq!(count(&report, "failed"), 1, "no account after the first silence: {report}");
+        assert_eq!(
+            count(&report, "failed"),
+            1,
+            "no account after the first silence: {report}"
+        );
         assert_eq!(count(&report, "collected"), 0, "{report}");
         assert_eq!(count(&report, "remaining"), ids.len() as u64 - 1, "{report}");
         assert_discreet(&body, "the report");
@@ -380,8 +390,7 @@ async fn a_database_that_goes_silent_during_a_run_ends_the_run_with_what_it_has(
         assert_no_orphans(&t).await;
         assert_discreet(&captured_logs(), "the logs");
     })
-    .await
-    .expect("a silent database hung the app: some call has no deadline");
+    .await;
 }
 
 /// The rows a complete collection of one account writes, per job.
