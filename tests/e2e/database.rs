@@ -4,7 +4,7 @@
 //! half-written, and no "database is locked" reaches anyone.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
 use std::time::Duration;
 
 use serde_json::Value;
@@ -19,7 +19,7 @@ use crate::harness::*;
 const DB_TOKEN: &str = "turso-token-must-never-appear-0123456789";
 
 /// The network between the app and sqld, which a test can cut, slow down,
-/// or set to cut itself after a number of requests.
+/// set to cut itself after a number of requests, or make silent.
 struct Link {
     url: String,
     state: Arc<LinkState>,
@@ -33,9 +33,20 @@ struct LinkState {
     requests: AtomicU64,
     /// Cut the link once this many requests went through.
     down_after: AtomicU64,
+    /// Go silent (a black hole) once this many requests went through.
+    silent_after: AtomicU64,
     /// Bumped on every cut: connections of an older epoch close.
     epoch: AtomicU64,
+    /// What goes missing while the link is silent (`SILENT_*`): connections
+    /// stay open and nothing comes back.
+    silent: AtomicU8,
 }
+
+const SILENT_NOT: u8 = 0;
+/// A black hole: nothing reaches the database, nothing comes back.
+const SILENT_BLACK_HOLE: u8 = 1;
+/// Requests reach the database and are carried out; the answers are lost.
+const SILENT_ANSWERS_LOST: u8 = 2;
 
 impl Link {
     async fn to(upstream: &str) -> Link {
@@ -47,13 +58,19 @@ impl Link {
             delay_ms: AtomicU64::new(0),
             requests: AtomicU64::new(0),
             down_after: AtomicU64::new(u64::MAX),
+            silent_after: AtomicU64::new(u64::MAX),
             epoch: AtomicU64::new(0),
+            silent: AtomicU8::new(SILENT_NOT),
         });
         let shared = state.clone();
         let task = tokio::spawn(async move {
             while let Ok((client, _)) = listener.accept().await {
                 if shared.down.load(Ordering::SeqCst) {
                     continue; // dropped: the database is unreachable
+                }
+                if shared.silent.load(Ordering::SeqCst) == SILENT_BLACK_HOLE {
+                    tokio::spawn(swallow(client)); // accepted, never answered
+                    continue;
                 }
                 let Ok(server) = TcpStream::connect(&upstream).await else {
                     continue;
@@ -75,7 +92,19 @@ impl Link {
 
     fn restore(&self) {
         self.state.down_after.store(u64::MAX, Ordering::SeqCst);
+        self.state.silent_after.store(u64::MAX, Ordering::SeqCst);
         self.state.down.store(false, Ordering::SeqCst);
+        self.state.silent.store(SILENT_NOT, Ordering::SeqCst);
+    }
+
+    fn hang_after(&self, more_requests: u64) {
+        let now = self.state.requests.load(Ordering::SeqCst);
+        self.state.silent_after.store(now + more_requests, Ordering::SeqCst);
+    }
+
+    /// Keeps every connection open and answers nothing (`SILENT_*` says what is lost).
+    fn hang(&self, how: u8) {
+        self.state.silent.store(how, Ordering::SeqCst);
     }
 
     fn slow(&self, each_way: Duration) {
@@ -114,6 +143,17 @@ async fn pipe(
             if total > link.down_after.load(Ordering::SeqCst) && !link.down.swap(true, Ordering::SeqCst) {
                 link.epoch.fetch_add(1, Ordering::SeqCst);
             }
+            if total > link.silent_after.load(Ordering::SeqCst) {
+                link.silent.store(SILENT_BLACK_HOLE, Ordering::SeqCst);
+            }
+        }
+        let lost = match link.silent.load(Ordering::SeqCst) {
+            SILENT_BLACK_HOLE => true,
+            SILENT_ANSWERS_LOST => !client_to_server,
+            _ => false,
+        };
+        if lost {
+            continue;
         }
         let delay = link.delay_ms.load(Ordering::SeqCst);
         if delay > 0 {
@@ -125,11 +165,22 @@ async fn pipe(
     }
 }
 
+/// Reads a connection to its end and answers nothing.
+async fn swallow(mut client: TcpStream) {
+    let mut buf = vec![0u8; 64 * 1024];
+    while let Ok(1..) = client.read(&mut buf).await {}
+}
+
 /// The app on sqld, through a link the test controls.
 async fn app_over_a_link() -> (TestApp, Link, Sqld) {
+    app_over_a_link_with(Vec::new()).await
+}
+
+async fn app_over_a_link_with(more: Vec<(&'static str, String)>) -> (TestApp, Link, Sqld) {
     let sqld = Sqld::start().await;
     let link = Link::to(&sqld.url).await;
     let mut vars = fixed_keys();
+    vars.extend(more);
     vars.push(("TURSO_AUTH_TOKEN", DB_TOKEN.into()));
     vars.push(("RATE_LIMIT_PER_HOUR", "1000000".into()));
     // One account at a time, so a cut falls between or inside accounts, not across all.
@@ -204,6 +255,142 @@ async fn an_unreachable_hosted_database_fails_every_job_with_503_and_the_app_rec
     assert_no_orphans(&t).await;
     assert_discreet(&captured_logs(), "the logs");
     assert_no_secrets(&t.control, captured_logs().as_bytes(), "the logs");
+}
+
+/// Long enough for the whole test on a busy machine; a regression (a call
+/// without a deadline) fails here instead of hanging the suite.
+const NO_HANG: Duration = Duration::from_secs(180);
+
+/// Runs a test's body; a regression (a call without a deadline) fails it
+/// instead of hanging the suite. Not a measure of speed.
+async fn without_hanging(body: impl std::future::Future<Output = ()>) {
+    tokio::time::timeout(NO_HANG, body)
+        .await
+        .expect("a silent database hung the app: some call has no deadline");
+}
+
+/// The app on sqld with a short DB_TIMEOUT_MS.
+async fn app_with_a_deadline() -> (TestApp, Link, Sqld) {
+    app_over_a_link_with(vec![("DB_TIMEOUT_MS", "300".into())]).await
+}
+
+/// What every route answers while the database is silent: JSON errors, at
+/// once, 503 where the database is the cause, nothing secret.
+async fn every_route_fails_fast(t: &TestApp) {
+    for job in Job::ALL {
+        let (status, body) = get(t, &job.cron_path(), Some(CRON_SECRET)).await;
+        assert_eq!(status, 503, "{}: {body}", job.name());
+        let error: Value = serde_json::from_str(&body).expect("json");
+        assert_eq!(error["error"], "unavailable", "{body}");
+        assert_discreet(&body, job.name());
+    }
+    let (status, body) = get(t, "/api/health/db", None).await;
+    assert_eq!(status, 503, "{body}");
+    assert_discreet(&body, "health/db");
+    let path = format!("/api/insights/{DEFAULT_IG}");
+    let (status, body) = get(t, &path, Some(ADMIN_KEY)).await;
+    assert_eq!(status, 503, "{path}: {body}");
+    let error: Value = serde_json::from_str(&body).expect("json");
+    assert_eq!(error["error"], "unavailable", "{body}");
+    assert_discreet(&body, &path);
+}
+
+/// After the database answers again, the next run of each job works: no
+/// lease left by a silent run locks it out.
+async fn the_next_runs_work(t: &TestApp) {
+    for job in Job::ALL {
+        let (status, body) = get(t, &job.cron_path(), Some(CRON_SECRET)).await;
+        assert_eq!(status, 200, "{}: {body}", job.name());
+        let report: Value = serde_json::from_str(&body).expect("json");
+        assert_ne!(report["busy"], true, "{}: locked out by a lease: {report}", job.name());
+        if job != Job::RefreshTokens {
+            assert_eq!(count(&report, "collected"), 2, "{report}");
+        }
+    }
+    // Each run took its lease and gave it back; a lease left by a silent run would still be here.
+    assert_eq!(row_count(t, "job_leases").await, 0, "a lease outlived its run");
+    assert_no_orphans(t).await;
+    assert_discreet(&captured_logs(), "the logs");
+    assert_no_secrets(&t.control, captured_logs().as_bytes(), "the logs");
+}
+
+#[tokio::test]
+async fn a_hosted_database_that_never_answers_fails_every_call_in_time_and_the_app_recovers() {
+    without_hanging(async {
+        let (t, link, _sqld) = app_with_a_deadline().await;
+        connect_influencers(&t, 1).await;
+        link.hang(SILENT_BLACK_HOLE);
+        every_route_fails_fast(&t).await;
+        link.restore();
+        the_next_runs_work(&t).await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_lease_taken_by_a_run_whose_answer_was_lost_does_not_lock_out_the_next_run() {
+    without_hanging(async {
+        let (t, link, _sqld) = app_with_a_deadline().await;
+        connect_influencers(&t, 1).await;
+        // The database carries out each run's lease write; the run never hears so.
+        link.hang(SILENT_ANSWERS_LOST);
+        every_route_fails_fast(&t).await;
+        link.restore();
+        let conn = t.app.store.conn().await.expect("connection");
+        let mut rows = conn
+            .query("SELECT name, acquired_at, expires_at FROM job_leases ORDER BY name", ())
+            .await
+            .expect("leases");
+        let mut held = 0;
+        while let Some(row) = rows.next().await.expect("row") {
+            held += 1;
+            let (name, from, to): (String, String, String) = (
+                row.get(0).expect("name"),
+                row.get(1).expect("from"),
+                row.get(2).expect("to"),
+            );
+            println!("left by a run that timed out: lease {name} from {from} to {to}");
+        }
+        assert_eq!(held, Job::ALL.len(), "each job's lease write landed unanswered");
+        the_next_runs_work(&t).await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_database_that_goes_silent_during_a_run_ends_the_run_with_what_it_has() {
+    without_hanging(async {
+        let (t, link, _sqld) = app_with_a_deadline().await;
+        let ids = connect_influencers(&t, 5).await;
+        // The lease, the candidates and the chunk's budgets answer; the first
+        // account's results do not (one account at a time: COLLECT_CONCURRENCY=1).
+        link.hang_after(3);
+        let (status, body) = get(&t, &Job::CollectInsights.cron_path(), Some(CRON_SECRET)).await;
+        assert_eq!(status, 200, "{body}");
+        let report: Value = serde_json::from_str(&body).expect("json");
+        assert_eq!(
+            count(&report, "failed"),
+            1,
+            "no account after the first silence: {report}"
+        );
+        assert_eq!(count(&report, "collected"), 0, "{report}");
+        assert_eq!(count(&report, "remaining"), ids.len() as u64 - 1, "{report}");
+        assert_discreet(&body, "the report");
+        link.restore();
+        // The account whose write went unanswered is whole or untouched, and
+        // the next run collects every account (the same hour: idempotent).
+        let (status, body) = get(&t, &Job::CollectInsights.cron_path(), Some(CRON_SECRET)).await;
+        assert_eq!(status, 200, "{body}");
+        let report: Value = serde_json::from_str(&body).expect("json");
+        assert_eq!(count(&report, "collected"), ids.len() as u64, "{report}");
+        assert_eq!(row_count(&t, "job_leases").await, 0, "a lease outlived its run");
+        for ig in &ids {
+            assert_eq!(rows_of(&t, ig).await.1, 1, "{ig}: one log row for its data");
+        }
+        assert_no_orphans(&t).await;
+        assert_discreet(&captured_logs(), "the logs");
+    })
+    .await;
 }
 
 /// The rows a complete collection of one account writes, per job.

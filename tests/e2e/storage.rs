@@ -37,6 +37,7 @@ impl TestDb {
         let config = DatabaseConfig::Remote {
             url: sqld.url.clone(),
             auth_token: Secret::new(""),
+            timeout: std::time::Duration::from_secs(10),
         };
         TestDb {
             store: open(&config).await,

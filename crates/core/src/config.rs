@@ -25,8 +25,13 @@ pub enum ConfigError {
 pub enum DatabaseConfig {
     /// An embedded libSQL file (development, small setups).
     Local { path: PathBuf },
-    /// Hosted libSQL (Turso) or a `sqld` server.
-    Remote { url: String, auth_token: Secret },
+    /// Hosted libSQL (Turso) or a `sqld` server. `timeout` bounds each call
+    /// (DB_TIMEOUT_MS), so that a database that stops answering fails fast.
+    Remote {
+        url: String,
+        auth_token: Secret,
+        timeout: Duration,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -118,6 +123,7 @@ impl Config {
             Some(url) => DatabaseConfig::Remote {
                 url: remote_url(&url)?,
                 auth_token: Secret::new(get("TURSO_AUTH_TOKEN").unwrap_or_default()),
+                timeout: db_timeout(vars)?,
             },
             None => DatabaseConfig::Local {
                 path: PathBuf::from(get("DATABASE_PATH").unwrap_or_else(|| "./data/urlinsta.db".into())),
@@ -218,6 +224,20 @@ impl Config {
             };
             format!("{}{sep}reason={reason}", self.frontend_error_url)
         }
+    }
+}
+
+/// DB_TIMEOUT_MS, default 10 s: a hosted statement answers in milliseconds
+/// and Turso wakes from idle in a second or two, while a request that meets a
+/// silent database still answers 503 well inside Vercel's 30 s for API
+/// functions, and a cron run ends and frees its lease long before 300 s.
+fn db_timeout(vars: &HashMap<String, String>) -> Result<Duration, ConfigError> {
+    match number(vars, "DB_TIMEOUT_MS", 10_000)? {
+        0 => Err(ConfigError::Invalid {
+            name: "DB_TIMEOUT_MS",
+            reason: "must be at least 1 (milliseconds)".into(),
+        }),
+        ms => Ok(Duration::from_millis(ms)),
     }
 }
 

@@ -18,6 +18,8 @@
 //! what Meta says about the token changes its status. Every status change
 //! queues one webhook event (see `notify`).
 
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use chrono::{DateTime, Utc};
 use futures_util::StreamExt;
 use serde::Serialize;
@@ -89,13 +91,19 @@ async fn upkeep_all(app: &App, ctx: &JobContext) -> Result<RefreshReport, JobErr
     };
     let mut report = RefreshReport::default();
     let mut not_started = 0;
-    // Accounts start in order (stalest first) as slots free up; none starts after the deadline.
+    // Set when the database stops answering: it would fail every account alike.
+    let silent = AtomicBool::new(false);
+    // Accounts start in order (stalest first) as slots free up; none starts
+    // after the deadline or once the database is silent.
     let mut outcomes = futures_util::stream::iter(due)
-        .map(|account| async move {
-            if ctx.out_of_time() {
-                return None;
+        .map(|account| {
+            let silent = &silent;
+            async move {
+                if ctx.out_of_time() || silent.load(Ordering::Relaxed) {
+                    return None;
+                }
+                Some(upkeep(app, ctx, &account, silent).await)
             }
-            Some(upkeep(app, ctx, &account).await)
         })
         .buffer_unordered(app.config.collect_concurrency);
     while let Some(outcome) = outcomes.next().await {
@@ -142,11 +150,14 @@ impl Outcome {
 }
 
 /// One account's check, refresh and verdict; a failure stays with this account.
-async fn upkeep(app: &App, ctx: &JobContext, account: &Account) -> Outcome {
+async fn upkeep(app: &App, ctx: &JobContext, account: &Account, silent: &AtomicBool) -> Outcome {
     match try_upkeep(app, ctx, account).await {
         Ok(outcome) => outcome,
         Err(e) => {
             tracing::error!(account_id = account.id, error = %e, "token upkeep failed at storage");
+            if e.is_timeout() && !silent.swap(true, Ordering::Relaxed) {
+                tracing::warn!(run_id = %ctx.run_id, "the database is not answering: no new account this run");
+            }
             Outcome::failed()
         }
     }

@@ -96,7 +96,10 @@ pub fn queries() -> Vec<(String, String)> {
     vec![
         ("".into(), "everything, JSON".into()),
         ("?format=csv".into(), "everything, CSV".into()),
-        (PAGE_QUERY.into(), "the year in pages: the first 5,000 rows, JSON".into()),
+        (
+            PAGE_QUERY.into(),
+            "the year in pages: the first 5,000 rows, JSON".into(),
+        ),
         (
             format!("?from={d30}&to={to}&metric=followers_count&format=json"),
             "dashboard chart: followers, 30 days (hourly)".into(),

@@ -212,6 +212,15 @@ async fn run_slice(app: &App, ctx: &JobContext, kind: CollectKind) -> Result<Col
     Ok(report)
 }
 
+/// A database that stopped answering fails every account alike: the run
+/// starts no more and ends with what it has; the next run continues.
+fn halt_if_silent(run: &Run, e: &crate::store::StoreError) {
+    if e.is_timeout() && !run.pacer.halted() {
+        tracing::warn!(run_id = %run.run_id, error = %e, "the database is not answering: no new account this run");
+        run.pacer.halt();
+    }
+}
+
 /// Why an account is not called at all now, if it is not.
 fn not_callable(c: &Candidate, now_t: DateTime<Utc>) -> Option<(Skip, &'static str)> {
     if c.status == TokenStatus::Invalid {
@@ -275,6 +284,7 @@ impl Queue {
                 Err(e) => {
                     // Each account then asks for its own calls, and fails on its own if it must.
                     tracing::warn!(error = %e, "could not take a chunk's calls from their budgets");
+                    halt_if_silent(run, &e);
                     self.ready.extend(chunk.into_iter().map(|c| (c, Some(0))));
                 }
             }
@@ -463,6 +473,7 @@ async fn settle(
         }
         Err(e) => {
             tracing::error!(instagram_user_id = %account.instagram_user_id, error = %e, "collected data could not be stored");
+            halt_if_silent(run, &e);
             // The cause is logged; callers and answers get no database internals.
             return Outcome::Failed("the results could not be stored; the next run collects them again".into());
         }

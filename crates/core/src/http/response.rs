@@ -170,6 +170,13 @@ impl ApiError {
 
 impl From<crate::store::StoreError> for ApiError {
     fn from(e: crate::store::StoreError) -> Self {
-        ApiError::Internal(e.to_string())
+        match e {
+            // Not a bug of ours: the database is not answering; the client may try again.
+            crate::store::StoreError::TimedOut(_) => {
+                tracing::error!(error = %e, "database call timed out");
+                ApiError::Unavailable("the database is not answering; try again in a minute".into())
+            }
+            other => ApiError::Internal(other.to_string()),
+        }
     }
 }

@@ -1,10 +1,10 @@
 //! Connected accounts, their tokens (encrypted) and their health.
 
-use libsql::{Connection, Row, TransactionBehavior, params};
+use libsql::{Row, TransactionBehavior, params};
 use serde::Serialize;
 
 use super::sql::{now, text};
-use super::{Result, Store, StoreError};
+use super::{Conn, Result, Store, StoreError};
 use crate::secret::AccessToken;
 
 /// The health of a connection, as influencers and operators see it.
@@ -178,7 +178,7 @@ fn account_from_row(row: &Row) -> Result<Account> {
 }
 
 async fn collect_accounts(
-    conn: &Connection,
+    conn: &Conn,
     where_sql: &str,
     params: impl libsql::params::IntoParams,
 ) -> Result<Vec<Account>> {
@@ -555,7 +555,7 @@ impl Store {
 
 /// Deletes one account's rows everywhere, inside the caller's transaction.
 /// Explicit deletes: a hosted connection may not enforce foreign keys.
-async fn delete_account_rows(tx: &Connection, id: i64) -> Result<()> {
+async fn delete_account_rows(tx: &Conn, id: i64) -> Result<()> {
     for table in [
         "insights",
         "audience_data",

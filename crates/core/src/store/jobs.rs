@@ -41,7 +41,51 @@ pub struct LogEntry<'a> {
 impl Store {
     /// Takes the lease `name` for `ttl` unless someone else holds an unexpired
     /// one. One statement, so two processes cannot both win.
+    ///
+    /// A try that timed out may have taken the lease all the same (the
+    /// answer was lost, not the write): this process remembers it and gives
+    /// such a lease back before its next try, so that the next run here is
+    /// not locked out until the lease expires.
     pub async fn try_lease(&self, name: &str, holder: &str, ttl: std::time::Duration) -> Result<bool> {
+        self.release_unsure_leases(name).await?;
+        let taken = self.take_lease(name, holder, ttl).await;
+        self.remember_if_unsure(&taken, name, holder);
+        taken
+    }
+
+    /// A lease whose release timed out may still be held: it is given back
+    /// before this process's next try too.
+    pub async fn release_lease(&self, name: &str, holder: &str) -> Result<()> {
+        let released = self.delete_lease(name, holder).await;
+        self.remember_if_unsure(&released, name, holder);
+        released
+    }
+
+    fn remember_if_unsure<T>(&self, outcome: &Result<T>, name: &str, holder: &str) {
+        if matches!(outcome, Err(e) if e.is_timeout()) {
+            self.unsure_leases().push((name.to_string(), holder.to_string()));
+        }
+    }
+
+    async fn release_unsure_leases(&self, name: &str) -> Result<()> {
+        let unsure: Vec<String> = {
+            let mut all = self.unsure_leases();
+            let (mine, others) = std::mem::take(&mut *all).into_iter().partition(|(n, _)| n == name);
+            *all = others;
+            mine.into_iter().map(|(_, holder)| holder).collect()
+        };
+        for (i, holder) in unsure.iter().enumerate() {
+            if let Err(e) = self.delete_lease(name, holder).await {
+                // Still unsure: keep them for the next try.
+                let rest = unsure[i..].iter().map(|h| (name.to_string(), h.clone()));
+                self.unsure_leases().extend(rest);
+                return Err(e);
+            }
+        }
+        Ok(())
+    }
+
+    async fn take_lease(&self, name: &str, holder: &str, ttl: std::time::Duration) -> Result<bool> {
         let conn = self.writer().await?;
         let now_t = Utc::now();
         let expires = now_t + chrono::Duration::from_std(ttl).unwrap_or(chrono::Duration::minutes(15));
@@ -57,7 +101,7 @@ impl Store {
         Ok(changed == 1)
     }
 
-    pub async fn release_lease(&self, name: &str, holder: &str) -> Result<()> {
+    async fn delete_lease(&self, name: &str, holder: &str) -> Result<()> {
         let conn = self.writer().await?;
         conn.execute(
             "DELETE FROM job_leases WHERE name = ?1 AND holder = ?2",

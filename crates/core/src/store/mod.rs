@@ -6,6 +6,7 @@
 
 mod accounts;
 mod collect;
+mod conn;
 mod deletions;
 mod jobs;
 mod notifications;
@@ -15,10 +16,11 @@ pub mod sql;
 
 use std::time::Duration;
 
-use libsql::{Builder, Connection, Database};
+use libsql::{Builder, Database};
 
 pub use accounts::*;
 pub use collect::*;
+pub use conn::{Conn, Rows, Tx};
 pub use deletions::*;
 pub use jobs::*;
 pub use notifications::*;
@@ -40,6 +42,10 @@ pub enum StoreError {
     /// A write that went to the database in a group (see `Store::write_script`).
     #[error("database error: {0}")]
     Write(String),
+    /// A hosted database that did not answer within DB_TIMEOUT_MS: as good as
+    /// unreachable. A write may still land later, whole (see [`Conn`]).
+    #[error("the database did not answer within {} ms", .0.as_millis())]
+    TimedOut(Duration),
 }
 
 impl StoreError {
@@ -52,6 +58,23 @@ impl StoreError {
             _ => false,
         }
     }
+
+    /// The database did not answer in time: every call is likely to fail the
+    /// same way for a while, so a job starts no more accounts.
+    pub fn is_timeout(&self) -> bool {
+        matches!(self, StoreError::TimedOut(_))
+    }
+
+    /// The same failure for another waiter of a group write: a timeout stays
+    /// one, anything else keeps its text.
+    fn shared(&self) -> StoreError {
+        match self {
+            StoreError::TimedOut(after) => StoreError::TimedOut(*after),
+            StoreError::Db(e) => StoreError::Write(e.to_string()),
+            StoreError::Write(e) => StoreError::Write(e.clone()),
+            other => StoreError::Write(other.to_string()),
+        }
+    }
 }
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
@@ -60,29 +83,33 @@ pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 pub struct Store {
     db: std::sync::Arc<Database>,
     local: bool,
+    /// How long a hosted database may take to answer one call; None for a file.
+    deadline: Option<Duration>,
     keys: Keyring,
     /// Held by this process's one writer to a hosted database; see [`Store::writer`].
     write_turn: std::sync::Arc<tokio::sync::Mutex<()>>,
     /// Scripts waiting for the writer; see [`Store::write_script`].
     waiting: std::sync::Arc<std::sync::Mutex<Vec<WaitingScript>>>,
+    /// `(lease, holder)` whose taking or giving back timed out; see [`Store::try_lease`].
+    unsure_leases: std::sync::Arc<std::sync::Mutex<Vec<(String, String)>>>,
 }
 
 /// A transactional script and who waits for its outcome.
 struct WaitingScript {
     sql: String,
-    done: tokio::sync::oneshot::Sender<Result<(), String>>,
+    done: tokio::sync::oneshot::Sender<Result<()>>,
 }
 
 /// A connection for writing; on a hosted database, its holder is the process's only writer.
 pub(crate) struct Writer {
-    conn: Connection,
+    conn: Conn,
     _turn: Option<tokio::sync::OwnedMutexGuard<()>>,
 }
 
 impl std::ops::Deref for Writer {
-    type Target = Connection;
+    type Target = Conn;
 
-    fn deref(&self) -> &Connection {
+    fn deref(&self) -> &Conn {
         &self.conn
     }
 }
@@ -100,14 +127,18 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
 impl Store {
     pub async fn open(config: &DatabaseConfig, keys: Keyring) -> Result<Self> {
-        let (db, local) = match config {
+        let (db, local, deadline) = match config {
             DatabaseConfig::Local { path } => {
                 if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
                     std::fs::create_dir_all(dir).map_err(|e| StoreError::Open(format!("{}: {e}", dir.display())))?;
                 }
-                (Builder::new_local(path).build().await?, true)
+                (Builder::new_local(path).build().await?, true, None)
             }
-            DatabaseConfig::Remote { url, auth_token } => {
+            DatabaseConfig::Remote {
+                url,
+                auth_token,
+                timeout,
+            } => {
                 // Turso's libsql:// is HTTPS underneath.
                 let url = match url.strip_prefix("libsql://") {
                     Some(rest) => format!("https://{rest}"),
@@ -118,20 +149,22 @@ impl Store {
                         .build()
                         .await?,
                     false,
+                    Some(*timeout),
                 )
             }
         };
         let store = Store {
             db: std::sync::Arc::new(db),
             local,
+            deadline,
             keys,
             write_turn: Default::default(),
             waiting: Default::default(),
+            unsure_leases: Default::default(),
         };
         if local {
             // WAL lets readers and one writer work at once; it persists in the file.
-            let conn = store.db.connect()?;
-            conn.busy_timeout(BUSY_TIMEOUT)?;
+            let conn = store.conn().await?;
             let mut rows = conn.query("PRAGMA journal_mode=WAL", ()).await?;
             while rows.next().await?.is_some() {}
         }
@@ -146,9 +179,10 @@ impl Store {
         &self.keys
     }
 
-    /// A fresh connection; local ones wait on locks and enforce foreign keys.
-    pub async fn conn(&self) -> Result<Connection> {
-        let conn = self.db.connect()?;
+    /// A fresh connection, every call of which ends in time; local ones wait
+    /// on locks and enforce foreign keys.
+    pub async fn conn(&self) -> Result<Conn> {
+        let conn = Conn::new(self.db.connect()?, self.deadline);
         if self.local {
             conn.busy_timeout(BUSY_TIMEOUT)?;
             conn.execute("PRAGMA foreign_keys = ON", ()).await?;
@@ -191,27 +225,30 @@ impl Store {
         let group = std::mem::take(&mut *self.waiting());
         match writer {
             Ok(writer) => Self::write_group(&writer, group).await,
-            Err(e) => group.into_iter().for_each(|w| drop(w.done.send(Err(e.to_string())))),
+            Err(e) => group.into_iter().for_each(|w| drop(w.done.send(Err(e.shared())))),
         }
         match outcome.await {
-            Ok(Ok(())) => Ok(()),
-            Ok(Err(e)) => Err(StoreError::Write(e)),
+            Ok(result) => result,
             Err(_) => Err(StoreError::Write("the write was dropped unanswered".into())),
         }
     }
 
-    /// All scripts in one transaction; if that fails, each alone, so that only a failing one fails.
+    /// All scripts in one transaction; if that fails, each alone, so that only
+    /// a failing one fails. Not after a timeout: the database is not answering,
+    /// and trying each alone would only wait once more per script.
     async fn write_group(writer: &Writer, group: Vec<WaitingScript>) {
-        let together = group.len() > 1 && {
-            let all: String = group.iter().map(|w| w.sql.as_str()).collect();
-            writer.execute_transactional_batch(&all).await.is_ok()
+        let together = match group.len() > 1 {
+            true => {
+                let all: String = group.iter().map(|w| w.sql.as_str()).collect();
+                Some(writer.execute_transactional_batch(&all).await)
+            }
+            false => None,
         };
         for w in group {
-            let result = match together {
-                true => Ok(()),
-                false => (writer.execute_transactional_batch(&w.sql).await)
-                    .map(drop)
-                    .map_err(|e| e.to_string()),
+            let result = match &together {
+                Some(Ok(())) => Ok(()),
+                Some(Err(e @ StoreError::TimedOut(_))) => Err(e.shared()),
+                _ => writer.execute_transactional_batch(&w.sql).await,
             };
             let _ = w.done.send(result);
         }
@@ -219,6 +256,10 @@ impl Store {
 
     fn waiting(&self) -> std::sync::MutexGuard<'_, Vec<WaitingScript>> {
         self.waiting.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn unsure_leases(&self) -> std::sync::MutexGuard<'_, Vec<(String, String)>> {
+        self.unsure_leases.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Applies every migration not yet applied; safe to call from many processes.
@@ -266,13 +307,13 @@ impl Store {
                 Err(e) if self.is_applied(&conn, m.version).await? => {
                     tracing::debug!(version = m.version, error = %e, "migration applied concurrently");
                 }
-                Err(e) => return Err(e.into()),
+                Err(e) => return Err(e),
             }
         }
         Ok(applied)
     }
 
-    async fn is_applied(&self, conn: &Connection, version: i64) -> Result<bool> {
+    async fn is_applied(&self, conn: &Conn, version: i64) -> Result<bool> {
         let mut rows = conn
             .query("SELECT 1 FROM schema_migrations WHERE version = ?1", [version])
             .await?;
