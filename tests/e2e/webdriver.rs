@@ -216,7 +216,8 @@ impl Browser {
              }};
              check();"
         );
-        for _ in 0..5 {
+        let deadline = std::time::Instant::now() + Duration::from_millis(WAIT_MS);
+        while std::time::Instant::now() < deadline {
             match self
                 .command(
                     reqwest::Method::POST,
@@ -227,9 +228,14 @@ impl Browser {
             {
                 Ok(Value::Bool(true)) => return,
                 Ok(_) => break,
-                // The page navigated away under the script: check again on the new page.
-                Err(e) if e.contains("unloaded") || e.contains("context") || e.contains("navigat") => continue,
-                Err(e) if e.contains("timeout") => break,
+                // The page navigated away under the script: check again on the
+                // new page. ChromeDriver 156 also says "script timeout" then,
+                // long before the script's timeout (seen after 158 ms).
+                Err(e)
+                    if e.contains("unloaded")
+                        || e.contains("context")
+                        || e.contains("navigat")
+                        || e.contains("timeout") => {}
                 Err(e) => panic!("waiting for {what}: {e}"),
             }
         }
