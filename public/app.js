@@ -83,6 +83,8 @@
     charts: new Map(),
     generation: 0,
     justConnected: false,
+    /** Counts status loads: only the newest one's answer is shown. */
+    statusLoads: 0,
   };
 
   const numberFormat = new Intl.NumberFormat('en');
@@ -224,6 +226,8 @@
   // ---------------------------------------------------------------- status
 
   async function loadStatus() {
+    state.statusLoads += 1;
+    const load = state.statusLoads;
     setView('loading');
     const wanted = window.localStorage.getItem(ACCOUNT_KEY);
     const query = wanted ? `?instagram_user_id=${encodeURIComponent(wanted)}` : '';
@@ -231,6 +235,8 @@
     try {
       status = await api(`/api/auth/status${query}`);
     } catch (e) {
+      // A newer load (another account chosen meanwhile) has the last word.
+      if (load !== state.statusLoads) return;
       if (e.status === 401) {
         status = { connected: false };
       } else {
@@ -239,6 +245,7 @@
         return;
       }
     }
+    if (load !== state.statusLoads) return;
     if (!status || !status.connected) {
       state.status = null;
       setView('connect');
