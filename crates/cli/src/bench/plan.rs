@@ -15,7 +15,7 @@ use urlinsta_core::App;
 use urlinsta_core::collect::days::recent_days;
 use urlinsta_core::collect::metrics::{day_call, day_rows};
 use urlinsta_core::graph::{Auth, Call, Reply};
-use urlinsta_core::store::{Candidate, CollectKind, Finish, LogEntry, LogStatus, MetricRow};
+use urlinsta_core::store::{Candidate, Finish, MetricRow};
 
 /// Runs the plan's loop over `accounts` and returns its wall time.
 pub async fn run(app: &App, accounts: &[Candidate], pause: Duration) -> anyhow::Result<Duration> {
@@ -50,28 +50,9 @@ async fn collect_one(app: &App, account: &Candidate) -> anyhow::Result<()> {
         period: "lifetime".into(),
         end_time: urlinsta_core::store::sql::now(),
     });
-    let finish = Finish {
-        account_id: account.id,
-        kind: CollectKind::Insights,
-        complete: true,
-        insights: rows,
-        followers_count: followers,
-        snapshot_date: String::new(),
-        audience: Vec::new(),
-        rejected_metrics: None,
-        error: None,
-        parked: None,
-        log: LogEntry {
-            account_id: Some(account.id),
-            run_id: "bench-plan",
-            job_type: "insights",
-            status: LogStatus::Success,
-            error_code: None,
-            error_message: None,
-            details: None,
-            started_at,
-        },
-    };
+    let mut finish = Finish::insights(account.id, "bench-plan", rows);
+    finish.followers_count = followers;
+    finish.log.started_at = started_at;
     app.store.finish_collection(&finish).await?;
     Ok(())
 }

@@ -9,7 +9,7 @@ use chrono::{DurationRound, Utc};
 use serde::Serialize;
 use urlinsta_core::App;
 use urlinsta_core::collect::metrics::SNAPSHOT_FIELDS;
-use urlinsta_core::store::{CollectKind, Finish, LogEntry, LogStatus, MetricRow};
+use urlinsta_core::store::{Finish, MetricRow};
 
 /// The figures of one query.
 #[derive(Debug, Clone, Serialize)]
@@ -44,28 +44,7 @@ pub async fn fill(app: &App, account_id: i64, days: i64) -> anyhow::Result<usize
     }
     let total = rows.len();
     for chunk in rows.chunks(2_000) {
-        let finish = Finish {
-            account_id,
-            kind: CollectKind::Insights,
-            complete: true,
-            insights: chunk.to_vec(),
-            followers_count: None,
-            snapshot_date: String::new(),
-            audience: Vec::new(),
-            rejected_metrics: None,
-            error: None,
-            parked: None,
-            log: LogEntry {
-                account_id: Some(account_id),
-                run_id: "bench-history",
-                job_type: "insights",
-                status: LogStatus::Success,
-                error_code: None,
-                error_message: None,
-                details: None,
-                started_at: urlinsta_core::store::sql::now(),
-            },
-        };
+        let finish = Finish::insights(account_id, "bench-history", chunk.to_vec());
         app.store.finish_collection(&finish).await?;
     }
     Ok(total)

@@ -8,7 +8,7 @@ use libsql::{Value, params};
 use serde::{Deserialize, Serialize};
 
 use super::accounts::PAGE_TOKEN;
-use super::jobs::{LogEntry, log_sql};
+use super::jobs::{LogEntry, LogStatus, log_sql};
 use super::sql::{account_exists, now, opt_int, opt_text, text, ts};
 use super::{Result, Store, StoreError, TokenStatus};
 use crate::secret::{AccessToken, Secret};
@@ -116,6 +116,35 @@ pub struct Finish<'a> {
     /// `(until, reason)`: Meta asked us to leave this account alone.
     pub parked: Option<(String, String)>,
     pub log: LogEntry<'a>,
+}
+
+impl<'a> Finish<'a> {
+    /// A complete, successful collection of `insights` and nothing else,
+    /// logged under `run_id`: what a backfill or a benchmark writes.
+    pub fn insights(account_id: i64, run_id: &'a str, insights: Vec<MetricRow>) -> Self {
+        Finish {
+            account_id,
+            kind: CollectKind::Insights,
+            complete: true,
+            insights,
+            followers_count: None,
+            snapshot_date: String::new(),
+            audience: Vec::new(),
+            rejected_metrics: None,
+            error: None,
+            parked: None,
+            log: LogEntry {
+                account_id: Some(account_id),
+                run_id,
+                job_type: CollectKind::Insights.as_str(),
+                status: LogStatus::Success,
+                error_code: None,
+                error_message: None,
+                details: None,
+                started_at: now(),
+            },
+        }
+    }
 }
 
 /// The operator's view of one account.
@@ -593,7 +622,6 @@ fn insert_rows(sql: &mut String, head: &str, rows: impl Iterator<Item = String>,
 mod tests {
     use super::super::accounts::tests::{connection, store};
     use super::*;
-    use crate::store::LogStatus;
 
     #[tokio::test]
     async fn calls_are_taken_for_many_accounts_at_once_and_only_where_they_fit() {
@@ -632,33 +660,16 @@ mod tests {
             period: "day".into(),
             end_time: end.into(),
         };
-        let finish = Finish {
-            account_id: id,
-            kind: CollectKind::Insights,
-            complete: true,
-            insights: vec![
+        let finish = Finish::insights(
+            id,
+            "test",
+            vec![
                 row("views", Some(7), "2026-11-28T08:00:00Z"),
                 row("reach", None, "2026-11-28T08:00:00Z"),
                 row("reach", Some(3), "2026-11-27T08:00:00Z"),
                 row("it's", Some(1), "2026-11-26T08:00:00Z"),
             ],
-            followers_count: None,
-            snapshot_date: String::new(),
-            audience: Vec::new(),
-            rejected_metrics: None,
-            error: None,
-            parked: None,
-            log: LogEntry {
-                account_id: Some(id),
-                run_id: "test",
-                job_type: "insights",
-                status: LogStatus::Success,
-                error_code: None,
-                error_message: None,
-                details: None,
-                started_at: crate::store::sql::now(),
-            },
-        };
+        );
         store.finish_collection(&finish).await.unwrap();
         let everything = InsightsFilter::default();
         let all = store.stored_insights(id, &everything).await.unwrap();
