@@ -343,33 +343,15 @@ async fn collect_account(
     prepaid: Option<u32>,
 ) -> Outcome {
     let started_at = now();
-    let Some(prepaid) = prepaid else {
-        return settle(
-            app,
-            run,
-            account,
-            kind,
-            &started_at,
-            Ended::OverBudget,
-            Harvest::default(),
-        )
-        .await;
+    let ready = match prepaid {
+        None => Err(Ended::OverBudget),
+        Some(prepaid) => (app.store.page_token(account))
+            .map(|token| (prepaid, token))
+            .map_err(|e| Ended::Failed(format!("the Page token could not be read: {e}"), None)),
     };
-    let page_token = match app.store.page_token(account) {
-        Ok(token) => token,
-        Err(e) => {
-            let reason = format!("the Page token could not be read: {e}");
-            return settle(
-                app,
-                run,
-                account,
-                kind,
-                &started_at,
-                Ended::Failed(reason, None),
-                Harvest::default(),
-            )
-            .await;
-        }
+    let (prepaid, page_token) = match ready {
+        Ok(ready) => ready,
+        Err(ended) => return settle(app, run, account, kind, &started_at, ended, Harvest::default()).await,
     };
     // The plan's choice, kept explicit: insights are read with the Page token.
     let auth = Auth::Page(&page_token);
