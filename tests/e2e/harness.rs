@@ -232,6 +232,11 @@ impl TestApp {
         format!("{}{}", self.url, path)
     }
 
+    /// A POST as the page sends it: from the app's own origin.
+    pub fn post(&self, client: &reqwest::Client, path: &str) -> reqwest::RequestBuilder {
+        client.post(self.api(path)).header("origin", &self.url)
+    }
+
     /// The whole login as a browser does it, ending at the callback's redirect.
     /// `decision` is "allow" or "cancel".
     pub async fn login_with(&self, browser: &reqwest::Client, decision: &str) -> reqwest::Response {
@@ -243,8 +248,13 @@ impl TestApp {
     /// `error`, and `state`) that the browser would open next.
     pub async fn authorize(&self, browser: &reqwest::Client, decision: &str) -> String {
         let login = browser.get(self.api("/api/auth/login")).send().await.expect("login");
+        self.decide(browser, &login, decision).await
+    }
+
+    /// The dialog that `login` redirected to, answered with `decision`: the callback URL.
+    pub async fn decide(&self, browser: &reqwest::Client, login: &reqwest::Response, decision: &str) -> String {
         assert_eq!(login.status(), 302, "login redirects to the dialog");
-        let dialog = Url::parse(location(&login)).expect("dialog url");
+        let dialog = Url::parse(location(login)).expect("dialog url");
         let page = browser.get(dialog.clone()).send().await.expect("dialog");
         assert_eq!(page.status(), 200, "dialog page");
         let mut form: Vec<(String, String)> = dialog.query_pairs().into_owned().collect();
@@ -421,6 +431,7 @@ pub async fn assert_no_orphans(t: &TestApp) {
         "collection_log",
         "account_state",
         "notifications",
+        "session_accounts",
     ] {
         let mut rows = conn
             .query(

@@ -62,6 +62,7 @@ mod page;
 mod receiver;
 mod rekey;
 mod security;
+mod sessions;
 mod storage;
 mod tokens;
 mod webdriver;

@@ -129,7 +129,7 @@ pub async fn refresh(app: &App, req: &ApiRequest) -> Result<ApiResponse, ApiErro
 
 /// `GET /api/admin/accounts`: every account, its token, collection and throttle state.
 pub async fn admin_accounts(app: &App, req: &ApiRequest) -> Result<ApiResponse, ApiError> {
-    match Principal::of(app, req)? {
+    match Principal::of(app, req).await? {
         Principal::Admin => {}
         Principal::User(_) => return Err(ApiError::Forbidden("the operator view needs the admin key".into())),
         Principal::Anonymous => {
@@ -167,7 +167,7 @@ async fn authorized_account(app: &App, req: &ApiRequest) -> Result<Account, ApiE
             "userId must be an Instagram user id (digits only)".into(),
         ));
     }
-    Principal::of(app, req)?.require_account(id)?;
+    Principal::of(app, req).await?.require_account(id)?;
     app.store
         .account(id)
         .await?

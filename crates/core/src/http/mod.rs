@@ -32,6 +32,7 @@ pub enum Route {
     AuthCallback,
     AuthStatus,
     AuthDisconnect,
+    AuthLogout,
     AuthDeauthorize,
     AuthDataDeletion,
     AuthDeletionStatus,
@@ -52,6 +53,7 @@ impl Route {
         (Route::AuthCallback, "/api/auth/callback", &[Method::GET]),
         (Route::AuthStatus, "/api/auth/status", &[Method::GET]),
         (Route::AuthDisconnect, "/api/auth/disconnect", &[Method::POST]),
+        (Route::AuthLogout, "/api/auth/logout", &[Method::POST]),
         (Route::AuthDeauthorize, "/api/auth/deauthorize", &[Method::POST]),
         (Route::AuthDataDeletion, "/api/auth/data-deletion", &[Method::POST]),
         (
@@ -150,6 +152,7 @@ pub async fn handle(app: &App, route: Route, req: ApiRequest) -> ApiResponse {
         Route::AuthCallback => auth::callback(app, &req).await,
         Route::AuthStatus => auth::status(app, &req).await,
         Route::AuthDisconnect => auth::disconnect(app, &req).await,
+        Route::AuthLogout => auth::logout(app, &req).await,
         Route::AuthDeauthorize => meta::callback(app, &req, Callback::Deauthorize).await,
         Route::AuthDataDeletion => meta::callback(app, &req, Callback::DataDeletion).await,
         Route::AuthDeletionStatus => meta::deletion_status(app, &req).await,

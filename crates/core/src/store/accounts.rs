@@ -564,6 +564,8 @@ async fn delete_account_rows(tx: &Conn, id: i64) -> Result<()> {
         "account_state",
         "tokens",
         "notifications",
+        // Every session's access to it ends with it.
+        "session_accounts",
     ] {
         tx.execute(&format!("DELETE FROM {table} WHERE user_id = ?1"), [id])
             .await?;

@@ -12,6 +12,7 @@ mod jobs;
 mod notifications;
 mod rekey;
 mod schema;
+mod sessions;
 pub mod sql;
 
 use std::time::Duration;
@@ -25,6 +26,7 @@ pub use deletions::*;
 pub use jobs::*;
 pub use notifications::*;
 pub use rekey::*;
+pub use sessions::*;
 
 use crate::config::DatabaseConfig;
 use crate::crypto::{CryptoError, Keyring};
