@@ -31,7 +31,7 @@ pub struct ServeArgs {
 pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let mut config = Config::from_env()?;
     urlinsta_core::telemetry::init(&config.log_level);
-    if std::env::var_os("OAUTH_REDIRECT_URI").is_none() && !config.production {
+    if std::env::var_os("OAUTH_REDIRECT_URI").is_none() && !config.strict {
         config.oauth_redirect_uri = format!("http://localhost:{}/api/auth/callback", args.port).parse()?;
     }
 
@@ -67,7 +67,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     println!("urlinsta is serving http://localhost:{}", args.port);
     if let Some(url) = sandbox_note {
         println!(
-            "SANDBOX MODE: FB_APP_ID is not set, so Facebook's login dialog and the Graph API are emulated at {url}.\n\
+            "SANDBOX MODE (local development only): FB_APP_ID is not set, so Facebook's login dialog and the Graph API are emulated at {url}.\n\
              Open http://localhost:{} and click Connect; nothing leaves this machine.",
             args.port
         );

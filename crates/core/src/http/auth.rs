@@ -146,6 +146,7 @@ pub async fn disconnect(app: &App, req: &ApiRequest) -> Result<ApiResponse, ApiE
             "connect an account first, or send the admin key".into(),
         ));
     }
+    req.require_json()?;
     let body: DisconnectBody = req.json()?;
     let id = body.instagram_user_id.trim();
     if id.is_empty() || id.chars().count() > 64 {

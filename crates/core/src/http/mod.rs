@@ -8,6 +8,7 @@ mod health;
 mod insights;
 mod meta;
 mod openapi;
+mod origin;
 mod request;
 mod response;
 pub mod server;
@@ -144,6 +145,11 @@ pub async fn handle(app: &App, route: Route, req: ApiRequest) -> ApiResponse {
     let allowed = methods.contains(&req.method) || (req.method == Method::HEAD && methods.contains(&Method::GET));
     if !allowed {
         return ApiError::MethodNotAllowed(methods).into_response();
+    }
+    if let Err(refused) = origin::refuse_cross_site(&app.config, route, &req) {
+        let mut response = refused.into_response();
+        response.set_header("cache-control", "no-store");
+        return response;
     }
     let result = match route {
         Route::Health => health::health().await,
