@@ -9,7 +9,7 @@ use reqwest::redirect::Policy;
 use serde_json::Value;
 use tempfile::TempDir;
 use url::Url;
-use urlinsta_core::http::server::{ServerHandle, spawn};
+use urlinsta_core::http::server::{Limits, ServerHandle, spawn_with};
 use urlinsta_core::jobs::{self, Job, JobContext, Shard};
 use urlinsta_core::store::{Account, AccountTokens};
 use urlinsta_core::{App, Config};
@@ -41,6 +41,8 @@ pub struct Options {
     pub remote_db: Option<String>,
     /// Serve static files from here instead of the repository's `public/`.
     pub public_dir: Option<std::path::PathBuf>,
+    /// The server's limits, when a test needs them shorter than `urlinsta serve`'s.
+    pub limits: Option<Limits>,
 }
 
 pub async fn spawn_app() -> TestApp {
@@ -78,7 +80,7 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
     let public = options
         .public_dir
         .unwrap_or_else(|| std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("public"));
-    let server = spawn(listener, app.clone(), public).expect("server");
+    let server = spawn_with(listener, app.clone(), public, options.limits.unwrap_or_default()).expect("server");
     TestApp {
         url,
         app,
@@ -291,6 +293,11 @@ impl TestApp {
         let mut bytes = std::fs::read(self.db_path()).unwrap_or_default();
         bytes.extend(std::fs::read(self.dir.path().join("urlinsta.db-wal")).unwrap_or_default());
         bytes
+    }
+
+    /// Connections the app's server has open now.
+    pub fn open_connections(&self) -> usize {
+        self.server.as_ref().map_or(0, ServerHandle::open_connections)
     }
 
     /// Requests the app's server has answered so far.

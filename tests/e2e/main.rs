@@ -64,6 +64,7 @@ mod receiver;
 mod rekey;
 mod security;
 mod sessions;
+mod slow_clients;
 mod storage;
 mod tokens;
 mod webdriver;

@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::Args;
+use urlinsta_core::http::server::Limits;
 use urlinsta_core::jobs::Shard;
 use urlinsta_core::jobs::schedule::{self, CronExpr};
 use urlinsta_core::{App, Config};
@@ -26,6 +27,9 @@ pub struct ServeArgs {
     /// Serve only; run no scheduled jobs.
     #[arg(long)]
     no_scheduler: bool,
+    /// Open client connections at most; more wait until one closes.
+    #[arg(long, env = "MAX_CONNECTIONS", default_value_t = Limits::default().max_connections)]
+    max_connections: usize,
 }
 
 pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
@@ -62,7 +66,11 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     } else {
         PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../public")
     };
-    let server = urlinsta_core::http::server::spawn(listener, app.clone(), public)?;
+    let limits = Limits {
+        max_connections: args.max_connections,
+        ..Limits::default()
+    };
+    let server = urlinsta_core::http::server::spawn_with(listener, app.clone(), public, limits)?;
 
     println!("urlinsta is serving http://localhost:{}", args.port);
     if let Some(url) = sandbox_note {
