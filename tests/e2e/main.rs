@@ -52,6 +52,7 @@ mod collect;
 mod database;
 mod deletion;
 mod deploy;
+mod extremes;
 mod faults;
 mod fuzz;
 mod harness;
