@@ -255,7 +255,7 @@ enum Bound {
 
 /// A date (`2026-11-28`: from its start, to its end) or a time (RFC 3339,
 /// inclusive), in years 1 to 9999: the stored text form sorts like time there,
-/// and the arithmetic is checked, so the extremes chrono parses are a 400.
+/// so the extremes chrono parses are a 400; the end of year 9999 is kept in it.
 fn parse_bound(value: &str, name: &str, bound: Bound) -> Result<DateTime<Utc>, ApiError> {
     let (start, step) = if let Ok(date) = NaiveDate::parse_from_str(value, "%Y-%m-%d") {
         (date.and_time(chrono::NaiveTime::MIN).and_utc(), Duration::days(1))
@@ -266,13 +266,19 @@ fn parse_bound(value: &str, name: &str, bound: Bound) -> Result<DateTime<Utc>, A
             "`{name}` must be a date (2026-11-28) or a time (2026-11-28T08:00:00Z)"
         )));
     };
-    let bound = match bound {
-        Bound::From => Some(start),
-        Bound::To => start.checked_add_signed(step),
-    };
-    bound
-        .filter(|t| (1..=9999).contains(&t.year()))
-        .ok_or_else(|| ApiError::BadRequest(format!("`{name}` is out of range (years 1 to 9999)")))
+    if !(1..=9999).contains(&start.year()) {
+        return Err(ApiError::BadRequest(format!(
+            "`{name}` is out of range (years 1 to 9999)"
+        )));
+    }
+    let last = NaiveDate::from_ymd_opt(9999, 12, 31)
+        .and_then(|d| d.and_hms_opt(23, 59, 59))
+        .map(|t| t.and_utc())
+        .unwrap_or(start);
+    Ok(match bound {
+        Bound::From => start,
+        Bound::To => start.checked_add_signed(step).map_or(last, |t| t.min(last)),
+    })
 }
 
 fn to_csv(rows: &[StoredInsight]) -> String {
@@ -420,5 +426,7 @@ mod tests {
             assert!(query(bad).is_err(), "{bad}");
         }
         assert!(query("from=0001-01-01&to=9999-12-30").is_ok());
+        let q = query("to=9999-12-31").unwrap();
+        assert_eq!(q.filter.until.as_deref(), Some("9999-12-31T23:59:59Z"));
     }
 }
