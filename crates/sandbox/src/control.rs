@@ -200,7 +200,7 @@ impl Control {
         Control { world }
     }
 
-    fn world(&self) -> MutexGuard<'_, World> {
+    pub(crate) fn world(&self) -> MutexGuard<'_, World> {
         self.world.lock().unwrap_or_else(|e| e.into_inner())
     }
 
@@ -428,7 +428,12 @@ impl Control {
         self.world()
             .call_totals
             .iter()
-            .filter(|(endpoint, _)| !matches!(endpoint, Endpoint::Batch | Endpoint::Dialog))
+            .filter(|(endpoint, _)| {
+                !matches!(
+                    endpoint,
+                    Endpoint::Batch | Endpoint::Dialog | Endpoint::Instagram(crate::IgEndpoint::Dialog)
+                )
+            })
             .map(|(_, n)| n)
             .sum()
     }

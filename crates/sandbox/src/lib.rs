@@ -2,7 +2,8 @@
 //! Facebook Login (dialog, code, long-lived tokens), `debug_token`,
 //! `me/accounts`, Page and Instagram nodes, Instagram insights, batch
 //! requests and permission revocation, with Meta's shapes and errors as of
-//! November 2026.
+//! November 2026; and Instagram Login (its dialog, code exchange, token
+//! renewal and `graph.instagram.com` reads) under `/ig/...` (`instagram.rs`).
 //!
 //! Tests start a [`Sandbox`], point the Graph and dialog base URLs at
 //! [`Sandbox::base_url`], and steer the world through [`Control`]: users and
@@ -43,6 +44,7 @@ mod errors;
 mod faults;
 mod graph;
 mod insights;
+mod instagram;
 mod oauth;
 mod request;
 mod route;
@@ -60,6 +62,7 @@ use tokio::task::JoinHandle;
 pub use control::{CallRecord, Control, ExchangePolicy, GrantedTokens, IgSpec, PageSpec, TokenKind, UserSpec};
 pub use faults::{Endpoint, Fault};
 pub use insights::{day_end, meta_day};
+pub use instagram::IgEndpoint;
 
 /// How the emulated Meta app is set up.
 #[derive(Debug, Clone, PartialEq)]
@@ -70,6 +73,9 @@ pub struct SandboxConfig {
     pub latency: Duration,
     /// Calls with a user or page token must carry `appsecret_proof`.
     pub require_appsecret_proof: bool,
+    /// The Instagram product's own app id and secret (Instagram Login).
+    pub ig_app_id: String,
+    pub ig_app_secret: String,
 }
 
 impl Default for SandboxConfig {
@@ -79,6 +85,8 @@ impl Default for SandboxConfig {
             app_secret: "sandbox-secret".to_string(),
             latency: Duration::ZERO,
             require_appsecret_proof: true,
+            ig_app_id: "sandbox-ig-app".to_string(),
+            ig_app_secret: "sandbox-ig-secret".to_string(),
         }
     }
 }

@@ -5,5 +5,6 @@ mod faults;
 mod graph;
 mod helpers;
 mod insights;
+mod instagram;
 mod login;
 mod tokens;
