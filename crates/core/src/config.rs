@@ -87,6 +87,8 @@ pub struct Config {
     pub insight_metrics: Vec<String>,
     /// `None`: the Instagram Login path is off (no IG_APP_ID), the page offers Facebook only.
     pub instagram: Option<InstagramLogin>,
+    /// What Meta must echo to verify the Instagram webhook subscription.
+    pub webhook_verify_token: Option<Secret>,
 }
 
 pub const DEFAULT_GRAPH_VERSION: &str = "v26.0";
@@ -228,6 +230,7 @@ impl Config {
                 .filter(|m| !m.is_empty())
                 .collect(),
             instagram,
+            webhook_verify_token: get("META_WEBHOOK_VERIFY_TOKEN").map(Secret::new),
         })
     }
 

@@ -1,9 +1,11 @@
 //! An in-process emulator of the Meta Graph API endpoints urlinsta uses:
 //! Facebook Login (dialog, code, long-lived tokens), `debug_token`,
-//! `me/accounts`, Page and Instagram nodes, Instagram insights, batch
-//! requests and permission revocation, with Meta's shapes and errors as of
-//! November 2026; and Instagram Login (its dialog, code exchange, token
-//! renewal and `graph.instagram.com` reads) under `/ig/...` (`instagram.rs`).
+//! `me/accounts`, Page and Instagram nodes, Instagram insights, media
+//! (posts, reels, stories) with their insights and the `story_insights`
+//! webhook, batch requests and permission revocation, with Meta's shapes and
+//! errors as of December 2026; and Instagram Login (its dialog, code
+//! exchange, token renewal and `graph.instagram.com` reads) under `/ig/...`
+//! (`instagram/`).
 //!
 //! Tests start a [`Sandbox`], point the Graph and dialog base URLs at
 //! [`Sandbox::base_url`], and steer the world through [`Control`]: users and
@@ -45,10 +47,14 @@ mod faults;
 mod graph;
 mod insights;
 mod instagram;
+mod media;
+mod media_api;
+mod media_control;
 mod oauth;
 mod request;
 mod route;
 mod server;
+mod story_webhook;
 mod world;
 
 use std::net::SocketAddr;
@@ -63,6 +69,8 @@ pub use control::{CallRecord, Control, ExchangePolicy, GrantedTokens, IgSpec, Pa
 pub use faults::{Endpoint, Fault};
 pub use insights::{day_end, meta_day};
 pub use instagram::IgEndpoint;
+pub use media::{MediaKind, MediaSpec, MetricSetCount, ProductType, Via};
+pub use story_webhook::{DeliveryOptions, StoryDelivery, sign as sign_delivery};
 
 /// How the emulated Meta app is set up.
 #[derive(Debug, Clone, PartialEq)]

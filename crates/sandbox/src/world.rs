@@ -65,6 +65,7 @@ pub(crate) struct World {
     pub call_totals: HashMap<crate::faults::Endpoint, u64>,
     /// Instagram Login's app, grants, codes and tokens.
     pub ig_login: crate::instagram::IgLogin,
+    pub media: crate::media::MediaWorld,
     next_user: u64,
 }
 
@@ -158,6 +159,7 @@ impl World {
             http_requests: 0,
             call_totals: HashMap::new(),
             ig_login: crate::instagram::IgLogin::new(&config.ig_app_id, &config.ig_app_secret, DEFAULT_IG_ID),
+            media: Default::default(),
             next_user: 1,
         };
         let default_user = UserSpec {

@@ -7,4 +7,5 @@ mod helpers;
 mod insights;
 mod instagram;
 mod login;
+mod media;
 mod tokens;
