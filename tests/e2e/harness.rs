@@ -476,6 +476,28 @@ pub fn count(report: &Value, key: &str) -> u64 {
     report[key].as_u64().unwrap_or_else(|| panic!("`{key}` in {report}"))
 }
 
+/// Meta's `signed_request` (Deauthorize and Data Deletion callbacks):
+/// `base64url(HMAC-SHA256 of the payload segment under secret).base64url(payload)`.
+pub fn signed_request(secret: &str, payload: &Value) -> String {
+    use base64::Engine;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use hmac::{Hmac, Mac};
+    let payload = URL_SAFE_NO_PAD.encode(payload.to_string());
+    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).expect("any key length");
+    mac.update(payload.as_bytes());
+    format!("{}.{payload}", URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes()))
+}
+
+/// What Meta sends now about the Facebook user `user_id`, signed under `secret`.
+pub fn signed_request_for(secret: &str, user_id: &str) -> String {
+    signed_request(secret, &meta_payload("HMAC-SHA256", Utc::now().timestamp(), user_id))
+}
+
+/// The payload of a `signed_request`.
+pub fn meta_payload(algorithm: &str, issued_at: i64, user_id: &str) -> Value {
+    serde_json::json!({ "algorithm": algorithm, "issued_at": issued_at, "user_id": user_id })
+}
+
 /// A response read off the wire.
 #[derive(Debug)]
 pub struct RawResponse {
