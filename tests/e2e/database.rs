@@ -35,6 +35,8 @@ struct LinkState {
     down_after: AtomicU64,
     /// Go silent (a black hole) once this many requests went through.
     silent_after: AtomicU64,
+    /// Go silent from the first request after the next COMMIT.
+    silent_after_commit: AtomicBool,
     /// Bumped on every cut: connections of an older epoch close.
     epoch: AtomicU64,
     /// What goes missing while the link is silent (`SILENT_*`): connections
@@ -59,6 +61,7 @@ impl Link {
             requests: AtomicU64::new(0),
             down_after: AtomicU64::new(u64::MAX),
             silent_after: AtomicU64::new(u64::MAX),
+            silent_after_commit: AtomicBool::new(false),
             epoch: AtomicU64::new(0),
             silent: AtomicU8::new(SILENT_NOT),
         });
@@ -93,6 +96,7 @@ impl Link {
     fn restore(&self) {
         self.state.down_after.store(u64::MAX, Ordering::SeqCst);
         self.state.silent_after.store(u64::MAX, Ordering::SeqCst);
+        self.state.silent_after_commit.store(false, Ordering::SeqCst);
         self.state.down.store(false, Ordering::SeqCst);
         self.state.silent.store(SILENT_NOT, Ordering::SeqCst);
     }
@@ -100,6 +104,12 @@ impl Link {
     fn hang_after(&self, more_requests: u64) {
         let now = self.state.requests.load(Ordering::SeqCst);
         self.state.silent_after.store(now + more_requests, Ordering::SeqCst);
+    }
+
+    /// Lets the next transaction commit and its answer come back, then goes
+    /// silent from the request after it.
+    fn hang_after_commit(&self) {
+        self.state.silent_after_commit.store(true, Ordering::SeqCst);
     }
 
     /// Keeps every connection open and answers nothing (`SILENT_*` says what is lost).
@@ -145,6 +155,9 @@ async fn pipe(
             }
             if total > link.silent_after.load(Ordering::SeqCst) {
                 link.silent.store(SILENT_BLACK_HOLE, Ordering::SeqCst);
+            }
+            if buf[..n].windows(6).any(|w| w == b"COMMIT") && link.silent_after_commit.swap(false, Ordering::SeqCst) {
+                link.silent_after.store(total, Ordering::SeqCst);
             }
         }
         let lost = match link.silent.load(Ordering::SeqCst) {
@@ -391,6 +404,52 @@ async fn a_database_that_goes_silent_during_a_run_ends_the_run_with_what_it_has(
         for ig in &ids {
             assert_eq!(rows_of(&t, ig).await.1, 1, "{ig}: one log row for its data");
         }
+        assert_no_orphans(&t).await;
+        assert_discreet(&captured_logs(), "the logs");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_database_that_goes_silent_once_the_account_is_deleted_does_not_make_disconnect_say_nothing_was_deleted() {
+    without_hanging(async {
+        let (t, link, _sqld) = app_with_a_deadline().await;
+        // This browser's session holds one account, the Facebook user's only one.
+        assert_eq!(location(&t.connect().await), "/?connected=true");
+        // The deletion commits and is answered; what comes after meets
+        // silence: checking for the user's other accounts, ending the session.
+        link.hang_after_commit();
+        let r = t
+            .post(&t.browser, "/api/auth/disconnect")
+            .json(&serde_json::json!({ "instagram_user_id": DEFAULT_IG }))
+            .send()
+            .await
+            .expect("disconnect answers");
+        assert_eq!(r.status(), 200, "the account is deleted, and the answer says so");
+        let cookie = r
+            .headers()
+            .get_all("set-cookie")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .find(|c| c.starts_with("urlinsta_session="))
+            .map(str::to_string);
+        let body: Value = r.json().await.expect("json");
+        assert_eq!(body["success"], true, "{body}");
+        assert_eq!(
+            body["revoked"], false,
+            "whether other accounts use the grant is unknown: it stays"
+        );
+        assert_eq!(t.control.count(urlinsta_sandbox::Endpoint::Revoke), 0);
+        assert!(
+            cookie.is_some_and(|c| c.contains("Max-Age=0")),
+            "the session, which can see nothing now, is cleared in the browser"
+        );
+        let logs = captured_logs();
+        assert!(logs.contains("could not check for the Facebook user's other accounts"));
+        assert!(logs.contains("account deleted, but its session could not be ended"));
+
+        link.restore();
+        assert!(t.app.store.account(DEFAULT_IG).await.expect("read").is_none());
         assert_no_orphans(&t).await;
         assert_discreet(&captured_logs(), "the logs");
     })
