@@ -191,8 +191,7 @@ async fn an_account_connected_both_ways_is_one_account_collected_by_its_instagra
 
     // Disconnect removes what each login stored.
     let r = t
-        .browser
-        .post(t.api("/api/auth/disconnect"))
+        .post(&t.browser, "/api/auth/disconnect")
         .json(&json!({ "instagram_user_id": DEFAULT_IG }))
         .send()
         .await
