@@ -191,6 +191,10 @@ async fn app_over_a_link() -> (TestApp, Link, Sqld) {
 
 async fn app_over_a_link_with(more: Vec<(&'static str, String)>) -> (TestApp, Link, Sqld) {
     let sqld = Sqld::start().await;
+    // The schema first, with the usual deadline: a test's short DB_TIMEOUT_MS
+    // is about its own calls, and creating every table on a loaded machine
+    // can take longer (the app then only checks the migrations are applied).
+    crate::storage::migrate_sqld(&sqld.url).await;
     let link = Link::to(&sqld.url).await;
     let mut vars = fixed_keys();
     vars.extend(more);
@@ -413,7 +417,8 @@ async fn a_database_that_goes_silent_during_a_run_ends_the_run_with_what_it_has(
 #[tokio::test]
 async fn a_database_that_goes_silent_once_the_account_is_deleted_does_not_make_disconnect_say_nothing_was_deleted() {
     without_hanging(async {
-        let (t, link, _sqld) = app_with_a_deadline().await;
+        // Long enough for every call before the silence on a loaded machine.
+        let (t, link, _sqld) = app_over_a_link_with(vec![("DB_TIMEOUT_MS", "2000".into())]).await;
         // This browser's session holds one account, the Facebook user's only one.
         assert_eq!(location(&t.connect().await), "/?connected=true");
         // The deletion commits and is answered; what comes after meets
