@@ -1,6 +1,7 @@
 //! Load on the local server: 200 concurrent insight reads, and 20
 //! overlapping cron calls of all three jobs. No errors, the same answer for
-//! everyone, every account collected exactly once, no duplicate rows.
+//! everyone, every account collected exactly once, no duplicate rows. And a
+//! burst of reads beyond what a hosted database admits at once.
 
 use std::time::{Duration, Instant};
 
@@ -9,6 +10,7 @@ use serde_json::Value;
 use urlinsta_sandbox::{Endpoint, Fault};
 
 use crate::harness::*;
+use crate::link::Link;
 
 const READS: usize = 200;
 const CRON_CALLS: usize = 20;
@@ -99,5 +101,59 @@ on_both_databases! {
             read_time
         );
         assert_no_orphans(&t).await;
+    }
+}
+
+/// More reads at once than sqld has connections (128), each holding its
+/// connection longer than sqld lets a request wait for one (a second): a
+/// link adds 300 ms each way. sqld turns the excess away with HTTP 429;
+/// the app must not pass that on as a 500, but keep to its share and wait.
+#[tokio::test]
+async fn a_burst_of_reads_beyond_the_hosted_database_s_connections_waits_its_turn() {
+    const BURST: usize = 160;
+    let sqld = Sqld::start().await;
+    let link = Link::to(&sqld.url).await;
+    let mut vars = fixed_keys();
+    // Room for every read's turn on the slow link: waiting is what is tested, not speed.
+    vars.push(("DB_TIMEOUT_MS", "60000".into()));
+    let t = spawn_app_with(Options {
+        vars,
+        remote_db: Some(link.url.clone()),
+        ..Options::default()
+    })
+    .await;
+    let ids = connect_influencers(&t, 1).await;
+    link.slow(Duration::from_millis(300));
+    let client = reqwest::Client::new();
+    let reads = (0..BURST).map(|i| {
+        let client = client.clone();
+        let url = t.api(&format!("/api/insights/{}", ids[i % ids.len()]));
+        async move {
+            let r = client
+                .get(url)
+                .bearer_auth(ADMIN_KEY)
+                .send()
+                .await
+                .expect("read answers");
+            (r.status().as_u16(), r.text().await.unwrap_or_default())
+        }
+    });
+    let answers = join_all(reads).await;
+    let failed: Vec<_> = answers.iter().filter(|(status, _)| *status != 200).collect();
+    assert!(
+        failed.is_empty(),
+        "{} of {BURST} reads failed, e.g. {:?}",
+        failed.len(),
+        failed.first()
+    );
+    let logs = captured_logs();
+    for turned_away in [
+        "Too many concurrent requests",
+        "Timed out while opening database connection",
+    ] {
+        assert!(
+            !logs.contains(turned_away),
+            "the database turned a request away: {turned_away}"
+        );
     }
 }

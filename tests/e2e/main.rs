@@ -59,6 +59,7 @@ mod harness;
 mod hosted;
 mod input;
 mod instagram;
+mod link;
 mod load;
 mod media_store;
 mod oauth;

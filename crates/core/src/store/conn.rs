@@ -10,10 +10,12 @@
 //! (busy timeout).
 
 use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
 
 use libsql::params::IntoParams;
 use libsql::{Row, TransactionBehavior};
+use tokio::sync::OwnedSemaphorePermit;
 
 use super::{Result, StoreError};
 
@@ -22,11 +24,22 @@ pub struct Conn {
     inner: libsql::Connection,
     /// None for an embedded file.
     deadline: Option<Duration>,
+    /// This connection's place among the process's hosted connections,
+    /// given back when the last clone is dropped; None for an embedded file.
+    _slot: Option<Arc<OwnedSemaphorePermit>>,
 }
 
 impl Conn {
-    pub(super) fn new(inner: libsql::Connection, deadline: Option<Duration>) -> Self {
-        Conn { inner, deadline }
+    pub(super) fn new(
+        inner: libsql::Connection,
+        deadline: Option<Duration>,
+        slot: Option<OwnedSemaphorePermit>,
+    ) -> Self {
+        Conn {
+            inner,
+            deadline,
+            _slot: slot.map(Arc::new),
+        }
     }
 
     pub async fn query(&self, sql: &str, params: impl IntoParams) -> Result<Rows> {
@@ -62,7 +75,11 @@ impl Conn {
     /// database libsql tries at once, and the server does when the stream expires.
     pub async fn transaction_with_behavior(&self, behavior: TransactionBehavior) -> Result<Tx> {
         let tx = bounded(self.deadline, self.inner.transaction_with_behavior(behavior)).await?;
-        let conn = Conn::new((*tx).clone(), self.deadline);
+        let conn = Conn {
+            inner: (*tx).clone(),
+            deadline: self.deadline,
+            _slot: self._slot.clone(),
+        };
         Ok(Tx { tx, conn })
     }
 

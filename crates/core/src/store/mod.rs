@@ -100,6 +100,8 @@ pub struct Store {
     waiting: std::sync::Arc<std::sync::Mutex<Vec<WaitingScript>>>,
     /// `(lease, holder)` whose taking or giving back timed out; see [`Store::try_lease`].
     unsure_leases: std::sync::Arc<std::sync::Mutex<Vec<(String, String)>>>,
+    /// This process's share of a hosted database's connections; see [`MAX_HOSTED_CONNECTIONS`].
+    slots: Option<std::sync::Arc<tokio::sync::Semaphore>>,
 }
 
 /// A transactional script and who waits for its outcome.
@@ -132,6 +134,15 @@ impl std::fmt::Debug for Store {
 
 /// How long a local writer waits for another before giving up.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Connections to a hosted database this process has open at once, at most.
+/// Each holds one of the server's connection slots from its first call until
+/// it is dropped (a query's stream stays open while its rows are read). sqld
+/// has 128 (`--max-concurrent-connections`) and answers HTTP 429 to a request
+/// that waited a second for one, or that finds 128 others waiting: under a
+/// burst (200 reads at once on a busy machine) that was a 500 for the reader.
+/// Past this share a caller waits here instead, within its deadline.
+const MAX_HOSTED_CONNECTIONS: usize = 64;
 
 impl Store {
     pub async fn open(config: &DatabaseConfig, keys: Keyring) -> Result<Self> {
@@ -169,6 +180,7 @@ impl Store {
             write_turn: Default::default(),
             waiting: Default::default(),
             unsure_leases: Default::default(),
+            slots: (!local).then(|| std::sync::Arc::new(tokio::sync::Semaphore::new(MAX_HOSTED_CONNECTIONS))),
         };
         if local {
             // WAL lets readers and one writer work at once; it persists in the file.
@@ -190,7 +202,18 @@ impl Store {
     /// A fresh connection, every call of which ends in time; local ones wait
     /// on locks and enforce foreign keys.
     pub async fn conn(&self) -> Result<Conn> {
-        let conn = Conn::new(self.db.connect()?, self.deadline);
+        let slot = match (&self.slots, self.deadline) {
+            (Some(slots), Some(limit)) => {
+                let wait = slots.clone().acquire_owned();
+                match tokio::time::timeout(limit, wait).await {
+                    Ok(Ok(slot)) => Some(slot),
+                    // Never closed; and a wait past the deadline is the database not keeping up.
+                    _ => return Err(StoreError::TimedOut(limit)),
+                }
+            }
+            _ => None,
+        };
+        let conn = Conn::new(self.db.connect()?, self.deadline, slot);
         if self.local {
             conn.busy_timeout(BUSY_TIMEOUT)?;
             conn.execute("PRAGMA foreign_keys = ON", ()).await?;
