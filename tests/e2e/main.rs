@@ -47,10 +47,12 @@ macro_rules! on_both_databases {
     )*};
 }
 
+mod attacks;
 mod collect;
 mod database;
 mod deletion;
 mod deploy;
+mod extremes;
 mod faults;
 mod fuzz;
 mod harness;
@@ -65,6 +67,8 @@ mod page_content;
 mod receiver;
 mod rekey;
 mod security;
+mod sessions;
+mod slow_clients;
 mod storage;
 mod tokens;
 mod webdriver;
