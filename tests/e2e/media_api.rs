@@ -174,8 +174,7 @@ on_both_databases! {
     async fn disconnect_leaves_no_media_rows(t: TestApp) {
         stored(&t).await;
         let r = t
-            .browser
-            .post(t.api("/api/auth/disconnect"))
+            .post(&t.browser, "/api/auth/disconnect")
             .json(&serde_json::json!({ "instagram_user_id": IG }))
             .send()
             .await
