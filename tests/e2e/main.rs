@@ -58,6 +58,7 @@ mod fuzz;
 mod harness;
 mod hosted;
 mod input;
+mod instagram;
 mod load;
 mod media_api;
 mod media_store;
