@@ -51,6 +51,7 @@ mod collect;
 mod database;
 mod deletion;
 mod deploy;
+mod engine;
 mod faults;
 mod fuzz;
 mod harness;

@@ -3,9 +3,11 @@
 //! collect) -> graph client / store.
 
 pub mod app;
+pub mod clock;
 pub mod collect;
 pub mod config;
 pub mod crypto;
+pub mod engine;
 pub mod graph;
 pub mod http;
 pub mod jobs;
