@@ -2,6 +2,8 @@
 //!
 //! Every one of them prints `[redacted]` in Debug and Display and gives its
 //! content only through `expose()`, so leaking one takes a deliberate call.
+//! The bottom layer: it imports nothing of the crate (fresh random values
+//! are made in `crypto`).
 
 use std::fmt;
 
@@ -56,13 +58,6 @@ secret_type!(
     /// The OAuth `state` value that binds a login to one browser.
     CsrfState
 );
-
-impl CsrfState {
-    /// 32 random bytes, URL-safe.
-    pub fn random() -> Self {
-        Self(crate::crypto::random_token(32))
-    }
-}
 
 #[cfg(test)]
 mod tests {
