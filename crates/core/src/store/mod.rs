@@ -9,6 +9,8 @@ mod collect;
 mod conn;
 mod deletions;
 mod jobs;
+mod media;
+mod media_read;
 mod notifications;
 mod rekey;
 mod schema;
@@ -23,6 +25,8 @@ pub use collect::*;
 pub use conn::{Conn, Rows, Tx};
 pub use deletions::*;
 pub use jobs::*;
+pub use media::*;
+pub use media_read::*;
 pub use notifications::*;
 pub use rekey::*;
 
