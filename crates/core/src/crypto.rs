@@ -11,7 +11,7 @@ use rand::RngCore;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-use crate::secret::{CsrfState, Secret};
+use crate::secret::{CsrfState, Secret, SessionId};
 
 type HmacSha256 = Hmac<Sha256>;
 
@@ -183,6 +183,13 @@ impl CsrfState {
     /// 32 random bytes, URL-safe.
     pub fn random() -> Self {
         CsrfState::new(random_token(32))
+    }
+}
+
+impl SessionId {
+    /// 32 random bytes (256 bits), URL-safe.
+    pub fn random() -> Self {
+        SessionId::new(random_token(32))
     }
 }
 

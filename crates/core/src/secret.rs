@@ -59,6 +59,11 @@ secret_type!(
     CsrfState
 );
 
+secret_type!(
+    /// A browser's session id, as its cookie carries it.
+    SessionId
+);
+
 #[cfg(test)]
 mod tests {
     use super::*;
