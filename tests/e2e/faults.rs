@@ -263,6 +263,7 @@ fn with_graph_refused(app: &App) -> App {
         config: Arc::new(config),
         store: app.store.clone(),
         clock: app.clock.clone(),
+        instagram: app.instagram.clone(),
     }
 }
 

@@ -11,6 +11,7 @@ pub mod domain;
 pub mod engine;
 pub mod graph;
 pub mod http;
+pub mod instagram;
 pub mod jobs;
 pub mod media;
 pub mod meta_callbacks;
