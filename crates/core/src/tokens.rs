@@ -15,8 +15,9 @@
 //!    connection that needed nothing is (again) `active`.
 //!
 //! Transient failures are logged `failed` and retried on the next run; only
-//! what Meta says about the token changes its status. Every status change
-//! queues one webhook event (see `notify`).
+//! what Meta says about the token changes its status. Instagram-login
+//! connections are checked and renewed their own way (`instagram::renew`).
+//! Every status change queues one webhook event (see `notify`).
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -29,7 +30,8 @@ use crate::oauth;
 use crate::secret::AccessToken;
 use crate::store::sql::{self, parse_ts, ts};
 use crate::store::{
-    Account, AccountTokens, LogEntry, LogStatus, StatusChange, StatusUpdate, StoreError, TokenHealth, TokenStatus,
+    Account, AccountTokens, LogEntry, LogStatus, Login, StatusChange, StatusUpdate, StoreError, TokenHealth,
+    TokenStatus,
 };
 
 /// A user token this close to its end is refreshed (the plan's 10 days).
@@ -92,9 +94,14 @@ impl engine::Job for RefreshTokens {
 
     async fn candidates(&self, app: &App, _run: &Run) -> Result<Vec<Account>, StoreError> {
         let now = Utc::now();
-        app.store
+        let facebook = app
+            .store
             .accounts_due_for_upkeep(&ts(now + REFRESH_WINDOW), &ts(now - CHECK_INTERVAL))
-            .await
+            .await?;
+        Ok(facebook
+            .into_iter()
+            .chain(instagram_logins_due(app, now).await?)
+            .collect())
     }
 
     async fn work(&self, app: &App, run: &Run, account: Account) -> Upkeep {
@@ -122,6 +129,17 @@ impl Upkeep {
     }
 }
 
+/// Instagram-login connections due for their check or renewal (none while that path is off).
+async fn instagram_logins_due(app: &App, now: DateTime<Utc>) -> Result<Vec<Account>, StoreError> {
+    let Some(ig) = &app.config.instagram else {
+        return Ok(Vec::new());
+    };
+    let renew_before = now + chrono::Duration::days(ig.renew_before_days);
+    app.store
+        .instagram_logins_due(&ts(renew_before), &ts(now - CHECK_INTERVAL))
+        .await
+}
+
 /// One account's check, refresh and verdict; a failure stays with this account.
 async fn upkeep(app: &App, run: &Run, account: &Account) -> Upkeep {
     match try_upkeep(app, run, account).await {
@@ -135,6 +153,15 @@ async fn upkeep(app: &App, run: &Run, account: &Account) -> Upkeep {
 }
 
 async fn try_upkeep(app: &App, run: &Run, account: &Account) -> Result<Upkeep, StoreError> {
+    if account.login == Login::Instagram {
+        let r = crate::instagram::renew::upkeep(app, &run.id, account).await?;
+        return Ok(Upkeep {
+            checked: r.checked,
+            refreshed: r.refreshed,
+            failed: r.failed,
+            status: r.status,
+        });
+    }
     let Some(tokens) = app.store.tokens(account.id).await? else {
         return Ok(Upkeep::default()); // disconnected meanwhile
     };
