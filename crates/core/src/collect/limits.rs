@@ -94,8 +94,8 @@ pub trait Plan {
     type Op: Copy;
     /// The call for an operation as things stand now; None when nothing is left to ask.
     fn call(&self, op: Self::Op) -> Option<Call<'static>>;
-    /// An answer to `sent`, or an error that is not about limits, tokens or transience.
-    fn answer(&mut self, op: Self::Op, sent: &Call<'_>, answer: Result<&Value, &GraphError>) -> Answer;
+    /// An answer, or an error that is not about limits, tokens or transience.
+    fn answer(&mut self, op: Self::Op, answer: Result<&Value, &GraphError>) -> Answer;
 }
 
 /// What a plan makes of an answer.
@@ -135,7 +135,9 @@ fn triage(e: &GraphError, cap: Duration, last_round: bool) -> Triage {
         ErrorKind::Auth | ErrorKind::Permission => Triage::Token,
         ErrorKind::Throttled if last_round || e.retry_after.is_some_and(|ra| ra > cap) => Triage::Park(e.retry_after),
         ErrorKind::Throttled | ErrorKind::Transient => Triage::Retry(e.retry_after),
-        ErrorKind::InvalidParameter | ErrorKind::Other => Triage::Plan,
+        ErrorKind::MetricRejected | ErrorKind::NotEnoughAudience | ErrorKind::InvalidParameter | ErrorKind::Other => {
+            Triage::Plan
+        }
     }
 }
 
@@ -153,7 +155,7 @@ pub async fn exchange<P: Plan>(
     mut prepaid: u32,
 ) -> Ended {
     let (pacer, deadline) = (&run.pacer, run.hard_deadline);
-    let policy = app.graph.retry_policy();
+    let policy = app.graph.retry().backoff();
     let mut pending = ops;
     let mut last_error: Option<GraphError> = None;
     for round in 0..MAX_ROUNDS {
@@ -203,9 +205,9 @@ pub async fn exchange<P: Plan>(
         };
         // Every answer is heard before anything stops the account, so no data already fetched is lost.
         let mut stop: Option<Ended> = None;
-        for ((op, sent), answer) in ops.into_iter().zip(&calls).zip(answers) {
+        for (op, answer) in ops.into_iter().zip(answers) {
             let verdict = match &answer {
-                Ok(data) => plan.answer(op, sent, Ok(data)),
+                Ok(data) => plan.answer(op, Ok(data)),
                 Err(e) => match triage(e, policy.cap, last_round) {
                     Triage::Token => {
                         if stop.is_none() {
@@ -215,8 +217,7 @@ pub async fn exchange<P: Plan>(
                         continue;
                     }
                     Triage::Park(wait) => {
-                        if e.code == Some(4) {
-                            // The whole app is throttled, not only this account.
+                        if e.throttles_the_app() {
                             pacer.halt();
                         }
                         stop.get_or_insert_with(|| Ended::Parked {
@@ -230,7 +231,7 @@ pub async fn exchange<P: Plan>(
                         last_error = Some(e.clone());
                         Answer::Again
                     }
-                    Triage::Plan => plan.answer(op, sent, Err(e)),
+                    Triage::Plan => plan.answer(op, Err(e)),
                 },
             };
             match verdict {
@@ -265,7 +266,7 @@ pub async fn exchange<P: Plan>(
         pending = next;
         let mut wait = pause_for(account_usage.buc_pct.unwrap_or(0), policy.base);
         if let Some(after) = backoff {
-            wait = wait.max(policy.delay(round, after));
+            wait = wait.max(app.graph.retry().delay(round, after));
         }
         if last_round || Instant::now() + wait >= deadline {
             break;

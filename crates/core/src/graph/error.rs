@@ -1,15 +1,18 @@
 //! Every way a Graph call can fail, classified in exactly one place.
 //!
 //! The kind decides what every caller does: auth -> mark the token invalid,
-//! permission -> ask the user to reconnect, throttled -> park the account,
-//! transient -> retry inside the deadline, invalid parameter -> e.g. drop a
-//! metric Meta no longer accepts.
+//! permission -> ask the user to reconnect, throttled -> park the account
+//! (or the whole run), transient -> retry inside the deadline, metric
+//! rejected -> drop that metric and ask again, not enough audience -> record
+//! "not available yet", invalid parameter -> give up on the call.
 
 use std::time::Duration;
 
 use serde::Deserialize;
 
+use super::scopes::SCOPES;
 use super::usage::Usage;
+use crate::domain::MetricName;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -24,11 +27,34 @@ pub enum ErrorKind {
     Transient,
     /// The request itself is wrong (100 and friends): retrying will not help.
     InvalidParameter,
+    /// Meta refused a metric that was asked for (removed, renamed, or not
+    /// served this way): the whole request failed. [`GraphError::rejected_metric`]
+    /// names it; asking again without it works.
+    MetricRejected,
+    /// The audience is too small for Meta to report anything: not enough
+    /// followers for demographics (under 100), not enough viewers for a
+    /// story's insights (under 5). Nothing is wrong; there is no data yet.
+    NotEnoughAudience,
     Other,
 }
 
+impl ErrorKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorKind::Auth => "auth",
+            ErrorKind::Permission => "permission",
+            ErrorKind::Throttled => "throttled",
+            ErrorKind::Transient => "transient",
+            ErrorKind::InvalidParameter => "invalid_parameter",
+            ErrorKind::MetricRejected => "metric_rejected",
+            ErrorKind::NotEnoughAudience => "not_enough_audience",
+            ErrorKind::Other => "other",
+        }
+    }
+}
+
 /// Meta's error body: `{"error":{"message","type","code","error_subcode","is_transient","fbtrace_id"}}`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 pub struct MetaError {
     #[serde(default)]
     pub message: String,
@@ -59,24 +85,29 @@ pub struct GraphError {
     pub code: Option<i64>,
     pub subcode: Option<i64>,
     pub error_type: Option<String>,
+    /// Meta's words (or what the transport said), with every secret of the call cut out.
     pub message: String,
     pub is_transient: bool,
     pub fbtrace_id: Option<String>,
     /// From `Retry-After` or `estimated_time_to_regain_access`.
     pub retry_after: Option<Duration>,
     pub usage: Usage,
+    /// The metric Meta refused, for [`ErrorKind::MetricRejected`].
+    rejected_metric: Option<MetricName>,
 }
 
 impl GraphError {
+    /// Meta's own error about a call that asked for the metrics `requested`
+    /// (empty for calls that ask for none). `e.message` must already be redacted.
     pub fn from_meta(
         operation: &str,
         http_status: u16,
         e: MetaError,
+        requested: &[&str],
         retry_after: Option<Duration>,
         usage: Usage,
     ) -> Self {
-        let is_transient = e.is_transient.unwrap_or(false);
-        let kind = classify(Some(http_status), e.code, e.error_subcode, is_transient);
+        let (kind, rejected_metric) = classify(Some(http_status), Some(&e), requested);
         GraphError {
             kind,
             operation: operation.to_string(),
@@ -85,10 +116,11 @@ impl GraphError {
             subcode: e.error_subcode,
             error_type: e.error_type,
             message: e.message,
-            is_transient,
+            is_transient: e.is_transient.unwrap_or(false),
             fbtrace_id: e.fbtrace_id,
             retry_after: retry_after.or_else(|| usage.regain_after()),
             usage,
+            rejected_metric,
         }
     }
 
@@ -100,11 +132,7 @@ impl GraphError {
         retry_after: Option<Duration>,
         usage: Usage,
     ) -> Self {
-        let kind = match http_status {
-            Some(429) => ErrorKind::Throttled,
-            Some(s) if (400..500).contains(&s) && s != 408 => ErrorKind::Other,
-            _ => ErrorKind::Transient,
-        };
+        let (kind, _) = classify(http_status, None, &[]);
         GraphError {
             kind,
             operation: operation.to_string(),
@@ -117,11 +145,23 @@ impl GraphError {
             fbtrace_id: None,
             retry_after,
             usage,
+            rejected_metric: None,
         }
     }
 
     pub fn retryable(&self) -> bool {
         matches!(self.kind, ErrorKind::Transient | ErrorKind::Throttled)
+    }
+
+    /// A throttle of the whole app (code 4), not only of the account or
+    /// Page called: every other account would meet it too.
+    pub fn throttles_the_app(&self) -> bool {
+        self.kind == ErrorKind::Throttled && self.code == Some(4)
+    }
+
+    /// The metric Meta refused, when the kind is [`ErrorKind::MetricRejected`].
+    pub fn rejected_metric(&self) -> Option<&MetricName> {
+        self.rejected_metric.as_ref()
     }
 
     /// A sentence a person can act on (stored as the connection's reason).
@@ -164,52 +204,194 @@ impl GraphError {
     }
 }
 
-/// The one classification of Meta errors.
-pub fn classify(http_status: Option<u16>, code: Option<i64>, subcode: Option<i64>, is_transient: bool) -> ErrorKind {
-    let _ = subcode;
-    match code {
+/// Meta's answer for demographics of an account under 100 followers (the
+/// sandbox's choice; Meta's exact wording is unverified, so the words below
+/// count too).
+const NOT_ENOUGH_FOLLOWERS_SUBCODE: i64 = 2108006;
+
+/// The one classification of Graph failures: Meta's error (when it sent
+/// one), the HTTP status, and the metrics the call asked for. Returns the
+/// kind, and for [`ErrorKind::MetricRejected`] the metric.
+fn classify(http_status: Option<u16>, meta: Option<&MetaError>, requested: &[&str]) -> (ErrorKind, Option<MetricName>) {
+    let Some(e) = meta else {
+        let kind = match http_status {
+            Some(429) => ErrorKind::Throttled,
+            Some(s) if (400..500).contains(&s) && s != 408 => ErrorKind::Other,
+            _ => ErrorKind::Transient,
+        };
+        return (kind, None);
+    };
+    let kind = match e.code {
         Some(190 | 102) => ErrorKind::Auth,
         Some(4 | 17 | 32 | 613) | Some(80001..=80014) => ErrorKind::Throttled,
+        // Story insights under 5 viewers come back as code 10, which is no permission problem.
+        Some(10) if too_small(e) => ErrorKind::NotEnoughAudience,
         Some(10) | Some(200..=299) => ErrorKind::Permission,
         Some(1 | 2) => ErrorKind::Transient,
-        _ if is_transient => ErrorKind::Transient,
+        _ if e.is_transient == Some(true) => ErrorKind::Transient,
         _ if http_status == Some(429) => ErrorKind::Throttled,
         _ if http_status.is_some_and(|s| s >= 500) => ErrorKind::Transient,
-        Some(100) | Some(803) | Some(2500) => ErrorKind::InvalidParameter,
-        Some(_) => ErrorKind::Other,
-        None => ErrorKind::Other,
+        Some(100) if too_small(e) => ErrorKind::NotEnoughAudience,
+        Some(100) => match refused_metric(&e.message, requested) {
+            Some(metric) => return (ErrorKind::MetricRejected, Some(metric)),
+            None => ErrorKind::InvalidParameter,
+        },
+        Some(803 | 2500) => ErrorKind::InvalidParameter,
+        _ => ErrorKind::Other,
+    };
+    (kind, None)
+}
+
+/// Meta saying the audience is too small to report on.
+fn too_small(e: &MetaError) -> bool {
+    let message = e.message.to_ascii_lowercase();
+    match e.code {
+        Some(10) => message.contains("not enough viewers"),
+        Some(100) => {
+            e.error_subcode == Some(NOT_ENOUGH_FOLLOWERS_SUBCODE)
+                || ["insufficient", "not enough", "at least 100", "fewer than"]
+                    .iter()
+                    .any(|w| message.contains(w))
+        }
+        _ => false,
     }
+}
+
+/// The requested metric an error 100 refuses, named as `metric[i]` or by
+/// name as a whole word (`... does not support the views metric ...`).
+fn refused_metric(message: &str, requested: &[&str]) -> Option<MetricName> {
+    let by_index = message
+        .split("metric[")
+        .nth(1)
+        .and_then(|rest| rest.split(']').next())
+        .and_then(|i| i.parse::<usize>().ok())
+        .and_then(|i| requested.get(i).copied());
+    let by_name = || {
+        let words: Vec<&str> = message
+            .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .collect();
+        requested.iter().copied().find(|m| words.contains(m))
+    };
+    by_index.or_else(by_name).and_then(MetricName::parse)
 }
 
 /// The permission a permission error names, when it names one we ask for.
 fn missing_permission(message: &str) -> Option<&'static str> {
-    crate::oauth::SCOPES.iter().copied().find(|p| message.contains(p))
+    SCOPES.iter().copied().find(|p| message.contains(p))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn meta(code: i64, subcode: Option<i64>, is_transient: bool, message: &str) -> MetaError {
+        MetaError {
+            message: message.into(),
+            error_type: Some("OAuthException".into()),
+            code: Some(code),
+            error_subcode: subcode,
+            is_transient: Some(is_transient),
+            fbtrace_id: None,
+        }
+    }
+
+    fn kind(status: u16, code: i64, subcode: Option<i64>, is_transient: bool) -> ErrorKind {
+        classify(Some(status), Some(&meta(code, subcode, is_transient, "")), &[]).0
+    }
+
     #[test]
     fn codes_map_to_kinds() {
-        assert_eq!(classify(Some(400), Some(190), Some(460), false), ErrorKind::Auth);
-        assert_eq!(classify(Some(400), Some(102), None, false), ErrorKind::Auth);
+        assert_eq!(kind(400, 190, Some(460), false), ErrorKind::Auth);
+        assert_eq!(kind(400, 102, None, false), ErrorKind::Auth);
         for code in [4, 17, 32, 613, 80001, 80002] {
-            assert_eq!(
-                classify(Some(400), Some(code), None, false),
-                ErrorKind::Throttled,
-                "{code}"
-            );
+            assert_eq!(kind(400, code, None, false), ErrorKind::Throttled, "{code}");
         }
-        assert_eq!(classify(Some(429), None, None, false), ErrorKind::Throttled);
-        assert_eq!(classify(Some(403), Some(10), None, false), ErrorKind::Permission);
-        assert_eq!(classify(Some(403), Some(200), None, false), ErrorKind::Permission);
-        assert_eq!(classify(Some(403), Some(299), None, false), ErrorKind::Permission);
-        assert_eq!(classify(Some(500), Some(1), None, false), ErrorKind::Transient);
-        assert_eq!(classify(Some(500), Some(2), None, true), ErrorKind::Transient);
-        assert_eq!(classify(Some(400), Some(100), None, false), ErrorKind::InvalidParameter);
-        assert_eq!(classify(Some(400), Some(100), None, true), ErrorKind::Transient);
-        assert_eq!(classify(Some(503), None, None, false), ErrorKind::Transient);
+        assert_eq!(kind(403, 10, None, false), ErrorKind::Permission);
+        assert_eq!(kind(403, 200, None, false), ErrorKind::Permission);
+        assert_eq!(kind(403, 299, None, false), ErrorKind::Permission);
+        assert_eq!(kind(500, 1, None, false), ErrorKind::Transient);
+        assert_eq!(kind(500, 2, None, true), ErrorKind::Transient);
+        assert_eq!(kind(400, 100, None, false), ErrorKind::InvalidParameter);
+        assert_eq!(kind(400, 100, None, true), ErrorKind::Transient);
+        assert_eq!(
+            kind(400, 100, Some(NOT_ENOUGH_FOLLOWERS_SUBCODE), false),
+            ErrorKind::NotEnoughAudience
+        );
+        for (status, kind) in [
+            (None, ErrorKind::Transient),
+            (Some(429), ErrorKind::Throttled),
+            (Some(503), ErrorKind::Transient),
+            (Some(408), ErrorKind::Transient),
+            (Some(404), ErrorKind::Other),
+        ] {
+            assert_eq!(classify(status, None, &[]).0, kind, "{status:?}");
+        }
+    }
+
+    #[test]
+    fn meta_s_words_decide_the_kinds_codes_share() {
+        let said = |code, message: &str, requested: &[&str]| {
+            classify(Some(400), Some(&meta(code, None, false, message)), requested)
+        };
+        let requested = ["reach", "impressions", "views"];
+        let (kind, metric) = said(
+            100,
+            "(#100) metric[1] must be one of the following values: reach, views. The metric 'impressions' is no longer supported",
+            &requested,
+        );
+        assert_eq!(
+            (kind, metric.as_ref().map(MetricName::as_str)),
+            (ErrorKind::MetricRejected, Some("impressions"))
+        );
+        let (kind, metric) = said(
+            100,
+            "(#100) Incompatible period: metric views supports period=day only",
+            &requested,
+        );
+        assert_eq!(
+            (kind, metric.as_ref().map(MetricName::as_str)),
+            (ErrorKind::MetricRejected, Some("views"))
+        );
+        let media = said(
+            100,
+            "(#100) The Media Insights API does not support the reposts metric for this media product type",
+            &["reach", "reposts"],
+        );
+        assert_eq!(media.1.as_ref().map(MetricName::as_str), Some("reposts"));
+        assert_eq!(
+            said(
+                100,
+                "(#100) The since parameter must be before the until parameter",
+                &requested
+            )
+            .0,
+            ErrorKind::InvalidParameter
+        );
+        assert_eq!(
+            said(100, "(#100) reached_audience_demographics is odd", &requested).0,
+            ErrorKind::InvalidParameter,
+            "whole words only"
+        );
+        assert_eq!(
+            said(100, "(#100) metric[0] reach", &[]).0,
+            ErrorKind::InvalidParameter,
+            "only what was asked"
+        );
+        assert_eq!(said(190, "metric[0] reach", &requested).0, ErrorKind::Auth);
+        let small =
+            "Insufficient followers: follower demographics are available only for accounts with at least 100 followers";
+        assert_eq!(
+            said(100, small, &["follower_demographics"]).0,
+            ErrorKind::NotEnoughAudience
+        );
+        assert_eq!(
+            said(10, "(#10) Not enough viewers for the media to show insights", &[]).0,
+            ErrorKind::NotEnoughAudience
+        );
+        assert_eq!(
+            said(10, "(#10) Application does not have permission for this action", &[]).0,
+            ErrorKind::Permission
+        );
     }
 
     #[test]
@@ -225,11 +407,21 @@ mod tests {
                 is_transient: Some(false),
                 fbtrace_id: Some("Abc".into()),
             },
+            &[],
             None,
             Usage::default(),
         );
         assert_eq!(e.kind, ErrorKind::Auth);
         assert_eq!(e.reason(), "the Facebook password was changed");
         assert!(e.to_string().contains("code 190, subcode 460"));
+        let e = GraphError::from_meta(
+            "1784/insights",
+            403,
+            meta(10, None, false, "(#10) Requires instagram_manage_insights permission"),
+            &[],
+            None,
+            Usage::default(),
+        );
+        assert_eq!(e.reason(), "the permission `instagram_manage_insights` is missing");
     }
 }
