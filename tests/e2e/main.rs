@@ -65,3 +65,4 @@ mod security;
 mod storage;
 mod tokens;
 mod webdriver;
+mod writers;
