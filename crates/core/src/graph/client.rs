@@ -99,6 +99,7 @@ pub struct GraphClient {
     inner: Arc<Inner>,
 }
 
+#[derive(Clone)]
 struct Inner {
     http: reqwest::Client,
     base: Url,
@@ -159,16 +160,11 @@ impl GraphClient {
 
     /// The same client, retrying with `retry` (tests fix its clock and seed).
     pub fn with_retry(&self, retry: Retry) -> Self {
-        GraphClient {
-            inner: Arc::new(Inner {
-                http: self.inner.http.clone(),
-                base: self.inner.base.clone(),
-                version: self.inner.version.clone(),
-                app_id: self.inner.app_id.clone(),
-                app_secret: self.inner.app_secret.clone(),
-                retry,
-            }),
-        }
+        let inner = Inner {
+            retry,
+            ..(*self.inner).clone()
+        };
+        GraphClient { inner: Arc::new(inner) }
     }
 
     /// `appsecret_proof` and `appsecret_time` for a token (current form of Meta's docs).
