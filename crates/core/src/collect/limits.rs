@@ -297,6 +297,7 @@ impl<P: Plan> Exchange<'_, '_, P> {
 
     /// Sends one batch; every answer's usage goes to the run's pacer, and
     /// the highest of the account's comes back with the answers.
+    #[allow(clippy::result_large_err)]
     async fn send(&self, calls: &[Call<'static>]) -> (Vec<Result<Value, GraphError>>, Usage) {
         let pacer = &self.run.pacer;
         let mut account_usage = Usage::default();
