@@ -73,6 +73,8 @@ pub struct Config {
     pub graph_timeout: Duration,
     /// Account metrics collected hourly; configuration, not code.
     pub insight_metrics: Vec<String>,
+    /// What Meta must echo to verify the Instagram webhook subscription.
+    pub webhook_verify_token: Option<Secret>,
 }
 
 pub const DEFAULT_GRAPH_VERSION: &str = "v26.0";
@@ -209,6 +211,7 @@ impl Config {
                 .map(|m| m.trim().to_string())
                 .filter(|m| !m.is_empty())
                 .collect(),
+            webhook_verify_token: get("META_WEBHOOK_VERIFY_TOKEN").map(Secret::new),
         })
     }
 

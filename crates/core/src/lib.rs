@@ -10,6 +10,7 @@ pub mod domain;
 pub mod graph;
 pub mod http;
 pub mod jobs;
+pub mod media;
 pub mod meta_callbacks;
 pub mod notify;
 pub mod oauth;

@@ -2,6 +2,8 @@
 //! a Graph answer, the configuration, a stored row) and carried as its type
 //! down to the store. The bottom layer: it imports nothing of the crate.
 
+mod media;
 mod metric;
 
+pub use media::{MediaId, MediaKind, ProductType};
 pub use metric::MetricName;

@@ -13,6 +13,7 @@ mod response;
 pub mod server;
 pub mod session;
 pub mod vercel;
+mod webhooks;
 
 pub use request::ApiRequest;
 pub use response::{ApiError, ApiResponse};
@@ -41,6 +42,7 @@ pub enum Route {
     InsightsRefresh,
     AdminAccounts,
     OpenApi,
+    WebhookInstagram,
 }
 
 impl Route {
@@ -83,6 +85,11 @@ impl Route {
         (Route::InsightsRefresh, "/api/insights/:userId/refresh", &[Method::POST]),
         (Route::AdminAccounts, "/api/admin/accounts", &[Method::GET]),
         (Route::OpenApi, "/api/openapi.json", &[Method::GET]),
+        (
+            Route::WebhookInstagram,
+            "/api/webhooks/instagram",
+            &[Method::GET, Method::POST],
+        ),
     ];
 
     /// Finds the route for a path, with its path parameters.
@@ -159,6 +166,7 @@ pub async fn handle(app: &App, route: Route, req: ApiRequest) -> ApiResponse {
         Route::InsightsRefresh => insights::refresh(app, &req).await,
         Route::AdminAccounts => insights::admin_accounts(app, &req).await,
         Route::OpenApi => openapi::document().await,
+        Route::WebhookInstagram => webhooks::instagram(app, &req).await,
     };
     let mut response = result.unwrap_or_else(|e| e.into_response());
     response.set_header("cache-control", "no-store");

@@ -9,6 +9,8 @@ mod collect;
 mod conn;
 mod deletions;
 mod jobs;
+mod media;
+mod media_read;
 mod notifications;
 mod rekey;
 mod schema;
@@ -24,6 +26,8 @@ use conn::{BUSY_BACKOFF, BUSY_TIMEOUT};
 pub use conn::{Conn, Rows, Tx};
 pub use deletions::*;
 pub use jobs::*;
+pub use media::*;
+pub use media_read::*;
 pub use notifications::*;
 pub use rekey::*;
 
