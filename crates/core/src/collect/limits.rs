@@ -9,7 +9,7 @@
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, DurationRound, Utc};
 use serde_json::Value;
 
 use super::Run;
@@ -28,6 +28,7 @@ pub const SLOW_DOWN_PCT: u32 = 75;
 pub const STOP_PCT: u32 = 90;
 /// How long an account is parked when Meta throttles it without saying for how long.
 pub const DEFAULT_PARK: Duration = Duration::from_secs(15 * 60);
+const DEFAULT_PARK_DELTA: chrono::Duration = chrono::Duration::minutes(15);
 
 /// What Meta's usage headers say, shared by every account of a run.
 #[derive(Debug)]
@@ -81,11 +82,13 @@ fn pause_for(pct: u32, base: Duration) -> Duration {
 }
 
 /// When a parked account may be called again: Meta's estimate (or our
-/// default), plus up to 10% jitter so parked accounts do not return together.
+/// default), plus up to 10% jitter so parked accounts do not return together,
+/// rounded up to the second it is stored with (never a moment before Meta said).
 pub fn park_until(retry: &Retry, wait: Option<Duration>) -> DateTime<Utc> {
     let wait = wait.filter(|w| !w.is_zero()).unwrap_or(DEFAULT_PARK);
     let jitter = wait.mul_f64(retry.draw() / 10.0);
-    retry.clock().utc_now() + chrono::Duration::from_std(wait + jitter).unwrap_or(chrono::Duration::minutes(15))
+    let until = retry.clock().utc_now() + chrono::Duration::from_std(wait + jitter).unwrap_or(DEFAULT_PARK_DELTA);
+    until.duration_round_up(chrono::Duration::seconds(1)).unwrap_or(until)
 }
 
 /// One account's plan of Graph operations: what to ask, and what each answer means.
@@ -359,7 +362,8 @@ mod tests {
 
     #[test]
     fn parking_honours_meta_and_adds_jitter() {
-        let start = Utc::now();
+        use chrono::TimeZone;
+        let start = Utc.with_ymd_and_hms(2026, 12, 5, 12, 0, 0).single().expect("a time");
         let clock = std::sync::Arc::new(crate::retry::ManualClock::new(start));
         let backoff = Backoff {
             max_attempts: 1,
@@ -367,13 +371,11 @@ mod tests {
             cap: Duration::from_secs(30),
         };
         let retry = Retry::fixed(backoff, clock, 7);
-        // An hour, or our 15 minutes, plus a tenth of seed 7's first two draws (0.158, 0.168).
+        // An hour, or our 15 minutes, plus a tenth of seed 7's first two draws
+        // (0.1578, 0.1680): 3656.8 s and 915.1 s, rounded up to the second.
         let until = park_until(&retry, Some(Duration::from_secs(3600)));
-        assert_eq!(until - start, chrono::Duration::nanoseconds(3_656_806_594_927));
-        assert_eq!(
-            park_until(&retry, None) - start,
-            chrono::Duration::nanoseconds(915_119_042_649)
-        );
+        assert_eq!(until - start, chrono::Duration::seconds(3657));
+        assert_eq!(park_until(&retry, None) - start, chrono::Duration::seconds(916));
     }
 
     #[test]

@@ -3,6 +3,7 @@
 
 mod answer;
 mod batch;
+mod classify;
 mod client;
 mod error;
 mod scopes;
