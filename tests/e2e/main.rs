@@ -47,11 +47,13 @@ macro_rules! on_both_databases {
     )*};
 }
 
+mod attacks;
 mod backoff;
 mod collect;
 mod database;
 mod deletion;
 mod deploy;
+mod extremes;
 mod faults;
 mod fuzz;
 mod harness;
@@ -64,6 +66,8 @@ mod page;
 mod receiver;
 mod rekey;
 mod security;
+mod sessions;
+mod slow_clients;
 mod storage;
 mod tokens;
 mod webdriver;
