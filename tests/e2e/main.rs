@@ -59,6 +59,7 @@ mod fuzz;
 mod harness;
 mod hosted;
 mod input;
+mod instagram;
 mod load;
 mod media_store;
 mod oauth;

@@ -10,7 +10,7 @@ use reqwest::header::HeaderMap;
 use serde::de::DeserializeOwned;
 
 use super::client::{Auth, Call, Reply};
-use super::error::{GraphError, MetaErrorBody};
+use super::error::{GraphError, InstagramErrorBody, MetaError, MetaErrorBody};
 use super::usage::Usage;
 use crate::secret::AppSecret;
 
@@ -46,8 +46,8 @@ pub(super) fn read<T: DeserializeOwned>(
     // Error texts are logged and stored: whatever the body repeats of the
     // request (a proxy's error page may print the URL) is redacted first.
     let retry_after = retry_after_of(headers);
-    match serde_json::from_slice::<MetaErrorBody>(body) {
-        Ok(MetaErrorBody { mut error }) => {
+    match meta_error(body) {
+        Some(mut error) => {
             error.message = secrets.redact(&error.message);
             let requested = call.requested_metrics();
             Err(GraphError::from_meta(
@@ -59,7 +59,7 @@ pub(super) fn read<T: DeserializeOwned>(
                 usage,
             ))
         }
-        Err(_) => Err(GraphError::transport(
+        None => Err(GraphError::transport(
             &operation,
             Some(status),
             format!(
@@ -70,6 +70,17 @@ pub(super) fn read<T: DeserializeOwned>(
             usage,
         )),
     }
+}
+
+/// Meta's error in a body: Graph's shape, or the older one of
+/// `api.instagram.com` (Instagram Login's code exchange).
+fn meta_error(body: &[u8]) -> Option<MetaError> {
+    if let Ok(MetaErrorBody { error }) = serde_json::from_slice(body) {
+        return Some(error);
+    }
+    serde_json::from_slice::<InstagramErrorBody>(body)
+        .ok()
+        .map(InstagramErrorBody::into_meta)
 }
 
 /// Parameters whose values must never reach a log line or an error text.
@@ -95,7 +106,7 @@ impl<'a> Secrets<'a> {
     /// under the batch's token and may carry parameters of its own.
     pub fn and(&self, call: &'a Call<'a>) -> Self {
         let token = match call.auth {
-            Auth::User(t) | Auth::Page(t) => Some(t.expose()),
+            Auth::User(t) | Auth::Page(t) | Auth::Instagram(t) => Some(t.expose()),
             Auth::App | Auth::None => None,
         };
         let params = call
