@@ -19,7 +19,7 @@ const CHARTS: [&str; 4] = ["reach", "views", "accounts_engaged", "followers_coun
 const BREAKDOWNS: [&str; 4] = ["country", "city", "age", "gender"];
 
 /// Waits until the page shows `view`: loading, failed, connect or dashboard.
-async fn wait_for_view(browser: &Browser, view: &str) {
+pub(crate) async fn wait_for_view(browser: &Browser, view: &str) {
     browser
         .wait_for(
             &format!("document.body.dataset.view === '{view}'"),
@@ -41,7 +41,7 @@ async fn connect_through_the_dialog(browser: &Browser, t: &TestApp, button: &str
     browser.click(&format!("#{button}")).await;
 }
 
-async fn connect(browser: &Browser, t: &TestApp) {
+pub(crate) async fn connect(browser: &Browser, t: &TestApp) {
     connect_through_the_dialog(browser, t, "allow").await;
     wait_for_view(browser, "dashboard").await;
 }
@@ -77,7 +77,7 @@ async fn run_job(t: &TestApp, job: Job) -> Value {
 }
 
 /// Saves the whole page at 1280 px and at 375 px wide.
-async fn screenshots(browser: &Browser, name: &str) {
+pub(crate) async fn screenshots(browser: &Browser, name: &str) {
     browser.screenshot(&format!("{name}-1280"), DESKTOP.0).await;
     browser.set_viewport(PHONE.0, PHONE.1).await;
     // The charts redraw for the narrow card before the picture is taken.
@@ -94,7 +94,7 @@ async fn screenshots(browser: &Browser, name: &str) {
 /// Every piece of visible text meets WCAG AA contrast against what is behind
 /// it: 4.5:1, or 3:1 for large text (24 px, or 18.66 px bold). Text over a
 /// gradient cannot be measured here and is counted apart.
-async fn assert_readable(browser: &Browser, what: &str) {
+pub(crate) async fn assert_readable(browser: &Browser, what: &str) {
     let report = browser
         .execute(
             r#"

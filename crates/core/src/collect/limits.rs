@@ -15,6 +15,7 @@ use serde_json::Value;
 use super::Run;
 use crate::app::App;
 use crate::graph::{Auth, Call, ErrorKind, GraphError, Usage};
+use crate::instagram::round::send_round;
 use crate::retry::{Attempt, Backoff, Retry};
 use crate::store::Candidate;
 
@@ -298,13 +299,14 @@ impl<P: Plan> Exchange<'_, '_, P> {
         }
     }
 
-    /// Sends one batch; every answer's usage goes to the run's pacer, and
-    /// the highest of the account's comes back with the answers.
+    /// Sends one round (a batch, or one call after another on Instagram
+    /// Login's host); every answer's usage goes to the run's pacer, and the
+    /// highest of the account's comes back with the answers.
     #[allow(clippy::result_large_err)]
     async fn send(&self, calls: &[Call<'static>]) -> (Vec<Result<Value, GraphError>>, Usage) {
         let pacer = &self.run.pacer;
         let mut account_usage = Usage::default();
-        let answers = match self.app.graph.send_batch_once(self.auth, calls).await {
+        let answers = match send_round(self.app, self.account.login, self.auth, calls).await {
             Ok(batch) => {
                 pacer.observe(&batch.usage);
                 batch
