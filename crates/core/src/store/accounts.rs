@@ -5,8 +5,9 @@
 use libsql::{Row, params};
 use serde::Serialize;
 
-use super::connections::{PAGE_TOKEN, StatusChange, TokenHealth, TokenStatus, USER_TOKEN, event_sql};
+use super::connections::{PAGE_TOKEN, TokenHealth, USER_TOKEN};
 use super::sql::now;
+use super::status::{StatusChange, TokenStatus, event_sql};
 use super::{Conn, Login, Result, Store, StoreError};
 use crate::secret::AccessToken;
 

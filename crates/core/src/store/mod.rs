@@ -18,6 +18,7 @@ mod rekey;
 mod schema;
 mod sessions;
 pub mod sql;
+mod status;
 mod upkeep;
 
 use std::time::Duration;
@@ -37,6 +38,7 @@ pub use media_read::*;
 pub use notifications::*;
 pub use rekey::*;
 pub use sessions::*;
+pub use status::*;
 pub use upkeep::*;
 
 use crate::config::DatabaseConfig;

@@ -8,12 +8,10 @@
 use libsql::params;
 
 use super::accounts::{ACCOUNT_COLUMNS, ACCOUNT_TABLES, account_from_row};
-use super::connections::{
-    CheckedToken, Effect, PAGE_TOKEN, RenewedTokens, StatusChange, StatusUpdate, TokenStatus, USER_TOKEN, checked_sets,
-    event_sql, renewed_sets, status_sets,
-};
+use super::connections::{CheckedToken, PAGE_TOKEN, RenewedTokens, USER_TOKEN, checked_sets, renewed_sets};
 use super::jobs::{LogEntry, log_sql};
 use super::sql::{now, opt_int, text};
+use super::status::{Effect, StatusChange, StatusUpdate, TokenStatus, event_sql, status_sets};
 use super::{Account, AccountTokens, Result, Store};
 use crate::secret::{AccessToken, Secret};
 
