@@ -131,7 +131,7 @@ fn assert_classified(e: &GraphError, case: &Case, site: Endpoint) {
 }
 
 /// The `code` the dialog hands back for a login in a fresh browser.
-async fn code_from_dialog(t: &TestApp) -> AuthorizationCode {
+pub async fn code_from_dialog(t: &TestApp) -> AuthorizationCode {
     let callback = url::Url::parse(&t.authorize(&browser(), "allow").await).expect("callback url");
     let code = callback.query_pairs().find(|(k, _)| k == "code").expect("a code").1;
     AuthorizationCode::new(code.into_owned())

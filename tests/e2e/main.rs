@@ -48,6 +48,7 @@ macro_rules! on_both_databases {
 }
 
 mod attacks;
+mod backoff;
 mod collect;
 mod database;
 mod deletion;
@@ -75,3 +76,4 @@ mod storage;
 mod tokens;
 mod webdriver;
 mod webhooks;
+mod writers;

@@ -15,6 +15,7 @@ pub mod media;
 pub mod meta_callbacks;
 pub mod notify;
 pub mod oauth;
+pub mod retry;
 pub mod secret;
 pub mod store;
 pub mod telemetry;

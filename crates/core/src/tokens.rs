@@ -395,6 +395,7 @@ fn verdict_error(detail: Option<DebugTokenError>) -> GraphError {
             is_transient: Some(false),
             fbtrace_id: None,
         },
+        &[],
         None,
         Default::default(),
     )

@@ -11,10 +11,9 @@ use serde_json::Value;
 use super::limits::{Answer, Plan};
 use super::metrics::{
     BREAKDOWNS, DEMOGRAPHIC_METRICS, MIN_FOLLOWERS_FOR_DEMOGRAPHICS, breakdown_values, demographics_call,
-    is_not_available, rejected_metric,
 };
 use super::{Harvest, Run};
-use crate::graph::{Call, GraphError};
+use crate::graph::{Call, ErrorKind, GraphError};
 use crate::store::{AudienceSnapshot, Candidate, SnapshotStatus};
 
 /// `(metric, breakdown)`, as indexes into [`DEMOGRAPHIC_METRICS`] and [`BREAKDOWNS`].
@@ -113,7 +112,7 @@ impl Plan for AudiencePlan<'_> {
             .then(|| demographics_call(&self.ig_id, DEMOGRAPHIC_METRICS[m], BREAKDOWNS[b]))
     }
 
-    fn answer(&mut self, (m, _): Op, _sent: &Call<'_>, answer: Result<&Value, &GraphError>) -> Answer {
+    fn answer(&mut self, (m, _): Op, answer: Result<&Value, &GraphError>) -> Answer {
         let metric = DEMOGRAPHIC_METRICS[m];
         let result = &mut self.results[m];
         match answer {
@@ -122,11 +121,11 @@ impl Plan for AudiencePlan<'_> {
                 result.answered += 1;
                 Answer::Done
             }
-            Err(e) if is_not_available(e) => {
+            Err(e) if e.kind == ErrorKind::NotEnoughAudience => {
                 result.state = State::NotAvailable(e.message.clone());
                 Answer::Done
             }
-            Err(e) if rejected_metric(e, &[metric.to_string()]).is_some() => {
+            Err(e) if e.kind == ErrorKind::MetricRejected => {
                 tracing::warn!(metric, instagram_user_id = %self.ig_id, error = %e, "Meta refused a demographics metric: dropped for this run");
                 self.run_rejected
                     .lock()

@@ -11,9 +11,9 @@ use serde_json::Value;
 
 use super::days::{DAYS_FETCHED, MetaDay, hour_start, recent_days};
 use super::limits::{Answer, Plan};
-use super::metrics::{day_call, day_rows, rejected_metric, snapshot_call, snapshot_rows};
+use super::metrics::{day_call, day_rows, snapshot_call, snapshot_rows};
 use super::{Harvest, Run};
-use crate::graph::{Call, GraphError};
+use crate::graph::{Call, ErrorKind, GraphError};
 use crate::store::{Candidate, MetricRow};
 
 #[derive(Debug, Clone, Copy)]
@@ -89,7 +89,7 @@ impl Plan for InsightsPlan<'_> {
         }
     }
 
-    fn answer(&mut self, op: Op, sent: &Call<'_>, answer: Result<&Value, &GraphError>) -> Answer {
+    fn answer(&mut self, op: Op, answer: Result<&Value, &GraphError>) -> Answer {
         match (op, answer) {
             (Op::Snapshot, Ok(body)) => {
                 let (rows, followers) = snapshot_rows(body, self.hour);
@@ -101,28 +101,20 @@ impl Plan for InsightsPlan<'_> {
                 self.rows.extend(day_rows(body, &self.days[i]));
                 Answer::Done
             }
-            (Op::Day(_), Err(e)) => {
-                let requested: Vec<String> = sent
-                    .params
-                    .iter()
-                    .find(|(k, _)| k == "metric")
-                    .map(|(_, v)| v.split(',').map(str::to_string).collect())
-                    .unwrap_or_default();
-                match rejected_metric(e, &requested) {
-                    Some(metric) => {
-                        if self.metrics.contains(&metric) {
-                            tracing::warn!(metric = %metric, instagram_user_id = %self.ig_id, error = %e, "Meta refused a metric: dropped for this run");
-                            self.metrics.retain(|m| *m != metric);
-                            self.run_rejected
-                                .lock()
-                                .unwrap_or_else(|e| e.into_inner())
-                                .insert(metric, e.message.clone());
-                        }
-                        Answer::Again
+            (Op::Day(_), Err(e)) => match e.rejected_metric() {
+                Some(metric) if e.kind == ErrorKind::MetricRejected => {
+                    if self.metrics.iter().any(|m| metric == m.as_str()) {
+                        tracing::warn!(%metric, instagram_user_id = %self.ig_id, error = %e, "Meta refused a metric: dropped for this run");
+                        self.metrics.retain(|m| metric != m.as_str());
+                        self.run_rejected
+                            .lock()
+                            .unwrap_or_else(|e| e.into_inner())
+                            .insert(metric.to_string(), e.message.clone());
                     }
-                    None => Answer::Fail,
+                    Answer::Again
                 }
-            }
+                _ => Answer::Fail,
+            },
             (Op::Snapshot, Err(_)) => Answer::Fail,
         }
     }

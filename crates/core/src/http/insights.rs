@@ -12,8 +12,8 @@ use serde_json::{Value, json};
 use super::session::Principal;
 use super::{ApiError, ApiRequest, ApiResponse};
 use crate::app::App;
-use crate::collect::metrics::MetricName;
 use crate::collect::{self, Outcome, Skip};
+use crate::domain::MetricName;
 use crate::store::sql::ts;
 use crate::store::{Account, InsightsFilter, RowKey, SnapshotStatus, StoredAudience, StoredInsight};
 
@@ -211,7 +211,7 @@ impl InsightsQuery {
                         raw.chars().take(64).collect::<String>()
                     ))
                 })?;
-                metrics.push(name.into_string());
+                metrics.push(name.to_string());
             }
         }
         if metrics.len() > MAX_METRICS {

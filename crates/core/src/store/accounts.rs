@@ -1,6 +1,6 @@
 //! Connected accounts, their tokens (encrypted) and their health.
 
-use libsql::{Row, TransactionBehavior, params};
+use libsql::{Row, params};
 use serde::Serialize;
 
 use super::sql::{now, text};
@@ -202,7 +202,7 @@ impl Store {
     /// transaction when the connection was not active before.
     pub async fn upsert_connection(&self, c: &NewConnection) -> Result<Connected> {
         let conn = self.writer().await?;
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).await?;
+        let tx = conn.transaction().await?;
         let now = now();
         let previous = {
             let mut rows = tx
@@ -391,7 +391,7 @@ impl Store {
         change: &StatusChange,
     ) -> Result<StatusUpdate> {
         let conn = self.writer().await?;
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).await?;
+        let tx = conn.transaction().await?;
         let current = {
             let mut rows = tx
                 .query(

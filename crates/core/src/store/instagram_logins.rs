@@ -3,7 +3,7 @@
 //! login it came from; `instagram_logins` remembers the Instagram-scoped id
 //! that Meta's Instagram deauthorize and deletion callbacks name.
 
-use libsql::{TransactionBehavior, params};
+use libsql::params;
 use serde::Serialize;
 
 use super::accounts::collect_accounts;
@@ -59,7 +59,7 @@ impl Store {
     /// `active` restored, with a recovery event when it was not active.
     pub async fn upsert_instagram_login(&self, c: &NewInstagramLogin) -> Result<Connected> {
         let conn = self.writer().await?;
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).await?;
+        let tx = conn.transaction().await?;
         let now = now();
         let previous = {
             let mut rows = tx
