@@ -6,8 +6,7 @@ use std::sync::Arc;
 use tokio::sync::OnceCell;
 
 use crate::config::{Config, ConfigError};
-use crate::graph::GraphClient;
-use crate::instagram::client::InstagramClients;
+use crate::graph::{GraphClient, InstagramClients};
 use crate::store::{Store, StoreError};
 
 #[derive(Debug, thiserror::Error)]

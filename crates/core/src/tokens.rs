@@ -180,11 +180,16 @@ async fn upkeep(app: &App, ctx: &JobContext, account: &Account, silent: &AtomicB
 async fn try_upkeep(app: &App, ctx: &JobContext, account: &Account) -> Result<Outcome, StoreError> {
     if account.login == Login::Instagram {
         let r = crate::instagram::renew::upkeep(app, &ctx.run_id, account).await?;
+        // A 190 makes it invalid, a lost permission reauth_required; anything else is tried again.
+        let noted = match &r.error {
+            Some((e, generation)) => note_graph_error(app, account.id, *generation, e).await,
+            None => None,
+        };
         return Ok(Outcome {
             checked: r.checked,
             refreshed: r.refreshed,
-            failed: r.failed,
-            status: r.status,
+            failed: r.failed || (r.error.is_some() && noted.is_none()),
+            status: noted.or(r.status),
         });
     }
     let Some(tokens) = app.store.tokens(account.id).await? else {
