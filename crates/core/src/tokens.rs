@@ -16,19 +16,16 @@
 //!
 //! Transient failures are logged `failed` and retried on the next run; only
 //! what Meta says about the token changes its status. Instagram-login
-//! connections are checked and renewed their own way (`instagram::renew`). Every status change
-//! queues one webhook event (see `notify`).
-
-use std::sync::atomic::{AtomicBool, Ordering};
+//! connections are checked and renewed their own way (`instagram::renew`).
+//! Every status change queues one webhook event (see `notify`).
 
 use chrono::{DateTime, Utc};
-use futures_util::StreamExt;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::app::App;
+use crate::engine::{self, Run};
 use crate::graph::types::DebugTokenError;
 use crate::graph::{ErrorKind, GraphError, MetaError};
-use crate::jobs::{JobContext, JobError, LeaseGuard, Progress, lease_ttl};
 use crate::oauth;
 use crate::secret::AccessToken;
 use crate::store::sql::{self, parse_ts, ts};
@@ -49,92 +46,72 @@ const MIN_EXTENSION: chrono::Duration = chrono::Duration::days(1);
 const JOB_REFRESH: &str = "token_refresh";
 const JOB_CHECK: &str = "token_check";
 
-#[derive(Debug, Default, Serialize)]
-pub struct RefreshReport {
+/// What a refresh-tokens run did: the cron answer's counts.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct UpkeepCounts {
     pub refreshed: usize,
     pub failed: usize,
     pub reauth_required: usize,
     pub invalid: usize,
     pub checked: usize,
-    pub duration_ms: u64,
 }
 
-/// One run of refresh-tokens over the context's shard. A run that finds the
-/// lease taken does nothing: the other run covers the same accounts.
-pub async fn run(app: &App, ctx: &JobContext) -> Result<RefreshReport, JobError> {
-    let lease_name = ctx.shard.lease_name(ctx.job);
-    let Some(lease) = LeaseGuard::acquire(app, &lease_name, lease_ttl(app)).await? else {
-        tracing::info!(lease = %lease_name, run_id = %ctx.run_id, "another refresh-tokens run holds the lease");
-        return Ok(RefreshReport {
-            duration_ms: ctx.elapsed_ms(),
-            ..Default::default()
-        });
-    };
-    let result = upkeep_all(app, ctx).await;
-    lease.release(app).await;
-    let mut report = result?;
-    report.duration_ms = ctx.elapsed_ms();
-    tracing::info!(run_id = %ctx.run_id, ?report, "refresh-tokens finished");
-    Ok(report)
-}
-
-async fn upkeep_all(app: &App, ctx: &JobContext) -> Result<RefreshReport, JobError> {
-    let now = Utc::now();
-    let due: Vec<Account> = app
-        .store
-        .accounts_due_for_upkeep(&ts(now + REFRESH_WINDOW), &ts(now - CHECK_INTERVAL))
-        .await?
-        .into_iter()
-        .chain(instagram_logins_due(app, now).await?)
-        .filter(|a| ctx.shard.includes(&a.instagram_user_id))
-        .collect();
-    let mut progress = Progress {
-        total: due.len(),
-        ..Progress::default()
-    };
-    let mut report = RefreshReport::default();
-    let mut not_started = 0;
-    // Set when the database stops answering: it would fail every account alike.
-    let silent = AtomicBool::new(false);
-    // Accounts start in order (stalest first) as slots free up; none starts
-    // after the deadline or once the database is silent.
-    let mut outcomes = futures_util::stream::iter(due)
-        .map(|account| {
-            let silent = &silent;
-            async move {
-                if ctx.out_of_time() || silent.load(Ordering::Relaxed) {
-                    return None;
-                }
-                Some(upkeep(app, ctx, &account, silent).await)
-            }
-        })
-        .buffer_unordered(app.config.collect_concurrency);
-    while let Some(outcome) = outcomes.next().await {
-        let Some(outcome) = outcome else {
-            not_started += 1;
-            continue;
-        };
-        report.checked += usize::from(outcome.checked);
-        report.refreshed += usize::from(outcome.refreshed);
-        report.failed += usize::from(outcome.failed);
-        match outcome.status {
-            Some(TokenStatus::ReauthRequired) => report.reauth_required += 1,
-            Some(TokenStatus::Invalid) => report.invalid += 1,
+impl engine::Counts<Upkeep> for UpkeepCounts {
+    fn add(&mut self, upkeep: &Upkeep) {
+        self.checked += usize::from(upkeep.checked);
+        self.refreshed += usize::from(upkeep.refreshed);
+        self.failed += usize::from(upkeep.failed);
+        match upkeep.status {
+            Some(TokenStatus::ReauthRequired) => self.reauth_required += 1,
+            Some(TokenStatus::Invalid) => self.invalid += 1,
             _ => {}
         }
-        progress.done += 1;
-        progress.failed += usize::from(outcome.failed);
-        ctx.report(progress);
     }
-    if not_started > 0 {
-        tracing::info!(run_id = %ctx.run_id, not_started, "time budget spent; the next run continues");
+
+    fn failed(&self) -> usize {
+        self.failed
     }
-    Ok(report)
+}
+
+/// The refresh-tokens job: every usable connection whose login nears its
+/// end or whose daily check is due, soonest expiry first.
+pub struct RefreshTokens;
+
+impl engine::Candidate for Account {
+    fn instagram_user_id(&self) -> &str {
+        &self.instagram_user_id
+    }
+}
+
+impl engine::Job for RefreshTokens {
+    type Candidate = Account;
+    type Outcome = Upkeep;
+    type Counts = UpkeepCounts;
+
+    fn name(&self) -> &'static str {
+        "refresh-tokens"
+    }
+
+    async fn candidates(&self, app: &App, _run: &Run) -> Result<Vec<Account>, StoreError> {
+        let now = Utc::now();
+        let facebook = app
+            .store
+            .accounts_due_for_upkeep(&ts(now + REFRESH_WINDOW), &ts(now - CHECK_INTERVAL))
+            .await?;
+        Ok(facebook
+            .into_iter()
+            .chain(instagram_logins_due(app, now).await?)
+            .collect())
+    }
+
+    async fn work(&self, app: &App, run: &Run, account: Account) -> Upkeep {
+        upkeep(app, run, &account).await
+    }
 }
 
 /// What one account's upkeep did, for the report.
 #[derive(Debug, Default)]
-struct Outcome {
+pub struct Upkeep {
     checked: bool,
     refreshed: bool,
     /// Something failed that the next run will try again.
@@ -143,11 +120,11 @@ struct Outcome {
     status: Option<TokenStatus>,
 }
 
-impl Outcome {
+impl Upkeep {
     fn failed() -> Self {
-        Outcome {
+        Upkeep {
             failed: true,
-            ..Outcome::default()
+            ..Upkeep::default()
         }
     }
 }
@@ -164,28 +141,26 @@ async fn instagram_logins_due(app: &App, now: DateTime<Utc>) -> Result<Vec<Accou
 }
 
 /// One account's check, refresh and verdict; a failure stays with this account.
-async fn upkeep(app: &App, ctx: &JobContext, account: &Account, silent: &AtomicBool) -> Outcome {
-    match try_upkeep(app, ctx, account).await {
-        Ok(outcome) => outcome,
+async fn upkeep(app: &App, run: &Run, account: &Account) -> Upkeep {
+    match try_upkeep(app, run, account).await {
+        Ok(upkeep) => upkeep,
         Err(e) => {
             tracing::error!(account_id = account.id, error = %e, "token upkeep failed at storage");
-            if e.is_timeout() && !silent.swap(true, Ordering::Relaxed) {
-                tracing::warn!(run_id = %ctx.run_id, "the database is not answering: no new account this run");
-            }
-            Outcome::failed()
+            run.note_store_error(&e);
+            Upkeep::failed()
         }
     }
 }
 
-async fn try_upkeep(app: &App, ctx: &JobContext, account: &Account) -> Result<Outcome, StoreError> {
+async fn try_upkeep(app: &App, run: &Run, account: &Account) -> Result<Upkeep, StoreError> {
     if account.login == Login::Instagram {
-        let r = crate::instagram::renew::upkeep(app, &ctx.run_id, account).await?;
+        let r = crate::instagram::renew::upkeep(app, &run.id, account).await?;
         // A 190 makes it invalid, a lost permission reauth_required; anything else is tried again.
         let noted = match &r.error {
             Some((e, generation)) => note_graph_error(app, account.id, *generation, e).await,
             None => None,
         };
-        return Ok(Outcome {
+        return Ok(Upkeep {
             checked: r.checked,
             refreshed: r.refreshed,
             failed: r.failed || (r.error.is_some() && noted.is_none()),
@@ -193,14 +168,14 @@ async fn try_upkeep(app: &App, ctx: &JobContext, account: &Account) -> Result<Ou
         });
     }
     let Some(tokens) = app.store.tokens(account.id).await? else {
-        return Ok(Outcome::default()); // disconnected meanwhile
+        return Ok(Upkeep::default()); // disconnected meanwhile
     };
     let log = RunLog {
         app,
-        ctx,
+        run,
         account_id: account.id,
     };
-    let mut out = Outcome::default();
+    let mut out = Upkeep::default();
     let mut health = account.token.clone();
     let mut generation = tokens.generation;
     let now = Utc::now();
@@ -208,7 +183,7 @@ async fn try_upkeep(app: &App, ctx: &JobContext, account: &Account) -> Result<Ou
     // 1. The daily health check.
     if is_stale(health.last_checked_at.as_deref(), now) {
         let started = sql::now();
-        match check(app, ctx, &tokens.user_token).await {
+        match check(app, run, &tokens.user_token).await {
             Ok(Check::Valid(facts)) => {
                 out.checked = true;
                 let (expires, data_access) = (facts.expires_at.map(ts), facts.data_access_expires_at.map(ts));
@@ -253,7 +228,7 @@ async fn try_upkeep(app: &App, ctx: &JobContext, account: &Account) -> Result<Ou
     let mut refresh_problem = None;
     if let Some(expires_at) = due_for_refresh(&health, now) {
         let started = sql::now();
-        match refresh(app, ctx, account, &tokens, expires_at).await {
+        match refresh(app, run, account, &tokens, expires_at).await {
             Ok(Refresh::Extended {
                 user_token,
                 page_token,
@@ -361,8 +336,8 @@ impl TokenFacts {
     }
 }
 
-async fn check(app: &App, ctx: &JobContext, user_token: &AccessToken) -> Result<Check, GraphError> {
-    let debug = oauth::inspect(app, user_token, Some(ctx.deadline)).await?;
+async fn check(app: &App, run: &Run, user_token: &AccessToken) -> Result<Check, GraphError> {
+    let debug = oauth::inspect(app, user_token, Some(run.deadline)).await?;
     if debug.is_valid {
         return Ok(Check::Valid(TokenFacts {
             expires_at: debug.expires(),
@@ -440,12 +415,12 @@ fn due_for_refresh(health: &TokenHealth, now: DateTime<Utc>) -> Option<DateTime<
 /// and, when it moved, the stored Page's new token from `/me/accounts`.
 async fn refresh(
     app: &App,
-    ctx: &JobContext,
+    run: &Run,
     account: &Account,
     tokens: &AccountTokens,
     expires_at: DateTime<Utc>,
 ) -> Result<Refresh, GraphError> {
-    let deadline = Some(ctx.deadline);
+    let deadline = Some(run.deadline);
     let (user_token, expires_in) = oauth::exchange_for_long_lived(app, &tokens.user_token, deadline).await?;
     let new_expiry = match expires_in.filter(|s| *s > 0) {
         Some(secs) => Some(Utc::now() + chrono::Duration::seconds(secs)),
@@ -578,7 +553,7 @@ fn status_change_for(err: &GraphError) -> StatusChange {
 /// Writes this run's rows for one account.
 struct RunLog<'a> {
     app: &'a App,
-    ctx: &'a JobContext,
+    run: &'a Run,
     account_id: i64,
 }
 
@@ -596,7 +571,7 @@ impl RunLog<'_> {
             .store
             .log_run(&LogEntry {
                 account_id: Some(self.account_id),
-                run_id: &self.ctx.run_id,
+                run_id: &self.run.id,
                 job_type,
                 status,
                 error_code,
