@@ -8,7 +8,8 @@ use std::collections::HashMap;
 use std::time::Instant;
 
 use serde::Serialize;
-use urlinsta_core::jobs::{self, Job, JobContext, Shard};
+use urlinsta_core::engine::RunOptions;
+use urlinsta_core::jobs::{self, JobKind};
 use urlinsta_core::secret::AccessToken;
 use urlinsta_core::store::{NewConnection, NewInstagramLogin, sql::ts};
 use urlinsta_core::{App, Config};
@@ -121,10 +122,10 @@ async fn one_path(settings: &Settings, accounts: usize, login: Login) -> anyhow:
         }
     }
     let mut out = Vec::new();
-    for job in [Job::CollectInsights, Job::CollectAudience] {
+    for job in [JobKind::CollectInsights, JobKind::CollectAudience] {
         control.reset_calls();
         let started = Instant::now();
-        jobs::run(&app, &JobContext::new(&app, job, Shard::default())).await?;
+        jobs::run(&app, job, RunOptions::default()).await?;
         let per = |n: u64| n as f64 / accounts.max(1) as f64;
         out.push(PathFigures {
             login: match login {
