@@ -503,9 +503,9 @@ async fn the_stalest_connection_goes_first_and_none_starts_after_the_time_budget
     let due = t
         .app
         .store
-        .accounts_due_for_upkeep(&ts(now + Duration::days(10)), &ts(now - Duration::hours(24)))
+        .upkeep_candidates(&ts(now + Duration::days(10)), &ts(now - Duration::hours(24)))
         .await;
-    let order: Vec<String> = due.unwrap().into_iter().map(|a| a.instagram_user_id).collect();
+    let order: Vec<String> = due.unwrap().into_iter().map(|c| c.account.instagram_user_id).collect();
     assert_eq!(order, [other_ig.as_str(), IG], "soonest expiry first");
 
     t.control.reset_calls();
