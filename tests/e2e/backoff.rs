@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use chrono::Utc;
 use urlinsta_core::App;
-use urlinsta_core::jobs::Job;
+use urlinsta_core::jobs::JobKind;
 use urlinsta_core::retry::{Backoff, ManualClock, Retry};
 use urlinsta_sandbox::{Endpoint, Fault};
 
@@ -39,8 +39,8 @@ async fn a_collection_waits_exactly_what_meta_and_the_seeded_jitter_say() {
     t.control
         .inject(Endpoint::Batch, Fault::RetryAfter { secs: 2 }, Some(1));
     t.control.inject(Endpoint::Insights, Fault::graph(2, None), Some(1));
-    let report = run_job(&app, Job::CollectInsights).await;
-    assert_eq!(report["collected"], 1, "{report}");
+    let report = run_collect(&app, JobKind::CollectInsights).await;
+    assert_eq!(report.counts.collected, 1, "{report:?}");
     assert_eq!(
         t.control.count(Endpoint::Batch),
         3,

@@ -53,6 +53,7 @@ mod collect;
 mod database;
 mod deletion;
 mod deploy;
+mod engine;
 mod extremes;
 mod faults;
 mod fuzz;

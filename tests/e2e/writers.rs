@@ -2,8 +2,7 @@
 //! instances write to the same `sqld` at once (a cron run and disconnects),
 //! and every write of each lands, however often they meet the other's lock.
 
-use serde_json::Value;
-use urlinsta_core::jobs::Job;
+use urlinsta_core::jobs::JobKind;
 use urlinsta_core::store::InsightsFilter;
 
 use crate::harness::*;
@@ -62,12 +61,12 @@ async fn two_function_processes_writing_to_one_sqld_both_land_every_write() {
         answers
     };
     let ((status, body), disconnected, audience) =
-        tokio::join!(collect, disconnect, run_job(&t.app, Job::CollectAudience));
+        tokio::join!(collect, disconnect, run_collect(&t.app, JobKind::CollectAudience));
 
     assert_eq!(status, 200, "{body}");
-    let report: Value = serde_json::from_str(&body).expect("a JSON report");
-    assert_eq!(report["failed"], 0, "{report}");
-    assert_eq!(audience["failed"], 0, "{audience}");
+    let report: CollectReport = serde_json::from_str(&body).expect("a collection report");
+    assert_eq!(report.counts.failed, 0, "{report:?}");
+    assert_eq!(audience.counts.failed, 0, "{audience:?}");
     for (ig, status, body) in &disconnected {
         assert_eq!(*status, 200, "disconnecting {ig}: {body}");
     }

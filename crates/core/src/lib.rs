@@ -3,10 +3,12 @@
 //! collect) -> graph client / store.
 
 pub mod app;
+pub mod clock;
 pub mod collect;
 pub mod config;
 pub mod crypto;
 pub mod domain;
+pub mod engine;
 pub mod graph;
 pub mod http;
 pub mod instagram;

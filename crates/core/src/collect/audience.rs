@@ -3,16 +3,13 @@
 //! day. Accounts Meta reports nothing for yet (under 100 followers, or too
 //! little engagement) are recorded as "not available", not as failures.
 
-use std::collections::BTreeMap;
-use std::sync::Mutex;
-
 use serde_json::Value;
 
 use super::limits::{Answer, Plan};
 use super::metrics::{
     BREAKDOWNS, DEMOGRAPHIC_METRICS, MIN_FOLLOWERS_FOR_DEMOGRAPHICS, breakdown_values, demographics_call,
 };
-use super::{Harvest, Run};
+use super::{Harvest, Rejections};
 use crate::graph::{Call, ErrorKind, GraphError};
 use crate::store::{AudienceSnapshot, Candidate, SnapshotStatus};
 
@@ -44,12 +41,12 @@ struct MetricResult {
 pub struct AudiencePlan<'r> {
     ig_id: String,
     results: Vec<MetricResult>,
-    run_rejected: &'r Mutex<BTreeMap<String, String>>,
+    run_rejected: &'r Rejections,
 }
 
 impl<'r> AudiencePlan<'r> {
-    pub fn new(run: &'r Run, account: &Candidate) -> Self {
-        let known = run.rejected_metrics();
+    pub fn new(run_rejected: &'r Rejections, account: &Candidate) -> Self {
+        let known = run_rejected.known();
         let small = account
             .followers_count
             .is_some_and(|f| f < MIN_FOLLOWERS_FOR_DEMOGRAPHICS);
@@ -73,7 +70,7 @@ impl<'r> AudiencePlan<'r> {
         AudiencePlan {
             ig_id: account.instagram_user_id.clone(),
             results,
-            run_rejected: &run.rejected,
+            run_rejected,
         }
     }
 
@@ -127,10 +124,7 @@ impl Plan for AudiencePlan<'_> {
             }
             Err(e) if e.kind == ErrorKind::MetricRejected => {
                 tracing::warn!(metric, instagram_user_id = %self.ig_id, error = %e, "Meta refused a demographics metric: dropped for this run");
-                self.run_rejected
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .insert(metric.to_string(), e.message.clone());
+                self.run_rejected.insert(metric.to_string(), e.message.clone());
                 result.state = State::Rejected(e.message.clone());
                 Answer::Done
             }

@@ -3,16 +3,13 @@
 //! snapshot of the IG user node, all in one batch (four operations, one
 //! round trip) with the Page token.
 
-use std::collections::BTreeMap;
-use std::sync::Mutex;
-
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
 use super::days::{DAYS_FETCHED, MetaDay, hour_start, recent_days};
 use super::limits::{Answer, Plan};
 use super::metrics::{day_call, day_rows, snapshot_call, snapshot_rows};
-use super::{Harvest, Run};
+use super::{Harvest, Rejections};
 use crate::graph::{Call, ErrorKind, GraphError};
 use crate::store::{Candidate, MetricRow};
 
@@ -36,14 +33,14 @@ pub struct InsightsPlan<'r> {
     /// The configured metrics still asked for.
     metrics: Vec<String>,
     /// Metrics refused in this run, shared with its other accounts.
-    run_rejected: &'r Mutex<BTreeMap<String, String>>,
+    run_rejected: &'r Rejections,
     rows: Vec<MetricRow>,
     followers: Option<i64>,
 }
 
 impl<'r> InsightsPlan<'r> {
-    pub fn new(app: &crate::App, run: &'r Run, account: &Candidate, now: DateTime<Utc>) -> Self {
-        let known = run.rejected_metrics();
+    pub fn new(app: &crate::App, run_rejected: &'r Rejections, account: &Candidate, now: DateTime<Utc>) -> Self {
+        let known = run_rejected.known();
         InsightsPlan {
             ig_id: account.instagram_user_id.clone(),
             days: recent_days(now),
@@ -55,7 +52,7 @@ impl<'r> InsightsPlan<'r> {
                 .filter(|m| !known.contains_key(*m))
                 .cloned()
                 .collect(),
-            run_rejected: &run.rejected,
+            run_rejected,
             rows: Vec::new(),
             followers: None,
         }
@@ -63,7 +60,7 @@ impl<'r> InsightsPlan<'r> {
 
     /// What was gathered; `rejected` names the configured metrics not collected.
     pub fn harvest(self, configured: &[String]) -> Harvest {
-        let refused = self.run_rejected.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        let refused = self.run_rejected.known();
         let rejected = configured
             .iter()
             .filter(|m| !self.metrics.contains(m))
@@ -106,10 +103,7 @@ impl Plan for InsightsPlan<'_> {
                     if self.metrics.iter().any(|m| metric == m.as_str()) {
                         tracing::warn!(%metric, instagram_user_id = %self.ig_id, error = %e, "Meta refused a metric: dropped for this run");
                         self.metrics.retain(|m| metric != m.as_str());
-                        self.run_rejected
-                            .lock()
-                            .unwrap_or_else(|e| e.into_inner())
-                            .insert(metric.to_string(), e.message.clone());
+                        self.run_rejected.insert(metric.to_string(), e.message.clone());
                     }
                     Answer::Again
                 }

@@ -1,19 +1,19 @@
 //! Staying inside the limits, in one mechanism that both collections use:
 //! every round trip first takes its calls from the account's hourly budget
 //! (kept in the database: serverless processes share no memory), Meta's
-//! usage headers are read on every answer (slow down above 75%, stop above
-//! 90%), throttles either back off briefly or park the account, transient
+//! usage headers are read on every answer (the run slows down above 75% of
+//! the app's limit and stops above 90%; an account above 90% is parked),
+//! throttles either back off briefly or park the account, transient
 //! failures are retried inside the run's time, and dead tokens go to
 //! `tokens::note_graph_error`.
 
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::time::Duration;
 
 use chrono::{DateTime, DurationRound, Utc};
 use serde_json::Value;
 
-use super::Run;
 use crate::app::App;
+use crate::engine::{Halt, Run, STOP_PCT, pause_for};
 use crate::graph::{Auth, Call, ErrorKind, GraphError, Usage};
 use crate::instagram::round::send_round;
 use crate::retry::{Attempt, Backoff, Retry};
@@ -22,65 +22,9 @@ use crate::store::Candidate;
 /// Round trips one account may take in one run: the first batch, and
 /// retries of what failed or of what a rejected metric spoiled.
 pub const MAX_ROUNDS: u32 = 4;
-/// Above this share of a limit, slow down.
-pub const SLOW_DOWN_PCT: u32 = 75;
-/// Above this share of a limit, stop: the app's limit stops the run, an
-/// account's limit parks the account.
-pub const STOP_PCT: u32 = 90;
 /// How long an account is parked when Meta throttles it without saying for how long.
 pub const DEFAULT_PARK: Duration = Duration::from_secs(15 * 60);
 const DEFAULT_PARK_DELTA: chrono::Duration = chrono::Duration::minutes(15);
-
-/// What Meta's usage headers say, shared by every account of a run.
-#[derive(Debug)]
-pub struct Pacer {
-    app_pct: AtomicU32,
-    halted: AtomicBool,
-    /// The unit of pauses: GRAPH_RETRY_BASE_MS.
-    base: Duration,
-}
-
-impl Pacer {
-    pub fn new(base: Duration) -> Self {
-        Pacer {
-            app_pct: AtomicU32::new(0),
-            halted: AtomicBool::new(false),
-            base,
-        }
-    }
-
-    /// Reads one answer's usage. The app's share above 90% stops the run.
-    pub fn observe(&self, usage: &Usage) {
-        if let Some(pct) = usage.app_pct {
-            self.app_pct.store(pct, Ordering::Relaxed);
-            if pct > STOP_PCT && !self.halted.swap(true, Ordering::Relaxed) {
-                tracing::warn!(
-                    app_usage_pct = pct,
-                    "Meta's app usage is above {STOP_PCT}%: no new account this run"
-                );
-            }
-        }
-    }
-
-    /// Stops the run: no new account is started.
-    pub fn halt(&self) {
-        self.halted.store(true, Ordering::Relaxed);
-    }
-
-    pub fn halted(&self) -> bool {
-        self.halted.load(Ordering::Relaxed)
-    }
-
-    /// The pause before starting another account: none below 75%, then
-    /// longer the closer the app gets to its limit.
-    pub fn pause(&self) -> Duration {
-        pause_for(self.app_pct.load(Ordering::Relaxed), self.base)
-    }
-}
-
-fn pause_for(pct: u32, base: Duration) -> Duration {
-    base.saturating_mul(pct.saturating_sub(SLOW_DOWN_PCT).min(STOP_PCT - SLOW_DOWN_PCT) * 2)
-}
 
 /// When a parked account may be called again: Meta's estimate (or our
 /// default), plus up to 10% jitter so parked accounts do not return together,
@@ -240,7 +184,7 @@ impl<P: Plan> Exchange<'_, '_, P> {
                     }
                     Triage::Park(wait) => {
                         if e.throttles_the_app() {
-                            run.pacer.halt();
+                            run.halt(Halt::AppThrottled);
                         }
                         stop.get_or_insert_with(|| Ended::Parked {
                             until: park_until(app.graph.retry(), wait),
@@ -300,15 +244,16 @@ impl<P: Plan> Exchange<'_, '_, P> {
     }
 
     /// Sends one round (a batch, or one call after another on Instagram
-    /// Login's host); every answer's usage goes to the run's pacer, and the
+    /// Login's host); every answer's usage goes to the run (Meta's usage of
+    /// the app can halt it), and the
     /// highest of the account's comes back with the answers.
     #[allow(clippy::result_large_err)]
     async fn send(&self, calls: &[Call<'static>]) -> (Vec<Result<Value, GraphError>>, Usage) {
-        let pacer = &self.run.pacer;
+        let run = self.run;
         let mut account_usage = Usage::default();
         let answers = match send_round(self.app, self.account.login, self.auth, calls).await {
             Ok(batch) => {
-                pacer.observe(&batch.usage);
+                run.observe(&batch.usage);
                 batch
                     .items
                     .into_iter()
@@ -317,14 +262,14 @@ impl<P: Plan> Exchange<'_, '_, P> {
                             Ok(reply) => &reply.usage,
                             Err(e) => &e.usage,
                         };
-                        pacer.observe(usage);
+                        run.observe(usage);
                         account_usage = higher(&account_usage, usage);
                         item.map(|reply| reply.data)
                     })
                     .collect()
             }
             Err(e) => {
-                pacer.observe(&e.usage);
+                run.observe(&e.usage);
                 account_usage = higher(&account_usage, &e.usage);
                 calls.iter().map(|_| Err(e.clone())).collect()
             }
@@ -354,15 +299,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn pauses_grow_above_the_slow_down_mark() {
-        let base = Duration::from_millis(100);
-        assert_eq!(pause_for(50, base), Duration::ZERO);
-        assert_eq!(pause_for(75, base), Duration::ZERO);
-        assert_eq!(pause_for(80, base), Duration::from_secs(1));
-        assert_eq!(pause_for(100, base), Duration::from_secs(3));
-    }
-
-    #[test]
     fn parking_honours_meta_and_adds_jitter() {
         use chrono::TimeZone;
         let start = Utc.with_ymd_and_hms(2026, 12, 5, 12, 0, 0).single().expect("a time");
@@ -378,21 +314,5 @@ mod tests {
         let until = park_until(&retry, Some(Duration::from_secs(3600)));
         assert_eq!(until - start, chrono::Duration::seconds(3657));
         assert_eq!(park_until(&retry, None) - start, chrono::Duration::seconds(916));
-    }
-
-    #[test]
-    fn pacer_stops_above_ninety() {
-        let pacer = Pacer::new(Duration::from_millis(1));
-        pacer.observe(&Usage {
-            app_pct: Some(80),
-            ..Usage::default()
-        });
-        assert!(!pacer.halted());
-        assert!(pacer.pause() > Duration::ZERO);
-        pacer.observe(&Usage {
-            app_pct: Some(91),
-            ..Usage::default()
-        });
-        assert!(pacer.halted());
     }
 }

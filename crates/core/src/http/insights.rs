@@ -107,7 +107,7 @@ pub async fn audience(app: &App, req: &ApiRequest) -> Result<ApiResponse, ApiErr
 /// `POST /api/insights/:userId/refresh`: collects the account now, within the limits.
 pub async fn refresh(app: &App, req: &ApiRequest) -> Result<ApiResponse, ApiError> {
     let account = authorized_account(app, req).await?;
-    let outcome = collect::refresh(app, &account.instagram_user_id)
+    let outcome = collect::collect_now(app, &account.instagram_user_id)
         .await?
         .ok_or_else(|| ApiError::NotFound("no such connected account".into()))?;
     match outcome {

@@ -6,9 +6,10 @@
 use libsql::params;
 use serde::Serialize;
 
-use super::accounts::collect_accounts;
-use super::accounts::{PAGE_TOKEN, USER_TOKEN, delete_account_rows, event_sql};
+use super::accounts::{collect_accounts, delete_account_rows};
+use super::connections::{PAGE_TOKEN, USER_TOKEN};
 use super::sql::now;
+use super::status::event_sql;
 use super::{Account, Connected, Result, StatusChange, Store, StoreError, TokenStatus};
 use crate::secret::AccessToken;
 

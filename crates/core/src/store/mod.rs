@@ -7,6 +7,7 @@
 mod accounts;
 mod collect;
 mod conn;
+mod connections;
 mod deletions;
 mod instagram_logins;
 mod jobs;
@@ -17,6 +18,8 @@ mod rekey;
 mod schema;
 mod sessions;
 pub mod sql;
+mod status;
+mod upkeep;
 
 use std::time::Duration;
 
@@ -26,6 +29,7 @@ pub use accounts::*;
 pub use collect::*;
 use conn::{BUSY_BACKOFF, BUSY_TIMEOUT};
 pub use conn::{Conn, Rows, Tx};
+pub use connections::*;
 pub use deletions::*;
 pub use instagram_logins::*;
 pub use jobs::*;
@@ -34,6 +38,8 @@ pub use media_read::*;
 pub use notifications::*;
 pub use rekey::*;
 pub use sessions::*;
+pub use status::*;
+pub use upkeep::*;
 
 use crate::config::DatabaseConfig;
 use crate::crypto::{CryptoError, Keyring};
