@@ -7,6 +7,7 @@ use tokio::time::Instant;
 use url::Url;
 
 use crate::app::App;
+use crate::domain::InstagramUserId;
 use crate::graph::types::{DebugToken, DebugTokenEnvelope, FacebookPage, InstagramUser, PageInstagram, TokenResponse};
 use crate::graph::{Auth, Call, GraphError};
 use crate::secret::{AccessToken, AuthorizationCode, CsrfState};
@@ -79,7 +80,7 @@ impl ConnectError {
 
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct ConnectedAccount {
-    pub instagram_user_id: String,
+    pub instagram_user_id: InstagramUserId,
     pub username: Option<String>,
     pub facebook_page_id: String,
 }
@@ -152,7 +153,8 @@ pub async fn connect(app: &App, code: &AuthorizationCode) -> Result<Connection, 
         };
         let profile: InstagramUser = graph
             .send(
-                &Call::get(ig.id.as_str(), Auth::Page(&page_token)).param("fields", "id,username,name,followers_count"),
+                &Call::get(ig.id.to_string(), Auth::Page(&page_token))
+                    .param("fields", "id,username,name,followers_count"),
                 deadline,
             )
             .await?
