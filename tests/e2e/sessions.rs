@@ -149,7 +149,7 @@ on_both_databases! {
         assert_eq!(stored, 0);
     }
 
-    async fn the_daily_refresh_tokens_run_deletes_expired_sessions_and_keeps_live_ones(t: TestApp) {
+    async fn a_refresh_tokens_run_deletes_expired_sessions_and_keeps_live_ones(t: TestApp) {
         // Two browsers, two sessions; one of them unused for 30 days.
         assert_eq!(location(&t.connect().await), "/?connected=true");
         let (_, live) = connect_another(&t).await;

@@ -73,8 +73,8 @@ const NOTIFY_BUDGET: Duration = Duration::from_secs(15);
 
 /// Runs one job over its slice and returns its report. Every job ends by
 /// delivering the webhook events queued so far, its own status changes
-/// included, whether its work succeeded or not. refresh-tokens, the daily
-/// upkeep, also removes the browser sessions that have expired.
+/// included, whether its work succeeded or not. refresh-tokens, the
+/// connections' upkeep, also removes the browser sessions that have expired.
 pub async fn run(app: &App, kind: JobKind, options: RunOptions) -> Result<JobReport, StoreError> {
     let report = match kind {
         JobKind::RefreshTokens => {
