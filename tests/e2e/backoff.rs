@@ -5,10 +5,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::Utc;
 use urlinsta_core::App;
 use urlinsta_core::jobs::JobKind;
-use urlinsta_core::retry::{Backoff, ManualClock, Retry};
+use urlinsta_core::retry::{Backoff, ManualClock};
 use urlinsta_sandbox::{Endpoint, Fault};
 
 use crate::faults::code_from_dialog;
@@ -17,17 +16,12 @@ use crate::harness::*;
 /// The app of `t` with its Graph retries on a clock that only moves when
 /// slept on, and dice of seed 7 (draws 0.1578, 0.1680, ...).
 fn on_a_fixed_clock(t: &TestApp) -> (App, Arc<ManualClock>) {
-    let clock = Arc::new(ManualClock::new(Utc::now()));
     let backoff = Backoff {
         max_attempts: 3,
         base: Duration::from_millis(100),
         cap: Duration::from_secs(3),
     };
-    let app = App {
-        graph: t.app.graph.with_retry(Retry::fixed(backoff, clock.clone(), 7)),
-        ..t.app.clone()
-    };
-    (app, clock)
+    on_a_manual_clock(&t.app, backoff, 7)
 }
 
 #[tokio::test]

@@ -10,6 +10,7 @@ use urlinsta_core::App;
 use urlinsta_core::graph::{ErrorKind, GraphClient, GraphError};
 use urlinsta_core::jobs::JobKind;
 use urlinsta_core::oauth::{self, ConnectError};
+use urlinsta_core::retry::Clock as _;
 use urlinsta_core::secret::AuthorizationCode;
 use urlinsta_core::store::TokenStatus;
 use urlinsta_sandbox::{Endpoint, ExchangePolicy, Fault, Sandbox, SandboxConfig};
@@ -650,6 +651,9 @@ async fn ready_to_collect(t: &TestApp) {
 }
 
 /// Runs `job` with `fault` at `site` and checks the report, the account and its log row.
+/// The run's Graph retries wait on a manual clock: no real time passes in
+/// them, and when the account is parked, that clock says exactly when the
+/// run decided it (a check against the wall clock raced the run under load).
 async fn collect_under_fault(
     t: &TestApp,
     app: &App,
@@ -664,7 +668,8 @@ async fn collect_under_fault(
     if let Some(fault) = fault {
         t.control.inject(site, fault.clone(), None);
     }
-    let report = run_collect(app, job).await;
+    let (app, clock) = on_a_manual_clock(app, app.graph.retry().backoff(), 1);
+    let report = run_collect(&app, job).await;
     t.control.clear_faults();
     let (ended, status) = collection_after(kind);
     let counts = (report.counts.collected, report.counts.failed, report.counts.skipped);
@@ -692,10 +697,18 @@ async fn collect_under_fault(
         "{what}: the log says why: {row}"
     );
     if ended == Collected::Parked {
-        let parked = sql_text(t, "SELECT throttled_until FROM account_state").await;
+        let parked_at = clock.utc_now();
+        // Meta's wait when it named one (Retry-After), else at least our shortest.
+        let wait = match fault {
+            Some(Fault::RetryAfter { secs }) => Duration::from_secs(*secs),
+            _ => Duration::from_secs(1),
+        };
+        let until = sql_text(t, "SELECT throttled_until FROM account_state")
+            .await
+            .and_then(|until| chrono::DateTime::parse_from_rfc3339(&until).ok());
         assert!(
-            parked.is_some_and(|until| until > ts(chrono::Utc::now())),
-            "{what}: parked"
+            until.is_some_and(|until| until >= parked_at + wait),
+            "{what}: parked until {until:?}, decided at {parked_at} with {wait:?} to wait"
         );
     }
     report

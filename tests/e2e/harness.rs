@@ -14,6 +14,7 @@ pub use urlinsta_core::domain::InstagramUserId;
 use urlinsta_core::engine::{Report, RunOptions};
 use urlinsta_core::http::server::{Limits, ServerHandle, spawn_with};
 use urlinsta_core::jobs::{self, JobKind, JobReport};
+use urlinsta_core::retry::{Backoff, ManualClock, Retry};
 use urlinsta_core::store::{Account, AccountTokens};
 use urlinsta_core::tokens::UpkeepCounts;
 use urlinsta_core::{App, Config};
@@ -387,6 +388,18 @@ pub async fn run_collect(app: &App, job: JobKind) -> CollectReport {
 /// One run of any job over all accounts.
 pub async fn run_job(app: &App, job: JobKind) -> JobReport {
     jobs::run(app, job, RunOptions::default()).await.expect("job runs")
+}
+
+/// `app` with its Graph retries on a clock that moves only when slept on
+/// (every sleep returns at once, and is noted) and dice of `seed`: what a
+/// run waits, and any time it computes from its clock, is the same every run.
+pub fn on_a_manual_clock(app: &App, backoff: Backoff, seed: u64) -> (App, Arc<ManualClock>) {
+    let clock = Arc::new(ManualClock::new(Utc::now()));
+    let app = App {
+        graph: app.graph.with_retry(Retry::fixed(backoff, clock.clone(), seed)),
+        ..app.clone()
+    };
+    (app, clock)
 }
 
 /// An Instagram user id a test names (the sandbox hands out only valid ones).
