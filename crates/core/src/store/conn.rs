@@ -192,7 +192,7 @@ mod tests {
     use chrono::Utc;
 
     use super::*;
-    use crate::retry::{Clock, ManualClock};
+    use crate::clock::{Clock, ManualClock};
 
     /// A clock for which time passes only in sleeps: the first sleep lets
     /// the other writer (holding `lock`) commit, so the next attempt finds
@@ -200,6 +200,12 @@ mod tests {
     struct OtherWriterCommitsMeanwhile {
         time: ManualClock,
         lock: Mutex<Option<libsql::Connection>>,
+    }
+
+    impl std::fmt::Debug for OtherWriterCommitsMeanwhile {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.debug_struct("OtherWriterCommitsMeanwhile").finish_non_exhaustive()
+        }
     }
 
     impl Clock for OtherWriterCommitsMeanwhile {
