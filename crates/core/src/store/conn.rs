@@ -133,14 +133,18 @@ impl Conn {
 
 /// SQLITE_BUSY, from an embedded file or a hosted database: another
 /// connection holds the write lock, and nothing of this call was applied.
+/// Or a hosted database too busy to take the call at all: sqld answers 429
+/// ("Too many concurrent requests", "Timed out while opening database
+/// connection") before it runs anything, when many requests come at once.
 pub(super) fn is_busy(e: &libsql::Error) -> bool {
     match e {
         libsql::Error::SqliteFailure(code, _) => (*code & 0xff) == 5,
-        other => {
-            let text = other.to_string();
-            text.contains("SQLITE_BUSY") || text.contains("database is locked")
-        }
+        other => is_busy_text(&other.to_string()),
     }
+}
+
+pub(super) fn is_busy_text(text: &str) -> bool {
+    text.contains("SQLITE_BUSY") || text.contains("database is locked") || text.contains("status=429 Too Many Requests")
 }
 
 /// Rows of a query; a hosted database streams them, so each fetch is bounded too.
@@ -302,5 +306,15 @@ mod tests {
             .err()
             .expect("no transaction begins under the lock");
         assert!(matches!(&e, StoreError::Db(inner) if is_busy(inner)), "{e}");
+    }
+
+    #[test]
+    fn a_hosted_database_too_busy_to_take_a_call_is_busy() {
+        let refused = "api error: `status=429 Too Many Requests, body={\"error\":\"Timed out while opening database connection\"}`";
+        assert!(is_busy(&libsql::Error::Hrana(Box::new(std::io::Error::other(refused)))));
+        let crowded = "api error: `status=429 Too Many Requests, body={\"error\":\"Too many concurrent requests\"}`";
+        assert!(is_busy(&libsql::Error::Hrana(Box::new(std::io::Error::other(crowded)))));
+        let other = "api error: `status=500 Internal Server Error, body={\"error\":\"disk I/O error\"}`";
+        assert!(!is_busy(&libsql::Error::Hrana(Box::new(std::io::Error::other(other)))));
     }
 }

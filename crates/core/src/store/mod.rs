@@ -84,7 +84,7 @@ impl StoreError {
     pub fn is_busy(&self) -> bool {
         match self {
             StoreError::Db(e) => conn::is_busy(e),
-            StoreError::Write(text) => text.contains("SQLITE_BUSY") || text.contains("database is locked"),
+            StoreError::Write(text) => conn::is_busy_text(text),
             _ => false,
         }
     }
