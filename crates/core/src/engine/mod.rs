@@ -33,7 +33,7 @@ use crate::store::StoreError;
 
 pub use lease::{LEASE_TTL, Lease};
 pub use pacer::{STOP_PCT, pause_for};
-pub use run::{GRACE, Halt, Run};
+pub use run::{Halt, Run};
 pub use shard::{Shard, ShardError};
 
 /// A kind of scheduled work over the connected accounts.

@@ -120,7 +120,7 @@ impl Conn {
             async move {
                 match answer.await {
                     Err(e) if is_busy(&e) => {
-                        tracing::debug!(error = %e, "the database is locked by another writer; trying again");
+                        tracing::debug!(error = %e, "the database is busy (another writer's lock, or too many calls at once); trying again");
                         Attempt::retry(Err(e), None)
                     }
                     answer => Attempt::Done(answer),
