@@ -231,6 +231,12 @@ async fn an_unreachable_hosted_database_fails_every_job_with_503_and_the_app_rec
         let error: Value = serde_json::from_str(&body).expect("json");
         assert_eq!(error["error"], "unavailable", "{body}");
         assert_discreet(&body, job.name());
+        // The cause is in the log; the answer names neither it nor where the database is.
+        assert_eq!(
+            error["message"], "the job could not run: the database did not serve it; try again later",
+            "{body}"
+        );
+        assert!(!body.contains(link.url.trim_start_matches("http://")), "{body}");
     }
     // Pages and reads fail cleanly: a JSON error, no panic, nothing half-done.
     for path in ["/api/auth/status", "/api/insights/17841400000000001"] {

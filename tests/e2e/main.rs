@@ -67,6 +67,7 @@ mod media_store;
 mod oauth;
 mod page;
 mod page_content;
+mod page_logins;
 mod receiver;
 mod rekey;
 mod security;

@@ -115,7 +115,11 @@ pub async fn status(app: &App, req: &ApiRequest) -> Result<ApiResponse, ApiError
         Principal::Anonymous => {
             return Ok(ApiResponse::json(
                 hyper::StatusCode::UNAUTHORIZED,
-                &json!({ "connected": false, "error": "unauthorized", "message": "no session: connect an account first" }),
+                &json!({
+                    "connected": false, "error": "unauthorized", "message": "no session: connect an account first",
+                    // The page offers a button for each login this deployment has.
+                    "logins": logins(app),
+                }),
             ));
         }
     };
@@ -229,4 +233,13 @@ async fn revoke_if_last(
 pub async fn logout(app: &App, req: &ApiRequest) -> Result<ApiResponse, ApiError> {
     session::end(app, req).await?;
     Ok(ApiResponse::ok(&json!({ "success": true })).with_cookie(&session::clear_session_cookie(req)))
+}
+
+/// The logins this deployment offers: Facebook always, Instagram when configured.
+fn logins(app: &App) -> Vec<&'static str> {
+    let mut logins = vec!["facebook"];
+    if app.config.instagram.is_some() {
+        logins.push("instagram");
+    }
+    logins
 }
