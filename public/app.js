@@ -880,7 +880,12 @@
         : 'Its tokens and collected insights were deleted. Your other connected accounts keep working.');
       await loadStatus();
     } catch (e) {
-      $('dialog-error').textContent = `Could not disconnect: ${e.message} Nothing was deleted; please try again.`;
+      // A refusal (4xx) deleted nothing; without an answer, or after a server
+      // error (a deletion that timed out may still land), the page cannot know.
+      const outcome = e.status >= 400 && e.status < 500
+        ? 'Nothing was deleted; please try again.'
+        : 'Reload the page to see whether the account is still connected, and try again if it is.';
+      $('dialog-error').textContent = `Could not disconnect: ${e.message} ${outcome}`;
       $('dialog-error').hidden = false;
     } finally {
       confirm.disabled = false;

@@ -61,6 +61,7 @@ mod harness;
 mod hosted;
 mod input;
 mod instagram;
+mod link;
 mod load;
 mod media_api;
 mod media_store;

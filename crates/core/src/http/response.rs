@@ -182,6 +182,11 @@ impl From<crate::store::StoreError> for ApiError {
                 tracing::error!(error = %e, "database call timed out");
                 ApiError::Unavailable("the database is not answering; try again in a minute".into())
             }
+            // Nor is a database kept busy by others all along.
+            e if e.is_busy() => {
+                tracing::error!(error = %e, "the database stayed busy for the whole deadline");
+                ApiError::Unavailable("the database is busy; try again in a minute".into())
+            }
             other => ApiError::internal(other),
         }
     }

@@ -17,12 +17,16 @@
 //! retry loop, until the deadline. Only whole units are: a statement or
 //! batch outside a transaction, and a transaction's BEGIN; a statement
 //! inside a transaction is not (SQLite wants the transaction rolled back).
+//! A hosted database that turns a call away (HTTP 429: no connection free)
+//! ran none of it, and the call is tried again the same way.
 
 use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
 
 use libsql::params::IntoParams;
 use libsql::{Row, TransactionBehavior};
+use tokio::sync::OwnedSemaphorePermit;
 
 use super::{Result, StoreError};
 use crate::retry::{Attempt, Backoff, Retry};
@@ -46,14 +50,23 @@ pub struct Conn {
     deadline: Option<Duration>,
     /// Retries SQLITE_BUSY; `None` inside a transaction, whose statements are not retried alone.
     busy: Option<Retry>,
+    /// This connection's place among the process's hosted connections,
+    /// given back when the last clone is dropped; None for an embedded file.
+    _slot: Option<Arc<OwnedSemaphorePermit>>,
 }
 
 impl Conn {
-    pub(super) fn new(inner: libsql::Connection, deadline: Option<Duration>, busy: Retry) -> Self {
+    pub(super) fn new(
+        inner: libsql::Connection,
+        deadline: Option<Duration>,
+        busy: Retry,
+        slot: Option<OwnedSemaphorePermit>,
+    ) -> Self {
         Conn {
             inner,
             deadline,
             busy: Some(busy),
+            _slot: slot.map(Arc::new),
         }
     }
 
@@ -97,6 +110,7 @@ impl Conn {
             inner: (*tx).clone(),
             deadline: self.deadline,
             busy: None,
+            _slot: self._slot.clone(),
         };
         Ok(Tx { tx, conn })
     }
@@ -106,7 +120,8 @@ impl Conn {
     }
 
     /// One call, bounded by the deadline; outside a transaction, made again
-    /// while another process holds the write lock and the deadline allows.
+    /// while another process holds the write lock, or the server has no
+    /// connection free for it, and the deadline allows.
     async fn call<T, Fut>(&self, mut attempt: impl FnMut() -> Fut) -> Result<T>
     where
         Fut: Future<Output = libsql::Result<T>>,
@@ -120,7 +135,11 @@ impl Conn {
             async move {
                 match answer.await {
                     Err(e) if is_busy(&e) => {
-                        tracing::debug!(error = %e, "the database is busy (another writer's lock, or too many calls at once); trying again");
+                        tracing::debug!(error = %e, "the database is locked by another writer; trying again");
+                        Attempt::retry(Err(e), None)
+                    }
+                    Err(e) if is_turned_away(&e) => {
+                        tracing::debug!(error = %e, "the database has no connection free; trying again");
                         Attempt::retry(Err(e), None)
                     }
                     answer => Attempt::Done(answer),
@@ -133,18 +152,23 @@ impl Conn {
 
 /// SQLITE_BUSY, from an embedded file or a hosted database: another
 /// connection holds the write lock, and nothing of this call was applied.
-/// Or a hosted database too busy to take the call at all: sqld answers 429
-/// ("Too many concurrent requests", "Timed out while opening database
-/// connection") before it runs anything, when many requests come at once.
 pub(super) fn is_busy(e: &libsql::Error) -> bool {
     match e {
         libsql::Error::SqliteFailure(code, _) => (*code & 0xff) == 5,
-        other => is_busy_text(&other.to_string()),
+        other => {
+            let text = other.to_string();
+            text.contains("SQLITE_BUSY") || text.contains("database is locked")
+        }
     }
 }
 
-pub(super) fn is_busy_text(text: &str) -> bool {
-    text.contains("SQLITE_BUSY") || text.contains("database is locked") || text.contains("status=429 Too Many Requests")
+/// A hosted database that turned the call away before running any of it:
+/// HTTP 429, sqld's answer when none of its connections (128) came free
+/// within a second, or 128 requests already wait. Other processes share
+/// them (function instances, a job beside `urlinsta serve`); this one keeps
+/// to its share (see `MAX_HOSTED_CONNECTIONS`).
+pub(super) fn is_turned_away(e: &libsql::Error) -> bool {
+    matches!(e, libsql::Error::Hrana(_)) && e.to_string().contains("status=429")
 }
 
 /// Rows of a query; a hosted database streams them, so each fetch is bounded too.
@@ -208,7 +232,9 @@ mod tests {
 
     impl std::fmt::Debug for OtherWriterCommitsMeanwhile {
         fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-            f.debug_struct("OtherWriterCommitsMeanwhile").finish_non_exhaustive()
+            f.debug_struct("OtherWriterCommitsMeanwhile")
+                .field("time", &self.time)
+                .finish_non_exhaustive()
         }
     }
 
@@ -272,6 +298,7 @@ mod tests {
             db.connect().expect("connect"),
             None,
             Retry::fixed(BUSY_BACKOFF, clock.clone(), 3),
+            None,
         );
         let written = conn
             .execute("INSERT INTO t VALUES (?1)", ["second"])
@@ -292,6 +319,7 @@ mod tests {
             db.connect().expect("connect"),
             Some(deadline),
             Retry::fixed(BUSY_BACKOFF, clock.clone(), 3),
+            None,
         );
         let e = conn
             .execute_transactional_batch("INSERT INTO t VALUES ('never');")
@@ -309,12 +337,15 @@ mod tests {
     }
 
     #[test]
-    fn a_hosted_database_too_busy_to_take_a_call_is_busy() {
-        let refused = "api error: `status=429 Too Many Requests, body={\"error\":\"Timed out while opening database connection\"}`";
-        assert!(is_busy(&libsql::Error::Hrana(Box::new(std::io::Error::other(refused)))));
-        let crowded = "api error: `status=429 Too Many Requests, body={\"error\":\"Too many concurrent requests\"}`";
-        assert!(is_busy(&libsql::Error::Hrana(Box::new(std::io::Error::other(crowded)))));
-        let other = "api error: `status=500 Internal Server Error, body={\"error\":\"disk I/O error\"}`";
-        assert!(!is_busy(&libsql::Error::Hrana(Box::new(std::io::Error::other(other)))));
+    fn a_hosted_database_s_429_is_a_call_turned_away_and_nothing_else_is() {
+        let hrana = |text: &str| libsql::Error::Hrana(Box::new(std::io::Error::other(text.to_owned())));
+        let refused = hrana(
+            "api error: `status=429 Too Many Requests, body={\"error\":\"Timed out while opening database connection\"}`",
+        );
+        let crowded =
+            hrana("api error: `status=429 Too Many Requests, body={\"error\":\"Too many concurrent requests\"}`");
+        let failed = hrana("api error: `status=500 Internal Server Error, body={\"error\":\"disk I/O error\"}`");
+        assert!(is_turned_away(&refused) && is_turned_away(&crowded));
+        assert!(!is_turned_away(&failed) && !is_busy(&failed));
     }
 }
