@@ -6,8 +6,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use urlinsta_core::App;
+use urlinsta_core::clock::ManualClock;
 use urlinsta_core::jobs::JobKind;
-use urlinsta_core::retry::{Backoff, ManualClock};
+use urlinsta_core::retry::Backoff;
 use urlinsta_sandbox::{Endpoint, Fault};
 
 use crate::faults::code_from_dialog;

@@ -7,10 +7,10 @@ use std::time::Duration;
 
 use serde_json::Value;
 use urlinsta_core::App;
+use urlinsta_core::clock::Clock as _;
 use urlinsta_core::graph::{ErrorKind, GraphClient, GraphError};
 use urlinsta_core::jobs::JobKind;
 use urlinsta_core::oauth::{self, ConnectError};
-use urlinsta_core::retry::Clock as _;
 use urlinsta_core::secret::AuthorizationCode;
 use urlinsta_core::store::TokenStatus;
 use urlinsta_sandbox::{Endpoint, ExchangePolicy, Fault, Sandbox, SandboxConfig};
