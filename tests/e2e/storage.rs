@@ -7,8 +7,8 @@ use urlinsta_core::config::DatabaseConfig;
 use urlinsta_core::crypto::Keyring;
 use urlinsta_core::secret::{AccessToken, Secret};
 use urlinsta_core::store::{
-    CheckedToken, LogEntry, LogStatus, NewConnection, RenewedTokens, StatusChange, StatusUpdate, Store, TokenStatus,
-    UpkeepCandidate, UpkeepRecord, Upkept,
+    CheckedToken, LogEntry, LogStatus, Login, NewConnection, RenewedTokens, StatusChange, StatusUpdate, Store,
+    TokenStatus, UpkeepCandidate, UpkeepRecord, Upkept,
 };
 
 use crate::harness::{Sqld, instagram_id};
@@ -84,7 +84,7 @@ pub fn connection(ig: &str, facebook_user: &str) -> NewConnection {
 /// The one connection of the store, as refresh-tokens would read it.
 async fn due_for_upkeep(store: &Store) -> UpkeepCandidate {
     let mut due = store
-        .upkeep_candidates("2099-01-01T00:00:00Z", "2000-01-01T00:00:00Z")
+        .upkeep_candidates(Login::Facebook, "2099-01-01T00:00:00Z", "2000-01-01T00:00:00Z")
         .await
         .unwrap();
     assert_eq!(due.len(), 1);

@@ -4,7 +4,7 @@
 
 use chrono::{DateTime, Duration, SubsecRound, Utc};
 use serde_json::Value;
-use urlinsta_core::store::TokenStatus;
+use urlinsta_core::store::{Login, TokenStatus};
 use urlinsta_sandbox::{Endpoint, ExchangePolicy, Fault};
 
 use crate::harness::*;
@@ -531,7 +531,11 @@ async fn the_stalest_connection_goes_first_and_none_starts_after_the_time_budget
     let due = t
         .app
         .store
-        .upkeep_candidates(&ts(now + Duration::days(10)), &ts(now - Duration::hours(24)))
+        .upkeep_candidates(
+            Login::Facebook,
+            &ts(now + Duration::days(10)),
+            &ts(now - Duration::hours(24)),
+        )
         .await;
     let order: Vec<String> = due
         .unwrap()

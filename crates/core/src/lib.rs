@@ -3,13 +3,18 @@
 //!
 //! Layers, each importing only those below it (`layers crates/core/src`
 //! finds no circle). On top, `http`: handlers, HTTP in and JSON out. Then
-//! `jobs`, the scheduled jobs by name. Then the services, which know the
-//! domain: `collect`, `tokens`, `instagram`, `oauth`, `media`,
-//! `meta_callbacks`, `notify`. Below them `engine`, what every job shares,
-//! and `app`, the process-wide state. Then `graph` (Meta's API, its errors)
-//! and `store` (the database, the only place that writes SQL), on `config`,
-//! `crypto` and `retry`. At the bottom, values that import nothing of the
-//! crate: `domain`, `secret`, `clock`, `telemetry`.
+//! `jobs`, the dispatcher: the scheduled jobs by name. Then the services,
+//! which know the domain, each using only those after it: `collect` (which
+//! judges a Graph error through `tokens` and sends an Instagram-login
+//! account's calls through `instagram`), `tokens`, `instagram`, `oauth`; and
+//! `media`, `meta_callbacks`, `notify`, which use no other service. Status
+//! changes queue their webhook event in the store, in the same write;
+//! `notify` delivers the queue, started by `jobs` and by the login callback.
+//! Below the services `engine`, what every job shares, and `app`, the
+//! process-wide state. Then `graph` (Meta's API, its errors) and `store`
+//! (the database, the only place that writes SQL), on `config`, `crypto` and
+//! `retry`. At the bottom, values that import nothing of the crate:
+//! `domain`, `secret`, `clock`, `telemetry`.
 //!
 //! Words, each used for one thing:
 //! - **account**: an Instagram Business or Creator account urlinsta collects
@@ -43,9 +48,11 @@
 //!   period: an account's hourly counts (followers, follows, media), a day's
 //!   audience.
 //! - **upkeep**: one connection's work in refresh-tokens: the daily check,
-//!   the **refresh** of its user token when due (`fb_exchange_token`), and
-//!   the verdict on its status. The route `POST /api/insights/:id/refresh`
-//!   keeps its public name; it is a manual collection (`collect::collect_now`).
+//!   the **refresh** of its user token when due (`fb_exchange_token`; for
+//!   an Instagram login `refresh_access_token`, which Meta and
+//!   `IG_RENEW_BEFORE_DAYS` call renewal), and the verdict on its status,
+//!   all written at once. The route `POST /api/insights/:id/refresh` keeps
+//!   its public name; it is a manual collection (`collect::collect_now`).
 
 pub mod app;
 pub mod clock;

@@ -18,9 +18,6 @@ pub use crate::graph::{REQUIRED_SCOPES, SCOPES};
 /// How long the whole callback may spend on Graph calls.
 const CALLBACK_BUDGET: std::time::Duration = std::time::Duration::from_secs(25);
 
-/// How long the callback may spend announcing a restored connection.
-const RESTORE_NOTIFY_BUDGET: std::time::Duration = std::time::Duration::from_secs(3);
-
 /// The login dialog URL for one browser's `state`.
 pub fn login_url(app: &App, state: &CsrfState) -> Url {
     let c = &app.config;
@@ -89,6 +86,8 @@ pub struct ConnectedAccount {
 pub struct Connection {
     pub facebook_user_id: Option<String>,
     pub accounts: Vec<ConnectedAccount>,
+    /// A connection that was not `active` is again: its recovery event is queued.
+    pub restored: bool,
 }
 
 /// Code -> short-lived token -> long-lived user token -> granted scopes ->
@@ -185,13 +184,10 @@ pub async fn connect(app: &App, code: &AuthorizationCode) -> Result<Connection, 
     if accounts.is_empty() {
         return Err(ConnectError::NoInstagramAccount);
     }
-    if restored {
-        // The operator hears of the recovery now, not at the next job.
-        crate::notify::deliver_pending(app, RESTORE_NOTIFY_BUDGET).await;
-    }
     Ok(Connection {
         facebook_user_id: debug.user_id,
         accounts,
+        restored,
     })
 }
 

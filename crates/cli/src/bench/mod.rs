@@ -236,7 +236,7 @@ pub async fn bench(args: BenchArgs) -> anyhow::Result<()> {
     if settings.paths > 0 && !args.memory_child {
         note(&format!("round trips per login, {} accounts each", settings.paths));
         markdown.push_str(&paths::to_markdown(
-            &paths::measure(&settings, settings.paths).await?,
+            &paths::measure(&settings, settings.paths, sqld_bin.as_deref()).await?,
             settings.latency_ms,
         ));
     }

@@ -1,21 +1,25 @@
-//! Round trips per account by login: the same accounts' collection through
-//! Facebook Login (`graph.facebook.com`, one batch request per round) and
-//! through Instagram Login (`graph.instagram.com`, which serves no batch
-//! requests: one request per call). In process, on an embedded database,
-//! against an in-process sandbox at the run's latency.
+//! Round trips per account by login: the same accounts' collection and
+//! token upkeep through Facebook Login (`graph.facebook.com`, one batch
+//! request per round) and through Instagram Login (`graph.instagram.com`,
+//! which serves no batch requests: one request per call). In process,
+//! against an in-process sandbox at the run's latency, on `sqld` behind the
+//! counting proxy (database round trips and writes counted) when the
+//! invocation measures `sqld`, else on an embedded file.
 
 use std::collections::HashMap;
-use std::time::Instant;
+use std::path::Path;
+use std::time::{Duration, Instant};
 
 use serde::Serialize;
 use urlinsta_core::engine::RunOptions;
-use urlinsta_core::jobs::{self, JobKind};
+use urlinsta_core::jobs::{self, JobKind, JobReport};
 use urlinsta_core::secret::AccessToken;
 use urlinsta_core::store::{NewConnection, NewInstagramLogin, sql::ts};
 use urlinsta_core::{App, Config};
 use urlinsta_sandbox::{IgSpec, Sandbox, SandboxConfig, UserSpec};
 
 use super::Settings;
+use super::sqld::{CountingProxy, Sqld};
 
 /// One job's figures on one path.
 #[derive(Debug, Clone, Serialize)]
@@ -23,8 +27,13 @@ pub struct PathFigures {
     pub login: &'static str,
     pub job: &'static str,
     pub accounts: usize,
+    /// Accounts the run collected, refreshed or checked.
+    pub done: usize,
     pub http_requests_per_account: f64,
     pub graph_calls_per_account: f64,
+    /// On `sqld` only.
+    pub db_round_trips_per_account: Option<f64>,
+    pub db_writes_per_account: Option<f64>,
     pub seconds: f64,
 }
 
@@ -34,16 +43,56 @@ enum Login {
     Instagram,
 }
 
-/// Both paths, collect-insights then collect-audience, `accounts` each.
-pub async fn measure(settings: &Settings, accounts: usize) -> anyhow::Result<Vec<PathFigures>> {
+/// Both paths, `accounts` each: collect-insights, collect-audience, then
+/// refresh-tokens twice, with every token due for its daily check, then
+/// with every token due for renewal. On `sqld` when `sqld_bin` is given.
+pub async fn measure(
+    settings: &Settings,
+    accounts: usize,
+    sqld_bin: Option<&Path>,
+) -> anyhow::Result<Vec<PathFigures>> {
     let mut out = Vec::new();
     for login in [Login::Facebook, Login::Instagram] {
-        out.extend(one_path(settings, accounts, login).await?);
+        out.extend(one_path(settings, accounts, login, sqld_bin).await?);
     }
     Ok(out)
 }
 
-async fn one_path(settings: &Settings, accounts: usize, login: Login) -> anyhow::Result<Vec<PathFigures>> {
+/// What the tokens are made due for before a refresh-tokens run.
+#[derive(Clone, Copy)]
+enum Due {
+    Check,
+    Renewal,
+}
+
+impl Due {
+    fn label(self) -> &'static str {
+        match self {
+            Due::Check => "refresh-tokens (daily check)",
+            Due::Renewal => "refresh-tokens (renewal)",
+        }
+    }
+
+    /// Every token checked two days ago, and (for a renewal) ending in five
+    /// days, issued two days ago: due on both logins.
+    fn sql(self, now: chrono::DateTime<chrono::Utc>) -> String {
+        let ago = ts(now - chrono::Duration::days(2));
+        match self {
+            Due::Check => format!("UPDATE tokens SET last_checked_at = '{ago}'"),
+            Due::Renewal => format!(
+                "UPDATE tokens SET last_checked_at = '{ago}', last_refreshed_at = '{ago}', user_token_expires_at = '{}'",
+                ts(now + chrono::Duration::days(5))
+            ),
+        }
+    }
+}
+
+async fn one_path(
+    settings: &Settings,
+    accounts: usize,
+    login: Login,
+    sqld_bin: Option<&Path>,
+) -> anyhow::Result<Vec<PathFigures>> {
     let sandbox = Sandbox::start(SandboxConfig {
         latency: settings.latency(),
         ..SandboxConfig::default()
@@ -51,9 +100,21 @@ async fn one_path(settings: &Settings, accounts: usize, login: Login) -> anyhow:
     .await?;
     let control = sandbox.control();
     let dir = tempfile::tempdir()?;
+    let hosted = match sqld_bin {
+        Some(bin) => {
+            let sqld = Sqld::start(bin).await?;
+            let proxy = CountingProxy::start(&sqld.url, Duration::from_millis(settings.db_latency_ms)).await?;
+            Some((sqld, proxy))
+        }
+        None => None,
+    };
+    let database = match &hosted {
+        Some((_, proxy)) => ("TURSO_DATABASE_URL", proxy.url.clone()),
+        None => ("DATABASE_PATH", dir.path().join("paths.db").display().to_string()),
+    };
     let base = sandbox.base_url();
     let vars: HashMap<String, String> = [
-        ("DATABASE_PATH", dir.path().join("paths.db").display().to_string()),
+        database,
         ("FB_GRAPH_BASE_URL", base.clone()),
         ("FB_DIALOG_BASE_URL", base.clone()),
         ("IG_DIALOG_BASE_URL", format!("{base}/ig/www")),
@@ -121,38 +182,83 @@ async fn one_path(settings: &Settings, accounts: usize, login: Login) -> anyhow:
             }
         }
     }
+    let runs = [
+        (JobKind::CollectInsights, None),
+        (JobKind::CollectAudience, None),
+        (JobKind::RefreshTokens, Some(Due::Check)),
+        (JobKind::RefreshTokens, Some(Due::Renewal)),
+    ];
     let mut out = Vec::new();
-    for job in [JobKind::CollectInsights, JobKind::CollectAudience] {
+    for (job, due) in runs {
+        if let Some(due) = due {
+            if matches!(due, Due::Renewal) {
+                // Meta renews only tokens a day old: two days pass at Meta too.
+                control.advance(chrono::Duration::days(2));
+            }
+            app.store
+                .conn()
+                .await?
+                .execute(&due.sql(chrono::Utc::now()), ())
+                .await?;
+        }
         control.reset_calls();
+        let before = hosted.as_ref().map(|(_, proxy)| proxy.round_trips());
         let started = Instant::now();
-        jobs::run(&app, job, RunOptions::default()).await?;
+        let report = jobs::run(&app, job, RunOptions::default()).await?;
+        let seconds = started.elapsed().as_secs_f64();
+        let db = hosted
+            .as_ref()
+            .zip(before)
+            .map(|((_, proxy), before)| proxy.round_trips() - before);
         let per = |n: u64| n as f64 / accounts.max(1) as f64;
         out.push(PathFigures {
             login: match login {
                 Login::Facebook => "facebook",
                 Login::Instagram => "instagram",
             },
-            job: job.name(),
+            job: due.map_or(job.name(), Due::label),
             accounts,
+            done: match (&report, due) {
+                (JobReport::Collect(r), _) => r.counts.collected,
+                (JobReport::RefreshTokens(r), Some(Due::Renewal)) => r.counts.refreshed,
+                (JobReport::RefreshTokens(r), _) => r.counts.checked,
+            },
             http_requests_per_account: per(control.http_requests()),
             graph_calls_per_account: per(control.graph_calls()),
-            seconds: started.elapsed().as_secs_f64(),
+            db_round_trips_per_account: db.map(|d| per(d.requests)),
+            db_writes_per_account: db.map(|d| per(d.writes)),
+            seconds,
         });
     }
     sandbox.shutdown().await;
+    if let Some((sqld, _proxy)) = hosted {
+        sqld.stop().await;
+    }
     Ok(out)
 }
 
 /// The figures as a Markdown table.
 pub fn to_markdown(figures: &[PathFigures], latency_ms: u64) -> String {
+    let on = match figures.first().is_some_and(|f| f.db_round_trips_per_account.is_some()) {
+        true => "`sqld` through the counting proxy",
+        false => "embedded database",
+    };
     let mut md = format!(
-        "\n### Round trips per account by login\n\nThe same collection through each login ({} accounts each, sandbox latency {latency_ms} ms, embedded database). Facebook Login's calls travel in one batch request per round; `graph.instagram.com` serves no batch requests, so every call is a request of its own.\n\n| login | job | HTTP requests / account | Graph calls / account | seconds |\n|---|---|---:|---:|---:|\n",
+        "\n### Round trips per account by login\n\nThe same collection and token upkeep through each login ({} accounts each, sandbox latency {latency_ms} ms, {on}). Facebook Login's calls travel in one batch request per round; `graph.instagram.com` serves no batch requests, so every call is a request of its own. refresh-tokens runs once with every token due for its daily check, then once with every token due for renewal; done counts the accounts collected, checked or renewed. Database round trips and writes are per account of the run, its lease and candidate query included.\n\n| login | job | done | HTTP requests / account | Graph calls / account | DB round trips / account | DB writes / account | seconds |\n|---|---|---:|---:|---:|---:|---:|---:|\n",
         figures.first().map_or(0, |f| f.accounts)
     );
+    let opt = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{v:.2}"));
     for f in figures {
         md.push_str(&format!(
-            "| {} | {} | {:.1} | {:.1} | {:.2} |\n",
-            f.login, f.job, f.http_requests_per_account, f.graph_calls_per_account, f.seconds
+            "| {} | {} | {} | {:.1} | {:.1} | {} | {} | {:.2} |\n",
+            f.login,
+            f.job,
+            f.done,
+            f.http_requests_per_account,
+            f.graph_calls_per_account,
+            opt(f.db_round_trips_per_account),
+            opt(f.db_writes_per_account),
+            f.seconds
         ));
     }
     md

@@ -8,6 +8,7 @@ use super::{ApiError, ApiRequest, ApiResponse};
 use crate::app::App;
 use crate::domain::InstagramUserId;
 use crate::instagram;
+use crate::notify;
 use crate::oauth::{self, ConnectError};
 use crate::secret::{AccessToken, AuthorizationCode, CsrfState};
 use crate::store::{Login, StoreError};
@@ -36,6 +37,9 @@ pub async fn login(app: &App, req: &ApiRequest) -> Result<ApiResponse, ApiError>
     Ok(ApiResponse::redirect(url.as_str()).with_cookie(&session::state_cookie(app, req, &state)))
 }
 
+/// How long the callback may spend announcing a restored connection.
+const RESTORE_NOTIFY_BUDGET: std::time::Duration = std::time::Duration::from_secs(3);
+
 /// `GET /api/auth/callback`: verifies state, connects every account found,
 /// sets the session, and sends the browser to the success or error page.
 pub async fn callback(app: &App, req: &ApiRequest) -> Result<ApiResponse, ApiError> {
@@ -61,6 +65,10 @@ pub async fn callback(app: &App, req: &ApiRequest) -> Result<ApiResponse, ApiErr
     let clear_state = session::clear_state_cookie(req);
     match result {
         Ok(connection) => {
+            if connection.restored {
+                // The operator hears of the recovery now, not at the next job.
+                notify::deliver_pending(app, RESTORE_NOTIFY_BUDGET).await;
+            }
             let ids: Vec<InstagramUserId> = connection
                 .accounts
                 .iter()

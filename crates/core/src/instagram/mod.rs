@@ -134,9 +134,6 @@ pub async fn connect(app: &App, code: &AuthorizationCode) -> Result<Connection, 
         })
         .await?;
     tracing::info!(instagram_user_id = %profile.user_id, "Instagram account connected through Instagram Login");
-    if stored.previous_status.is_some_and(|s| s != TokenStatus::Active) {
-        crate::notify::deliver_pending(app, std::time::Duration::from_secs(3)).await;
-    }
     Ok(Connection {
         facebook_user_id: None,
         accounts: vec![ConnectedAccount {
@@ -144,6 +141,7 @@ pub async fn connect(app: &App, code: &AuthorizationCode) -> Result<Connection, 
             username: profile.username,
             facebook_page_id: String::new(),
         }],
+        restored: stored.previous_status.is_some_and(|s| s != TokenStatus::Active),
     })
 }
 

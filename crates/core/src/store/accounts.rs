@@ -9,7 +9,7 @@ use super::connections::{PAGE_TOKEN, TokenHealth, USER_TOKEN};
 use super::sql::now;
 use super::status::{StatusChange, TokenStatus, event_sql};
 use super::values::instagram_user_id;
-use super::{Conn, Login, Result, Store, StoreError};
+use super::{Conn, Login, Result, Rows, Store, StoreError, Tx};
 use crate::domain::InstagramUserId;
 use crate::secret::AccessToken;
 
@@ -111,6 +111,68 @@ pub(super) async fn collect_accounts(
     Ok(out)
 }
 
+/// The status of the account's connection before a login stores a new one
+/// (None: a new account), read in the login's transaction.
+pub(super) async fn status_before(tx: &Conn, instagram_user_id: &InstagramUserId) -> Result<Option<TokenStatus>> {
+    let mut rows = tx
+        .query(
+            "SELECT t.status FROM users u JOIN tokens t ON t.user_id = u.id WHERE u.instagram_user_id = ?1",
+            [instagram_user_id.as_str()],
+        )
+        .await?;
+    match rows.next().await? {
+        Some(row) => Ok(Some(TokenStatus::parse(&row.get::<String>(0)?)?)),
+        None => Ok(None),
+    }
+}
+
+/// The id of the account `instagram_user_id`, if it is connected.
+pub(super) async fn account_id(conn: &Conn, instagram_user_id: &InstagramUserId) -> Result<Option<i64>> {
+    let mut rows = conn
+        .query(
+            "SELECT id FROM users WHERE instagram_user_id = ?1",
+            [instagram_user_id.as_str()],
+        )
+        .await?;
+    match rows.next().await? {
+        Some(row) => Ok(Some(row.get(0)?)),
+        None => Ok(None),
+    }
+}
+
+/// The account id an upsert's `RETURNING id` gave.
+pub(super) async fn returned_id(mut rows: Rows) -> Result<i64> {
+    match rows.next().await? {
+        Some(row) => Ok(row.get(0)?),
+        None => Err(StoreError::Corrupt("upsert returned no id".into())),
+    }
+}
+
+/// The end of a login's transaction, its tokens stored: the account's state
+/// row, the recovery event of a connection that was not active, the commit.
+pub(super) async fn login_stored(
+    tx: Tx,
+    account_id: i64,
+    instagram_user_id: &InstagramUserId,
+    username: Option<&str>,
+    previous: Option<TokenStatus>,
+) -> Result<Connected> {
+    tx.execute(
+        "INSERT OR IGNORE INTO account_state (user_id) VALUES (?1)",
+        [account_id],
+    )
+    .await?;
+    if matches!(previous, Some(s) if s != TokenStatus::Active) {
+        let event = event_sql(account_id, instagram_user_id, username, &StatusChange::active());
+        tx.execute_batch(&event).await?;
+    }
+    tx.commit().await?;
+    Ok(Connected {
+        account_id,
+        previous_status: previous,
+    })
+}
+
 impl Store {
     /// Stores a connection made through OAuth: creates the account or updates
     /// it in place (never a duplicate), replaces both tokens, bumps the token
@@ -122,19 +184,8 @@ impl Store {
         let conn = self.writer().await?;
         let tx = conn.transaction().await?;
         let now = now();
-        let previous = {
-            let mut rows = tx
-                .query(
-                    "SELECT t.status FROM users u JOIN tokens t ON t.user_id = u.id WHERE u.instagram_user_id = ?1",
-                    [c.instagram_user_id.as_str()],
-                )
-                .await?;
-            match rows.next().await? {
-                Some(row) => Some(TokenStatus::parse(&row.get::<String>(0)?)?),
-                None => None,
-            }
-        };
-        let mut rows = tx
+        let previous = status_before(&tx, &c.instagram_user_id).await?;
+        let rows = tx
             .query(
                 "INSERT INTO users (instagram_user_id, instagram_username, instagram_name, facebook_page_id, facebook_page_name,
                                     facebook_user_id, followers_count, created_at, updated_at)
@@ -158,11 +209,7 @@ impl Store {
                 ],
             )
             .await?;
-        let account_id: i64 = match rows.next().await? {
-            Some(row) => row.get(0)?,
-            None => return Err(StoreError::Corrupt("upsert returned no id".into())),
-        };
-        drop(rows);
+        let account_id = returned_id(rows).await?;
         tx.execute(
             "INSERT INTO tokens (user_id, user_access_token, user_token_expires_at, page_access_token, data_access_expires_at,
                                  granted_scopes, status, last_refreshed_at, last_checked_at, created_at, updated_at)
@@ -188,25 +235,7 @@ impl Store {
             ],
         )
         .await?;
-        tx.execute(
-            "INSERT OR IGNORE INTO account_state (user_id) VALUES (?1)",
-            [account_id],
-        )
-        .await?;
-        if matches!(previous, Some(s) if s != TokenStatus::Active) {
-            let event = event_sql(
-                account_id,
-                &c.instagram_user_id,
-                c.username.as_deref(),
-                &StatusChange::active(),
-            );
-            tx.execute_batch(&event).await?;
-        }
-        tx.commit().await?;
-        Ok(Connected {
-            account_id,
-            previous_status: previous,
-        })
+        login_stored(tx, account_id, &c.instagram_user_id, c.username.as_deref(), previous).await
     }
 
     pub async fn account(&self, instagram_user_id: &InstagramUserId) -> Result<Option<Account>> {
@@ -242,19 +271,9 @@ impl Store {
     pub async fn delete_account(&self, instagram_user_id: &InstagramUserId) -> Result<bool> {
         let conn = self.writer().await?;
         let tx = conn.transaction().await?;
-        let id: Option<i64> = {
-            let mut rows = tx
-                .query(
-                    "SELECT id FROM users WHERE instagram_user_id = ?1",
-                    [instagram_user_id.as_str()],
-                )
-                .await?;
-            match rows.next().await? {
-                Some(row) => Some(row.get(0)?),
-                None => None,
-            }
+        let Some(id) = account_id(&tx, instagram_user_id).await? else {
+            return Ok(false);
         };
-        let Some(id) = id else { return Ok(false) };
         delete_account_rows(&tx, id).await?;
         tx.commit().await?;
         Ok(true)

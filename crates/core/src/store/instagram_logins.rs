@@ -6,11 +6,10 @@
 use libsql::params;
 use serde::Serialize;
 
-use super::accounts::{collect_accounts, delete_account_rows};
+use super::accounts::{delete_account_rows, login_stored, returned_id, status_before};
 use super::connections::{PAGE_TOKEN, USER_TOKEN};
 use super::sql::now;
-use super::status::event_sql;
-use super::{Account, Connected, Result, StatusChange, Store, StoreError, TokenStatus};
+use super::{Connected, Result, Store, StoreError};
 use crate::domain::InstagramUserId;
 use crate::secret::AccessToken;
 
@@ -63,19 +62,8 @@ impl Store {
         let conn = self.writer().await?;
         let tx = conn.transaction().await?;
         let now = now();
-        let previous = {
-            let mut rows = tx
-                .query(
-                    "SELECT t.status FROM users u JOIN tokens t ON t.user_id = u.id WHERE u.instagram_user_id = ?1",
-                    [c.instagram_user_id.as_str()],
-                )
-                .await?;
-            match rows.next().await? {
-                Some(row) => Some(TokenStatus::parse(&row.get::<String>(0)?)?),
-                None => None,
-            }
-        };
-        let mut rows = tx
+        let previous = status_before(&tx, &c.instagram_user_id).await?;
+        let rows = tx
             .query(
                 "INSERT INTO users (instagram_user_id, instagram_username, instagram_name, followers_count, created_at, updated_at)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?5)
@@ -94,11 +82,7 @@ impl Store {
                 ],
             )
             .await?;
-        let account_id: i64 = match rows.next().await? {
-            Some(row) => row.get(0)?,
-            None => return Err(StoreError::Corrupt("upsert returned no id".into())),
-        };
-        drop(rows);
+        let account_id = returned_id(rows).await?;
         // The same token in both columns: every reader finds the token it needs.
         tx.execute(
             "INSERT INTO tokens (user_id, user_access_token, user_token_expires_at, page_access_token, data_access_expires_at,
@@ -128,25 +112,7 @@ impl Store {
             params![account_id, c.instagram_scoped_id.as_str(), now.as_str()],
         )
         .await?;
-        tx.execute(
-            "INSERT OR IGNORE INTO account_state (user_id) VALUES (?1)",
-            [account_id],
-        )
-        .await?;
-        if matches!(previous, Some(s) if s != TokenStatus::Active) {
-            let event = event_sql(
-                account_id,
-                &c.instagram_user_id,
-                c.username.as_deref(),
-                &StatusChange::active(),
-            );
-            tx.execute_batch(&event).await?;
-        }
-        tx.commit().await?;
-        Ok(Connected {
-            account_id,
-            previous_status: previous,
-        })
+        login_stored(tx, account_id, &c.instagram_user_id, c.username.as_deref(), previous).await
     }
 
     /// Deletes every account connected with this Instagram-scoped id, with
@@ -179,19 +145,5 @@ impl Store {
         .await?;
         tx.commit().await?;
         Ok(ids.len())
-    }
-
-    /// Usable Instagram-login connections whose token ends before
-    /// `renew_before` or whose last check is older than `checked_before`.
-    pub async fn instagram_logins_due(&self, renew_before: &str, checked_before: &str) -> Result<Vec<Account>> {
-        let conn = self.conn().await?;
-        collect_accounts(
-            &conn,
-            "WHERE t.status != 'invalid' AND t.login = 'instagram'
-               AND (t.user_token_expires_at < ?1 OR t.last_checked_at IS NULL OR t.last_checked_at < ?2)
-             ORDER BY t.user_token_expires_at, u.id",
-            params![renew_before, checked_before],
-        )
-        .await
     }
 }

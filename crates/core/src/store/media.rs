@@ -9,6 +9,7 @@
 use chrono::{DateTime, DurationRound, TimeDelta, Utc};
 use serde::Serialize;
 
+use super::accounts::account_id;
 use super::sql::{account_exists, opt_int, opt_text, text, ts};
 use super::{Result, Store};
 use crate::domain::{InstagramUserId, MediaId, MediaKind, ProductType};
@@ -128,19 +129,7 @@ impl Store {
     ) -> Result<FinalOutcome> {
         let conn = self.writer().await?;
         let tx = conn.transaction().await?;
-        let account: Option<i64> = {
-            let mut rows = tx
-                .query(
-                    "SELECT id FROM users WHERE instagram_user_id = ?1",
-                    [instagram_user_id.as_str()],
-                )
-                .await?;
-            match rows.next().await? {
-                Some(row) => Some(row.get(0)?),
-                None => None,
-            }
-        };
-        let Some(account) = account else {
+        let Some(account) = account_id(&tx, instagram_user_id).await? else {
             return Ok(FinalOutcome::UnknownAccount);
         };
         let already = {

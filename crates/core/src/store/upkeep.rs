@@ -12,7 +12,7 @@ use super::connections::{CheckedToken, PAGE_TOKEN, RenewedTokens, USER_TOKEN, ch
 use super::jobs::{LogEntry, log_sql};
 use super::sql::{now, opt_int, text};
 use super::status::{Effect, StatusChange, StatusUpdate, TokenStatus, event_sql, status_sets};
-use super::{Account, AccountTokens, Result, Store};
+use super::{Account, AccountTokens, Login, Result, Store};
 use crate::secret::{AccessToken, Secret};
 
 /// A connection due for upkeep, with its tokens as stored (sealed).
@@ -55,23 +55,28 @@ struct Standing {
 const DECISIONS: usize = 3;
 
 impl Store {
-    /// Usable Facebook-login connections (not `invalid`) whose user token
+    /// Usable connections of `login` (not `invalid`) whose user token
     /// expires before `refresh_before` or whose last health check is older
     /// than `checked_before`: those due for a refresh first, soonest expiry
     /// first, then the longest unchecked.
-    pub async fn upkeep_candidates(&self, refresh_before: &str, checked_before: &str) -> Result<Vec<UpkeepCandidate>> {
+    pub async fn upkeep_candidates(
+        &self,
+        login: Login,
+        refresh_before: &str,
+        checked_before: &str,
+    ) -> Result<Vec<UpkeepCandidate>> {
         let conn = self.conn().await?;
         let mut rows = conn
             .query(
                 &format!(
                     "SELECT {ACCOUNT_COLUMNS}, t.user_access_token, t.page_access_token FROM {ACCOUNT_TABLES}
-                     WHERE t.status != 'invalid' AND t.login = 'facebook'
+                     WHERE t.status != 'invalid' AND t.login = ?3
                        AND (t.user_token_expires_at < ?1 OR t.last_checked_at IS NULL OR t.last_checked_at < ?2)
                      ORDER BY CASE WHEN t.user_token_expires_at < ?1 THEN 0 ELSE 1 END,
                               CASE WHEN t.user_token_expires_at < ?1 THEN t.user_token_expires_at ELSE t.last_checked_at END,
                               u.id"
                 ),
-                params![refresh_before, checked_before],
+                params![refresh_before, checked_before, login.as_str()],
             )
             .await?;
         let mut out = Vec::new();

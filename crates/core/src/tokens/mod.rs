@@ -18,12 +18,14 @@
 //! loses to any reconnect made meanwhile. Transient failures are logged
 //! `failed` and retried on the next run; only what Meta says about the token
 //! changes its status. Every status change queues one webhook event (see
-//! `notify`).
+//! `notify`). An Instagram-login connection is checked and renewed on
+//! Instagram's host instead (`instagram`), and recorded the same way.
 
+mod instagram;
 mod steps;
 mod verdict;
 
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use serde::{Deserialize, Serialize};
 
 use crate::app::App;
@@ -32,7 +34,7 @@ use crate::engine::{self, Run};
 use crate::graph::{ErrorKind, GraphError};
 use crate::store::sql::{self, ts};
 use crate::store::{
-    Account, CheckedToken, LogEntry, LogStatus, StatusChange, StatusUpdate, StoreError, TokenStatus, UpkeepCandidate,
+    CheckedToken, LogEntry, LogStatus, Login, StatusChange, StatusUpdate, StoreError, TokenStatus, UpkeepCandidate,
     UpkeepRecord, Upkept,
 };
 use steps::{Check, Refresh, check, due_for_refresh, is_stale, refresh};
@@ -82,25 +84,14 @@ impl engine::Counts<Upkeep> for UpkeepCounts {
 /// end or whose daily check is due, soonest expiry first.
 pub struct RefreshTokens;
 
-/// A connection due for upkeep, by the login whose token collects it.
-pub enum Due {
-    /// Checked with `debug_token`, refreshed with `fb_exchange_token`, here.
-    Facebook(UpkeepCandidate),
-    /// Checked and renewed on Instagram's host (`instagram::renew`).
-    Instagram(Account),
-}
-
-impl engine::Candidate for Due {
+impl engine::Candidate for UpkeepCandidate {
     fn instagram_user_id(&self) -> &InstagramUserId {
-        match self {
-            Due::Facebook(c) => &c.account.instagram_user_id,
-            Due::Instagram(account) => &account.instagram_user_id,
-        }
+        &self.account.instagram_user_id
     }
 }
 
 impl engine::Job for RefreshTokens {
-    type Candidate = Due;
+    type Candidate = UpkeepCandidate;
     type Outcome = Upkeep;
     type Counts = UpkeepCounts;
 
@@ -108,25 +99,31 @@ impl engine::Job for RefreshTokens {
         "refresh-tokens"
     }
 
-    async fn candidates(&self, app: &App, _run: &Run) -> Result<Vec<Due>, StoreError> {
+    async fn candidates(&self, app: &App, _run: &Run) -> Result<Vec<UpkeepCandidate>, StoreError> {
         let now = Utc::now();
-        let facebook = app
-            .store
-            .upkeep_candidates(&ts(now + REFRESH_WINDOW), &ts(now - CHECK_INTERVAL))
+        let checked_before = ts(now - CHECK_INTERVAL);
+        let mut due = (app.store)
+            .upkeep_candidates(Login::Facebook, &ts(now + REFRESH_WINDOW), &checked_before)
             .await?;
-        let instagram = instagram_logins_due(app, now).await?;
-        Ok((facebook.into_iter().map(Due::Facebook))
-            .chain(instagram.into_iter().map(Due::Instagram))
-            .collect())
+        // Instagram Login's connections, unless that path is off.
+        if let Some(ig) = &app.config.instagram {
+            let renew_before = ts(now + chrono::Duration::days(ig.renew_before_days));
+            due.extend(
+                (app.store)
+                    .upkeep_candidates(Login::Instagram, &renew_before, &checked_before)
+                    .await?,
+            );
+        }
+        Ok(due)
     }
 
-    async fn work(&self, app: &App, run: &Run, due: Due) -> Upkeep {
-        let (account_id, upkept) = match &due {
-            Due::Facebook(candidate) => (candidate.account.id, try_upkeep(app, run, candidate).await),
-            Due::Instagram(account) => (account.id, instagram_upkeep(app, run, account).await),
+    async fn work(&self, app: &App, run: &Run, candidate: UpkeepCandidate) -> Upkeep {
+        let upkept = match candidate.account.login {
+            Login::Facebook => try_upkeep(app, run, &candidate).await,
+            Login::Instagram => instagram::upkeep(app, run, &candidate).await,
         };
         upkept.unwrap_or_else(|e| {
-            tracing::error!(account_id, error = %e, "token upkeep failed at storage");
+            tracing::error!(account_id = candidate.account.id, error = %e, "token upkeep failed at storage");
             run.note_store_error(&e);
             Upkeep {
                 failed: true,
@@ -134,32 +131,6 @@ impl engine::Job for RefreshTokens {
             }
         })
     }
-}
-
-/// Instagram-login connections due for their check or renewal (none while that path is off).
-async fn instagram_logins_due(app: &App, now: DateTime<Utc>) -> Result<Vec<Account>, StoreError> {
-    let Some(ig) = &app.config.instagram else {
-        return Ok(Vec::new());
-    };
-    let renew_before = now + chrono::Duration::days(ig.renew_before_days);
-    app.store
-        .instagram_logins_due(&ts(renew_before), &ts(now - CHECK_INTERVAL))
-        .await
-}
-
-async fn instagram_upkeep(app: &App, run: &Run, account: &Account) -> Result<Upkeep, StoreError> {
-    let r = crate::instagram::renew::upkeep(app, &run.id, account).await?;
-    // A 190 makes it invalid, a lost permission reauth_required; anything else is tried again.
-    let noted = match &r.error {
-        Some((e, generation)) => note_graph_error(app, account.id, *generation, e).await,
-        None => None,
-    };
-    Ok(Upkeep {
-        checked: r.checked,
-        refreshed: r.refreshed,
-        failed: r.failed || (r.error.is_some() && noted.is_none()),
-        status: noted.or(r.status),
-    })
 }
 
 /// What one account's upkeep did, for the report.
