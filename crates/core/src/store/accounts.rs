@@ -6,6 +6,7 @@ use libsql::{Row, params};
 use serde::Serialize;
 
 use super::connections::{PAGE_TOKEN, TokenHealth, USER_TOKEN};
+use super::instagram_logins::stored_login;
 use super::sql::now;
 use super::status::{StatusChange, TokenStatus, event_sql};
 use super::{Conn, Login, Result, Store, StoreError};
@@ -74,7 +75,7 @@ pub(super) fn account_from_row(row: &Row) -> Result<Account> {
         followers_count: row.get(7)?,
         created_at: row.get(8)?,
         updated_at: row.get(9)?,
-        login: Login::parse(&row.get::<String>(21)?)?,
+        login: stored_login(&row.get::<String>(21)?)?,
         token: TokenHealth {
             status: TokenStatus::parse(&row.get::<String>(10)?)?,
             code: row.get(11)?,
@@ -196,6 +197,8 @@ impl Store {
                 account_id,
                 &c.instagram_user_id,
                 c.username.as_deref(),
+                // A connection that was not active is taken over by this login.
+                Login::Facebook,
                 &StatusChange::active(),
             );
             tx.execute_batch(&event).await?;

@@ -4,7 +4,6 @@
 //! that Meta's Instagram deauthorize and deletion callbacks name.
 
 use libsql::params;
-use serde::Serialize;
 
 use super::accounts::{collect_accounts, delete_account_rows};
 use super::connections::{PAGE_TOKEN, USER_TOKEN};
@@ -13,29 +12,11 @@ use super::status::event_sql;
 use super::{Account, Connected, Result, StatusChange, Store, StoreError, TokenStatus};
 use crate::secret::AccessToken;
 
-/// Which login gave the token that collects an account.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Login {
-    Facebook,
-    Instagram,
-}
+pub use crate::domain::Login;
 
-impl Login {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Login::Facebook => "facebook",
-            Login::Instagram => "instagram",
-        }
-    }
-
-    pub(crate) fn parse(s: &str) -> Result<Self> {
-        match s {
-            "facebook" => Ok(Login::Facebook),
-            "instagram" => Ok(Login::Instagram),
-            other => Err(StoreError::Corrupt(format!("login `{other}`"))),
-        }
-    }
+/// A stored `tokens.login`.
+pub(super) fn stored_login(raw: &str) -> Result<Login> {
+    Login::parse(raw).ok_or_else(|| StoreError::Corrupt(format!("login `{raw}`")))
 }
 
 /// An Instagram-login connection as the callback found it, the token in the clear.
@@ -137,6 +118,7 @@ impl Store {
                 account_id,
                 &c.instagram_user_id,
                 c.username.as_deref(),
+                Login::Instagram,
                 &StatusChange::active(),
             );
             tx.execute_batch(&event).await?;
