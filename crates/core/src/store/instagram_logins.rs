@@ -10,20 +10,16 @@ use super::connections::{PAGE_TOKEN, USER_TOKEN};
 use super::sql::now;
 use super::status::event_sql;
 use super::{Account, Connected, Result, StatusChange, Store, StoreError, TokenStatus};
+use crate::domain::InstagramUserId;
 use crate::secret::AccessToken;
 
 pub use crate::domain::Login;
-
-/// A stored `tokens.login`.
-pub(super) fn stored_login(raw: &str) -> Result<Login> {
-    Login::parse(raw).ok_or_else(|| StoreError::Corrupt(format!("login `{raw}`")))
-}
 
 /// An Instagram-login connection as the callback found it, the token in the clear.
 #[derive(Debug, Clone)]
 pub struct NewInstagramLogin {
     /// The professional account id, the same Facebook Login's path knows.
-    pub instagram_user_id: String,
+    pub instagram_user_id: InstagramUserId,
     /// The Instagram-scoped user id Meta's callbacks name.
     pub instagram_scoped_id: String,
     pub username: Option<String>,

@@ -4,9 +4,10 @@
 
 use serde::Serialize;
 
-use super::instagram_logins::stored_login;
 use super::sql::{now, opt_int, opt_text, text};
-use super::{Login, Result, Store, StoreError};
+use super::values::{instagram_user_id, login};
+use super::{Result, Store, StoreError};
+use crate::domain::{InstagramUserId, Login};
 
 /// The health of a connection, as influencers and operators see it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -155,9 +156,9 @@ impl Store {
                     TokenStatus::parse(&row.get::<String>(0)?)?,
                     row.get::<Option<i64>>(1)?,
                     row.get::<i64>(2)?,
-                    row.get::<String>(3)?,
+                    instagram_user_id(&row, 3)?,
                     row.get::<Option<String>>(4)?,
-                    stored_login(&row.get::<String>(5)?)?,
+                    login(&row, 5)?,
                 )),
                 None => None,
             }
@@ -191,7 +192,7 @@ impl Store {
 /// receiver knows where the person must log in again).
 pub(super) fn event_sql(
     account_id: i64,
-    instagram_user_id: &str,
+    instagram_user_id: &InstagramUserId,
     username: Option<&str>,
     login: Login,
     change: &StatusChange,
@@ -217,7 +218,7 @@ pub(super) fn event_sql(
     format!(
         "INSERT INTO notifications (user_id, instagram_user_id, event, payload, created_at, next_attempt_at) VALUES ({}, {}, {}, {}, {}, {});",
         account_id,
-        text(instagram_user_id),
+        text(instagram_user_id.as_str()),
         text(event),
         text(&payload.to_string()),
         text(&created_at),
