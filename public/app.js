@@ -70,17 +70,6 @@
     },
   };
 
-  /** Why Facebook stopped accepting a connection (error 190 subcodes), in plain words. */
-  const TOKEN_REASONS = {
-    458: 'urlinsta was removed from your Facebook apps.',
-    459: 'Facebook asks you to log in to facebook.com and confirm your account.',
-    460: 'your Facebook password changed.',
-    463: 'the access Facebook granted has expired.',
-    464: 'Facebook asks you to confirm your account.',
-    467: 'Facebook no longer accepts the access it granted.',
-    492: 'you no longer have a role on the Facebook Page.',
-  };
-
   // ---------------------------------------------------------------- state
 
   const state = {
@@ -321,7 +310,7 @@
     const card = $('health');
     const reconnect = $('reconnect');
     // Which login collects this account: its reconnect goes through the same one.
-    const viaInstagram = ((state.account && state.account.login) || state.status.login) === 'instagram';
+    const viaInstagram = collectingLogin() === 'instagram';
     const who = viaInstagram ? 'Instagram' : 'Facebook';
     reconnect.href = viaInstagram ? '/api/auth/login?provider=instagram' : '/api/auth/login';
     let health;
@@ -330,7 +319,9 @@
     if (status !== 'active') {
       health = 'bad';
       headline = 'Reconnect needed';
-      const why = TOKEN_REASONS[token.subcode] || (token.code >= 200 && token.code < 300 || token.code === 10
+      // Why Meta refused the token (190, 102) is worded by the server, for the login it came from.
+      const refused = (token.code === 190 || token.code === 102) && token.reason;
+      const why = refused ? `${token.reason}.` : (token.code >= 200 && token.code < 300 || token.code === 10
         ? 'a permission urlinsta needs was removed.'
         : `${who} no longer accepts this connection.`);
       // A connection that needs a new login may still collect for a while; an invalid one does not.
@@ -355,6 +346,11 @@
     $('health-status').textContent = headline;
     $('health-text').textContent = text;
     reconnect.hidden = health === 'ok';
+  }
+
+  /** The login whose token collects the account shown: `facebook` or `instagram`. */
+  function collectingLogin() {
+    return (state.account && state.account.login) || state.status.login || 'facebook';
   }
 
   /** The date by which the user must log in again: the server's, or the earliest expiry. */
@@ -850,7 +846,10 @@
         ? `Instagram asks us to slow down. Try again in ${minutes} minute${minutes === 1 ? '' : 's'}; hourly collection goes on by itself.`
         : 'Instagram asks us to slow down. Try again later; hourly collection goes on by itself.';
     }
-    if (e.status === 409) return 'Facebook no longer accepts this connection, so nothing could be collected. Reconnect to resume.';
+    if (e.status === 409) {
+      const who = collectingLogin() === 'instagram' ? 'Instagram' : 'Facebook';
+      return `${who} no longer accepts this connection, so nothing could be collected. Reconnect to resume.`;
+    }
     if (e.status === 502) return 'Instagram did not answer as expected. Try again in a few minutes.';
     if (e.status === 401 || e.status === 403) return 'Your session ended: reload the page and connect again.';
     return `Refresh did not finish. ${e.message}`;

@@ -14,6 +14,7 @@ use urlinsta_core::store::TokenStatus;
 use urlinsta_sandbox::{Endpoint, IgEndpoint};
 
 use crate::harness::*;
+use crate::receiver::{Receiver, WEBHOOK_SECRET, verified};
 
 /// The sandbox's Instagram app (`SandboxConfig::default()`).
 const IG_SECRET: &str = "sandbox-ig-secret";
@@ -340,6 +341,8 @@ on_both_databases! {
         let a = account(&t, SOLO).await;
         assert_eq!(a.token.status, TokenStatus::Invalid);
         assert_eq!((a.token.code, a.token.subcode), (Some(190), Some(460)));
+        // Instagram's password, not Facebook's: the reason is the login's.
+        assert_eq!(a.token.reason.as_deref(), Some("the Instagram password was changed"));
     }
 
     async fn collection_reads_graph_instagram_com_one_call_at_a_time(t: TestApp) {
@@ -359,6 +362,50 @@ on_both_databases! {
         assert!(t.control.count(Endpoint::Instagram(IgEndpoint::Demographics)) > 0);
         assert!(row_count(&t, "audience_data").await > 0);
     }
+}
+
+/// Webhook events name the login of the connection they are about, going
+/// bad and coming back, so a receiver knows where the person logs in again.
+#[tokio::test]
+async fn webhook_events_say_the_connection_uses_instagram_login() {
+    let receiver = Receiver::start().await;
+    let t = spawn_app_with(Options {
+        vars: vec![
+            ("NOTIFY_WEBHOOK_URL", receiver.url.clone()),
+            ("NOTIFY_WEBHOOK_SECRET", WEBHOOK_SECRET.into()),
+        ],
+        ..Options::default()
+    })
+    .await;
+    connect_solo(&t).await;
+    t.control.invalidate_instagram_tokens(SOLO, 460);
+    let yesterday = ts(chrono::Utc::now() - chrono::Duration::hours(25));
+    sql_on(&t, &format!("UPDATE tokens SET last_checked_at = '{yesterday}'")).await;
+    run_refresh(&t).await;
+    let invalid = verified(&receiver.received()[0]);
+    assert_eq!(invalid["type"], "connection.invalid");
+    assert_eq!(invalid["account"]["instagram_user_id"], SOLO);
+    assert_eq!(invalid["login"], "instagram");
+    assert_eq!(invalid["reason"], "the Instagram password was changed");
+
+    connect_solo(&t).await;
+    let received = receiver.received();
+    assert_eq!(received.len(), 2, "the recovery event");
+    let restored = verified(&received[1]);
+    assert_eq!(restored["type"], "connection.restored");
+    assert_eq!(restored["login"], "instagram");
+    // The operator view says it too.
+    let admin: Value = t
+        .browser
+        .get(t.api("/api/admin/accounts"))
+        .bearer_auth(ADMIN_KEY)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(admin["accounts"][0]["login"], "instagram", "{admin}");
 }
 
 async fn sql_on(t: &TestApp, statement: &str) {

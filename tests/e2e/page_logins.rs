@@ -83,6 +83,54 @@ async fn both_buttons_say_who_they_are_for_and_instagram_connects_a_creator_with
 }
 
 #[tokio::test]
+async fn a_dead_instagram_login_reads_as_instagrams_on_the_health_card() {
+    let t = spawn_app().await;
+    t.control.set_instagram_dialog_account(SOLO);
+    let browser = Browser::start(DESKTOP.0, DESKTOP.1).await;
+    browser.goto(&t.url).await;
+    wait_for_view(&browser, "connect").await;
+    browser
+        .wait_for(
+            "!document.getElementById('login-instagram').hidden",
+            "the Instagram button",
+        )
+        .await;
+    browser.click("#connect-instagram").await;
+    browser.click("#allow").await;
+    wait_for_view(&browser, "dashboard").await;
+
+    // Instagram says the password changed; the daily check finds it.
+    t.control.invalidate_instagram_tokens(SOLO, 460);
+    let yesterday = ts(chrono::Utc::now() - chrono::Duration::hours(25));
+    t.app
+        .store
+        .conn()
+        .await
+        .unwrap()
+        .execute(&format!("UPDATE tokens SET last_checked_at = '{yesterday}'"), ())
+        .await
+        .unwrap();
+    run_refresh(&t).await;
+    browser.goto(&t.url).await;
+    browser
+        .wait_for(
+            "document.getElementById('health').dataset.health === 'bad'",
+            "the broken connection",
+        )
+        .await;
+    let text = browser.text("#health").await;
+    assert!(text.contains("Instagram password was changed"), "{text}");
+    assert!(!text.contains("Facebook"), "nothing of Facebook's: {text}");
+    assert_eq!(
+        browser.find("#reconnect").await.attribute("href").await.as_deref(),
+        Some("/api/auth/login?provider=instagram")
+    );
+    assert_readable(&browser, "a dead Instagram login").await;
+    browser.quit().await;
+    t.stop().await;
+}
+
+#[tokio::test]
 async fn instagram_logins_reason_codes_read_as_plain_words() {
     let t = spawn_app().await;
     let browser = Browser::start(DESKTOP.0, DESKTOP.1).await;

@@ -209,6 +209,7 @@ async fn a_token_facebook_will_not_extend_asks_for_a_reconnect_with_one_signed_w
     assert_eq!(event["token_status"], "reauth_required");
     assert_eq!(event["account"]["instagram_user_id"], IG);
     assert_eq!(event["account"]["username"], "sandbox.creator");
+    assert_eq!(event["login"], "facebook", "the login the person reconnects with");
     assert_eq!(event["reconnect_by"], ts(expires));
 
     // The next run tries again, finds the same, and says nothing new.

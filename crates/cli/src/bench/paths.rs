@@ -176,7 +176,10 @@ async fn one_path(
                         followers_count: Some(12_345),
                         token: AccessToken::new(token),
                         token_expires_at: Some(ts(now + chrono::Duration::days(50))),
-                        granted_scopes: urlinsta_core::instagram::SCOPES.iter().map(|s| s.to_string()).collect(),
+                        granted_scopes: urlinsta_core::graph::INSTAGRAM_SCOPES
+                            .iter()
+                            .map(|s| s.to_string())
+                            .collect(),
                     })
                     .await?;
             }

@@ -3,11 +3,13 @@
 //! down to the store. The bottom layer: it imports nothing of the crate.
 
 mod instagram;
+mod login;
 mod media;
 mod metric;
 mod time;
 
 pub use instagram::InstagramUserId;
+pub use login::Login;
 pub use media::{MediaId, MediaKind, ProductType};
 pub use metric::MetricName;
 pub use time::{Timestamp, expiry_after};

@@ -71,7 +71,7 @@ impl GraphClient {
         let items = operations
             .iter()
             .map(|op| match answers.next().flatten() {
-                Some(answer) => operation_result(op, &secrets.and(op), answer),
+                Some(answer) => operation_result(op, &secrets.and(op), answer).map_err(|e| e.on(self.login())),
                 None => Err(GraphError::transport(
                     &op.operation(),
                     None,

@@ -15,6 +15,7 @@ use super::error::GraphError;
 use super::usage::Usage;
 use crate::config::Config;
 use crate::crypto::hmac_hex;
+use crate::domain::Login;
 use crate::retry::{Attempt, Backoff, Retry};
 use crate::secret::{AccessToken, AppSecret};
 
@@ -121,6 +122,8 @@ struct Inner {
     app_id: String,
     app_secret: AppSecret,
     retry: Retry,
+    /// Whose hosts these are: every error this client returns says so.
+    login: Login,
 }
 
 impl std::fmt::Debug for GraphClient {
@@ -131,12 +134,24 @@ impl std::fmt::Debug for GraphClient {
 
 impl GraphClient {
     pub fn new(config: &Config) -> Result<Self, reqwest::Error> {
-        Self::for_host(config, &config.graph_base_url, &config.app_id, &config.app_secret)
+        Self::for_host(
+            config,
+            &config.graph_base_url,
+            &config.app_id,
+            &config.app_secret,
+            Login::Facebook,
+        )
     }
 
     /// A client for another of Meta's hosts (Instagram Login's), with that
     /// product's app; the same timeouts, retries and error path.
-    pub fn for_host(config: &Config, base: &Url, app_id: &str, app_secret: &AppSecret) -> Result<Self, reqwest::Error> {
+    pub fn for_host(
+        config: &Config,
+        base: &Url,
+        app_id: &str,
+        app_secret: &AppSecret,
+        login: Login,
+    ) -> Result<Self, reqwest::Error> {
         let http = reqwest::Client::builder()
             .timeout(config.graph_timeout)
             .connect_timeout(Duration::from_secs(5))
@@ -157,6 +172,7 @@ impl GraphClient {
                     base: config.retry_base,
                     cap: config.retry_base.saturating_mul(30),
                 }),
+                login,
             }),
         })
     }
@@ -171,6 +187,11 @@ impl GraphClient {
 
     pub fn version(&self) -> &str {
         &self.inner.version
+    }
+
+    /// The login whose hosts this client calls.
+    pub fn login(&self) -> Login {
+        self.inner.login
     }
 
     /// How Graph calls are retried, with the clock and dice of every retry.
@@ -248,8 +269,13 @@ impl GraphClient {
         Ok(items)
     }
 
-    /// A single attempt. Every non-success becomes a [`GraphError`] here and nowhere else.
+    /// A single attempt. Every non-success becomes a [`GraphError`] here and
+    /// nowhere else, saying whose hosts answered.
     pub async fn send_once<T: DeserializeOwned>(&self, call: &Call<'_>) -> Result<Reply<T>, GraphError> {
+        self.attempt(call).await.map_err(|e| e.on(self.inner.login))
+    }
+
+    async fn attempt<T: DeserializeOwned>(&self, call: &Call<'_>) -> Result<Reply<T>, GraphError> {
         let operation = call.operation();
         // Below the base's own path, so that a base like `http://sandbox/ig/graph` works.
         let mut url = self.inner.base.clone();

@@ -12,9 +12,9 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use super::classify::classify;
-use super::scopes::SCOPES;
+use super::scopes::{INSTAGRAM_SCOPES, SCOPES};
 use super::usage::Usage;
-use crate::domain::MetricName;
+use crate::domain::{Login, MetricName};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -117,6 +117,9 @@ pub struct GraphError {
     pub usage: Usage,
     /// The metric Meta refused, for [`ErrorKind::MetricRejected`].
     rejected_metric: Option<MetricName>,
+    /// Whose host answered: the same code means another account's trouble
+    /// on Instagram Login's hosts (its password, its app settings).
+    pub login: Login,
 }
 
 impl GraphError {
@@ -144,6 +147,7 @@ impl GraphError {
             retry_after: retry_after.or_else(|| usage.regain_after()),
             usage,
             rejected_metric,
+            login: Login::Facebook,
         }
     }
 
@@ -169,7 +173,14 @@ impl GraphError {
             retry_after,
             usage,
             rejected_metric: None,
+            login: Login::Facebook,
         }
+    }
+
+    /// The same error, as answered by the hosts of `login`.
+    pub fn on(mut self, login: Login) -> Self {
+        self.login = login;
+        self
     }
 
     pub fn retryable(&self) -> bool {
@@ -187,19 +198,27 @@ impl GraphError {
         self.rejected_metric.as_ref()
     }
 
-    /// A sentence a person can act on (stored as the connection's reason).
+    /// A sentence a person can act on (stored as the connection's reason,
+    /// sent in webhook events, shown on the page): it names the product
+    /// whose login the token came from.
     pub fn reason(&self) -> String {
+        let (product, site) = match self.login {
+            Login::Facebook => ("Facebook", "facebook.com"),
+            Login::Instagram => ("Instagram", "instagram.com"),
+        };
         match (self.code, self.subcode) {
-            (Some(190), Some(458)) => "the app was removed from the Facebook account".into(),
-            (Some(190), Some(459)) => "the Facebook account is checkpointed: log in on facebook.com".into(),
-            (Some(190), Some(460)) => "the Facebook password was changed".into(),
+            (Some(190), Some(458)) => format!("the app was removed from the {product} account"),
+            (Some(190), Some(459)) => format!("the {product} account is checkpointed: log in on {site}"),
+            (Some(190), Some(460)) => format!("the {product} password was changed"),
             (Some(190), Some(463)) => "the access token expired".into(),
-            (Some(190), Some(464)) => "the Facebook account is not confirmed".into(),
+            (Some(190), Some(464)) => format!("the {product} account is not confirmed"),
             (Some(190), Some(467)) => "the access token is no longer valid (logged out or revoked)".into(),
-            (Some(190), Some(492)) => "the Facebook user no longer has a role on the Page".into(),
+            (Some(190), Some(492)) if self.login == Login::Facebook => {
+                "the Facebook user no longer has a role on the Page".into()
+            }
             (Some(190), _) => "the access token is invalid".into(),
-            (Some(102), _) => "the Facebook session is no longer valid".into(),
-            _ if self.kind == ErrorKind::Permission => match missing_permission(&self.message) {
+            (Some(102), _) => format!("the {product} session is no longer valid"),
+            _ if self.kind == ErrorKind::Permission => match missing_permission(self.login, &self.message) {
                 Some(p) => format!("the permission `{p}` is missing"),
                 None => "a permission is missing or was declined".into(),
             },
@@ -227,9 +246,13 @@ impl GraphError {
     }
 }
 
-/// The permission a permission error names, when it names one we ask for.
-fn missing_permission(message: &str) -> Option<&'static str> {
-    SCOPES.iter().copied().find(|p| message.contains(p))
+/// The permission a permission error names, when it names one that login asks for.
+fn missing_permission(login: Login, message: &str) -> Option<&'static str> {
+    let asked = match login {
+        Login::Facebook => SCOPES,
+        Login::Instagram => INSTAGRAM_SCOPES,
+    };
+    asked.iter().copied().find(|p| message.contains(p))
 }
 
 #[cfg(test)]
@@ -276,5 +299,55 @@ mod tests {
             Usage::default(),
         );
         assert_eq!(e.reason(), "the permission `instagram_manage_insights` is missing");
+    }
+
+    #[test]
+    fn reasons_name_the_login_whose_host_answered() {
+        let said = |code, subcode, message: &str, login| {
+            GraphError::from_meta(
+                "me",
+                400,
+                meta(code, subcode, false, message),
+                &[],
+                None,
+                Usage::default(),
+            )
+            .on(login)
+            .reason()
+        };
+        assert_eq!(
+            said(190, Some(460), "", Login::Instagram),
+            "the Instagram password was changed"
+        );
+        assert_eq!(
+            said(190, Some(459), "", Login::Instagram),
+            "the Instagram account is checkpointed: log in on instagram.com"
+        );
+        assert_eq!(
+            said(102, None, "", Login::Instagram),
+            "the Instagram session is no longer valid"
+        );
+        assert_eq!(
+            said(190, Some(492), "", Login::Instagram),
+            "the access token is invalid",
+            "no Page there"
+        );
+        assert_eq!(
+            said(190, Some(492), "", Login::Facebook),
+            "the Facebook user no longer has a role on the Page"
+        );
+        for subcode in [458, 459, 460, 464, 467] {
+            let reason = said(190, Some(subcode), "", Login::Instagram);
+            assert!(!reason.contains("Facebook") && !reason.contains("facebook"), "{reason}");
+        }
+        assert_eq!(
+            said(
+                10,
+                None,
+                "(#10) Requires instagram_business_manage_insights",
+                Login::Instagram
+            ),
+            "the permission `instagram_business_manage_insights` is missing"
+        );
     }
 }

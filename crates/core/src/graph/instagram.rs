@@ -7,6 +7,7 @@ use url::Url;
 
 use super::GraphClient;
 use crate::config::{Config, InstagramLogin};
+use crate::domain::Login;
 
 /// One client per host: the code exchange's and the graph's.
 #[derive(Debug, Clone)]
@@ -18,8 +19,8 @@ pub struct InstagramClients {
 impl InstagramClients {
     pub fn new(config: &Config, ig: &InstagramLogin) -> Result<Self, reqwest::Error> {
         Ok(InstagramClients {
-            api: GraphClient::for_host(config, &ig.api_base_url, &ig.app_id, &ig.app_secret)?,
-            graph: GraphClient::for_host(config, &ig.graph_base_url, &ig.app_id, &ig.app_secret)?,
+            api: GraphClient::for_host(config, &ig.api_base_url, &ig.app_id, &ig.app_secret, Login::Instagram)?,
+            graph: GraphClient::for_host(config, &ig.graph_base_url, &ig.app_id, &ig.app_secret, Login::Instagram)?,
         })
     }
 }

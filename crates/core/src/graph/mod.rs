@@ -17,5 +17,5 @@ pub use batch::{BatchReply, MAX_BATCH_OPERATIONS};
 pub use client::{Auth, Call, GraphClient, Reply};
 pub use error::{ErrorKind, GraphError, MetaError};
 pub use instagram::{InstagramClients, join};
-pub use scopes::{REQUIRED_SCOPES, SCOPES};
+pub use scopes::{INSTAGRAM_SCOPES, REQUIRED_SCOPES, SCOPES};
 pub use usage::Usage;

@@ -22,14 +22,11 @@ use url::Url;
 use crate::app::App;
 use crate::config::InstagramLogin;
 use crate::domain::expiry_after;
-use crate::graph::Call;
+use crate::graph::{Call, INSTAGRAM_SCOPES};
 use crate::oauth::{ConnectError, ConnectedAccount, Connection};
 use crate::secret::{AccessToken, AuthorizationCode, CsrfState};
 use crate::store::{NewInstagramLogin, TokenStatus, sql};
 use types::{LongLived, Profile, ShortLived};
-
-/// What urlinsta asks Instagram for: the profile and its insights.
-pub const SCOPES: [&str; 2] = ["instagram_business_basic", "instagram_business_manage_insights"];
 
 /// The fields of `/me` the callback stores.
 const PROFILE_FIELDS: &str = "id,user_id,username,name,account_type,followers_count";
@@ -59,7 +56,7 @@ pub fn login_url(ig: &InstagramLogin, state: &CsrfState) -> Url {
         .append_pair("client_id", &ig.app_id)
         .append_pair("redirect_uri", ig.redirect_uri.as_str())
         .append_pair("response_type", "code")
-        .append_pair("scope", &SCOPES.join(","))
+        .append_pair("scope", &INSTAGRAM_SCOPES.join(","))
         .append_pair("state", state.expose());
     url
 }
@@ -93,7 +90,7 @@ pub async fn connect(app: &App, code: &AuthorizationCode) -> Result<Connection, 
         .await?
         .data;
     let short = short.into_grant();
-    let missing: Vec<String> = SCOPES
+    let missing: Vec<String> = INSTAGRAM_SCOPES
         .iter()
         .filter(|s| !short.permissions.iter().any(|p| p == *s))
         .map(|s| s.to_string())

@@ -76,7 +76,7 @@ pub(super) fn account_from_row(row: &Row) -> Result<Account> {
         followers_count: row.get(7)?,
         created_at: row.get(8)?,
         updated_at: row.get(9)?,
-        login: Login::parse(&row.get::<String>(21)?)?,
+        login: login(row, 21)?,
         token: TokenHealth {
             status: TokenStatus::parse(&row.get::<String>(10)?)?,
             code: row.get(11)?,
@@ -155,6 +155,8 @@ pub(super) async fn login_stored(
     account_id: i64,
     instagram_user_id: &InstagramUserId,
     username: Option<&str>,
+    // A connection that was not active is taken over by this login.
+    login: Login,
     previous: Option<TokenStatus>,
 ) -> Result<Connected> {
     tx.execute(
@@ -163,7 +165,7 @@ pub(super) async fn login_stored(
     )
     .await?;
     if matches!(previous, Some(s) if s != TokenStatus::Active) {
-        let event = event_sql(account_id, instagram_user_id, username, &StatusChange::active());
+        let event = event_sql(account_id, instagram_user_id, username, login, &StatusChange::active());
         tx.execute_batch(&event).await?;
     }
     tx.commit().await?;
@@ -235,7 +237,7 @@ impl Store {
             ],
         )
         .await?;
-        login_stored(tx, account_id, &c.instagram_user_id, c.username.as_deref(), previous).await
+        login_stored(tx, account_id, &c.instagram_user_id, c.username.as_deref(), Login::Facebook, previous).await
     }
 
     pub async fn account(&self, instagram_user_id: &InstagramUserId) -> Result<Option<Account>> {

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use super::connections::PAGE_TOKEN;
 use super::jobs::{LogEntry, LogStatus, log_sql};
 use super::sql::{account_exists, now, opt_int, opt_text, text, ts};
-use super::values::instagram_user_id;
+use super::values::{instagram_user_id, login};
 use super::{Login, Result, Store, StoreError, TokenStatus};
 use crate::domain::InstagramUserId;
 use crate::secret::{AccessToken, Secret};
@@ -266,7 +266,7 @@ impl Store {
                 rejected_metrics: parse_rejected(r.get(6)?),
                 sealed_page_token: Secret::new(r.get::<String>(7)?),
                 token_generation: r.get(8)?,
-                login: Login::parse(&r.get::<String>(9)?)?,
+                login: login(&r, 9)?,
             });
         }
         Ok(out)
@@ -590,7 +590,7 @@ impl Store {
                 username: r.get(1)?,
                 facebook_page_name: r.get(2)?,
                 followers_count: r.get(3)?,
-                login: Login::parse(&r.get::<String>(18)?)?,
+                login: login(&r, 18)?,
                 token_status: TokenStatus::parse(&r.get::<String>(4)?)?,
                 token_reason: r.get(5)?,
                 reconnect_by: r.get(6)?,

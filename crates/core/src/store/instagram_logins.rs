@@ -4,7 +4,6 @@
 //! that Meta's Instagram deauthorize and deletion callbacks name.
 
 use libsql::params;
-use serde::Serialize;
 
 use super::accounts::{delete_account_rows, login_stored, returned_id, status_before};
 use super::connections::{PAGE_TOKEN, USER_TOKEN};
@@ -13,30 +12,7 @@ use super::{Connected, Result, Store, StoreError};
 use crate::domain::InstagramUserId;
 use crate::secret::AccessToken;
 
-/// Which login gave the token that collects an account.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Login {
-    Facebook,
-    Instagram,
-}
-
-impl Login {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Login::Facebook => "facebook",
-            Login::Instagram => "instagram",
-        }
-    }
-
-    pub(crate) fn parse(s: &str) -> Result<Self> {
-        match s {
-            "facebook" => Ok(Login::Facebook),
-            "instagram" => Ok(Login::Instagram),
-            other => Err(StoreError::Corrupt(format!("login `{other}`"))),
-        }
-    }
-}
+pub use crate::domain::Login;
 
 /// An Instagram-login connection as the callback found it, the token in the clear.
 #[derive(Debug, Clone)]
@@ -112,7 +88,7 @@ impl Store {
             params![account_id, c.instagram_scoped_id.as_str(), now.as_str()],
         )
         .await?;
-        login_stored(tx, account_id, &c.instagram_user_id, c.username.as_deref(), previous).await
+        login_stored(tx, account_id, &c.instagram_user_id, c.username.as_deref(), Login::Instagram, previous).await
     }
 
     /// Deletes every account connected with this Instagram-scoped id, with

@@ -5,9 +5,9 @@
 use serde::Serialize;
 
 use super::sql::{now, opt_int, opt_text, text};
-use super::values::instagram_user_id;
+use super::values::{instagram_user_id, login};
 use super::{Result, Store, StoreError};
-use crate::domain::InstagramUserId;
+use crate::domain::{InstagramUserId, Login};
 
 /// The health of a connection, as influencers and operators see it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -146,7 +146,7 @@ impl Store {
         let current = {
             let mut rows = tx
                 .query(
-                    "SELECT t.status, t.status_code, t.generation, u.instagram_user_id, u.instagram_username
+                    "SELECT t.status, t.status_code, t.generation, u.instagram_user_id, u.instagram_username, t.login
                      FROM tokens t JOIN users u ON u.id = t.user_id WHERE t.user_id = ?1",
                     [account_id],
                 )
@@ -158,11 +158,12 @@ impl Store {
                     row.get::<i64>(2)?,
                     instagram_user_id(&row, 3)?,
                     row.get::<Option<String>>(4)?,
+                    login(&row, 5)?,
                 )),
                 None => None,
             }
         };
-        let Some((status, code, generation, ig_id, username)) = current else {
+        let Some((status, code, generation, ig_id, username, login)) = current else {
             return Ok(StatusUpdate::Stale);
         };
         if expected_generation.is_some_and(|g| g != generation) {
@@ -178,7 +179,7 @@ impl Store {
             status_sets(change, transition, &now()).join(", ")
         );
         if transition {
-            sql.push_str(&event_sql(account_id, &ig_id, username.as_deref(), change));
+            sql.push_str(&event_sql(account_id, &ig_id, username.as_deref(), login, change));
         }
         tx.execute_batch(&sql).await?;
         tx.commit().await?;
@@ -186,11 +187,14 @@ impl Store {
     }
 }
 
-/// The SQL that queues one webhook event for a status transition.
+/// The SQL that queues one webhook event for a status transition of a
+/// connection collected through `login` (the event says which, so that a
+/// receiver knows where the person must log in again).
 pub(super) fn event_sql(
     account_id: i64,
     instagram_user_id: &InstagramUserId,
     username: Option<&str>,
+    login: Login,
     change: &StatusChange,
 ) -> String {
     let event = match change.status {
@@ -204,6 +208,7 @@ pub(super) fn event_sql(
         "type": event,
         "created_at": created_at,
         "account": { "instagram_user_id": instagram_user_id, "username": username },
+        "login": login,
         "token_status": change.status.as_str(),
         "code": change.code,
         "subcode": change.subcode,

@@ -163,7 +163,13 @@ impl Store {
             }
             if effect == Effect::Transition {
                 let username = c.account.username.as_deref();
-                event = Some(event_sql(id, &c.account.instagram_user_id, username, change));
+                event = Some(event_sql(
+                    id,
+                    &c.account.instagram_user_id,
+                    username,
+                    c.account.login,
+                    change,
+                ));
             }
             effect.update(standing.status)
         });

@@ -5,7 +5,7 @@
 use libsql::Row;
 
 use super::{Result, StoreError};
-use crate::domain::InstagramUserId;
+use crate::domain::{InstagramUserId, Login};
 
 pub(super) fn instagram_user_id(row: &Row, column: i32) -> Result<InstagramUserId> {
     parse_instagram_user_id(row.get(column)?)
@@ -20,4 +20,10 @@ pub(super) fn opt_instagram_user_id(row: &Row, column: i32) -> Result<Option<Ins
 
 fn parse_instagram_user_id(raw: String) -> Result<InstagramUserId> {
     InstagramUserId::parse(&raw).ok_or_else(|| StoreError::Corrupt(format!("instagram user id `{raw}`")))
+}
+
+/// `tokens.login`: which login's token collects the account.
+pub(super) fn login(row: &Row, column: i32) -> Result<Login> {
+    let raw: String = row.get(column)?;
+    Login::parse(&raw).ok_or_else(|| StoreError::Corrupt(format!("login `{raw}`")))
 }
