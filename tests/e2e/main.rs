@@ -49,6 +49,7 @@ macro_rules! on_both_databases {
 
 mod attacks;
 mod collect;
+mod collect_media;
 mod database;
 mod deletion;
 mod deploy;

@@ -8,6 +8,7 @@ pub mod audience;
 pub mod days;
 pub mod insights;
 pub mod limits;
+pub mod media;
 pub mod metrics;
 
 use std::collections::{BTreeMap, VecDeque};
@@ -91,6 +92,8 @@ pub struct Harvest {
     pub audience: Vec<AudienceSnapshot>,
     /// `(metric, Meta's message)` of the metrics not collected because Meta refused them.
     pub rejected: Vec<(String, String)>,
+    /// What the media part of the run did (collect-insights, after the account metrics).
+    pub media: Option<media::MediaSummary>,
 }
 
 /// How one account's collection went.
@@ -359,7 +362,12 @@ async fn collect_account(
         CollectKind::Insights => {
             let mut plan = insights::InsightsPlan::new(app, run, account, Utc::now());
             let ended = exchange(app, run, account, auth, &mut plan, insights::ops(), prepaid).await;
-            (ended, plan.harvest(&app.config.insight_metrics))
+            let mut harvest = plan.harvest(&app.config.insight_metrics);
+            // Account metrics first; media take what the account's budget has left.
+            if matches!(ended, Ended::Complete) && !run.pacer.halted() {
+                harvest.media = Some(media::collect(app, run, account, auth, Utc::now()).await);
+            }
+            (ended, harvest)
         }
         CollectKind::Audience => {
             let mut plan = audience::AudiencePlan::new(run, account);
@@ -421,7 +429,7 @@ async fn settle(
         _ => None,
     };
     let rejected_names: Vec<&str> = harvest.rejected.iter().map(|(m, _)| m.as_str()).collect();
-    let details = serde_json::json!({ "rows": rows, "rejected_metrics": rejected_names });
+    let details = serde_json::json!({ "rows": rows, "rejected_metrics": rejected_names, "media": harvest.media });
     let finish = Finish {
         account_id: account.id,
         kind,

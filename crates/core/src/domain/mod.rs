@@ -3,5 +3,7 @@
 //! down to the store. The bottom layer: it imports nothing of the crate.
 
 mod media;
+mod refresh;
 
 pub use media::{MediaId, MediaKind, ProductType};
+pub use refresh::{DEFAULT_SCHEDULE, RefreshSchedule, ScheduleError};
