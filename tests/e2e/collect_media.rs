@@ -5,7 +5,7 @@
 //! they live, deleted media keeping their history, and the hourly ceiling.
 
 use chrono::{Duration, Utc};
-use urlinsta_core::jobs::Job;
+use urlinsta_core::jobs::JobKind;
 use urlinsta_core::store::MediaFilter;
 use urlinsta_sandbox::{Endpoint, MediaSpec, ProductType, Via};
 
@@ -14,7 +14,7 @@ use crate::harness::*;
 const IG: &str = "17841400000000001";
 
 /// The next hour's run: the account is due again, with a fresh budget.
-async fn next_run(t: &TestApp) -> serde_json::Value {
+async fn next_run(t: &TestApp) -> CollectReport {
     t.app
         .store
         .conn()
@@ -26,7 +26,7 @@ async fn next_run(t: &TestApp) -> serde_json::Value {
         )
         .await
         .unwrap();
-    run_job(&t.app, Job::CollectInsights).await
+    run_collect(&t.app, JobKind::CollectInsights).await
 }
 
 /// As if every media was last measured `hours` ago.
@@ -66,8 +66,8 @@ on_both_databases! {
         let story = t.control.add_media(IG, MediaSpec::story().reaching(200).posted_at(now - Duration::minutes(150)));
         t.control.reset_calls();
 
-        let report = run_job(&t.app, Job::CollectInsights).await;
-        assert_eq!(count(&report, "collected"), 1, "{report}");
+        let report = run_collect(&t.app, JobKind::CollectInsights).await;
+        assert_eq!(report.counts.collected, 1, "{report:?}");
         assert_eq!(t.control.http_requests(), 2, "account metrics, then one media batch");
         let media = media_of(&t).await;
         let ids: Vec<&str> = media.iter().map(|m| m.media_id.as_str()).collect();
@@ -101,7 +101,7 @@ on_both_databases! {
         t.control.add_media(IG, MediaSpec::post().posted_at(now - Duration::hours(5)));
         t.control.add_media(IG, MediaSpec::reel().posted_at(now - Duration::hours(4)));
         t.control.reject_media_metric(ProductType::Reels, "reposts");
-        run_job(&t.app, Job::CollectInsights).await;
+        run_collect(&t.app, JobKind::CollectInsights).await;
         next_run(&t).await;
         let id = account(&t, IG).await.id;
         let rejected = t.app.store.rejected_media_metrics(id).await.unwrap();
@@ -126,7 +126,7 @@ on_both_databases! {
         let now = t.control.now();
         t.control.add_media(IG, MediaSpec::post().posted_at(now - Duration::days(7)));
         t.control.add_media(IG, MediaSpec::post().posted_at(now - Duration::days(100)));
-        run_job(&t.app, Job::CollectInsights).await;
+        run_collect(&t.app, JobKind::CollectInsights).await;
         let measures = |t: &TestApp| full_sets(t, ProductType::Feed).iter().map(|(_, n)| n).sum::<u64>();
         t.control.reset_media_counts();
         next_run(&t).await;
@@ -147,9 +147,9 @@ on_both_databases! {
         let now = t.control.now();
         let seen = t.control.add_media(IG, MediaSpec::story().reaching(300).posted_at(now - Duration::hours(5)));
         let few = t.control.add_media(IG, MediaSpec::story().reaching(3).posted_at(now - Duration::hours(5)));
-        run_job(&t.app, Job::CollectInsights).await;
+        run_collect(&t.app, JobKind::CollectInsights).await;
         let report = next_run(&t).await;
-        assert_eq!(count(&report, "failed"), 0, "{report}");
+        assert_eq!(report.counts.failed, 0, "{report:?}");
         let media = media_of(&t).await;
         let status = |id: &str| media.iter().find(|m| m.media_id == id).map(|m| m.insights_status.clone());
         assert_eq!(status(&seen).as_deref(), Some("ok"));
@@ -169,7 +169,7 @@ on_both_databases! {
         t.control.add_media(IG, MediaSpec::post().posted_at(now - Duration::hours(9)));
         let gone = t.control.add_media(IG, MediaSpec::post().posted_at(now - Duration::hours(8)));
         t.control.add_media(IG, MediaSpec::post().posted_at(now - Duration::hours(7)));
-        run_job(&t.app, Job::CollectInsights).await;
+        run_collect(&t.app, JobKind::CollectInsights).await;
         next_run(&t).await;
         t.control.delete_media(&gone);
         next_run(&t).await;
@@ -198,14 +198,14 @@ async fn media_take_what_the_account_metrics_leave_of_the_hourly_ceiling() {
     for run in 0..3 {
         t.control.reset_calls();
         let report = if run == 0 {
-            run_job(&t.app, Job::CollectInsights).await
+            run_collect(&t.app, JobKind::CollectInsights).await
         } else {
             next_run(&t).await
         };
         assert_eq!(
-            count(&report, "collected"),
+            report.counts.collected,
             1,
-            "account metrics first, every run: {report}"
+            "account metrics first, every run: {report:?}"
         );
         assert!(
             t.control.graph_calls() <= 12,

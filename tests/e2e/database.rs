@@ -10,7 +10,8 @@ use std::time::Duration;
 use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
-use urlinsta_core::jobs::Job;
+use urlinsta_core::engine::RunOptions;
+use urlinsta_core::jobs::{JobKind, JobReport};
 
 use crate::harness::*;
 
@@ -224,7 +225,7 @@ async fn an_unreachable_hosted_database_fails_every_job_with_503_and_the_app_rec
     assert_eq!(health["message"], "the database cannot be reached", "{body}");
     assert!(!body.contains(link.url.trim_start_matches("http://")), "{body}");
     assert_discreet(&body, "health/db");
-    for job in Job::ALL {
+    for job in JobKind::ALL {
         let (status, body) = get(&t, &job.cron_path(), Some(CRON_SECRET)).await;
         assert_eq!(status, 503, "{}: {body}", job.name());
         let error: Value = serde_json::from_str(&body).expect("json");
@@ -250,11 +251,11 @@ async fn an_unreachable_hosted_database_fails_every_job_with_503_and_the_app_rec
         200,
         "back when the database is"
     );
-    for job in [Job::CollectInsights, Job::CollectAudience] {
+    for job in [JobKind::CollectInsights, JobKind::CollectAudience] {
         let (status, body) = get(&t, &job.cron_path(), Some(CRON_SECRET)).await;
         assert_eq!(status, 200, "{body}");
-        let report: Value = serde_json::from_str(&body).expect("json");
-        assert_eq!(count(&report, "collected"), 2, "{report}");
+        let report: CollectReport = serde_json::from_str(&body).expect("a collection report");
+        assert_eq!(report.counts.collected, 2, "{report:?}");
     }
     assert_no_orphans(&t).await;
     assert_discreet(&captured_logs(), "the logs");
@@ -281,7 +282,7 @@ async fn app_with_a_deadline() -> (TestApp, Link, Sqld) {
 /// What every route answers while the database is silent: JSON errors, at
 /// once, 503 where the database is the cause, nothing secret.
 async fn every_route_fails_fast(t: &TestApp) {
-    for job in Job::ALL {
+    for job in JobKind::ALL {
         let (status, body) = get(t, &job.cron_path(), Some(CRON_SECRET)).await;
         assert_eq!(status, 503, "{}: {body}", job.name());
         let error: Value = serde_json::from_str(&body).expect("json");
@@ -302,13 +303,16 @@ async fn every_route_fails_fast(t: &TestApp) {
 /// After the database answers again, the next run of each job works: no
 /// lease left by a silent run locks it out.
 async fn the_next_runs_work(t: &TestApp) {
-    for job in Job::ALL {
+    for job in JobKind::ALL {
         let (status, body) = get(t, &job.cron_path(), Some(CRON_SECRET)).await;
         assert_eq!(status, 200, "{}: {body}", job.name());
-        let report: Value = serde_json::from_str(&body).expect("json");
-        assert_ne!(report["busy"], true, "{}: locked out by a lease: {report}", job.name());
-        if job != Job::RefreshTokens {
-            assert_eq!(count(&report, "collected"), 2, "{report}");
+        if job == JobKind::RefreshTokens {
+            let report: RefreshReport = serde_json::from_str(&body).expect("a refresh report");
+            assert!(!report.busy, "{}: locked out by a lease: {report:?}", job.name());
+        } else {
+            let report: CollectReport = serde_json::from_str(&body).expect("a collection report");
+            assert!(!report.busy, "{}: locked out by a lease: {report:?}", job.name());
+            assert_eq!(report.counts.collected, 2, "{report:?}");
         }
     }
     // Each run took its lease and gave it back; a lease left by a silent run would still be here.
@@ -355,7 +359,7 @@ async fn a_lease_taken_by_a_run_whose_answer_was_lost_does_not_lock_out_the_next
             );
             println!("left by a run that timed out: lease {name} from {from} to {to}");
         }
-        assert_eq!(held, Job::ALL.len(), "each job's lease write landed unanswered");
+        assert_eq!(held, JobKind::ALL.len(), "each job's lease write landed unanswered");
         the_next_runs_work(&t).await;
     })
     .await;
@@ -369,24 +373,23 @@ async fn a_database_that_goes_silent_during_a_run_ends_the_run_with_what_it_has(
         // The lease, the candidates and the chunk's budgets answer; the first
         // account's results do not (one account at a time: COLLECT_CONCURRENCY=1).
         link.hang_after(3);
-        let (status, body) = get(&t, &Job::CollectInsights.cron_path(), Some(CRON_SECRET)).await;
+        let (status, body) = get(&t, &JobKind::CollectInsights.cron_path(), Some(CRON_SECRET)).await;
         assert_eq!(status, 200, "{body}");
-        let report: Value = serde_json::from_str(&body).expect("json");
+        let report: CollectReport = serde_json::from_str(&body).expect("a collection report");
         assert_eq!(
-            count(&report, "failed"),
-            1,
-            "no account after the first silence: {report}"
+            report.counts.failed, 1,
+            "no account after the first silence: {report:?}"
         );
-        assert_eq!(count(&report, "collected"), 0, "{report}");
-        assert_eq!(count(&report, "remaining"), ids.len() as u64 - 1, "{report}");
+        assert_eq!(report.counts.collected, 0, "{report:?}");
+        assert_eq!(report.remaining, ids.len() - 1, "{report:?}");
         assert_discreet(&body, "the report");
         link.restore();
         // The account whose write went unanswered is whole or untouched, and
         // the next run collects every account (the same hour: idempotent).
-        let (status, body) = get(&t, &Job::CollectInsights.cron_path(), Some(CRON_SECRET)).await;
+        let (status, body) = get(&t, &JobKind::CollectInsights.cron_path(), Some(CRON_SECRET)).await;
         assert_eq!(status, 200, "{body}");
-        let report: Value = serde_json::from_str(&body).expect("json");
-        assert_eq!(count(&report, "collected"), ids.len() as u64, "{report}");
+        let report: CollectReport = serde_json::from_str(&body).expect("a collection report");
+        assert_eq!(report.counts.collected, ids.len(), "{report:?}");
         assert_eq!(row_count(&t, "job_leases").await, 0, "a lease outlived its run");
         for ig in &ids {
             assert_eq!(rows_of(&t, ig).await.1, 1, "{ig}: one log row for its data");
@@ -426,22 +429,15 @@ async fn a_database_that_goes_away_during_a_run_leaves_each_account_whole_or_unt
         .await;
         sql_on(&t, "DELETE FROM job_leases").await;
         link.cut_after(cut_after);
-        let report = urlinsta_core::jobs::run(
-            &t.app,
-            &urlinsta_core::jobs::JobContext::new(&t.app, Job::CollectInsights, urlinsta_core::jobs::Shard::default()),
-        )
-        .await;
+        let report = urlinsta_core::jobs::run(&t.app, JobKind::CollectInsights, RunOptions::default()).await;
         link.restore();
         // The run either could not start (503 from cron) or reports each account.
-        if let Ok(report) = &report {
-            let accounted = count(report, "collected")
-                + count(report, "failed")
-                + count(report, "skipped")
-                + count(report, "remaining");
+        if let Ok(JobReport::Collect(report)) = &report {
+            let accounted = report.counts.collected + report.counts.failed + report.counts.skipped + report.remaining;
             assert_eq!(
                 accounted,
-                ids.len() as u64,
-                "cut after {cut_after}: every account accounted for: {report}"
+                ids.len(),
+                "cut after {cut_after}: every account accounted for: {report:?}"
             );
         }
         let mut whole = None;
@@ -462,7 +458,7 @@ async fn a_database_that_goes_away_during_a_run_leaves_each_account_whole_or_unt
         assert_no_orphans(&t).await;
         let answer = report
             .as_ref()
-            .map(Value::to_string)
+            .map(|r| format!("{r:?}"))
             .unwrap_or_else(|e| format!("could not run: {e}"));
         println!(
             "cut after {cut_after} requests: {written} of {} accounts written whole; the job: {answer}",
@@ -483,14 +479,14 @@ async fn a_slow_hosted_database_makes_a_run_slower_not_wrong() {
     let (t, link, _sqld) = app_over_a_link().await;
     let ids = connect_influencers(&t, 2).await;
     link.slow(Duration::from_millis(20));
-    let report = run_job(&t.app, Job::CollectInsights).await;
-    assert_eq!(count(&report, "collected"), ids.len() as u64, "{report}");
+    let report = run_collect(&t.app, JobKind::CollectInsights).await;
+    assert_eq!(report.counts.collected, ids.len(), "{report:?}");
     let (status, body) = get(&t, &format!("/api/insights/{}", ids[0]), Some(ADMIN_KEY)).await;
     assert_eq!(status, 200, "{body}");
     link.slow(Duration::ZERO);
     // The same hour again adds nothing.
-    let again = run_job(&t.app, Job::CollectInsights).await;
-    assert_eq!(count(&again, "collected"), 0, "{again}");
+    let again = run_collect(&t.app, JobKind::CollectInsights).await;
+    assert_eq!(again.counts.collected, 0, "{again:?}");
     assert_no_orphans(&t).await;
 }
 

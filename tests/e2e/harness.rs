@@ -9,9 +9,12 @@ use reqwest::redirect::Policy;
 use serde_json::Value;
 use tempfile::TempDir;
 use url::Url;
+use urlinsta_core::collect::CollectCounts;
+use urlinsta_core::engine::{Report, RunOptions};
 use urlinsta_core::http::server::{Limits, ServerHandle, spawn_with};
-use urlinsta_core::jobs::{self, Job, JobContext, Shard};
+use urlinsta_core::jobs::{self, JobKind, JobReport};
 use urlinsta_core::store::{Account, AccountTokens};
+use urlinsta_core::tokens::UpkeepCounts;
 use urlinsta_core::{App, Config};
 use urlinsta_sandbox::{Control, Sandbox, SandboxConfig, UserSpec};
 
@@ -350,16 +353,33 @@ pub async fn connect_influencers(t: &TestApp, n: usize) -> Vec<String> {
 
 // ---- jobs and stored state ----
 
+pub type CollectReport = Report<CollectCounts>;
+pub type RefreshReport = Report<UpkeepCounts>;
+
 /// One run of refresh-tokens, the way `urlinsta run refresh-tokens` and the scheduler start it.
-pub async fn run_refresh(t: &TestApp) -> Value {
-    run_job(&t.app, Job::RefreshTokens).await
+pub async fn run_refresh(t: &TestApp) -> RefreshReport {
+    refresh_on(&t.app).await
 }
 
-/// One run of any job over all accounts; its JSON report.
-pub async fn run_job(app: &App, job: Job) -> Value {
-    jobs::run(app, &JobContext::new(app, job, Shard::default()))
-        .await
-        .expect("job runs")
+/// [`run_refresh`] with another App over the same database.
+pub async fn refresh_on(app: &App) -> RefreshReport {
+    match run_job(app, JobKind::RefreshTokens).await {
+        JobReport::RefreshTokens(report) => report,
+        other => panic!("refresh-tokens reported {other:?}"),
+    }
+}
+
+/// One run of collect-insights or collect-audience over all accounts.
+pub async fn run_collect(app: &App, job: JobKind) -> CollectReport {
+    match run_job(app, job).await {
+        JobReport::Collect(report) => report,
+        other => panic!("{} reported {other:?}", job.name()),
+    }
+}
+
+/// One run of any job over all accounts.
+pub async fn run_job(app: &App, job: JobKind) -> JobReport {
+    jobs::run(app, job, RunOptions::default()).await.expect("job runs")
 }
 
 pub async fn account(t: &TestApp, ig: &str) -> Account {
@@ -470,10 +490,6 @@ pub async fn assert_no_orphans(t: &TestApp) {
 pub async fn log_rows(t: &TestApp, ig: &str) -> Vec<Value> {
     let id = account(t, ig).await.id;
     t.app.store.recent_log(id, 50).await.unwrap()
-}
-
-pub fn count(report: &Value, key: &str) -> u64 {
-    report[key].as_u64().unwrap_or_else(|| panic!("`{key}` in {report}"))
 }
 
 /// A response read off the wire.

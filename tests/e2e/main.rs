@@ -48,11 +48,13 @@ macro_rules! on_both_databases {
 }
 
 mod attacks;
+mod backoff;
 mod collect;
 mod collect_media;
 mod database;
 mod deletion;
 mod deploy;
+mod engine;
 mod extremes;
 mod faults;
 mod fuzz;
@@ -75,3 +77,4 @@ mod storage;
 mod tokens;
 mod webdriver;
 mod webhooks;
+mod writers;

@@ -28,7 +28,7 @@ use anyhow::Context;
 use clap::{Args, ValueEnum};
 use serde::Serialize;
 use urlinsta_core::Config;
-use urlinsta_core::jobs::Job;
+use urlinsta_core::jobs::JobKind;
 
 pub use sandbox::serve_child as serve_sandbox_child;
 
@@ -127,7 +127,7 @@ pub struct Settings {
     pub db_latency_ms: u64,
     pub dbs: Vec<DbKind>,
     #[serde(skip)]
-    pub jobs: Vec<Job>,
+    pub jobs: Vec<JobKind>,
     pub plan_accounts: usize,
     pub plan_pause_ms: u64,
     pub memory_accounts: usize,
@@ -141,11 +141,15 @@ impl Settings {
     fn resolve(args: &BenchArgs) -> anyhow::Result<Settings> {
         let all = args.all;
         let jobs = if args.jobs.is_empty() {
-            vec![Job::CollectInsights, Job::CollectAudience, Job::RefreshTokens]
+            vec![
+                JobKind::CollectInsights,
+                JobKind::CollectAudience,
+                JobKind::RefreshTokens,
+            ]
         } else {
             args.jobs
                 .iter()
-                .map(|j| Job::parse(j).with_context(|| format!("unknown job `{j}`")))
+                .map(|j| JobKind::parse(j).with_context(|| format!("unknown job `{j}`")))
                 .collect::<anyhow::Result<_>>()?
         };
         Ok(Settings {
@@ -210,7 +214,7 @@ pub async fn bench(args: BenchArgs) -> anyhow::Result<()> {
                 &mut figures,
             )
             .await?;
-            figures.runs.push(env.run(Job::CollectInsights, false).await?);
+            figures.runs.push(env.run(JobKind::CollectInsights, false).await?);
             env.stop().await;
         } else {
             let child = memory_run_in_child(kind, &settings, sqld_bin.as_deref())?;
@@ -257,7 +261,7 @@ async fn measure(
 
     for &concurrency in &settings.sweep {
         let mut env = Env::ready(kind, settings, accounts, concurrency, sqld_bin, figures).await?;
-        figures.runs.push(env.run(Job::CollectInsights, true).await?);
+        figures.runs.push(env.run(JobKind::CollectInsights, true).await?);
         env.stop().await;
     }
     Ok(())

@@ -26,12 +26,12 @@ use std::collections::{BTreeMap, BTreeSet};
 use chrono::{DateTime, Duration, Utc};
 use serde_json::Value;
 
-use super::Run;
 use super::limits::{Answer, Ended, Plan, exchange};
-use super::metrics::{data, parse_meta_time, rejected_metric};
+use super::metrics::{data, parse_meta_time};
 use crate::app::App;
 use crate::domain::{MediaId, MediaKind, ProductType, RefreshSchedule};
-use crate::graph::{Auth, Call, GraphError};
+use crate::engine::Run;
+use crate::graph::{Auth, Call, ErrorKind, GraphError};
 use crate::store::{Candidate, KnownMedia, MediaItem, MediaSnapshot, MediaWrite};
 
 /// Media per list page; a day's posts of a busy account fit in one.
@@ -359,7 +359,7 @@ impl<'a> MediaPlan<'a> {
                 });
                 Answer::Done
             }
-            Err(e) if is_not_enough_viewers(e) => {
+            Err(e) if e.kind == ErrorKind::NotEnoughAudience => {
                 self.not_enough_viewers.push(due.media_id);
                 Answer::Done
             }
@@ -370,7 +370,7 @@ impl<'a> MediaPlan<'a> {
                 }
                 Answer::Done
             }
-            Err(e) => match rejected_metric(e, self.sets.of(due.product)) {
+            Err(e) => match e.rejected_metric().map(|m| m.as_str().to_string()) {
                 Some(metric) => {
                     tracing::warn!(metric = %metric, product_type = %due.product, error = %e, "Meta refused a media metric for this product type: dropped for it");
                     if let Some(set) = self.sets.by_type.get_mut(&due.product) {
@@ -416,7 +416,7 @@ impl Plan for MediaPlan<'_> {
         }
     }
 
-    fn answer(&mut self, op: Op, _sent: &Call<'_>, answer: Result<&Value, &GraphError>) -> Answer {
+    fn answer(&mut self, op: Op, answer: Result<&Value, &GraphError>) -> Answer {
         match (op, answer) {
             (Op::Media, Ok(body)) => self.listed_page(body),
             (Op::Stories, Ok(body)) => {
@@ -427,7 +427,7 @@ impl Plan for MediaPlan<'_> {
                 Some(due) => self.measured(due, answer),
                 None => Answer::Done,
             },
-            (Op::Media, Err(e)) => match rejected_metric(e, &self.sets.shared()) {
+            (Op::Media, Err(e)) => match e.rejected_metric().map(|m| m.as_str().to_string()) {
                 Some(metric) => {
                     tracing::warn!(metric = %metric, instagram_user_id = %self.ig_id, error = %e, "Meta refused a metric on a mixed page of media: left out of the shared expansion");
                     self.sets.dropped_from_shared.insert(metric);
@@ -438,11 +438,6 @@ impl Plan for MediaPlan<'_> {
             (Op::Stories, Err(_)) => Answer::Fail,
         }
     }
-}
-
-/// Meta's answer for a story seen by fewer than 5 accounts: no numbers, not a failure.
-fn is_not_enough_viewers(e: &GraphError) -> bool {
-    e.code == Some(10) && e.message.contains("Not enough viewers")
 }
 
 /// The catalog entries of a list answer, a carousel's children after it.

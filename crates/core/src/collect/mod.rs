@@ -1,8 +1,8 @@
-//! Collecting insights (hourly) and audience (daily) for every connection,
-//! at scale: a lease against overlapping runs, the accounts that are due
-//! in this shard, stalest first, several at once, no new one after the time
-//! budget (the next run goes on from there), one account's failure never
-//! stopping the others, each account's results written in one round trip.
+//! Collecting insights (hourly) and audience (daily) for every connection:
+//! the two collection jobs of the engine. What is due is every connected
+//! account not yet collected in this hour (day), stalest first, with its
+//! Page token; one account's work is one exchange of Graph batches (see
+//! `limits`) and one transactional write of everything it gathered.
 
 pub mod audience;
 pub mod days;
@@ -11,89 +11,171 @@ pub mod limits;
 pub mod media;
 pub mod metrics;
 
-use std::collections::{BTreeMap, VecDeque};
-use std::sync::{Arc, Mutex};
+use std::collections::BTreeMap;
+use std::sync::Mutex;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use serde::Serialize;
-use tokio::time::Instant;
+use serde::{Deserialize, Serialize};
 
 use crate::app::App;
+use crate::engine::{self, Run};
 use crate::graph::Auth;
-use crate::jobs::{JobContext, JobError, LeaseGuard, Progress, lease_ttl};
 use crate::store::sql::{now, parse_ts, ts};
 use crate::store::{
-    AudienceSnapshot, Candidate, CollectKind, Finish, LogEntry, LogStatus, MetricRow, RejectedMetric, TokenStatus,
+    AudienceSnapshot, Candidate, CollectKind, Finish, LogEntry, LogStatus, MetricRow, RejectedMetric, StoreError,
+    TokenStatus,
 };
-use limits::{Ended, Pacer, Plan, exchange};
+use limits::{Ended, Plan, exchange};
 
-/// What a run did: the cron route's JSON.
-#[derive(Debug, Default, Serialize)]
-pub struct CollectReport {
+/// A manual collection answers within a function's 30 s.
+const COLLECT_NOW_TIME: Duration = Duration::from_secs(20);
+
+/// collect-insights or collect-audience, for one run.
+pub struct Collection {
+    kind: CollectKind,
+    rejected: Rejections,
+}
+
+impl Collection {
+    pub fn new(kind: CollectKind) -> Self {
+        Collection {
+            kind,
+            rejected: Rejections::default(),
+        }
+    }
+}
+
+/// Metrics Meta refused in this run (name -> Meta's message): the run's
+/// other accounts do not ask for them again.
+#[derive(Debug, Default)]
+pub struct Rejections(Mutex<BTreeMap<String, String>>);
+
+impl Rejections {
+    pub fn known(&self) -> BTreeMap<String, String> {
+        self.lock().clone()
+    }
+
+    pub fn insert(&self, metric: String, message: String) {
+        self.lock().insert(metric, message);
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, String>> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// An account due for collection, and the calls of its first round
+/// already taken from its hourly budget (`None`: they did not fit).
+#[derive(Debug)]
+pub struct Due {
+    account: Candidate,
+    prepaid: Option<u32>,
+}
+
+impl engine::Candidate for Due {
+    fn instagram_user_id(&self) -> &str {
+        &self.account.instagram_user_id
+    }
+}
+
+/// What a collection run did: the cron answer's counts.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct CollectCounts {
     pub collected: usize,
     pub failed: usize,
     /// Not collected for a known reason: a dead token, a throttle, our hourly
     /// ceiling, or (audience) an account too small for demographics.
     pub skipped: usize,
-    /// Due but not started before the time budget ran out (or Meta's usage
-    /// stopped the run): the next run starts with them.
-    pub remaining: usize,
-    pub duration_ms: u64,
-    /// Another run of this job and shard holds the lease; this one did nothing.
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
-    pub busy: bool,
 }
 
-pub async fn run_insights(app: &App, ctx: &JobContext) -> Result<CollectReport, JobError> {
-    run(app, ctx, CollectKind::Insights).await
-}
-
-pub async fn run_audience(app: &App, ctx: &JobContext) -> Result<CollectReport, JobError> {
-    run(app, ctx, CollectKind::Audience).await
-}
-
-/// Work already started may go on this long after the budget, retries included.
-const GRACE: Duration = Duration::from_secs(30);
-/// A manual refresh answers within a function's 30 s.
-const REFRESH_TIME: Duration = Duration::from_secs(20);
-
-/// What the accounts of one run share.
-pub struct Run {
-    pub run_id: String,
-    pub pacer: Pacer,
-    /// Metrics Meta refused in this run (name -> Meta's message): the
-    /// run's other accounts do not ask for them again.
-    pub rejected: Mutex<BTreeMap<String, String>>,
-    /// Retries end before this.
-    pub hard_deadline: Instant,
-}
-
-impl Run {
-    fn new(app: &App, run_id: String, hard_deadline: Instant) -> Self {
-        Run {
-            run_id,
-            pacer: Pacer::new(app.config.retry_base),
-            rejected: Mutex::default(),
-            hard_deadline,
+impl engine::Counts<Outcome> for CollectCounts {
+    fn add(&mut self, outcome: &Outcome) {
+        match outcome {
+            Outcome::Collected { .. } => self.collected += 1,
+            Outcome::NotAvailable | Outcome::Skipped { .. } | Outcome::Gone => self.skipped += 1,
+            Outcome::Failed(_) => self.failed += 1,
         }
     }
 
-    pub fn rejected_metrics(&self) -> BTreeMap<String, String> {
-        self.rejected.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    fn failed(&self) -> usize {
+        self.failed
     }
 }
 
-/// What one account's collection gathered.
-#[derive(Debug, Default)]
-pub struct Harvest {
-    pub insights: Vec<MetricRow>,
-    pub followers_count: Option<i64>,
-    pub audience: Vec<AudienceSnapshot>,
-    /// `(metric, Meta's message)` of the metrics not collected because Meta refused them.
-    pub rejected: Vec<(String, String)>,
-    /// What the media part of the run did (collect-insights, after the account metrics).
-    pub media: Option<media::MediaSummary>,
+impl engine::Job for Collection {
+    type Candidate = Due;
+    type Outcome = Outcome;
+    type Counts = CollectCounts;
+
+    fn name(&self) -> &'static str {
+        match self.kind {
+            CollectKind::Insights => "collect-insights",
+            CollectKind::Audience => "collect-audience",
+        }
+    }
+
+    async fn candidates(&self, app: &App, _run: &Run) -> Result<Vec<Due>, StoreError> {
+        let period_start = ts(match self.kind {
+            CollectKind::Insights => days::hour_start(Utc::now()),
+            CollectKind::Audience => days::day_start(Utc::now()),
+        });
+        let accounts = app.store.collection_candidates(self.kind).await?;
+        Ok(accounts
+            .into_iter()
+            // Not those already collected in this hour (day).
+            .filter(|c| {
+                c.last_collected_at
+                    .as_deref()
+                    .is_none_or(|last| last < period_start.as_str())
+            })
+            .map(|account| Due { account, prepaid: None })
+            .collect())
+    }
+
+    fn screen(&self, _run: &Run, due: &Due) -> Option<Outcome> {
+        let skipped = skip_now(&due.account, Utc::now());
+        if let Some(Outcome::Skipped { reason, .. }) = &skipped {
+            tracing::debug!(instagram_user_id = %due.account.instagram_user_id, reason, "skipped");
+        }
+        skipped
+    }
+
+    /// Takes the calls of the accounts' first rounds from their budgets in
+    /// one write. (Accounts the time budget then leaves unstarted keep their
+    /// calls taken: the ceiling errs on the safe side.)
+    async fn prepare(&self, app: &App, run: &Run, next: &mut [Due]) {
+        let wanted: Vec<(i64, u32)> = next
+            .iter()
+            .map(|due| {
+                (
+                    due.account.id,
+                    first_round_calls(app, &self.rejected, &due.account, self.kind),
+                )
+            })
+            .collect();
+        match app
+            .store
+            .reserve_calls_for(&wanted, app.config.rate_limit_per_hour)
+            .await
+        {
+            Ok(granted) => {
+                for (due, (id, calls)) in next.iter_mut().zip(wanted) {
+                    due.prepaid = granted.contains(&id).then_some(calls);
+                }
+            }
+            Err(e) => {
+                // Each account then asks for its own calls, and fails on its own if it must.
+                tracing::warn!(error = %e, "could not take a chunk's calls from their budgets");
+                run.note_store_error(&e);
+                next.iter_mut().for_each(|due| due.prepaid = Some(0));
+            }
+        }
+    }
+
+    async fn work(&self, app: &App, run: &Run, due: Due) -> Outcome {
+        collect_account(app, run, &self.rejected, &due.account, self.kind, due.prepaid).await
+    }
 }
 
 /// How one account's collection went.
@@ -125,214 +207,69 @@ pub enum Skip {
     OverBudget,
 }
 
-async fn run(app: &App, ctx: &JobContext, kind: CollectKind) -> Result<CollectReport, JobError> {
-    let lease_name = ctx.shard.lease_name(ctx.job);
-    let Some(lease) = LeaseGuard::acquire(app, &lease_name, lease_ttl(app)).await? else {
-        tracing::info!(lease = %lease_name, "another run holds the lease; nothing to do");
-        return Ok(CollectReport {
-            busy: true,
-            duration_ms: ctx.elapsed_ms(),
-            ..CollectReport::default()
-        });
+/// What one account's collection gathered.
+#[derive(Debug, Default)]
+pub struct Harvest {
+    pub insights: Vec<MetricRow>,
+    pub followers_count: Option<i64>,
+    pub audience: Vec<AudienceSnapshot>,
+    /// `(metric, Meta's message)` of the metrics not collected because Meta refused them.
+    pub rejected: Vec<(String, String)>,
+    /// What the media part of the run did (collect-insights, after the account metrics).
+    pub media: Option<media::MediaSummary>,
+}
+
+/// The outcome of an account that is not called at all now, if it is not:
+/// a dead connection, or one Meta asked us to leave alone for now.
+fn skip_now(c: &Candidate, now_t: DateTime<Utc>) -> Option<Outcome> {
+    let skipped = |why, reason: &str, retry_at| {
+        Some(Outcome::Skipped {
+            why,
+            reason: reason.to_string(),
+            retry_at,
+        })
     };
-    let result = run_slice(app, ctx, kind).await;
-    lease.release(app).await;
-    result
-}
-
-async fn run_slice(app: &App, ctx: &JobContext, kind: CollectKind) -> Result<CollectReport, JobError> {
-    let now_t = Utc::now();
-    let period_start = ts(match kind {
-        CollectKind::Insights => days::hour_start(now_t),
-        CollectKind::Audience => days::day_start(now_t),
-    });
-    let mut report = CollectReport::default();
-    let mut due = VecDeque::new();
-    for c in app.store.collection_candidates(kind).await? {
-        if !ctx.shard.includes(&c.instagram_user_id) {
-            continue;
-        }
-        if c.last_collected_at
-            .as_deref()
-            .is_some_and(|last| last >= period_start.as_str())
-        {
-            continue; // already collected in this hour (day)
-        }
-        if let Some((_, reason)) = not_callable(&c, now_t) {
-            tracing::debug!(instagram_user_id = %c.instagram_user_id, reason, "skipped");
-            report.skipped += 1;
-            continue;
-        }
-        due.push_back(c);
-    }
-    let total = due.len();
-    let run = Arc::new(Run::new(app, ctx.run_id.clone(), ctx.deadline + GRACE));
-    let queue = Arc::new(tokio::sync::Mutex::new(Queue::new(due)));
-    let tally = Arc::new(Mutex::new(report));
-    let mut workers = tokio::task::JoinSet::new();
-    for _ in 0..app.config.collect_concurrency.min(total) {
-        let (app, ctx, run, queue, tally) = (app.clone(), ctx.clone(), run.clone(), queue.clone(), tally.clone());
-        workers.spawn(async move {
-            loop {
-                let pause = run.pacer.pause();
-                if !pause.is_zero() {
-                    tokio::time::sleep(pause.min(ctx.time_left())).await;
-                }
-                if ctx.out_of_time() || run.pacer.halted() {
-                    return;
-                }
-                let Some((account, prepaid)) = queue.lock().await.next(&app, &run, kind).await else {
-                    return;
-                };
-                let outcome = collect_account(&app, &run, &account, kind, prepaid).await;
-                let progress = {
-                    let mut t = tally.lock().unwrap_or_else(|e| e.into_inner());
-                    match outcome {
-                        Outcome::Collected { .. } => t.collected += 1,
-                        Outcome::NotAvailable | Outcome::Skipped { .. } | Outcome::Gone => t.skipped += 1,
-                        Outcome::Failed(_) => t.failed += 1,
-                    }
-                    Progress {
-                        done: t.collected + t.failed + t.skipped,
-                        total,
-                        failed: t.failed,
-                    }
-                };
-                ctx.report(progress);
-            }
-        });
-    }
-    while let Some(joined) = workers.join_next().await {
-        if let Err(e) = joined {
-            tracing::error!(error = %e, "a collection worker panicked");
-        }
-    }
-    let mut report = std::mem::take(&mut *tally.lock().unwrap_or_else(|e| e.into_inner()));
-    report.remaining = queue.lock().await.len();
-    report.duration_ms = ctx.elapsed_ms();
-    tracing::info!(job = ctx.job.name(), run_id = %ctx.run_id, collected = report.collected, failed = report.failed,
-        skipped = report.skipped, remaining = report.remaining, duration_ms = report.duration_ms, "collection run finished");
-    Ok(report)
-}
-
-/// A database that stopped answering fails every account alike: the run
-/// starts no more and ends with what it has; the next run continues.
-fn halt_if_silent(run: &Run, e: &crate::store::StoreError) {
-    if e.is_timeout() && !run.pacer.halted() {
-        tracing::warn!(run_id = %run.run_id, error = %e, "the database is not answering: no new account this run");
-        run.pacer.halt();
-    }
-}
-
-/// Why an account is not called at all now, if it is not.
-fn not_callable(c: &Candidate, now_t: DateTime<Utc>) -> Option<(Skip, &'static str)> {
     if c.status == TokenStatus::Invalid {
         // A `reauth_required` connection is still collected while its Page token works.
-        return Some((
-            Skip::InvalidToken,
-            "the connection is invalid: the account must be connected again",
-        ));
+        let reason = "the connection is invalid: the account must be connected again";
+        return skipped(Skip::InvalidToken, reason, None);
     }
-    let parked = c
+    let parked_until = c
         .throttled_until
         .as_deref()
         .and_then(parse_ts)
-        .is_some_and(|until| until > now_t);
-    parked.then_some((
-        Skip::Parked,
-        "Meta throttled this account; it is parked until the throttle clears",
-    ))
-}
-
-/// Accounts whose calls are taken from their budgets in one write.
-const RESERVE_CHUNK: usize = 64;
-
-/// The due accounts, stalest first, handed to the workers one at a time
-/// with the calls of their first round already taken from their hourly
-/// budgets: one database write per chunk of accounts instead of one per
-/// account. (Accounts of the last chunk that the time budget leaves
-/// unstarted keep their calls taken: the ceiling errs on the safe side.)
-struct Queue {
-    due: VecDeque<Candidate>,
-    /// `(account, prepaid calls)`; `None` when its budget has no room.
-    ready: VecDeque<(Candidate, Option<u32>)>,
-}
-
-impl Queue {
-    fn new(due: VecDeque<Candidate>) -> Self {
-        Queue {
-            due,
-            ready: VecDeque::new(),
-        }
-    }
-
-    fn len(&self) -> usize {
-        self.due.len() + self.ready.len()
-    }
-
-    async fn next(&mut self, app: &App, run: &Run, kind: CollectKind) -> Option<(Candidate, Option<u32>)> {
-        if self.ready.is_empty() && !self.due.is_empty() {
-            let chunk: Vec<Candidate> = self.due.drain(..RESERVE_CHUNK.min(self.due.len())).collect();
-            let wanted: Vec<(i64, u32)> = chunk
-                .iter()
-                .map(|c| (c.id, first_round_calls(app, run, c, kind)))
-                .collect();
-            let limit = app.config.rate_limit_per_hour;
-            match app.store.reserve_calls_for(&wanted, limit).await {
-                Ok(granted) => {
-                    for (account, (id, calls)) in chunk.into_iter().zip(wanted) {
-                        self.ready.push_back((account, granted.contains(&id).then_some(calls)));
-                    }
-                }
-                Err(e) => {
-                    // Each account then asks for its own calls, and fails on its own if it must.
-                    tracing::warn!(error = %e, "could not take a chunk's calls from their budgets");
-                    halt_if_silent(run, &e);
-                    self.ready.extend(chunk.into_iter().map(|c| (c, Some(0))));
-                }
-            }
-        }
-        self.ready.pop_front()
-    }
+        .filter(|until| *until > now_t);
+    let reason = "Meta throttled this account; it is parked until the throttle clears";
+    parked_until.and_then(|until| skipped(Skip::Parked, reason, Some(until)))
 }
 
 /// The calls an account's first round asks for, as its plan stands now.
-fn first_round_calls(app: &App, run: &Run, account: &Candidate, kind: CollectKind) -> u32 {
+fn first_round_calls(app: &App, rejected: &Rejections, account: &Candidate, kind: CollectKind) -> u32 {
     fn count<P: Plan>(plan: &P, ops: Vec<P::Op>) -> u32 {
         ops.into_iter().filter(|op| plan.call(*op).is_some()).count() as u32
     }
     match kind {
         CollectKind::Insights => count(
-            &insights::InsightsPlan::new(app, run, account, Utc::now()),
+            &insights::InsightsPlan::new(app, rejected, account, Utc::now()),
             insights::ops(),
         ),
-        CollectKind::Audience => count(&audience::AudiencePlan::new(run, account), audience::ops()),
+        CollectKind::Audience => count(&audience::AudiencePlan::new(rejected, account), audience::ops()),
     }
 }
 
 /// `POST /api/insights/:userId/refresh`: collects one account's insights
-/// now, within the same limits as the hourly run.
-pub async fn refresh(app: &App, instagram_user_id: &str) -> Result<Option<Outcome>, crate::store::StoreError> {
+/// now, within the same limits as the hourly run. None: no such account.
+pub async fn collect_now(app: &App, instagram_user_id: &str) -> Result<Option<Outcome>, StoreError> {
     let Some(account) = app.store.candidate(instagram_user_id, CollectKind::Insights).await? else {
         return Ok(None);
     };
-    let now_t = Utc::now();
-    if let Some((why, reason)) = not_callable(&account, now_t) {
-        let retry_at = account
-            .throttled_until
-            .as_deref()
-            .and_then(parse_ts)
-            .filter(|t| *t > now_t);
-        return Ok(Some(Outcome::Skipped {
-            why,
-            reason: reason.to_string(),
-            retry_at,
-        }));
+    if let Some(skipped) = skip_now(&account, Utc::now()) {
+        return Ok(Some(skipped));
     }
-    let run_id = format!("refresh-{}", crate::crypto::random_token(4));
-    let run = Run::new(app, run_id, Instant::now() + REFRESH_TIME);
+    let run = Run::single(app, "refresh", COLLECT_NOW_TIME);
+    let rejected = Rejections::default();
     Ok(Some(
-        collect_account(app, &run, &account, CollectKind::Insights, Some(0)).await,
+        collect_account(app, &run, &rejected, &account, CollectKind::Insights, Some(0)).await,
     ))
 }
 
@@ -341,6 +278,7 @@ pub async fn refresh(app: &App, instagram_user_id: &str) -> Result<Option<Outcom
 async fn collect_account(
     app: &App,
     run: &Run,
+    rejected: &Rejections,
     account: &Candidate,
     kind: CollectKind,
     prepaid: Option<u32>,
@@ -360,17 +298,17 @@ async fn collect_account(
     let auth = Auth::Page(&page_token);
     let (ended, harvest) = match kind {
         CollectKind::Insights => {
-            let mut plan = insights::InsightsPlan::new(app, run, account, Utc::now());
+            let mut plan = insights::InsightsPlan::new(app, rejected, account, Utc::now());
             let ended = exchange(app, run, account, auth, &mut plan, insights::ops(), prepaid).await;
             let mut harvest = plan.harvest(&app.config.insight_metrics);
             // Account metrics first; media take what the account's budget has left.
-            if matches!(ended, Ended::Complete) && !run.pacer.halted() {
+            if matches!(ended, Ended::Complete) && run.halted().is_none() {
                 harvest.media = Some(media::collect(app, run, account, auth, Utc::now()).await);
             }
             (ended, harvest)
         }
         CollectKind::Audience => {
-            let mut plan = audience::AudiencePlan::new(run, account);
+            let mut plan = audience::AudiencePlan::new(rejected, account);
             let ended = exchange(app, run, account, auth, &mut plan, audience::ops(), prepaid).await;
             (ended, plan.harvest())
         }
@@ -444,7 +382,7 @@ async fn settle(
         },
         log: LogEntry {
             account_id: Some(account.id),
-            run_id: &run.run_id,
+            run_id: &run.id,
             job_type: kind.as_str(),
             status,
             error_code,
@@ -463,7 +401,7 @@ async fn settle(
         }
         Err(e) => {
             tracing::error!(instagram_user_id = %account.instagram_user_id, error = %e, "collected data could not be stored");
-            halt_if_silent(run, &e);
+            run.note_store_error(&e);
             // The cause is logged; callers and answers get no database internals.
             return Outcome::Failed("the results could not be stored; the next run collects them again".into());
         }

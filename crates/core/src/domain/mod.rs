@@ -3,7 +3,9 @@
 //! down to the store. The bottom layer: it imports nothing of the crate.
 
 mod media;
+mod metric;
 mod refresh;
 
 pub use media::{MediaId, MediaKind, ProductType};
+pub use metric::MetricName;
 pub use refresh::{DEFAULT_SCHEDULE, RefreshSchedule, ScheduleError};

@@ -4,17 +4,16 @@
 use super::{ApiError, ApiRequest, ApiResponse};
 use crate::app::App;
 use crate::crypto::constant_time_eq;
-use crate::jobs::{self, Job, JobContext, JobError, Shard};
+use crate::engine::{RunOptions, Shard};
+use crate::jobs::{self, JobKind};
 
-pub async fn run(app: &App, req: &ApiRequest, job: Job) -> Result<ApiResponse, ApiError> {
+pub async fn run(app: &App, req: &ApiRequest, job: JobKind) -> Result<ApiResponse, ApiError> {
     authorize(app, req)?;
     let shard =
         Shard::parse(req.query("shard"), req.query("shards")).map_err(|e| ApiError::BadRequest(e.to_string()))?;
-    let ctx = JobContext::new(app, job, shard);
-    let report = jobs::run(app, &ctx).await.map_err(|e| match e {
-        JobError::BadShard(m) => ApiError::BadRequest(m),
-        other => ApiError::Unavailable(format!("the job could not run: {other}")),
-    })?;
+    let report = jobs::run(app, job, RunOptions::shard(shard))
+        .await
+        .map_err(|e| ApiError::Unavailable(format!("the job could not run: {e}")))?;
     Ok(ApiResponse::ok(&report))
 }
 

@@ -3,12 +3,14 @@
 //! login it came from; `instagram_logins` remembers the Instagram-scoped id
 //! that Meta's Instagram deauthorize and deletion callbacks name.
 
-use libsql::{TransactionBehavior, params};
+use libsql::params;
 use serde::Serialize;
 
-use super::accounts::{PAGE_TOKEN, USER_TOKEN, delete_account_rows, event_sql};
+use super::accounts::{collect_accounts, delete_account_rows};
+use super::connections::{PAGE_TOKEN, USER_TOKEN};
 use super::sql::now;
-use super::{Connected, Result, StatusChange, Store, StoreError, TokenStatus};
+use super::status::event_sql;
+use super::{Account, Connected, Result, StatusChange, Store, StoreError, TokenStatus};
 use crate::secret::AccessToken;
 
 /// Which login gave the token that collects an account.
@@ -58,7 +60,7 @@ impl Store {
     /// `active` restored, with a recovery event when it was not active.
     pub async fn upsert_instagram_login(&self, c: &NewInstagramLogin) -> Result<Connected> {
         let conn = self.writer().await?;
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).await?;
+        let tx = conn.transaction().await?;
         let now = now();
         let previous = {
             let mut rows = tx
@@ -176,5 +178,19 @@ impl Store {
         .await?;
         tx.commit().await?;
         Ok(ids.len())
+    }
+
+    /// Usable Instagram-login connections whose token ends before
+    /// `renew_before` or whose last check is older than `checked_before`.
+    pub async fn instagram_logins_due(&self, renew_before: &str, checked_before: &str) -> Result<Vec<Account>> {
+        let conn = self.conn().await?;
+        collect_accounts(
+            &conn,
+            "WHERE t.status != 'invalid' AND t.login = 'instagram'
+               AND (t.user_token_expires_at < ?1 OR t.last_checked_at IS NULL OR t.last_checked_at < ?2)
+             ORDER BY t.user_token_expires_at, u.id",
+            params![renew_before, checked_before],
+        )
+        .await
     }
 }

@@ -7,6 +7,7 @@
 mod accounts;
 mod collect;
 mod conn;
+mod connections;
 mod deletions;
 mod instagram_logins;
 mod jobs;
@@ -17,6 +18,8 @@ mod rekey;
 mod schema;
 mod sessions;
 pub mod sql;
+mod status;
+mod upkeep;
 
 use std::time::Duration;
 
@@ -24,7 +27,9 @@ use libsql::{Builder, Database};
 
 pub use accounts::*;
 pub use collect::*;
+use conn::{BUSY_BACKOFF, BUSY_TIMEOUT};
 pub use conn::{Conn, Rows, Tx};
+pub use connections::*;
 pub use deletions::*;
 pub use instagram_logins::*;
 pub use jobs::*;
@@ -33,6 +38,8 @@ pub use media_read::*;
 pub use notifications::*;
 pub use rekey::*;
 pub use sessions::*;
+pub use status::*;
+pub use upkeep::*;
 
 use crate::config::DatabaseConfig;
 use crate::crypto::{CryptoError, Keyring};
@@ -73,6 +80,15 @@ impl StoreError {
         matches!(self, StoreError::TimedOut(_))
     }
 
+    /// Another process held the write lock for the whole deadline.
+    pub fn is_busy(&self) -> bool {
+        match self {
+            StoreError::Db(e) => conn::is_busy(e),
+            StoreError::Write(text) => text.contains("SQLITE_BUSY") || text.contains("database is locked"),
+            _ => false,
+        }
+    }
+
     /// The same failure for another waiter of a group write: a timeout stays
     /// one, anything else keeps its text.
     fn shared(&self) -> StoreError {
@@ -94,6 +110,8 @@ pub struct Store {
     /// How long a hosted database may take to answer one call; None for a file.
     deadline: Option<Duration>,
     keys: Keyring,
+    /// How calls that met another process's write lock are tried again.
+    busy: crate::retry::Retry,
     /// Held by this process's one writer to a hosted database; see [`Store::writer`].
     write_turn: std::sync::Arc<tokio::sync::Mutex<()>>,
     /// Scripts waiting for the writer; see [`Store::write_script`].
@@ -130,9 +148,6 @@ impl std::fmt::Debug for Store {
     }
 }
 
-/// How long a local writer waits for another before giving up.
-const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
-
 impl Store {
     pub async fn open(config: &DatabaseConfig, keys: Keyring) -> Result<Self> {
         let (db, local, deadline) = match config {
@@ -166,6 +181,7 @@ impl Store {
             local,
             deadline,
             keys,
+            busy: crate::retry::Retry::new(BUSY_BACKOFF),
             write_turn: Default::default(),
             waiting: Default::default(),
             unsure_leases: Default::default(),
@@ -190,7 +206,7 @@ impl Store {
     /// A fresh connection, every call of which ends in time; local ones wait
     /// on locks and enforce foreign keys.
     pub async fn conn(&self) -> Result<Conn> {
-        let conn = Conn::new(self.db.connect()?, self.deadline);
+        let conn = Conn::new(self.db.connect()?, self.deadline, self.busy.clone());
         if self.local {
             conn.busy_timeout(BUSY_TIMEOUT)?;
             conn.execute("PRAGMA foreign_keys = ON", ()).await?;
@@ -242,8 +258,9 @@ impl Store {
     }
 
     /// All scripts in one transaction; if that fails, each alone, so that only
-    /// a failing one fails. Not after a timeout: the database is not answering,
-    /// and trying each alone would only wait once more per script.
+    /// a failing one fails. Not after a timeout or a lock held all along: the
+    /// database is not answering or not free, and trying each alone would
+    /// only wait once more per script.
     async fn write_group(writer: &Writer, group: Vec<WaitingScript>) {
         let together = match group.len() > 1 {
             true => {
@@ -255,7 +272,7 @@ impl Store {
         for w in group {
             let result = match &together {
                 Some(Ok(())) => Ok(()),
-                Some(Err(e @ StoreError::TimedOut(_))) => Err(e.shared()),
+                Some(Err(e)) if e.is_timeout() || e.is_busy() => Err(e.shared()),
                 _ => writer.execute_transactional_batch(&w.sql).await,
             };
             let _ = w.done.send(result);
