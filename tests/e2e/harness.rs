@@ -184,6 +184,11 @@ pub fn sqld_binary() -> std::path::PathBuf {
 
 impl Sqld {
     pub async fn start() -> Sqld {
+        Sqld::start_with(&[]).await
+    }
+
+    /// With more command-line options, e.g. `--max-concurrent-connections`.
+    pub async fn start_with(options: &[&str]) -> Sqld {
         let bin = sqld_binary();
         let dir = tempfile::tempdir().expect("temp dir");
         let port = std::net::TcpListener::bind("127.0.0.1:0")
@@ -195,6 +200,7 @@ impl Sqld {
             .arg("--db-path")
             .arg(dir.path().join("data.sqld"))
             .args(["--http-listen-addr", &format!("127.0.0.1:{port}"), "--no-welcome"])
+            .args(options)
             .stdout(log.try_clone().expect("log"))
             .stderr(log)
             .spawn()
@@ -490,6 +496,28 @@ pub async fn assert_no_orphans(t: &TestApp) {
 pub async fn log_rows(t: &TestApp, ig: &str) -> Vec<Value> {
     let id = account(t, ig).await.id;
     t.app.store.recent_log(id, 50).await.unwrap()
+}
+
+/// Meta's `signed_request` (Deauthorize and Data Deletion callbacks):
+/// `base64url(HMAC-SHA256 of the payload segment under secret).base64url(payload)`.
+pub fn signed_request(secret: &str, payload: &Value) -> String {
+    use base64::Engine;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use hmac::{Hmac, Mac};
+    let payload = URL_SAFE_NO_PAD.encode(payload.to_string());
+    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).expect("any key length");
+    mac.update(payload.as_bytes());
+    format!("{}.{payload}", URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes()))
+}
+
+/// What Meta sends now about the Facebook user `user_id`, signed under `secret`.
+pub fn signed_request_for(secret: &str, user_id: &str) -> String {
+    signed_request(secret, &meta_payload("HMAC-SHA256", Utc::now().timestamp(), user_id))
+}
+
+/// The payload of a `signed_request`.
+pub fn meta_payload(algorithm: &str, issued_at: i64, user_id: &str) -> Value {
+    serde_json::json!({ "algorithm": algorithm, "issued_at": issued_at, "user_id": user_id })
 }
 
 /// A response read off the wire.

@@ -37,16 +37,25 @@ impl TestDb {
 
     pub async fn sqld() -> TestDb {
         let sqld = Sqld::start().await;
-        let config = DatabaseConfig::Remote {
-            url: sqld.url.clone(),
-            auth_token: Secret::new(""),
-            timeout: std::time::Duration::from_secs(10),
-        };
         TestDb {
-            store: open(&config).await,
+            store: open(&on_sqld(&sqld.url)).await,
             _keep: (None, Some(sqld)),
         }
     }
+}
+
+/// The hosted database at `url`, with the usual deadline.
+fn on_sqld(url: &str) -> DatabaseConfig {
+    DatabaseConfig::Remote {
+        url: url.to_string(),
+        auth_token: Secret::new(""),
+        timeout: std::time::Duration::from_secs(10),
+    }
+}
+
+/// Creates the schema on the sqld at `url` ahead of an app that will find it there.
+pub async fn migrate_sqld(url: &str) {
+    open(&on_sqld(url)).await;
 }
 
 async fn open(config: &DatabaseConfig) -> Store {

@@ -27,6 +27,8 @@ struct Cli {
     command: Command,
 }
 
+// Parsed once per process: the size of the bench's many flags costs nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand)]
 enum Command {
     /// Serve public/ and every /api route on one port, and run the jobs on the schedules of vercel.json.

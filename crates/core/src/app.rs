@@ -7,8 +7,7 @@ use tokio::sync::OnceCell;
 
 use crate::clock::Clock;
 use crate::config::{Config, ConfigError};
-use crate::graph::GraphClient;
-use crate::instagram::client::InstagramClients;
+use crate::graph::{GraphClient, InstagramClients};
 use crate::store::{Store, StoreError};
 
 #[derive(Debug, thiserror::Error)]

@@ -13,6 +13,7 @@
 
 mod cold;
 mod env;
+mod paths;
 mod plan;
 mod probe;
 mod read;
@@ -84,6 +85,10 @@ pub struct BenchArgs {
     /// Times the cold start of this function binary [--all: target/release/health-db].
     #[arg(long)]
     cold_start: Option<PathBuf>,
+    /// Accounts per login for the round trips of each path (Facebook Login,
+    /// Instagram Login); 0 skips it [--all: 50]. `--accounts 0` runs only this.
+    #[arg(long)]
+    paths: Option<usize>,
     /// Starts per cold-start figure.
     #[arg(long, default_value_t = 20)]
     cold_samples: usize,
@@ -135,6 +140,7 @@ pub struct Settings {
     pub read_samples: usize,
     pub cold_start: Option<PathBuf>,
     pub cold_samples: usize,
+    pub paths: usize,
 }
 
 impl Settings {
@@ -179,6 +185,7 @@ impl Settings {
                 .clone()
                 .or_else(|| all.then(|| PathBuf::from("target/release/health-db"))),
             cold_samples: args.cold_samples,
+            paths: args.paths.unwrap_or(if all { 50 } else { 0 }),
         })
     }
 
@@ -196,6 +203,9 @@ pub async fn bench(args: BenchArgs) -> anyhow::Result<()> {
     };
     let mut figures = Figures::new(settings.clone());
     for &kind in &settings.dbs {
+        if settings.accounts == 0 {
+            break;
+        }
         if !args.memory_child {
             measure(kind, &settings, sqld_bin.as_deref(), &mut figures).await?;
         }
@@ -222,7 +232,14 @@ pub async fn bench(args: BenchArgs) -> anyhow::Result<()> {
             figures.runs.extend(child.runs);
         }
     }
-    let markdown = figures.to_markdown();
+    let mut markdown = figures.to_markdown();
+    if settings.paths > 0 && !args.memory_child {
+        note(&format!("round trips per login, {} accounts each", settings.paths));
+        markdown.push_str(&paths::to_markdown(
+            &paths::measure(&settings, settings.paths).await?,
+            settings.latency_ms,
+        ));
+    }
     if args.json {
         println!("{}", serde_json::to_string_pretty(&figures)?);
     } else {

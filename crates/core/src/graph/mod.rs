@@ -6,6 +6,7 @@ mod batch;
 mod classify;
 mod client;
 mod error;
+mod instagram;
 mod scopes;
 #[cfg(test)]
 mod stub;
@@ -15,5 +16,6 @@ mod usage;
 pub use batch::{BatchReply, MAX_BATCH_OPERATIONS};
 pub use client::{Auth, Call, GraphClient, Reply};
 pub use error::{ErrorKind, GraphError, MetaError};
+pub use instagram::{InstagramClients, join};
 pub use scopes::{REQUIRED_SCOPES, SCOPES};
 pub use usage::Usage;

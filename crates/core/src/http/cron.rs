@@ -11,9 +11,12 @@ pub async fn run(app: &App, req: &ApiRequest, job: JobKind) -> Result<ApiRespons
     authorize(app, req)?;
     let shard =
         Shard::parse(req.query("shard"), req.query("shards")).map_err(|e| ApiError::BadRequest(e.to_string()))?;
-    let report = jobs::run(app, job, RunOptions::shard(shard))
-        .await
-        .map_err(|e| ApiError::Unavailable(format!("the job could not run: {e}")))?;
+    // A job fails as a whole only at its database (a lease or the list of
+    // what is due): the cause goes to the log, never into the answer.
+    let report = jobs::run(app, job, RunOptions::shard(shard)).await.map_err(|e| {
+        tracing::error!(job = job.name(), cause = %super::response::chain(&e), "the job could not run");
+        ApiError::Unavailable("the job could not run: the database did not serve it; try again later".into())
+    })?;
     Ok(ApiResponse::ok(&report))
 }
 

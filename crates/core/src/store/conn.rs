@@ -17,12 +17,16 @@
 //! retry loop, until the deadline. Only whole units are: a statement or
 //! batch outside a transaction, and a transaction's BEGIN; a statement
 //! inside a transaction is not (SQLite wants the transaction rolled back).
+//! A hosted database that turns a call away (HTTP 429: no connection free)
+//! ran none of it, and the call is tried again the same way.
 
 use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
 
 use libsql::params::IntoParams;
 use libsql::{Row, TransactionBehavior};
+use tokio::sync::OwnedSemaphorePermit;
 
 use super::{Result, StoreError};
 use crate::retry::{Attempt, Backoff, Retry};
@@ -46,14 +50,23 @@ pub struct Conn {
     deadline: Option<Duration>,
     /// Retries SQLITE_BUSY; `None` inside a transaction, whose statements are not retried alone.
     busy: Option<Retry>,
+    /// This connection's place among the process's hosted connections,
+    /// given back when the last clone is dropped; None for an embedded file.
+    _slot: Option<Arc<OwnedSemaphorePermit>>,
 }
 
 impl Conn {
-    pub(super) fn new(inner: libsql::Connection, deadline: Option<Duration>, busy: Retry) -> Self {
+    pub(super) fn new(
+        inner: libsql::Connection,
+        deadline: Option<Duration>,
+        busy: Retry,
+        slot: Option<OwnedSemaphorePermit>,
+    ) -> Self {
         Conn {
             inner,
             deadline,
             busy: Some(busy),
+            _slot: slot.map(Arc::new),
         }
     }
 
@@ -97,6 +110,7 @@ impl Conn {
             inner: (*tx).clone(),
             deadline: self.deadline,
             busy: None,
+            _slot: self._slot.clone(),
         };
         Ok(Tx { tx, conn })
     }
@@ -106,7 +120,8 @@ impl Conn {
     }
 
     /// One call, bounded by the deadline; outside a transaction, made again
-    /// while another process holds the write lock and the deadline allows.
+    /// while another process holds the write lock, or the server has no
+    /// connection free for it, and the deadline allows.
     async fn call<T, Fut>(&self, mut attempt: impl FnMut() -> Fut) -> Result<T>
     where
         Fut: Future<Output = libsql::Result<T>>,
@@ -121,6 +136,10 @@ impl Conn {
                 match answer.await {
                     Err(e) if is_busy(&e) => {
                         tracing::debug!(error = %e, "the database is locked by another writer; trying again");
+                        Attempt::retry(Err(e), None)
+                    }
+                    Err(e) if is_turned_away(&e) => {
+                        tracing::debug!(error = %e, "the database has no connection free; trying again");
                         Attempt::retry(Err(e), None)
                     }
                     answer => Attempt::Done(answer),
@@ -141,6 +160,15 @@ pub(super) fn is_busy(e: &libsql::Error) -> bool {
             text.contains("SQLITE_BUSY") || text.contains("database is locked")
         }
     }
+}
+
+/// A hosted database that turned the call away before running any of it:
+/// HTTP 429, sqld's answer when none of its connections (128) came free
+/// within a second, or 128 requests already wait. Other processes share
+/// them (function instances, a job beside `urlinsta serve`); this one keeps
+/// to its share (see `MAX_HOSTED_CONNECTIONS`).
+pub(super) fn is_turned_away(e: &libsql::Error) -> bool {
+    matches!(e, libsql::Error::Hrana(_)) && e.to_string().contains("status=429")
 }
 
 /// Rows of a query; a hosted database streams them, so each fetch is bounded too.
@@ -262,6 +290,7 @@ mod tests {
             db.connect().expect("connect"),
             None,
             Retry::fixed(BUSY_BACKOFF, clock.clone(), 3),
+            None,
         );
         let written = conn
             .execute("INSERT INTO t VALUES (?1)", ["second"])
@@ -282,6 +311,7 @@ mod tests {
             db.connect().expect("connect"),
             Some(deadline),
             Retry::fixed(BUSY_BACKOFF, clock.clone(), 3),
+            None,
         );
         let e = conn
             .execute_transactional_batch("INSERT INTO t VALUES ('never');")

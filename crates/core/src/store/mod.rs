@@ -80,11 +80,14 @@ impl StoreError {
         matches!(self, StoreError::TimedOut(_))
     }
 
-    /// Another process held the write lock for the whole deadline.
+    /// Another process held the write lock, or the hosted database had no
+    /// connection free, for the whole deadline.
     pub fn is_busy(&self) -> bool {
         match self {
-            StoreError::Db(e) => conn::is_busy(e),
-            StoreError::Write(text) => text.contains("SQLITE_BUSY") || text.contains("database is locked"),
+            StoreError::Db(e) => conn::is_busy(e) || conn::is_turned_away(e),
+            StoreError::Write(text) => {
+                text.contains("SQLITE_BUSY") || text.contains("database is locked") || text.contains("status=429")
+            }
             _ => false,
         }
     }
@@ -118,6 +121,8 @@ pub struct Store {
     waiting: std::sync::Arc<std::sync::Mutex<Vec<WaitingScript>>>,
     /// `(lease, holder)` whose taking or giving back timed out; see [`Store::try_lease`].
     unsure_leases: std::sync::Arc<std::sync::Mutex<Vec<(String, String)>>>,
+    /// This process's share of a hosted database's connections; see [`MAX_HOSTED_CONNECTIONS`].
+    slots: Option<std::sync::Arc<tokio::sync::Semaphore>>,
 }
 
 /// A transactional script and who waits for its outcome.
@@ -147,6 +152,15 @@ impl std::fmt::Debug for Store {
             .finish_non_exhaustive()
     }
 }
+
+/// Connections to a hosted database this process has open at once, at most.
+/// Each holds one of the server's connection slots from its first call until
+/// it is dropped (a query's stream stays open while its rows are read). sqld
+/// has 128 (`--max-concurrent-connections`) and answers HTTP 429 to a request
+/// that waited a second for one, or that finds 128 others waiting: under a
+/// burst (200 reads at once on a busy machine) that was a 500 for the reader.
+/// Past this share a caller waits here instead, within its deadline.
+const MAX_HOSTED_CONNECTIONS: usize = 64;
 
 impl Store {
     pub async fn open(config: &DatabaseConfig, keys: Keyring) -> Result<Self> {
@@ -185,6 +199,7 @@ impl Store {
             write_turn: Default::default(),
             waiting: Default::default(),
             unsure_leases: Default::default(),
+            slots: (!local).then(|| std::sync::Arc::new(tokio::sync::Semaphore::new(MAX_HOSTED_CONNECTIONS))),
         };
         if local {
             // WAL lets readers and one writer work at once; it persists in the file.
@@ -206,7 +221,18 @@ impl Store {
     /// A fresh connection, every call of which ends in time; local ones wait
     /// on locks and enforce foreign keys.
     pub async fn conn(&self) -> Result<Conn> {
-        let conn = Conn::new(self.db.connect()?, self.deadline, self.busy.clone());
+        let slot = match (&self.slots, self.deadline) {
+            (Some(slots), Some(limit)) => {
+                let wait = slots.clone().acquire_owned();
+                match tokio::time::timeout(limit, wait).await {
+                    Ok(Ok(slot)) => Some(slot),
+                    // Never closed; and a wait past the deadline is the database not keeping up.
+                    _ => return Err(StoreError::TimedOut(limit)),
+                }
+            }
+            _ => None,
+        };
+        let conn = Conn::new(self.db.connect()?, self.deadline, self.busy.clone(), slot);
         if self.local {
             conn.busy_timeout(BUSY_TIMEOUT)?;
             conn.execute("PRAGMA foreign_keys = ON", ()).await?;

@@ -148,11 +148,16 @@ async fn instagram_logins_due(app: &App, now: DateTime<Utc>) -> Result<Vec<Accou
 
 async fn instagram_upkeep(app: &App, run: &Run, account: &Account) -> Result<Upkeep, StoreError> {
     let r = crate::instagram::renew::upkeep(app, &run.id, account).await?;
+    // A 190 makes it invalid, a lost permission reauth_required; anything else is tried again.
+    let noted = match &r.error {
+        Some((e, generation)) => note_graph_error(app, account.id, *generation, e).await,
+        None => None,
+    };
     Ok(Upkeep {
         checked: r.checked,
         refreshed: r.refreshed,
-        failed: r.failed,
-        status: r.status,
+        failed: r.failed || (r.error.is_some() && noted.is_none()),
+        status: noted.or(r.status),
     })
 }
 
