@@ -203,8 +203,7 @@ async fn media_take_what_the_account_metrics_leave_of_the_hourly_ceiling() {
             next_run(&t).await
         };
         assert_eq!(
-            report.counts.collected,
-            1,
+            report.counts.collected, 1,
             "account metrics first, every run: {report:?}"
         );
         assert!(
