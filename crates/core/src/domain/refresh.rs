@@ -15,6 +15,8 @@ pub const DEFAULT_SCHEDULE: &str = "48h:12h,30d:1d,90d:7d";
 pub struct RefreshSchedule {
     /// `(until age, every)`, ages increasing.
     bands: Vec<(Duration, Duration)>,
+    /// The bands as given (`48h` stays `48h`), for messages and the status.
+    text: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -27,7 +29,9 @@ impl RefreshSchedule {
     pub fn parse(spec: &str) -> Result<RefreshSchedule, ScheduleError> {
         let bad = || ScheduleError(spec.chars().take(80).collect());
         let mut bands = Vec::new();
+        let mut text = Vec::new();
         for band in spec.split(',') {
+            text.push(band.trim());
             let (until, every) = band.trim().split_once(':').ok_or_else(bad)?;
             let (until, every) = (age(until).ok_or_else(bad)?, age(every).ok_or_else(bad)?);
             if every <= Duration::zero() || bands.last().is_some_and(|(last, _)| *last >= until) {
@@ -38,7 +42,10 @@ impl RefreshSchedule {
         if bands.is_empty() {
             return Err(bad());
         }
-        Ok(RefreshSchedule { bands })
+        Ok(RefreshSchedule {
+            bands,
+            text: text.join(","),
+        })
     }
 
     /// How long a media of this `age` waits between two refreshes; `None`
@@ -75,22 +82,14 @@ impl Default for RefreshSchedule {
     fn default() -> Self {
         RefreshSchedule::parse(DEFAULT_SCHEDULE).unwrap_or(RefreshSchedule {
             bands: vec![(Duration::hours(48), Duration::hours(12))],
+            text: "48h:12h".into(),
         })
     }
 }
 
 impl fmt::Display for RefreshSchedule {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let show = |d: &Duration| match d.num_hours() {
-            h if h % 24 == 0 => format!("{}d", h / 24),
-            h => format!("{h}h"),
-        };
-        let bands: Vec<String> = self
-            .bands
-            .iter()
-            .map(|(u, e)| format!("{}:{}", show(u), show(e)))
-            .collect();
-        f.write_str(&bands.join(","))
+        f.write_str(&self.text)
     }
 }
 
