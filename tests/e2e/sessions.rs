@@ -95,7 +95,7 @@ on_both_databases! {
             assert_eq!(listed(&body).len(), 1, "{who}: {body}");
             assert_eq!(disconnect(&t, client, IG).await.0, 403, "{who}");
         }
-        assert!(t.app.store.account(IG).await.expect("read").is_some(), "still connected");
+        assert!(t.app.store.account(&instagram_id(IG)).await.expect("read").is_some(), "still connected");
     }
 
     async fn logout_ends_the_session_for_every_copy_of_its_cookie(t: TestApp) {
@@ -122,7 +122,7 @@ on_both_databases! {
         let r = t.post(&copied, "/api/auth/logout").send().await.expect("logout");
         assert_eq!(r.status(), 200);
         // The account itself stays connected and collected.
-        assert!(t.app.store.account(IG).await.expect("read").is_some());
+        assert!(t.app.store.account(&instagram_id(IG)).await.expect("read").is_some());
         assert_eq!(row_count(&t, "sessions").await, 0);
     }
 
@@ -147,6 +147,27 @@ on_both_databases! {
         let mut rows = conn.query("SELECT COUNT(*) FROM sessions WHERE id = ?1", [session.as_str()]).await.expect("query");
         let stored: i64 = rows.next().await.expect("row").expect("one").get(0).expect("count");
         assert_eq!(stored, 0);
+    }
+
+    async fn a_refresh_tokens_run_deletes_expired_sessions_and_keeps_live_ones(t: TestApp) {
+        // Two browsers, two sessions; one of them unused for 30 days.
+        assert_eq!(location(&t.connect().await), "/?connected=true");
+        let (_, live) = connect_another(&t).await;
+        assert_eq!(row_count(&t, "sessions").await, 2);
+        let conn = t.app.store.conn().await.expect("connection");
+        let yesterday = ts(chrono::Utc::now() - chrono::Duration::days(1));
+        conn.execute(
+            "UPDATE sessions SET expires_at = ?1 WHERE id IN (SELECT session_id FROM session_accounts sa JOIN users u ON u.id = sa.user_id WHERE u.instagram_user_id = ?2)",
+            [yesterday.as_str(), IG],
+        )
+        .await
+        .expect("update");
+
+        run_job(&t.app, JobKind::RefreshTokens).await;
+        assert_eq!(row_count(&t, "sessions").await, 1, "the expired session is gone");
+        assert_eq!(row_count(&t, "session_accounts").await, 1, "and its grant with it");
+        assert_eq!(get(&t, &live, "/api/auth/status").await.0, 200, "the live one works");
+        assert_eq!(get(&t, &t.browser, "/api/auth/status").await.0, 401);
     }
 
     async fn an_agency_disconnecting_one_of_three_accounts_keeps_the_others_and_meta_s_grant(t: TestApp) {

@@ -29,7 +29,7 @@ use serde_json::Value;
 use super::limits::{Answer, Ended, Plan, exchange};
 use super::metrics::{data, parse_meta_time};
 use crate::app::App;
-use crate::domain::{MediaId, MediaKind, ProductType, RefreshSchedule};
+use crate::domain::{InstagramUserId, MediaId, MediaKind, ProductType, RefreshSchedule};
 use crate::engine::Run;
 use crate::graph::{Auth, Call, ErrorKind, GraphError};
 use crate::store::{Candidate, KnownMedia, MediaItem, MediaSnapshot, MediaWrite};
@@ -220,7 +220,7 @@ fn due(known: &BTreeMap<String, KnownMedia>, schedule: &RefreshSchedule, now: Da
 }
 
 struct MediaPlan<'a> {
-    ig_id: &'a str,
+    ig_id: &'a InstagramUserId,
     sets: MetricSets,
     schedule: &'a RefreshSchedule,
     known: &'a BTreeMap<String, KnownMedia>,
@@ -244,7 +244,7 @@ struct MediaPlan<'a> {
 
 impl<'a> MediaPlan<'a> {
     fn new(
-        ig_id: &'a str,
+        ig_id: &'a InstagramUserId,
         sets: MetricSets,
         schedule: &'a RefreshSchedule,
         known: &'a BTreeMap<String, KnownMedia>,

@@ -12,4 +12,4 @@ pub use instagram::InstagramUserId;
 pub use media::{MediaId, MediaKind, ProductType};
 pub use metric::MetricName;
 pub use refresh::{DEFAULT_SCHEDULE, RefreshSchedule, ScheduleError};
-pub use time::Timestamp;
+pub use time::{Timestamp, expiry_after};

@@ -6,14 +6,16 @@ use libsql::params;
 use sha2::{Digest, Sha256};
 
 use super::sql::{parse_ts, ts};
-use super::{Result, Store, StoreError};
+use super::values::opt_instagram_user_id;
+use super::{Conn, Result, Store, StoreError};
+use crate::domain::InstagramUserId;
 use crate::secret::SessionId;
 
 /// A live session as stored.
 #[derive(Debug, Clone)]
 pub struct StoredSession {
     /// The Instagram ids it may see, in the order they were connected.
-    pub accounts: Vec<String>,
+    pub accounts: Vec<InstagramUserId>,
     pub expires_at: DateTime<Utc>,
 }
 
@@ -24,26 +26,20 @@ fn key(id: &SessionId) -> String {
 impl Store {
     /// Opens session `id` until `expires_at` with the accounts of `previous`
     /// (if it is still live; it ends here) and `instagram_user_ids`, in one
-    /// transaction. Expired sessions are swept on the way.
+    /// transaction. Expired sessions are swept on the way (and daily, see
+    /// [`Store::delete_expired_sessions`]).
     pub async fn open_session(
         &self,
         id: &SessionId,
         previous: Option<&SessionId>,
-        instagram_user_ids: &[String],
+        instagram_user_ids: &[InstagramUserId],
         expires_at: DateTime<Utc>,
     ) -> Result<()> {
         let now = ts(Utc::now());
         let new = key(id);
         let conn = self.writer().await?;
         let tx = conn.transaction().await?;
-        // Explicit deletes: a hosted connection may not enforce foreign keys.
-        tx.execute(
-            "DELETE FROM session_accounts WHERE session_id IN (SELECT id FROM sessions WHERE expires_at <= ?1)",
-            [now.as_str()],
-        )
-        .await?;
-        tx.execute("DELETE FROM sessions WHERE expires_at <= ?1", [now.as_str()])
-            .await?;
+        delete_expired(&tx, &now).await?;
         tx.execute(
             "INSERT INTO sessions (id, created_at, expires_at) VALUES (?1, ?2, ?3)",
             params![new.as_str(), now.as_str(), ts(expires_at)],
@@ -75,6 +71,15 @@ impl Store {
         tx.commit().await
     }
 
+    /// Deletes the sessions expired at `now`, with their grants; how many.
+    pub async fn delete_expired_sessions(&self, now: DateTime<Utc>) -> Result<u64> {
+        let conn = self.writer().await?;
+        let tx = conn.transaction().await?;
+        let deleted = delete_expired(&tx, &ts(now)).await?;
+        tx.commit().await?;
+        Ok(deleted)
+    }
+
     /// The session, if it exists and has not expired at `now`.
     pub async fn session(&self, id: &SessionId, now: DateTime<Utc>) -> Result<Option<StoredSession>> {
         let conn = self.conn().await?;
@@ -97,9 +102,7 @@ impl Store {
                 accounts: Vec::new(),
                 expires_at,
             });
-            if let Some(ig) = row.get::<Option<String>>(1)? {
-                s.accounts.push(ig);
-            }
+            s.accounts.extend(opt_instagram_user_id(&row, 1)?);
         }
         Ok(session)
     }
@@ -127,4 +130,15 @@ impl Store {
         tx.commit().await?;
         Ok(ended > 0)
     }
+}
+
+/// Deletes the sessions expired at `now`, inside the caller's transaction;
+/// how many. Explicit deletes: a hosted connection may not enforce foreign keys.
+async fn delete_expired(tx: &Conn, now: &str) -> Result<u64> {
+    tx.execute(
+        "DELETE FROM session_accounts WHERE session_id IN (SELECT id FROM sessions WHERE expires_at <= ?1)",
+        [now],
+    )
+    .await?;
+    tx.execute("DELETE FROM sessions WHERE expires_at <= ?1", [now]).await
 }
