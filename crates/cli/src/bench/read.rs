@@ -9,7 +9,7 @@ use chrono::{DurationRound, Utc};
 use serde::Serialize;
 use urlinsta_core::App;
 use urlinsta_core::collect::metrics::SNAPSHOT_FIELDS;
-use urlinsta_core::store::{Finish, MetricRow};
+use urlinsta_core::store::{CollectionRecord, MetricRow};
 
 /// The figures of one query.
 #[derive(Debug, Clone, Serialize)]
@@ -44,7 +44,7 @@ pub async fn fill(app: &App, account_id: i64, days: i64) -> anyhow::Result<usize
     }
     let total = rows.len();
     for chunk in rows.chunks(2_000) {
-        let finish = Finish::insights(account_id, "bench-history", chunk.to_vec());
+        let finish = CollectionRecord::insights(account_id, "bench-history", chunk.to_vec());
         app.store.finish_collection(&finish).await?;
     }
     Ok(total)

@@ -26,7 +26,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use chrono::{DateTime, Duration, Utc};
 use serde_json::Value;
 
-use super::limits::{Answer, Ended, Plan, exchange};
+use super::limits::{ExchangeEnd, Next, Plan, exchange};
 use super::metrics::{data, parse_meta_time};
 use crate::app::App;
 use crate::domain::{InstagramUserId, MediaId, MediaKind, ProductType, RefreshSchedule};
@@ -123,12 +123,12 @@ pub async fn collect(app: &App, run: &Run, account: &Candidate, auth: Auth<'_>, 
     summary
 }
 
-fn stopped(ended: &Ended) -> Option<String> {
+fn stopped(ended: &ExchangeEnd) -> Option<String> {
     match ended {
-        Ended::Complete => None,
-        Ended::OverBudget => Some("the hourly ceiling for this account is reached".into()),
-        Ended::Parked { reason, .. } => Some(format!("parked: {reason}")),
-        Ended::Failed(reason, _) => Some(reason.clone()),
+        ExchangeEnd::Complete => None,
+        ExchangeEnd::OverAllowance => Some("the hourly ceiling for this account is reached".into()),
+        ExchangeEnd::Parked { reason, .. } => Some(format!("parked: {reason}")),
+        ExchangeEnd::Failed(reason, _) => Some(reason.clone()),
     }
 }
 
@@ -313,7 +313,7 @@ impl<'a> MediaPlan<'a> {
         }
     }
 
-    fn listed_page(&mut self, body: &Value) -> Answer {
+    fn listed_page(&mut self, body: &Value) -> Next {
         let page: Vec<MediaItem> = items(body).collect();
         let young = self.now - self.schedule.young();
         for entry in data(body) {
@@ -343,13 +343,13 @@ impl<'a> MediaPlan<'a> {
         ) {
             (true, Some(after), true) => {
                 self.after = Some(after.to_string());
-                Answer::Again
+                Next::Again
             }
-            _ => Answer::Done,
+            _ => Next::Done,
         }
     }
 
-    fn measured(&mut self, due: Due, answer: Result<&Value, &GraphError>) -> Answer {
+    fn measured(&mut self, due: Due, answer: Result<&Value, &GraphError>) -> Next {
         match answer {
             Ok(body) => {
                 self.snapshots.push(MediaSnapshot {
@@ -357,18 +357,18 @@ impl<'a> MediaPlan<'a> {
                     values: insight_values(body),
                     full: true,
                 });
-                Answer::Done
+                Next::Done
             }
             Err(e) if e.kind == ErrorKind::NotEnoughAudience => {
                 self.not_enough_viewers.push(due.media_id);
-                Answer::Done
+                Next::Done
             }
             Err(e) if e.code == Some(100) && e.subcode == Some(33) => {
                 // Deleted on Instagram (or a story that expired meanwhile).
                 if due.product != ProductType::Story {
                     self.gone.push(due.media_id);
                 }
-                Answer::Done
+                Next::Done
             }
             Err(e) => match e.rejected_metric().map(|m| m.as_str().to_string()) {
                 Some(metric) => {
@@ -377,10 +377,10 @@ impl<'a> MediaPlan<'a> {
                         set.retain(|m| *m != metric);
                     }
                     self.rejected.push((due.product, metric, e.message.clone()));
-                    Answer::Again
+                    Next::Again
                 }
                 // One media's failure does not fail the account: it is due again next run.
-                None => Answer::Done,
+                None => Next::Done,
             },
         }
     }
@@ -416,26 +416,26 @@ impl Plan for MediaPlan<'_> {
         }
     }
 
-    fn answer(&mut self, op: Op, answer: Result<&Value, &GraphError>) -> Answer {
+    fn answer(&mut self, op: Op, answer: Result<&Value, &GraphError>) -> Next {
         match (op, answer) {
             (Op::Media, Ok(body)) => self.listed_page(body),
             (Op::Stories, Ok(body)) => {
                 self.stories.extend(items(body));
-                Answer::Done
+                Next::Done
             }
             (Op::Measure(i), answer) => match self.due.get(i).cloned() {
                 Some(due) => self.measured(due, answer),
-                None => Answer::Done,
+                None => Next::Done,
             },
             (Op::Media, Err(e)) => match e.rejected_metric().map(|m| m.as_str().to_string()) {
                 Some(metric) => {
                     tracing::warn!(metric = %metric, instagram_user_id = %self.ig_id, error = %e, "Meta refused a metric on a mixed page of media: left out of the shared expansion");
                     self.sets.dropped_from_shared.insert(metric);
-                    Answer::Again
+                    Next::Again
                 }
-                None => Answer::Fail,
+                None => Next::Fail,
             },
-            (Op::Stories, Err(_)) => Answer::Fail,
+            (Op::Stories, Err(_)) => Next::Fail,
         }
     }
 }

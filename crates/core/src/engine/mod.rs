@@ -34,7 +34,7 @@ use crate::store::StoreError;
 
 pub use lease::{LEASE_TTL, Lease};
 pub use pacer::{STOP_PCT, pause_for};
-pub use run::{GRACE, Halt, Run};
+pub use run::{Halt, Run};
 pub use shard::{Shard, ShardError};
 
 /// A kind of scheduled work over the connected accounts.
@@ -61,7 +61,7 @@ pub trait Job: Send + Sync + 'static {
 
     /// Prepares the next candidates in one go before they are handed out, so
     /// that what each needs from the database (their Graph calls taken from
-    /// their budgets) costs one round trip per [`PREPARED_TOGETHER`], not one each.
+    /// their allowances) costs one round trip per [`PREPARED_TOGETHER`], not one each.
     fn prepare(&self, _app: &App, _run: &Run, _next: &mut [Self::Candidate]) -> impl Future<Output = ()> + Send {
         async {}
     }
