@@ -30,7 +30,8 @@ async fn a_collection_waits_exactly_what_meta_and_the_seeded_jitter_say() {
     let t = spawn_app().await;
     t.connect().await;
     let (app, clock) = on_a_fixed_clock(&t);
-    // The whole batch answers 429 with Retry-After: 2 once, then one day's operation fails for a moment.
+    // The whole batch answers 429 with Retry-After: 2 once, then one day's operation fails for a moment
+    // (the account's media, an empty list, then go in a batch of their own).
     t.control
         .inject(Endpoint::Batch, Fault::RetryAfter { secs: 2 }, Some(1));
     t.control.inject(Endpoint::Insights, Fault::graph(2, None), Some(1));
@@ -38,8 +39,8 @@ async fn a_collection_waits_exactly_what_meta_and_the_seeded_jitter_say() {
     assert_eq!(report.counts.collected, 1, "{report:?}");
     assert_eq!(
         t.control.count(Endpoint::Batch),
-        3,
-        "the 429, the batch, the retried day"
+        4,
+        "the 429, the batch, the retried day, then the media's batch"
     );
     // Meta's 2 s (above the first jitter, 15.8 ms), then the second draw
     // under the second ceiling: 0.16798937 x 200 ms, to the nanosecond.

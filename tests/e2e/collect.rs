@@ -108,8 +108,9 @@ on_both_databases! {
         assert_eq!((report.counts.collected, report.counts.failed), (1, 0), "{report:?}");
         assert!(report.remaining == 0 && report.counts.skipped == 0, "{report:?}");
 
-        // One round trip: a batch of the snapshot and three days, all with the Page token and its proof.
-        assert_eq!(t.control.http_requests(), 1);
+        // One round trip for the account: a batch of the snapshot and three days, all with the
+        // Page token and its proof; then one for its media (`collect_media.rs`).
+        assert_eq!(t.control.http_requests(), 2);
         let calls = t.control.calls();
         let insight_calls: Vec<&CallRecord> = calls.iter().filter(|c| c.endpoint == Endpoint::Insights).collect();
         assert_eq!(insight_calls.len(), 3, "today and the two days before");
@@ -210,8 +211,8 @@ async fn throttling_and_429_are_retried_with_backoff() {
     assert_eq!(report.counts.collected, 1, "{report:?}");
     assert_eq!(
         t.control.count(Endpoint::Batch),
-        3,
-        "the 429, the batch, the retry of the throttled day"
+        4,
+        "the 429, the batch, the retry of the throttled day, then the media's batch"
     );
     let calls = t.control.calls();
     let statuses: Vec<u16> = calls
@@ -441,10 +442,12 @@ async fn the_hourly_ceiling_per_account_is_never_exceeded() {
     }
     cron(&t, "collect-audience").await;
     let used = calls_for(&t.control.calls(), DEFAULT_IG).count();
-    assert_eq!(used, 8, "two runs of four operations fit in ten; a third does not");
+    // The hourly run: four operations, then the media's two lists; a refresh's
+    // four fit in what is left (its media do not); a third run does not fit.
+    assert_eq!(used, 10, "4 + 2 media, then 4: the ceiling of ten");
     assert_eq!(refused, 3);
     let account = admin_account(&t, DEFAULT_IG).await;
-    assert_eq!(account["rate_window_calls"], 8);
+    assert_eq!(account["rate_window_calls"], 10);
 }
 
 #[tokio::test]

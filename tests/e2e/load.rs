@@ -66,8 +66,9 @@ on_both_databases! {
         let n = ids.len() as u64;
         assert_eq!(collected, [n, n, 0], "each account collected exactly once per job");
         assert!(busy[0] + busy[1] > 0, "the runs overlapped and the leases held them off");
-        // Meta was asked once per account and job: one insights batch, one audience batch.
-        assert_eq!(t.control.count(Endpoint::Batch), 2 * ids.len(), "one batch per account and collection");
+        // Meta was asked once per account and job: one insights batch and one
+        // for the media (collect-insights), one audience batch.
+        assert_eq!(t.control.count(Endpoint::Batch), 3 * ids.len(), "one batch per account and collection, and the media's");
         for (table, key) in [
             ("insights", "user_id, metric_name, period, end_time"),
             ("audience_data", "user_id, metric, demographic_type, dimension_key, snapshot_date"),

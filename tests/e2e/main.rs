@@ -50,6 +50,7 @@ macro_rules! on_both_databases {
 mod attacks;
 mod backoff;
 mod collect;
+mod collect_media;
 mod database;
 mod deletion;
 mod deploy;

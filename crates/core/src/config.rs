@@ -1,13 +1,14 @@
 //! Configuration, read once per process from the environment (names fixed by
 //! design.md). Startup decides; nothing below reads environment variables.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use url::Url;
 
 use crate::crypto::{Keyring, random_token};
+use crate::domain::{ProductType, RefreshSchedule};
 use crate::secret::{AppSecret, Secret};
 
 #[derive(Debug, thiserror::Error)]
@@ -92,6 +93,10 @@ pub struct Config {
     pub instagram: Option<InstagramLogin>,
     /// What Meta must echo to verify the Instagram webhook subscription.
     pub webhook_verify_token: Option<Secret>,
+    /// Media metrics asked per product type (MEDIA_METRICS_FEED, _REELS, _STORY).
+    pub media_metrics: BTreeMap<ProductType, Vec<String>>,
+    /// When a media's numbers are asked again, by its age (MEDIA_REFRESH_SCHEDULE).
+    pub media_schedule: RefreshSchedule,
 }
 
 pub const DEFAULT_GRAPH_VERSION: &str = "v26.0";
@@ -99,6 +104,26 @@ pub const SANDBOX_APP_ID: &str = "sandbox-app";
 pub const SANDBOX_APP_SECRET: &str = "sandbox-secret";
 pub const SANDBOX_IG_APP_ID: &str = "sandbox-ig-app";
 pub const SANDBOX_IG_APP_SECRET: &str = "sandbox-ig-secret";
+/// Meta's media metrics per product type (platform-facts, December 2026);
+/// `crossposted_views` and `facebook_views` exist only for reels shared to
+/// Facebook, so they are not asked by default.
+pub const DEFAULT_MEDIA_METRICS: [(ProductType, &str, &str); 3] = [
+    (
+        ProductType::Feed,
+        "MEDIA_METRICS_FEED",
+        "reach,views,likes,comments,saved,shares,reposts,total_interactions,follows,profile_visits,profile_activity",
+    ),
+    (
+        ProductType::Reels,
+        "MEDIA_METRICS_REELS",
+        "reach,views,likes,comments,saved,shares,reposts,total_interactions,ig_reels_avg_watch_time,ig_reels_video_view_total_time,reels_skip_rate",
+    ),
+    (
+        ProductType::Story,
+        "MEDIA_METRICS_STORY",
+        "reach,views,replies,shares,reposts,total_interactions,follows,profile_visits,navigation",
+    ),
+];
 pub const DEFAULT_METRICS: &str = "reach,views,accounts_engaged,total_interactions,likes,comments,shares,saves,replies,profile_links_taps,follows_and_unfollows";
 
 impl Config {
@@ -235,6 +260,26 @@ impl Config {
                 .collect(),
             instagram,
             webhook_verify_token: get("META_WEBHOOK_VERIFY_TOKEN").map(Secret::new),
+            media_metrics: DEFAULT_MEDIA_METRICS
+                .iter()
+                .map(|(product, name, default)| {
+                    let list = get(name).unwrap_or_else(|| default.to_string());
+                    (
+                        *product,
+                        list.split(',')
+                            .map(|m| m.trim().to_string())
+                            .filter(|m| !m.is_empty())
+                            .collect(),
+                    )
+                })
+                .collect(),
+            media_schedule: match get("MEDIA_REFRESH_SCHEDULE") {
+                None => RefreshSchedule::default(),
+                Some(spec) => RefreshSchedule::parse(&spec).map_err(|e| ConfigError::Invalid {
+                    name: "MEDIA_REFRESH_SCHEDULE",
+                    reason: e.to_string(),
+                })?,
+            },
         })
     }
 

@@ -124,12 +124,12 @@ pub fn breakdown_values(body: &Value) -> Vec<(String, String, i64)> {
     out
 }
 
-fn data(body: &Value) -> impl Iterator<Item = &Value> {
+pub(super) fn data(body: &Value) -> impl Iterator<Item = &Value> {
     body.get("data").and_then(Value::as_array).into_iter().flatten()
 }
 
 /// `2026-11-05T08:00:00+0000`, Meta's time format.
-fn parse_meta_time(s: &str) -> Option<DateTime<Utc>> {
+pub(super) fn parse_meta_time(s: &str) -> Option<DateTime<Utc>> {
     DateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S%z")
         .ok()
         .map(|t| t.with_timezone(&Utc))

@@ -8,6 +8,7 @@ pub mod audience;
 pub mod days;
 pub mod insights;
 pub mod limits;
+pub mod media;
 pub mod metrics;
 mod record;
 
@@ -214,6 +215,8 @@ pub struct Gathered {
     pub audience: Vec<AudienceSnapshot>,
     /// `(metric, Meta's message)` of the metrics not collected because Meta refused them.
     pub rejected: Vec<(String, String)>,
+    /// What the media part of the run did (collect-insights, after the account metrics).
+    pub media: Option<media::MediaSummary>,
 }
 
 /// The outcome of an account that is not called at all now, if it is not:
@@ -297,7 +300,12 @@ async fn collect_account(
         CollectKind::Insights => {
             let mut plan = insights::InsightsPlan::new(app, rejected, account, Utc::now());
             let ended = exchange(app, run, account, auth, &mut plan, insights::ops(), prepaid).await;
-            (ended, plan.gathered(&app.config.insight_metrics))
+            let mut gathered = plan.gathered(&app.config.insight_metrics);
+            // Account metrics first; media take what the account's allowance has left.
+            if matches!(ended, ExchangeEnd::Complete) && run.halted().is_none() {
+                gathered.media = Some(media::collect(app, run, account, auth, Utc::now()).await);
+            }
+            (ended, gathered)
         }
         CollectKind::Audience => {
             let mut plan = audience::AudiencePlan::new(rejected, account);

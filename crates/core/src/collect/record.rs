@@ -62,7 +62,7 @@ pub(super) async fn record(
         _ => None,
     };
     let rejected_names: Vec<&str> = gathered.rejected.iter().map(|(m, _)| m.as_str()).collect();
-    let details = serde_json::json!({ "rows": rows, "rejected_metrics": rejected_names });
+    let details = serde_json::json!({ "rows": rows, "rejected_metrics": rejected_names, "media": gathered.media });
     let finish = CollectionRecord {
         account_id: account.id,
         kind,

@@ -6,10 +6,12 @@ mod instagram;
 mod login;
 mod media;
 mod metric;
+mod refresh;
 mod time;
 
 pub use instagram::InstagramUserId;
 pub use login::Login;
 pub use media::{MediaId, MediaKind, ProductType};
 pub use metric::MetricName;
+pub use refresh::{DEFAULT_SCHEDULE, RefreshSchedule, ScheduleError};
 pub use time::{Timestamp, expiry_after};

@@ -93,12 +93,20 @@ impl<'a> Call<'a> {
         self.path.clone()
     }
 
-    /// The metrics the call asks for (its `metric` parameter), which an error may refuse.
+    /// The metrics the call asks for (its `metric` parameter, or an
+    /// `insights.metric(...)` expansion in its `fields`), which an error may refuse.
     pub(super) fn requested_metrics(&self) -> Vec<&str> {
         self.params
             .iter()
-            .filter(|(k, _)| k == "metric")
-            .flat_map(|(_, v)| v.split(','))
+            .flat_map(|(k, v)| match k.as_str() {
+                "metric" => Some(v.as_str()),
+                "fields" => v
+                    .split("insights.metric(")
+                    .nth(1)
+                    .and_then(|rest| rest.split(')').next()),
+                _ => None,
+            })
+            .flat_map(|list| list.split(','))
             .collect()
     }
 }

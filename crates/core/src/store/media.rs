@@ -36,6 +36,9 @@ pub struct MediaSnapshot {
     pub media_id: MediaId,
     /// `(metric, value)`; a metric Meta had no data for is absent.
     pub values: Vec<(String, i64)>,
+    /// The product type's whole metric set was asked (the refresh schedule
+    /// counts these), not only the metrics a list shares.
+    pub full: bool,
 }
 
 /// A metric Meta refused for one product type.
@@ -227,9 +230,11 @@ fn media_write_sql(write: &MediaWrite, at: DateTime<Utc>) -> String {
                 text(metric)
             ));
         }
-        sql.push_str(&format!(
-            "UPDATE media SET insights_status = 'ok', last_insights_at = {now} WHERE user_id = {id} AND media_id = {media};\n"
-        ));
+        if snapshot.full {
+            sql.push_str(&format!(
+                "UPDATE media SET insights_status = 'ok', last_insights_at = {now} WHERE user_id = {id} AND media_id = {media};\n"
+            ));
+        }
     }
     if !write.not_enough_viewers.is_empty() {
         sql.push_str(&format!(
