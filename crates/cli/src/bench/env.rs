@@ -310,9 +310,10 @@ impl Env {
                 admin_key: &self.admin_key,
                 ig_id: ig,
             };
-            let mut f = read::measure(&target, &query, settings.read_samples).await?;
-            f.db = self.name().into();
-            figures.push(f);
+            if let Some(mut f) = read::measure(&target, &query, settings.read_samples).await? {
+                f.db = self.name().into();
+                figures.push(f);
+            }
         }
         server.shutdown().await;
         Ok(figures)
