@@ -54,6 +54,7 @@ mod deploy;
 mod faults;
 mod fuzz;
 mod harness;
+mod history;
 mod hosted;
 mod input;
 mod load;

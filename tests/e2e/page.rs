@@ -378,6 +378,8 @@ async fn store_history(t: &TestApp, days: i64) {
         followers_count: None,
         snapshot_date: today.to_string(),
         audience: Vec::new(),
+        reconstructed: Vec::new(),
+        rollup: Vec::new(),
         rejected_metrics: None,
         error: None,
         parked: None,

@@ -1,13 +1,15 @@
 //! The read path: `GET /api/insights/:userId` over the local server with the
-//! admin key, for an account holding a year of hourly data (written through
-//! the store, the way collection writes it: the daily metrics once a day,
-//! the follower/follow/media counts every hour).
+//! admin key, for an account holding a year of history (written through the
+//! store, the way collection writes it: the daily metrics once a day, the
+//! follower/follow/media counts every hour, rolled up to one a day past
+//! `HOURLY_RETENTION_DAYS`).
 
 use std::time::{Duration, Instant};
 
 use chrono::{DurationRound, Utc};
 use serde::Serialize;
 use urlinsta_core::App;
+use urlinsta_core::collect::days::rollup_days;
 use urlinsta_core::collect::metrics::SNAPSHOT_FIELDS;
 use urlinsta_core::store::{Finish, MetricRow};
 
@@ -48,6 +50,10 @@ pub async fn fill(app: &App, account_id: i64, days: i64) -> anyhow::Result<usize
         let finish = Finish::insights(account_id, "bench-history", chunk.to_vec());
         app.store.finish_collection(&finish).await?;
     }
+    // What the hourly runs of that year would have left: old counts rolled up.
+    let mut rollup = Finish::insights(account_id, "bench-history", Vec::new());
+    rollup.rollup = rollup_days(start, Utc::now(), app.config.hourly_retention_days);
+    app.store.finish_collection(&rollup).await?;
     Ok(total)
 }
 

@@ -23,7 +23,8 @@ use crate::graph::Auth;
 use crate::jobs::{JobContext, JobError, LeaseGuard, Progress, lease_ttl};
 use crate::store::sql::{now, parse_ts, ts};
 use crate::store::{
-    AudienceSnapshot, Candidate, CollectKind, Finish, LogEntry, LogStatus, MetricRow, RejectedMetric, TokenStatus,
+    AudienceSnapshot, Candidate, CollectKind, Finish, LogEntry, LogStatus, MetricRow, Reconstructed, RejectedMetric,
+    TokenStatus,
 };
 use limits::{Ended, Pacer, Plan, exchange};
 
@@ -89,6 +90,8 @@ pub struct Harvest {
     pub insights: Vec<MetricRow>,
     pub followers_count: Option<i64>,
     pub audience: Vec<AudienceSnapshot>,
+    /// Values derived rather than measured (the follower curve before connecting).
+    pub reconstructed: Vec<Reconstructed>,
     /// `(metric, Meta's message)` of the metrics not collected because Meta refused them.
     pub rejected: Vec<(String, String)>,
 }
@@ -446,6 +449,11 @@ async fn settle(
         },
         insights: harvest.insights,
         audience: harvest.audience,
+        reconstructed: harvest.reconstructed,
+        rollup: match kind {
+            CollectKind::Insights => rollup_days(app, account),
+            CollectKind::Audience => Vec::new(),
+        },
     };
     match app.store.finish_collection(&finish).await {
         Ok(true) => {}
@@ -469,6 +477,17 @@ async fn settle(
         }
     }
     outcome
+}
+
+/// The days an insights write rolls up: from how far the account is rolled
+/// up (or when it was connected) to `HOURLY_RETENTION_DAYS` ago.
+fn rollup_days(app: &App, account: &Candidate) -> Vec<crate::store::DayRange> {
+    let now_t = Utc::now();
+    let from = (account.rolled_up_to.as_deref())
+        .or(Some(account.connected_at.as_str()))
+        .and_then(parse_ts)
+        .unwrap_or(now_t);
+    days::rollup_days(from, now_t, app.config.hourly_retention_days)
 }
 
 /// The account's rejected metrics after this run: the other job's as they

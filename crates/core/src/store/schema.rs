@@ -166,4 +166,16 @@ CREATE INDEX idx_insights_user_time ON insights(user_id, end_time, metric_name, 
 DROP INDEX idx_insights_user_end;
 "#,
     },
+    Migration {
+        version: 3,
+        name: "history: reconstructed values, and how far hourly counts are rolled up",
+        // `reconstructed`: a value derived rather than measured (the follower
+        // count of a day before connecting, from today's count and Meta's
+        // daily changes); a measured value always replaces it.
+        // `rolled_up_to`: hourly counts before this are one value per day.
+        sql: r#"
+ALTER TABLE insights ADD COLUMN reconstructed INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE account_state ADD COLUMN rolled_up_to TEXT;
+"#,
+    },
 ];
