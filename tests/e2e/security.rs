@@ -44,7 +44,11 @@ fn access(route: Route) -> Access {
         | Route::AuthDataDeletion
         | Route::AuthDeletionStatus => Access::Public,
         Route::AuthStatus => Access::Session,
-        Route::AuthDisconnect | Route::Insights | Route::InsightsAudience | Route::InsightsRefresh => Access::Account,
+        Route::AuthDisconnect
+        | Route::Insights
+        | Route::InsightsAudience
+        | Route::InsightsRefresh
+        | Route::InsightsSummary => Access::Account,
         Route::AdminAccounts => Access::Admin,
         Route::Cron(_) => Access::Cron,
     }

@@ -160,7 +160,7 @@ pub async fn admin_accounts(app: &App, req: &ApiRequest) -> Result<ApiResponse, 
 
 /// The account named by `:userId`, if the caller may see it: the admin key,
 /// or the session that connected it (anonymous 401, others 403, unknown 404).
-async fn authorized_account(app: &App, req: &ApiRequest) -> Result<Account, ApiError> {
+pub(super) async fn authorized_account(app: &App, req: &ApiRequest) -> Result<Account, ApiError> {
     let id = req.param("userId").unwrap_or("").trim();
     if id.is_empty() || id.len() > 32 || !id.bytes().all(|b| b.is_ascii_digit()) {
         return Err(ApiError::BadRequest(

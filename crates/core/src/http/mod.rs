@@ -12,6 +12,7 @@ mod request;
 mod response;
 pub mod server;
 pub mod session;
+mod trends;
 pub mod vercel;
 
 pub use request::ApiRequest;
@@ -39,6 +40,7 @@ pub enum Route {
     Insights,
     InsightsAudience,
     InsightsRefresh,
+    InsightsSummary,
     AdminAccounts,
     OpenApi,
 }
@@ -81,6 +83,7 @@ impl Route {
             &[Method::GET],
         ),
         (Route::InsightsRefresh, "/api/insights/:userId/refresh", &[Method::POST]),
+        (Route::InsightsSummary, "/api/insights/:userId/summary", &[Method::GET]),
         (Route::AdminAccounts, "/api/admin/accounts", &[Method::GET]),
         (Route::OpenApi, "/api/openapi.json", &[Method::GET]),
     ];
@@ -157,6 +160,7 @@ pub async fn handle(app: &App, route: Route, req: ApiRequest) -> ApiResponse {
         Route::Insights => insights::insights(app, &req).await,
         Route::InsightsAudience => insights::audience(app, &req).await,
         Route::InsightsRefresh => insights::refresh(app, &req).await,
+        Route::InsightsSummary => trends::summary(app, &req).await,
         Route::AdminAccounts => insights::admin_accounts(app, &req).await,
         Route::OpenApi => openapi::document().await,
     };
