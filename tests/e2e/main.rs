@@ -65,4 +65,5 @@ mod rekey;
 mod security;
 mod storage;
 mod tokens;
+mod trends_page;
 mod webdriver;

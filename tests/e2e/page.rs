@@ -12,14 +12,14 @@ use urlinsta_sandbox::{PageSpec, UserSpec};
 use crate::harness::*;
 use crate::webdriver::Browser;
 
-const DESKTOP: (u32, u32) = (1280, 900);
-const PHONE: (u32, u32) = (375, 812);
+pub(crate) const DESKTOP: (u32, u32) = (1280, 900);
+pub(crate) const PHONE: (u32, u32) = (375, 812);
 const SANDBOX_IG: &str = "17841400000000001";
 const CHARTS: [&str; 4] = ["reach", "views", "accounts_engaged", "followers_count"];
 const BREAKDOWNS: [&str; 4] = ["country", "city", "age", "gender"];
 
 /// Waits until the page shows `view`: loading, failed, connect or dashboard.
-async fn wait_for_view(browser: &Browser, view: &str) {
+pub(crate) async fn wait_for_view(browser: &Browser, view: &str) {
     browser
         .wait_for(
             &format!("document.body.dataset.view === '{view}'"),
@@ -41,13 +41,13 @@ async fn connect_through_the_dialog(browser: &Browser, t: &TestApp, button: &str
     browser.click(&format!("#{button}")).await;
 }
 
-async fn connect(browser: &Browser, t: &TestApp) {
+pub(crate) async fn connect(browser: &Browser, t: &TestApp) {
     connect_through_the_dialog(browser, t, "allow").await;
     wait_for_view(browser, "dashboard").await;
 }
 
 /// Waits until no chart and no audience card is loading any more.
-async fn wait_for_charts(browser: &Browser) {
+pub(crate) async fn wait_for_charts(browser: &Browser) {
     browser
         .wait_for(
             "[...document.querySelectorAll('.chart-body, .audience-body')].every(b => b.dataset.state !== 'loading')",
@@ -70,14 +70,14 @@ async fn points(browser: &Browser) -> Value {
         .await
 }
 
-async fn run_job(t: &TestApp, job: Job) -> Value {
+pub(crate) async fn run_job(t: &TestApp, job: Job) -> Value {
     jobs::run(&t.app, &JobContext::new(&t.app, job, Shard::default()))
         .await
         .expect("job runs")
 }
 
 /// Saves the whole page at 1280 px and at 375 px wide.
-async fn screenshots(browser: &Browser, name: &str) {
+pub(crate) async fn screenshots(browser: &Browser, name: &str) {
     browser.screenshot(&format!("{name}-1280"), DESKTOP.0).await;
     browser.set_viewport(PHONE.0, PHONE.1).await;
     // The charts redraw for the narrow card before the picture is taken.
@@ -335,7 +335,7 @@ async fn connect_collect_refresh_and_disconnect_in_a_real_browser() {
 }
 
 /// The stored history's daily value of `metric`, `ago` days before today: a weekly wave.
-fn seeded(metric: &str, ago: i64) -> i64 {
+pub(crate) fn seeded(metric: &str, ago: i64) -> i64 {
     let (base, spread) = match metric {
         "reach" => (900, 400),
         "views" => (2600, 900),
@@ -347,7 +347,7 @@ fn seeded(metric: &str, ago: i64) -> i64 {
 /// Stores `days` days of history through the collector's own write, as if
 /// the account had been collected every day: Meta's daily values end at
 /// 08:00 UTC the next day, the follower count is an hourly snapshot.
-async fn store_history(t: &TestApp, days: i64) {
+pub(crate) async fn store_history(t: &TestApp, days: i64) {
     let account = t.app.store.account(SANDBOX_IG).await.unwrap().expect("connected");
     let today = Utc::now().date_naive();
     let mut insights = Vec::new();
