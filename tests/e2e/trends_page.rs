@@ -62,7 +62,10 @@ async fn trend_tiles_the_previous_period_and_the_unfinished_day() {
     wait_for_view(&browser, "dashboard").await;
     wait_for_charts(&browser).await;
     browser
-        .wait_for("document.getElementById('summary-tiles').dataset.state === 'ready'", "the tiles")
+        .wait_for(
+            "document.getElementById('summary-tiles').dataset.state === 'ready'",
+            "the tiles",
+        )
         .await;
 
     // 28 days by default: each tile shows the summary's figure, and its direction in words.
@@ -78,7 +81,11 @@ async fn trend_tiles_the_previous_period_and_the_unfinished_day() {
         for metric in ["reach", "views", "accounts_engaged"] {
             let m = &expected["metrics"][metric];
             let total = m["current"].as_i64().expect("a total");
-            assert_eq!(shown[metric]["value"], formatted(total), "{metric}, {days} days: {shown}");
+            assert_eq!(
+                shown[metric]["value"],
+                formatted(total),
+                "{metric}, {days} days: {shown}"
+            );
             let change = m["change"].as_i64().expect("a change");
             let (trend, word, arrow) = match change.signum() {
                 1 => ("up", "Up", '▲'),
@@ -90,7 +97,10 @@ async fn trend_tiles_the_previous_period_and_the_unfinished_day() {
             assert!(text.contains(word) && text.contains(arrow), "not color alone: {text}");
         }
         let growth = expected["follower_growth"]["current"].as_i64().expect("growth");
-        let value = shown["follower_growth"]["value"].as_str().unwrap_or_default().to_string();
+        let value = shown["follower_growth"]["value"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
         assert!(value.contains(&formatted(growth)), "{value} vs {growth}");
     }
 
@@ -106,7 +116,10 @@ async fn trend_tiles_the_previous_period_and_the_unfinished_day() {
         .await;
     assert_eq!(today["unfinished"], 1, "{today}");
     assert_eq!(today["dotted"], true, "{today}");
-    assert!(today["summary"].as_str().unwrap_or_default().contains("today left out"), "{today}");
+    assert!(
+        today["summary"].as_str().unwrap_or_default().contains("today left out"),
+        "{today}"
+    );
 
     // Comparing draws the 30 days before under the last 30.
     let previous = "!!document.querySelector('#chart-reach path.line.previous') && !!document.querySelector('#chart-followers_count path.line.previous')";
