@@ -421,6 +421,10 @@ pub async fn assert_no_orphans(t: &TestApp) {
         "collection_log",
         "account_state",
         "notifications",
+        "media",
+        "media_insights",
+        "story_final_insights",
+        "media_rejected_metrics",
     ] {
         let mut rows = conn
             .query(

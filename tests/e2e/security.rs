@@ -42,7 +42,9 @@ fn access(route: Route) -> Access {
         // Meta's callbacks prove themselves with a signed_request, not a credential.
         | Route::AuthDeauthorize
         | Route::AuthDataDeletion
-        | Route::AuthDeletionStatus => Access::Public,
+        | Route::AuthDeletionStatus
+        // So does Meta's webhook, with X-Hub-Signature-256.
+        | Route::WebhookInstagram => Access::Public,
         Route::AuthStatus => Access::Session,
         Route::AuthDisconnect
         | Route::Insights

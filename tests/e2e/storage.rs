@@ -114,7 +114,15 @@ pub async fn fill_account(store: &Store, account_id: i64) {
          INSERT INTO audience_data (user_id, demographic_type, dimension_key, dimension_value, snapshot_date, collected_at)
              VALUES ({account_id}, 'country', 'US', 7, '2026-11-28', '2026-11-28T08:00:00Z');
          INSERT INTO audience_snapshots (user_id, metric, snapshot_date, status, collected_at)
-             VALUES ({account_id}, 'follower_demographics', '2026-11-28', 'ok', '2026-11-28T08:00:00Z');"
+             VALUES ({account_id}, 'follower_demographics', '2026-11-28', 'ok', '2026-11-28T08:00:00Z');
+         INSERT INTO media (user_id, media_id, media_type, product_type, posted_at, first_seen_at, updated_at)
+             VALUES ({account_id}, '18000000000000001', 'IMAGE', 'STORY', '2026-11-27T08:00:00Z', '2026-11-27T09:00:00Z', '2026-11-27T09:00:00Z');
+         INSERT INTO media_insights (user_id, media_id, metric_name, metric_value, snapshot_at)
+             VALUES ({account_id}, '18000000000000001', 'reach', 40, '2026-11-27T09:00:00Z');
+         INSERT INTO story_final_insights (user_id, media_id, metric_name, metric_value, received_at)
+             VALUES ({account_id}, '18000000000000001', 'reach', 41, '2026-11-28T09:00:00Z');
+         INSERT INTO media_rejected_metrics (user_id, product_type, metric_name, reason, rejected_at)
+             VALUES ({account_id}, 'REELS', 'reposts', 'not supported', '2026-11-28T09:00:00Z');"
     ))
     .await
     .unwrap();

@@ -79,6 +79,8 @@ pub struct Config {
     pub backfill_calls_per_run: u32,
     /// Hourly counts older than this many days are rolled up to one a day.
     pub hourly_retention_days: u32,
+    /// What Meta must echo to verify the Instagram webhook subscription.
+    pub webhook_verify_token: Option<Secret>,
 }
 
 pub const DEFAULT_GRAPH_VERSION: &str = "v26.0";
@@ -218,6 +220,7 @@ impl Config {
                 .map(|m| m.trim().to_string())
                 .filter(|m| !m.is_empty())
                 .collect(),
+            webhook_verify_token: get("META_WEBHOOK_VERIFY_TOKEN").map(Secret::new),
         })
     }
 

@@ -35,6 +35,14 @@ pub enum Endpoint {
     Me,
     /// `GET {user}/permissions`.
     Permissions,
+    /// `{ig-id}/media`: posts and reels, newest first.
+    MediaList,
+    /// `{ig-id}/stories`: live stories.
+    Stories,
+    /// A media node or its `children` edge.
+    MediaNode,
+    /// `{media-id}/insights`.
+    MediaInsights,
     /// Anything the emulator does not serve.
     Other,
 }

@@ -318,7 +318,7 @@ pub(crate) fn avatar(world: &World, ig_id: &str) -> Reply {
     reply
 }
 
-/// Meta's `fields` syntax: `a,b{c,d},e.limit(5)`; modifiers are ignored.
+/// Meta's `fields` syntax: `a,b{c,d},e.limit(5)`, with modifiers kept by name.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub(crate) struct Fields(Vec<Field>);
 
@@ -326,6 +326,14 @@ pub(crate) struct Fields(Vec<Field>);
 pub(crate) struct Field {
     pub name: String,
     pub sub: Option<Fields>,
+    /// `(name, arguments)` of `.name(arguments)`, e.g. `("metric", "reach,views")`.
+    pub modifiers: Vec<(String, String)>,
+}
+
+impl Field {
+    pub fn modifier(&self, name: &str) -> Option<&str> {
+        self.modifiers.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
+    }
 }
 
 impl Fields {
@@ -345,17 +353,18 @@ impl Fields {
                 .map(|n| Field {
                     name: n.to_string(),
                     sub: None,
+                    modifiers: Vec::new(),
                 })
                 .collect(),
         )
     }
 
-    fn iter(&self) -> impl Iterator<Item = &Field> {
+    pub fn iter(&self) -> impl Iterator<Item = &Field> {
         self.0.iter()
     }
 
     /// The requested fields, or `default` when none were asked for.
-    fn iter_or(&self, default: &[&str]) -> Vec<Field> {
+    pub fn iter_or(&self, default: &[&str]) -> Vec<Field> {
         if self.0.is_empty() {
             Fields::of(default).0
         } else {
@@ -390,52 +399,64 @@ fn parse_list(chars: &mut std::iter::Peekable<std::str::Chars<'_>>, depth: usize
     let mut fields = Vec::new();
     let mut name = String::new();
     let mut sub = None;
+    let mut modifiers = Vec::new();
+    let mut args = String::new();
     let mut in_modifier = 0usize;
     while let Some(&c) = chars.peek() {
+        if c == '}' && depth > 0 && in_modifier == 0 {
+            break;
+        }
+        chars.next();
         match c {
             '(' => {
+                if in_modifier > 0 {
+                    args.push(c);
+                }
                 in_modifier += 1;
-                chars.next();
             }
-            ')' => {
-                in_modifier = in_modifier.saturating_sub(1);
-                chars.next();
+            ')' if in_modifier > 0 => {
+                in_modifier -= 1;
+                if in_modifier == 0 {
+                    // `e.metric(a,b)`: the modifier is the segment before `(`.
+                    let modifier = name.rsplit('.').next().unwrap_or("").trim().to_string();
+                    modifiers.push((modifier, std::mem::take(&mut args)));
+                } else {
+                    args.push(c);
+                }
             }
-            _ if in_modifier > 0 => {
-                chars.next();
-            }
+            ')' => {}
+            _ if in_modifier > 0 => args.push(c),
             '{' => {
-                chars.next();
                 sub = Some(parse_list(chars, depth + 1)?);
                 if chars.next() != Some('}') {
                     return Err(syntax_error("unbalanced braces"));
                 }
             }
-            '}' if depth > 0 => break,
-            ',' => {
-                chars.next();
-                push_field(&mut fields, &mut name, &mut sub);
-            }
-            _ => {
-                chars.next();
-                name.push(c);
-            }
+            ',' => push_field(&mut fields, &mut name, &mut sub, &mut modifiers),
+            _ => name.push(c),
         }
     }
-    push_field(&mut fields, &mut name, &mut sub);
+    push_field(&mut fields, &mut name, &mut sub, &mut modifiers);
     Ok(Fields(fields))
 }
 
-fn push_field(fields: &mut Vec<Field>, name: &mut String, sub: &mut Option<Fields>) {
+fn push_field(
+    fields: &mut Vec<Field>,
+    name: &mut String,
+    sub: &mut Option<Fields>,
+    modifiers: &mut Vec<(String, String)>,
+) {
     // `e.limit(5)` is field `e` with a modifier.
     let clean = name.split('.').next().unwrap_or("").trim().to_string();
     if !clean.is_empty() {
         fields.push(Field {
             name: clean,
             sub: sub.take(),
+            modifiers: std::mem::take(modifiers),
         });
     }
     name.clear();
+    modifiers.clear();
     *sub = None;
 }
 
@@ -453,6 +474,11 @@ mod tests {
         assert_eq!(sub, Fields::of(&["id", "username"]));
         assert_eq!(Fields::parse("").unwrap_or_default(), Fields::default());
         assert!(Fields::parse("a{b").is_err());
+        let media = Fields::parse("id,insights.metric(reach,views).period(lifetime),children{id}").unwrap_or_default();
+        assert_eq!(media.0[1].name, "insights");
+        assert_eq!(media.0[1].modifier("metric"), Some("reach,views"));
+        assert_eq!(media.0[1].modifier("period"), Some("lifetime"));
+        assert_eq!(media.0[2].sub, Some(Fields::of(&["id"])));
     }
 
     #[test]

@@ -384,7 +384,7 @@ fn unknown_metric(world: &World, index: usize, name: &str) -> GraphError {
 }
 
 /// Unix seconds, or a `YYYY-MM-DD` date (midnight UTC) as Meta also accepts.
-fn parse_time(value: Option<&str>, name: &str) -> Result<Option<DateTime<Utc>>, GraphError> {
+pub(crate) fn parse_time(value: Option<&str>, name: &str) -> Result<Option<DateTime<Utc>>, GraphError> {
     let Some(value) = value else {
         return Ok(None);
     };
@@ -751,7 +751,7 @@ fn header(ig: &IgAccount, metric: &Metric, period: &str) -> Map<String, Value> {
     entry
 }
 
-fn hash(parts: &[&str]) -> u64 {
+pub(crate) fn hash(parts: &[&str]) -> u64 {
     let mut hasher = Sha256::new();
     for part in parts {
         hasher.update(part.as_bytes());

@@ -1,8 +1,9 @@
 //! An in-process emulator of the Meta Graph API endpoints urlinsta uses:
 //! Facebook Login (dialog, code, long-lived tokens), `debug_token`,
-//! `me/accounts`, Page and Instagram nodes, Instagram insights, batch
-//! requests and permission revocation, with Meta's shapes and errors as of
-//! November 2026.
+//! `me/accounts`, Page and Instagram nodes, Instagram insights, media
+//! (posts, reels, stories) with their insights and the `story_insights`
+//! webhook, batch requests and permission revocation, with Meta's shapes and
+//! errors as of December 2026.
 //!
 //! Tests start a [`Sandbox`], point the Graph and dialog base URLs at
 //! [`Sandbox::base_url`], and steer the world through [`Control`]: users and
@@ -43,10 +44,14 @@ mod errors;
 mod faults;
 mod graph;
 mod insights;
+mod media;
+mod media_api;
+mod media_control;
 mod oauth;
 mod request;
 mod route;
 mod server;
+mod story_webhook;
 mod world;
 
 use std::net::SocketAddr;
@@ -60,6 +65,8 @@ use tokio::task::JoinHandle;
 pub use control::{CallRecord, Control, ExchangePolicy, GrantedTokens, IgSpec, PageSpec, TokenKind, UserSpec};
 pub use faults::{Endpoint, Fault};
 pub use insights::{day_end, meta_day};
+pub use media::{MediaKind, MediaSpec, MetricSetCount, ProductType, Via};
+pub use story_webhook::{DeliveryOptions, StoryDelivery, sign as sign_delivery};
 
 /// How the emulated Meta app is set up.
 #[derive(Debug, Clone, PartialEq)]

@@ -32,6 +32,10 @@ pub(crate) enum Route {
     Accounts(String),
     Insights(String),
     Permissions(String, Option<String>),
+    /// `{ig-id}/media`, `{ig-id}/stories`, `{media-id}/children`.
+    MediaList(String),
+    Stories(String),
+    Children(String),
     /// A local stand-in for Instagram's profile picture CDN.
     Avatar(String),
     Unknown,
@@ -54,6 +58,9 @@ pub(crate) fn parse(path: &str) -> Target {
         [node, "accounts"] => Route::Accounts(node.to_string()),
         [node, "insights"] => Route::Insights(node.to_string()),
         [node, "permissions"] => Route::Permissions(node.to_string(), None),
+        [node, "media"] => Route::MediaList(node.to_string()),
+        [node, "stories"] => Route::Stories(node.to_string()),
+        [node, "children"] => Route::Children(node.to_string()),
         [node, "permissions", scope] => Route::Permissions(node.to_string(), Some(scope.to_string())),
         _ => Route::Unknown,
     };
@@ -135,7 +142,13 @@ pub(crate) fn resolve_node(world: &World, id: &str, token: Option<&str>) -> Node
 /// The endpoint a call counts as and the account (IG or Page id) it touches.
 pub(crate) fn classify(world: &World, req: &ApiRequest, target: &Target) -> (Endpoint, Option<String>) {
     let node = |id: &str| resolve_node(world, id, req.token());
+    let media_owner = |id: &str| world.media.get(id).map(|m| m.owner.clone());
     match &target.route {
+        Route::Node(id) | Route::Children(id) if media_owner(id).is_some() => (Endpoint::MediaNode, media_owner(id)),
+        Route::Insights(id) if media_owner(id).is_some() => (Endpoint::MediaInsights, media_owner(id)),
+        Route::MediaList(id) => (Endpoint::MediaList, Some(id.clone())),
+        Route::Stories(id) => (Endpoint::Stories, Some(id.clone())),
+        Route::Children(_) => (Endpoint::MediaNode, None),
         Route::Root if target.is_batch(req) => (Endpoint::Batch, None),
         Route::Root | Route::Unknown | Route::Avatar(_) => (Endpoint::Other, None),
         Route::Dialog | Route::DialogConfirm => (Endpoint::Dialog, None),

@@ -61,6 +61,7 @@ pub(crate) struct World {
     pub http_requests: u64,
     /// Calls per endpoint since the last reset; unlike `calls`, never trimmed.
     pub call_totals: HashMap<crate::faults::Endpoint, u64>,
+    pub media: crate::media::MediaWorld,
     next_user: u64,
 }
 
@@ -153,6 +154,7 @@ impl World {
             calls: Vec::new(),
             http_requests: 0,
             call_totals: HashMap::new(),
+            media: Default::default(),
             next_user: 1,
         };
         let default_user = UserSpec {

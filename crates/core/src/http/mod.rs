@@ -14,6 +14,7 @@ pub mod server;
 pub mod session;
 mod trends;
 pub mod vercel;
+mod webhooks;
 
 pub use request::ApiRequest;
 pub use response::{ApiError, ApiResponse};
@@ -43,6 +44,7 @@ pub enum Route {
     InsightsSummary,
     AdminAccounts,
     OpenApi,
+    WebhookInstagram,
 }
 
 impl Route {
@@ -86,6 +88,11 @@ impl Route {
         (Route::InsightsSummary, "/api/insights/:userId/summary", &[Method::GET]),
         (Route::AdminAccounts, "/api/admin/accounts", &[Method::GET]),
         (Route::OpenApi, "/api/openapi.json", &[Method::GET]),
+        (
+            Route::WebhookInstagram,
+            "/api/webhooks/instagram",
+            &[Method::GET, Method::POST],
+        ),
     ];
 
     /// Finds the route for a path, with its path parameters.
@@ -163,6 +170,7 @@ pub async fn handle(app: &App, route: Route, req: ApiRequest) -> ApiResponse {
         Route::InsightsSummary => trends::summary(app, &req).await,
         Route::AdminAccounts => insights::admin_accounts(app, &req).await,
         Route::OpenApi => openapi::document().await,
+        Route::WebhookInstagram => webhooks::instagram(app, &req).await,
     };
     let mut response = result.unwrap_or_else(|e| e.into_response());
     response.set_header("cache-control", "no-store");

@@ -564,6 +564,10 @@ async fn delete_account_rows(tx: &Conn, id: i64) -> Result<()> {
         "account_state",
         "tokens",
         "notifications",
+        "media",
+        "media_insights",
+        "story_final_insights",
+        "media_rejected_metrics",
     ] {
         tx.execute(&format!("DELETE FROM {table} WHERE user_id = ?1"), [id])
             .await?;

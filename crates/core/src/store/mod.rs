@@ -10,6 +10,8 @@ mod conn;
 mod deletions;
 mod history;
 mod jobs;
+mod media;
+mod media_read;
 mod notifications;
 mod rekey;
 mod schema;
@@ -25,6 +27,8 @@ pub use conn::{Conn, Rows, Tx};
 pub use deletions::*;
 pub use history::*;
 pub use jobs::*;
+pub use media::*;
+pub use media_read::*;
 pub use notifications::*;
 pub use rekey::*;
 

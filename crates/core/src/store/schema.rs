@@ -168,6 +168,65 @@ DROP INDEX idx_insights_user_end;
     },
     Migration {
         version: 3,
+        name: "content insights: media catalog, snapshots, stories' final numbers",
+        sql: r#"
+-- Every post, reel, carousel (and its children) and story of an account.
+-- A media Meta no longer has keeps its row and history, with deleted_at.
+CREATE TABLE media (
+    user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    media_id TEXT NOT NULL,
+    parent_media_id TEXT,
+    media_type TEXT NOT NULL,
+    product_type TEXT NOT NULL CHECK (product_type IN ('FEED', 'REELS', 'STORY')),
+    posted_at TEXT NOT NULL,
+    permalink TEXT,
+    caption TEXT,
+    like_count INTEGER,
+    comments_count INTEGER,
+    insights_status TEXT NOT NULL DEFAULT 'pending' CHECK (insights_status IN ('pending', 'ok', 'not_enough_viewers')),
+    last_insights_at TEXT,
+    first_seen_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    deleted_at TEXT,
+    PRIMARY KEY (user_id, media_id)
+);
+CREATE INDEX idx_media_user_posted ON media(user_id, posted_at);
+
+-- Lifetime values as they grow: one per media, metric and hour.
+CREATE TABLE media_insights (
+    user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    media_id TEXT NOT NULL,
+    metric_name TEXT NOT NULL,
+    metric_value INTEGER NOT NULL,
+    snapshot_at TEXT NOT NULL,
+    PRIMARY KEY (user_id, media_id, snapshot_at, metric_name)
+);
+
+-- A story's final numbers from Meta's story_insights webhook, written once.
+-- Meta's -1 means fewer than 5: no value, fewer_than_five = 1.
+CREATE TABLE story_final_insights (
+    user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    media_id TEXT NOT NULL,
+    metric_name TEXT NOT NULL,
+    metric_value INTEGER,
+    fewer_than_five INTEGER NOT NULL DEFAULT 0,
+    received_at TEXT NOT NULL,
+    PRIMARY KEY (user_id, media_id, metric_name)
+);
+
+-- Media metrics Meta refused, per product type: never asked again for that type.
+CREATE TABLE media_rejected_metrics (
+    user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    product_type TEXT NOT NULL,
+    metric_name TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    rejected_at TEXT NOT NULL,
+    PRIMARY KEY (user_id, product_type, metric_name)
+);
+"#,
+    },
+    Migration {
+        version: 4,
         name: "history: reconstructed values, and how far hourly counts are rolled up",
         // `reconstructed`: a value derived rather than measured (the follower
         // count of a day before connecting, from today's count and Meta's

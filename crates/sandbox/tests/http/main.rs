@@ -6,4 +6,5 @@ mod graph;
 mod helpers;
 mod insights;
 mod login;
+mod media;
 mod tokens;
