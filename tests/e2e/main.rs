@@ -47,6 +47,7 @@ macro_rules! on_both_databases {
     )*};
 }
 
+mod backfill;
 mod collect;
 mod database;
 mod deletion;

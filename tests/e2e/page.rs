@@ -380,6 +380,7 @@ pub(crate) async fn store_history(t: &TestApp, days: i64) {
         audience: Vec::new(),
         reconstructed: Vec::new(),
         rollup: Vec::new(),
+        backfill: None,
         rejected_metrics: None,
         error: None,
         parked: None,

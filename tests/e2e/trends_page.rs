@@ -43,7 +43,7 @@ fn formatted(n: i64) -> String {
     let digits = n.abs().to_string();
     let mut out = String::new();
     for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);
@@ -130,6 +130,51 @@ async fn trend_tiles_the_previous_period_and_the_unfinished_day() {
     let legend = browser.text("#chart-reach .chart-legend").await;
     assert!(legend.contains("30 days before"), "{legend}");
     screenshots(&browser, "trends").await;
+
+    browser.quit().await;
+    t.stop().await;
+}
+
+#[tokio::test]
+async fn connect_one_run_and_the_page_charts_90_days() {
+    let t = spawn_app().await;
+    let browser = Browser::start(DESKTOP.0, DESKTOP.1).await;
+    connect(&browser, &t).await;
+    run_job(&t, Job::CollectInsights).await;
+    browser.goto(&t.url).await;
+    wait_for_view(&browser, "dashboard").await;
+    browser.click("label[for=range-90]").await;
+    browser
+        .wait_for(
+            "document.getElementById('csv-download').textContent.includes('90 days')",
+            "the 90-day range",
+        )
+        .await;
+    wait_for_charts(&browser).await;
+    let drawn = browser
+        .execute(
+            "const n = (m) => document.querySelectorAll(`#chart-${m} svg circle.point`).length;
+             return { reach: n('reach'), views: n('views'), followers: n('followers_count'),
+                      dashed: !!document.querySelector('#chart-followers_count path.line.reconstructed'),
+                      legend: (document.querySelector('#chart-followers_count .chart-legend') || {}).textContent || '' };",
+            json!([]),
+        )
+        .await;
+    for metric in ["reach", "views"] {
+        let n = drawn[metric].as_u64().unwrap_or(0);
+        assert!(
+            (89..=91).contains(&n),
+            "{metric}: {n} days charted the hour after connecting: {drawn}"
+        );
+    }
+    // The follower curve of the month before connecting, drawn dashed and said to be worked out.
+    assert!(drawn["followers"].as_u64().unwrap_or(0) >= 31, "{drawn}");
+    assert_eq!(drawn["dashed"], true, "{drawn}");
+    assert!(
+        drawn["legend"].as_str().unwrap_or_default().contains("worked out"),
+        "{drawn}"
+    );
+    screenshots(&browser, "day-one").await;
 
     browser.quit().await;
     t.stop().await;

@@ -101,29 +101,38 @@ impl Plan for InsightsPlan<'_> {
                 self.rows.extend(day_rows(body, &self.days[i]));
                 Answer::Done
             }
-            (Op::Day(_), Err(e)) => {
-                let requested: Vec<String> = sent
-                    .params
-                    .iter()
-                    .find(|(k, _)| k == "metric")
-                    .map(|(_, v)| v.split(',').map(str::to_string).collect())
-                    .unwrap_or_default();
-                match rejected_metric(e, &requested) {
-                    Some(metric) => {
-                        if self.metrics.contains(&metric) {
-                            tracing::warn!(metric = %metric, instagram_user_id = %self.ig_id, error = %e, "Meta refused a metric: dropped for this run");
-                            self.metrics.retain(|m| *m != metric);
-                            self.run_rejected
-                                .lock()
-                                .unwrap_or_else(|e| e.into_inner())
-                                .insert(metric, e.message.clone());
-                        }
-                        Answer::Again
-                    }
-                    None => Answer::Fail,
-                }
-            }
+            (Op::Day(_), Err(e)) => drop_refused(&self.ig_id, &mut self.metrics, self.run_rejected, sent, e),
             (Op::Snapshot, Err(_)) => Answer::Fail,
         }
     }
+}
+
+/// An error answering a request for `metrics`: when it is Meta refusing one
+/// of them, that metric is dropped (here and for the run's other accounts)
+/// and the request is asked again without it; any other error fails it.
+pub(super) fn drop_refused(
+    ig_id: &str,
+    metrics: &mut Vec<String>,
+    run_rejected: &Mutex<BTreeMap<String, String>>,
+    sent: &Call<'_>,
+    e: &GraphError,
+) -> Answer {
+    let requested: Vec<String> = sent
+        .params
+        .iter()
+        .find(|(k, _)| k == "metric")
+        .map(|(_, v)| v.split(',').map(str::to_string).collect())
+        .unwrap_or_default();
+    let Some(metric) = rejected_metric(e, &requested) else {
+        return Answer::Fail;
+    };
+    if metrics.contains(&metric) {
+        tracing::warn!(metric = %metric, instagram_user_id = %ig_id, error = %e, "Meta refused a metric: dropped for this run");
+        metrics.retain(|m| *m != metric);
+        run_rejected
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(metric, e.message.clone());
+    }
+    Answer::Again
 }

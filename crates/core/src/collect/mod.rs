@@ -5,6 +5,7 @@
 //! stopping the others, each account's results written in one round trip.
 
 pub mod audience;
+pub mod backfill;
 pub mod days;
 pub mod insights;
 pub mod limits;
@@ -40,9 +41,54 @@ pub struct CollectReport {
     /// stopped the run): the next run starts with them.
     pub remaining: usize,
     pub duration_ms: u64,
+    /// Accounts whose past was fetched (in part, when their budget was short).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub backfilled: usize,
     /// Another run of this job and shard holds the lease; this one did nothing.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub busy: bool,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
+}
+
+/// Backfills `accounts`, several at once, while the run has time; how many got history.
+async fn backfill_all(app: &App, ctx: &JobContext, run: &Run, accounts: Vec<Candidate>) -> usize {
+    use futures_util::StreamExt;
+    let work = futures_util::stream::iter(accounts)
+        .map(|account| async move {
+            if ctx.out_of_time() || run.pacer.halted() {
+                return false;
+            }
+            let outcome = backfill_one(app, run, &account).await;
+            matches!(outcome, Outcome::Collected { rows } if rows > 0)
+        })
+        .buffer_unordered(app.config.collect_concurrency);
+    work.filter(|done| std::future::ready(*done)).count().await
+}
+
+/// Backfills one account and records what it gathered.
+async fn backfill_one(app: &App, run: &Run, account: &Candidate) -> Outcome {
+    let started_at = now();
+    let page_token = match app.store.page_token(account) {
+        Ok(token) => token,
+        Err(e) => {
+            let ended = Ended::Failed(format!("the Page token could not be read: {e}"), None);
+            return settle(
+                app,
+                run,
+                account,
+                CollectKind::Insights,
+                &started_at,
+                ended,
+                Harvest::default(),
+            )
+            .await;
+        }
+    };
+    let (ended, harvest) = backfill::backfill_account(app, run, account, Auth::Page(&page_token)).await;
+    settle(app, run, account, CollectKind::Insights, &started_at, ended, harvest).await
 }
 
 pub async fn run_insights(app: &App, ctx: &JobContext) -> Result<CollectReport, JobError> {
@@ -92,6 +138,8 @@ pub struct Harvest {
     pub audience: Vec<AudienceSnapshot>,
     /// Values derived rather than measured (the follower curve before connecting).
     pub reconstructed: Vec<Reconstructed>,
+    /// What this collection found of the account's history.
+    pub backfill: Option<crate::store::Backfill>,
     /// `(metric, Meta's message)` of the metrics not collected because Meta refused them.
     pub rejected: Vec<(String, String)>,
 }
@@ -148,9 +196,13 @@ async fn run_slice(app: &App, ctx: &JobContext, kind: CollectKind) -> Result<Col
     });
     let mut report = CollectReport::default();
     let mut due = VecDeque::new();
+    let mut backfills = Vec::new();
     for c in app.store.collection_candidates(kind).await? {
         if !ctx.shard.includes(&c.instagram_user_id) {
             continue;
+        }
+        if kind == CollectKind::Insights && not_callable(&c, now_t).is_none() && backfill::due(&c) {
+            backfills.push(c.clone());
         }
         if c.last_collected_at
             .as_deref()
@@ -209,6 +261,10 @@ async fn run_slice(app: &App, ctx: &JobContext, kind: CollectKind) -> Result<Col
     }
     let mut report = std::mem::take(&mut *tally.lock().unwrap_or_else(|e| e.into_inner()));
     report.remaining = queue.lock().await.len();
+    // History comes after every account's hourly collection: it never starves one.
+    if report.remaining == 0 && !backfills.is_empty() {
+        report.backfilled = backfill_all(app, ctx, &run, backfills).await;
+    }
     report.duration_ms = ctx.elapsed_ms();
     tracing::info!(job = ctx.job.name(), run_id = %ctx.run_id, collected = report.collected, failed = report.failed,
         skipped = report.skipped, remaining = report.remaining, duration_ms = report.duration_ms, "collection run finished");
@@ -217,7 +273,7 @@ async fn run_slice(app: &App, ctx: &JobContext, kind: CollectKind) -> Result<Col
 
 /// A database that stopped answering fails every account alike: the run
 /// starts no more and ends with what it has; the next run continues.
-fn halt_if_silent(run: &Run, e: &crate::store::StoreError) {
+pub(super) fn halt_if_silent(run: &Run, e: &crate::store::StoreError) {
     if e.is_timeout() && !run.pacer.halted() {
         tracing::warn!(run_id = %run.run_id, error = %e, "the database is not answering: no new account this run");
         run.pacer.halt();
@@ -331,9 +387,16 @@ pub async fn refresh(app: &App, instagram_user_id: &str) -> Result<Option<Outcom
     }
     let run_id = format!("refresh-{}", crate::crypto::random_token(4));
     let run = Run::new(app, run_id, Instant::now() + REFRESH_TIME);
-    Ok(Some(
-        collect_account(app, &run, &account, CollectKind::Insights, Some(0)).await,
-    ))
+    let outcome = collect_account(app, &run, &account, CollectKind::Insights, Some(0)).await;
+    // A new account's past comes with its first refresh.
+    if let (Outcome::Collected { rows }, true) = (&outcome, backfill::due(&account)) {
+        let rows = *rows;
+        return Ok(Some(match backfill_one(app, &run, &account).await {
+            Outcome::Collected { rows: more } => Outcome::Collected { rows: rows + more },
+            _ => Outcome::Collected { rows },
+        }));
+    }
+    Ok(Some(outcome))
 }
 
 /// Collects one account and records the result; never fails the run.
@@ -454,6 +517,12 @@ async fn settle(
             CollectKind::Insights => rollup_days(app, account),
             CollectKind::Audience => Vec::new(),
         },
+        backfill: harvest.backfill.or_else(|| {
+            (kind == CollectKind::Insights
+                && matches!(ended, Ended::Complete)
+                && backfill::gap_before(account, Utc::now()))
+            .then_some(crate::store::Backfill::Due)
+        }),
     };
     match app.store.finish_collection(&finish).await {
         Ok(true) => {}

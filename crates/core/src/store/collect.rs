@@ -8,7 +8,7 @@ use libsql::{Value, params};
 use serde::{Deserialize, Serialize};
 
 use super::accounts::PAGE_TOKEN;
-use super::history::{DayRange, Reconstructed, reconstructed_sql, rollup_sql};
+use super::history::{Backfill, DayRange, Reconstructed, reconstructed_sql, rollup_sql};
 use super::jobs::{LogEntry, LogStatus, log_sql};
 use super::sql::{account_exists, now, opt_int, opt_text, text, ts};
 use super::{Result, Store, StoreError, TokenStatus};
@@ -62,6 +62,8 @@ pub struct Candidate {
     pub rolled_up_to: Option<String>,
     /// When the account was connected: no count of it is older.
     pub connected_at: String,
+    /// When its history was last found whole; none: a backfill is due.
+    pub backfilled_at: Option<String>,
     /// The token generation the Page token belongs to: an error it earns
     /// must not mark a connection a reconnect has renewed meanwhile.
     pub token_generation: i64,
@@ -119,6 +121,8 @@ pub struct Finish<'a> {
     pub reconstructed: Vec<Reconstructed>,
     /// Days whose hourly counts are rolled up to the day's last, oldest first.
     pub rollup: Vec<DayRange>,
+    /// The account's history found whole, or holes found in it.
+    pub backfill: Option<Backfill>,
     /// The account's whole list, when it changed.
     pub rejected_metrics: Option<Vec<RejectedMetric>>,
     pub error: Option<String>,
@@ -141,6 +145,7 @@ impl<'a> Finish<'a> {
             audience: Vec::new(),
             reconstructed: Vec::new(),
             rollup: Vec::new(),
+            backfill: None,
             rejected_metrics: None,
             error: None,
             parked: None,
@@ -254,7 +259,7 @@ impl Store {
             .query(
                 &format!(
                     "SELECT u.id, u.instagram_user_id, u.followers_count, t.status, s.throttled_until, s.{last}, s.rejected_metrics,
-                            t.page_access_token, t.generation, s.rolled_up_to, u.created_at
+                            t.page_access_token, t.generation, s.rolled_up_to, u.created_at, s.backfilled_at
                      FROM users u JOIN tokens t ON t.user_id = u.id LEFT JOIN account_state s ON s.user_id = u.id
                      WHERE ?1 IS NULL OR u.instagram_user_id = ?1
                      ORDER BY s.{last} IS NOT NULL, s.{last}, u.id"
@@ -276,6 +281,7 @@ impl Store {
                 token_generation: r.get(8)?,
                 rolled_up_to: r.get(9)?,
                 connected_at: r.get(10)?,
+                backfilled_at: r.get(11)?,
             });
         }
         Ok(out)
@@ -422,6 +428,11 @@ impl Store {
         if let Some(list) = &f.rejected_metrics {
             let json = (!list.is_empty()).then(|| serde_json::to_string(list).unwrap_or_default());
             sets.push(format!("rejected_metrics = {}", opt_text(json.as_deref())));
+        }
+        match f.backfill {
+            Some(Backfill::Done) => sets.push(format!("backfilled_at = {}", text(&now))),
+            Some(Backfill::Due) => sets.push("backfilled_at = NULL".to_string()),
+            None => {}
         }
         if let Some((until, reason)) = &f.parked {
             sets.push(format!("throttled_until = {}", text(until)));

@@ -32,6 +32,15 @@ pub struct Reconstructed {
     pub day: DayRange,
 }
 
+/// What a write says of the account's history.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backfill {
+    /// Every day a backfill can fetch is stored.
+    Done,
+    /// Days may be missing (its collection stopped for a while): backfill again.
+    Due,
+}
+
 /// The most days one write rolls up (an account's first roll-up after a
 /// year of hourly counts is one statement of this many spans; the rest waits
 /// for the next run).
@@ -109,6 +118,24 @@ pub struct SummaryRow {
 }
 
 impl Store {
+    /// `(period, end_time)` of the daily values and follower counts stored
+    /// for the account from `since` on: what a backfill need not ask again.
+    pub async fn stored_days(&self, account_id: i64, since: DateTime<Utc>) -> Result<Vec<(String, String)>> {
+        let conn = self.conn().await?;
+        let mut rows = conn
+            .query(
+                "SELECT DISTINCT period, end_time FROM insights WHERE user_id = ?1 AND end_time >= ?2
+                    AND (period = 'day' OR metric_name = 'followers_count')",
+                libsql::params![account_id, ts(since)],
+            )
+            .await?;
+        let mut out = Vec::new();
+        while let Some(r) = rows.next().await? {
+            out.push((r.get(0)?, r.get(1)?));
+        }
+        Ok(out)
+    }
+
     /// In one read: the daily values of `metrics` whose day ends in
     /// `(since, until]`, and for each boundary the last follower count of
     /// the day before it (`[boundary - 1 day, boundary)`), if any.
