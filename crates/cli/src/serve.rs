@@ -33,6 +33,13 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     urlinsta_core::telemetry::init(&config.log_level);
     if std::env::var_os("OAUTH_REDIRECT_URI").is_none() && !config.production {
         config.oauth_redirect_uri = format!("http://localhost:{}/api/auth/callback", args.port).parse()?;
+        if let Some(ig) = config
+            .instagram
+            .as_mut()
+            .filter(|_| std::env::var_os("IG_OAUTH_REDIRECT_URI").is_none())
+        {
+            ig.redirect_uri = config.oauth_redirect_uri.clone();
+        }
     }
 
     // Without a Meta app the sandbox stands in for Facebook, in this process.
@@ -46,7 +53,13 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .context("starting the sandbox Graph API")?;
         let base: url::Url = sandbox.base_url().parse()?;
         config.graph_base_url = base.clone();
-        config.dialog_base_url = base;
+        config.dialog_base_url = base.clone();
+        // Instagram Login's three hosts are the same emulator under /ig/...
+        if let Some(ig) = config.instagram.as_mut() {
+            ig.dialog_base_url = base.join("ig/www")?;
+            ig.api_base_url = base.join("ig/api")?;
+            ig.graph_base_url = base.join("ig/graph")?;
+        }
         Some(sandbox)
     } else {
         None

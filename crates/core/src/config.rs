@@ -40,6 +40,18 @@ pub struct NotifyConfig {
     pub secret: Secret,
 }
 
+/// Instagram API with Instagram Login: the Instagram product's own app and
+/// Meta's three hosts for it (dialog, code exchange, graph).
+#[derive(Debug, Clone)]
+pub struct InstagramLogin {
+    pub app_id: String,
+    pub app_secret: AppSecret,
+    pub redirect_uri: Url,
+    pub dialog_base_url: Url,
+    pub api_base_url: Url,
+    pub graph_base_url: Url,
+}
+
 #[derive(Debug, Clone)]
 pub struct Config {
     /// `VERCEL_ENV=production`: secrets are required, cron routes are never open.
@@ -79,6 +91,8 @@ pub struct Config {
     pub backfill_calls_per_run: u32,
     /// Hourly counts older than this many days are rolled up to one a day.
     pub hourly_retention_days: u32,
+    /// `None`: the Instagram Login path is off (no IG_APP_ID), the page offers Facebook only.
+    pub instagram: Option<InstagramLogin>,
     /// What Meta must echo to verify the Instagram webhook subscription.
     pub webhook_verify_token: Option<Secret>,
 }
@@ -86,6 +100,8 @@ pub struct Config {
 pub const DEFAULT_GRAPH_VERSION: &str = "v26.0";
 pub const SANDBOX_APP_ID: &str = "sandbox-app";
 pub const SANDBOX_APP_SECRET: &str = "sandbox-secret";
+pub const SANDBOX_IG_APP_ID: &str = "sandbox-ig-app";
+pub const SANDBOX_IG_APP_SECRET: &str = "sandbox-ig-secret";
 pub const DEFAULT_METRICS: &str = "reach,views,accounts_engaged,total_interactions,likes,comments,shares,saves,replies,profile_links_taps,follows_and_unfollows";
 
 impl Config {
@@ -181,6 +197,8 @@ impl Config {
             _ => None,
         };
 
+        let instagram = instagram_login(vars, production, sandbox, &oauth_redirect_uri)?;
+
         Ok(Config {
             production,
             sandbox,
@@ -220,6 +238,7 @@ impl Config {
                 .map(|m| m.trim().to_string())
                 .filter(|m| !m.is_empty())
                 .collect(),
+            instagram,
             webhook_verify_token: get("META_WEBHOOK_VERIFY_TOKEN").map(Secret::new),
         })
     }
@@ -237,6 +256,46 @@ impl Config {
             format!("{}{sep}reason={reason}", self.frontend_error_url)
         }
     }
+}
+
+/// The Instagram Login path: on with IG_APP_ID (which then needs
+/// IG_APP_SECRET), on with the sandbox's Instagram app in sandbox mode, off
+/// otherwise. Its redirect URI defaults to OAUTH_REDIRECT_URI: one callback
+/// serves both logins.
+fn instagram_login(
+    vars: &HashMap<String, String>,
+    production: bool,
+    sandbox: bool,
+    oauth_redirect_uri: &Url,
+) -> Result<Option<InstagramLogin>, ConfigError> {
+    let get = |name: &str| vars.get(name).map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
+    let (app_id, app_secret) = match (get("IG_APP_ID"), get("IG_APP_SECRET")) {
+        (Some(id), Some(secret)) => (id, secret),
+        (Some(_), None) if production => return Err(ConfigError::Missing("IG_APP_SECRET")),
+        (Some(_), None) => {
+            return Err(ConfigError::Invalid {
+                name: "IG_APP_SECRET",
+                reason: "IG_APP_ID is set, so IG_APP_SECRET must be too".into(),
+            });
+        }
+        (None, Some(_)) => {
+            return Err(ConfigError::Invalid {
+                name: "IG_APP_ID",
+                reason: "IG_APP_SECRET is set without the Instagram app id it belongs to".into(),
+            });
+        }
+        (None, None) if sandbox && !production => (SANDBOX_IG_APP_ID.into(), SANDBOX_IG_APP_SECRET.into()),
+        (None, None) => return Ok(None),
+    };
+    let url = |name: &'static str, default: &str| parse_url(name, &get(name).unwrap_or_else(|| default.into()));
+    Ok(Some(InstagramLogin {
+        app_id,
+        app_secret: AppSecret::new(app_secret),
+        redirect_uri: url("IG_OAUTH_REDIRECT_URI", oauth_redirect_uri.as_str())?,
+        dialog_base_url: url("IG_DIALOG_BASE_URL", "https://www.instagram.com")?,
+        api_base_url: url("IG_API_BASE_URL", "https://api.instagram.com")?,
+        graph_base_url: url("IG_GRAPH_BASE_URL", "https://graph.instagram.com")?,
+    }))
 }
 
 /// DB_TIMEOUT_MS, default 10 s: a hosted statement answers in milliseconds
@@ -412,6 +471,54 @@ mod tests {
         assert_eq!(a.graph_version, "v26.0");
         assert_eq!(a.oauth_redirect_uri.as_str(), "http://localhost:3000/api/auth/callback");
         assert_eq!(a.error_redirect("no_pages"), "/?error=no_pages");
+        let ig = a.instagram.expect("the sandbox offers Instagram Login too");
+        assert_eq!(ig.app_id, SANDBOX_IG_APP_ID);
+        assert_eq!(ig.redirect_uri, a.oauth_redirect_uri);
+        assert_eq!(ig.graph_base_url.as_str(), "https://graph.instagram.com/");
+    }
+
+    #[test]
+    fn instagram_login_is_off_without_its_app_and_named_when_half_set() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("u.db");
+        let db = db.to_str().unwrap();
+        let with_meta_app = [("DATABASE_PATH", db), ("FB_APP_ID", "1"), ("FB_APP_SECRET", "s")];
+        assert!(Config::from_vars(&vars(&with_meta_app)).unwrap().instagram.is_none());
+
+        let mut half = with_meta_app.to_vec();
+        half.push(("IG_APP_ID", "9"));
+        let err = Config::from_vars(&vars(&half)).unwrap_err();
+        assert!(err.to_string().starts_with("IG_APP_SECRET"), "{err}");
+        let err = Config::from_vars(&vars(&[("DATABASE_PATH", db), ("IG_APP_SECRET", "x")])).unwrap_err();
+        assert!(err.to_string().starts_with("IG_APP_ID"), "{err}");
+
+        let production = [
+            ("VERCEL_ENV", "production"),
+            ("FB_APP_ID", "1"),
+            ("FB_APP_SECRET", "s"),
+            ("SESSION_SECRET", "x"),
+            (
+                "TOKEN_ENCRYPTION_KEY",
+                "k1:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",
+            ),
+            ("CRON_SECRET", "c"),
+            ("IG_APP_ID", "9"),
+        ];
+        let err = Config::from_vars(&vars(&production)).unwrap_err();
+        assert!(err.to_string().starts_with("IG_APP_SECRET is required"), "{err}");
+
+        let mut full = production.to_vec();
+        full.extend([
+            ("IG_APP_SECRET", "ig-secret-value"),
+            ("IG_OAUTH_REDIRECT_URI", "https://example.com/api/auth/callback"),
+            ("IG_GRAPH_BASE_URL", "http://127.0.0.1:9/ig/graph"),
+        ]);
+        let ig = Config::from_vars(&vars(&full)).unwrap().instagram.expect("on");
+        assert_eq!(ig.app_id, "9");
+        assert_eq!(ig.redirect_uri.as_str(), "https://example.com/api/auth/callback");
+        assert_eq!(ig.graph_base_url.path(), "/ig/graph");
+        assert_eq!(ig.api_base_url.as_str(), "https://api.instagram.com/");
+        assert!(!format!("{ig:?}").contains("ig-secret-value"));
     }
 
     #[test]

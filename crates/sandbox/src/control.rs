@@ -437,7 +437,12 @@ impl Control {
         self.world()
             .call_totals
             .iter()
-            .filter(|(endpoint, _)| !matches!(endpoint, Endpoint::Batch | Endpoint::Dialog))
+            .filter(|(endpoint, _)| {
+                !matches!(
+                    endpoint,
+                    Endpoint::Batch | Endpoint::Dialog | Endpoint::Instagram(crate::IgEndpoint::Dialog)
+                )
+            })
             .map(|(_, n)| n)
             .sum()
     }

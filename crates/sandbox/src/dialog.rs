@@ -281,7 +281,7 @@ button{{flex:1;border:0;border-radius:6px;padding:10px;font-size:16px;font-weigh
     )
 }
 
-fn escape(text: &str) -> String {
+pub(crate) fn escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         match c {

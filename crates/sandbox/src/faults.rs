@@ -45,6 +45,8 @@ pub enum Endpoint {
     MediaInsights,
     /// Anything the emulator does not serve.
     Other,
+    /// Instagram Login's hosts (`instagram.rs`).
+    Instagram(crate::IgEndpoint),
 }
 
 /// Something going wrong on Meta's side, armed with `Control::inject`.

@@ -224,6 +224,12 @@ pub(crate) fn insights(world: &mut World, req: &ApiRequest, id: &str) -> Result<
     {
         return Err(GraphError::no_permission());
     }
+    answer(world, req, ig)
+}
+
+/// The insights of `ig` once the caller may read them; Instagram Login's
+/// host (`instagram::graph`) answers through this too.
+pub(crate) fn answer(world: &World, req: &ApiRequest, ig: &IgAccount) -> Result<Reply, GraphError> {
     let query = Query::parse(world, req)?;
     let data = if query.metrics.iter().all(|m| m.kind == Kind::Demographic) {
         demographics(ig, &query)?

@@ -3,7 +3,9 @@
 //! `me/accounts`, Page and Instagram nodes, Instagram insights, media
 //! (posts, reels, stories) with their insights and the `story_insights`
 //! webhook, batch requests and permission revocation, with Meta's shapes and
-//! errors as of December 2026.
+//! errors as of December 2026; and Instagram Login (its dialog, code
+//! exchange, token renewal and `graph.instagram.com` reads) under `/ig/...`
+//! (`instagram/`).
 //!
 //! Tests start a [`Sandbox`], point the Graph and dialog base URLs at
 //! [`Sandbox::base_url`], and steer the world through [`Control`]: users and
@@ -44,6 +46,7 @@ mod errors;
 mod faults;
 mod graph;
 mod insights;
+mod instagram;
 mod media;
 mod media_api;
 mod media_control;
@@ -65,6 +68,7 @@ use tokio::task::JoinHandle;
 pub use control::{CallRecord, Control, ExchangePolicy, GrantedTokens, IgSpec, PageSpec, TokenKind, UserSpec};
 pub use faults::{Endpoint, Fault};
 pub use insights::{day_end, meta_day};
+pub use instagram::IgEndpoint;
 pub use media::{MediaKind, MediaSpec, MetricSetCount, ProductType, Via};
 pub use story_webhook::{DeliveryOptions, StoryDelivery, sign as sign_delivery};
 
@@ -77,6 +81,9 @@ pub struct SandboxConfig {
     pub latency: Duration,
     /// Calls with a user or page token must carry `appsecret_proof`.
     pub require_appsecret_proof: bool,
+    /// The Instagram product's own app id and secret (Instagram Login).
+    pub ig_app_id: String,
+    pub ig_app_secret: String,
 }
 
 impl Default for SandboxConfig {
@@ -86,6 +93,8 @@ impl Default for SandboxConfig {
             app_secret: "sandbox-secret".to_string(),
             latency: Duration::ZERO,
             require_appsecret_proof: true,
+            ig_app_id: "sandbox-ig-app".to_string(),
+            ig_app_secret: "sandbox-ig-secret".to_string(),
         }
     }
 }

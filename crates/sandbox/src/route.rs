@@ -38,11 +38,16 @@ pub(crate) enum Route {
     Children(String),
     /// A local stand-in for Instagram's profile picture CDN.
     Avatar(String),
+    /// One of Instagram Login's hosts, under `/ig/<host>`.
+    Instagram(crate::instagram::IgRoute),
     Unknown,
 }
 
 pub(crate) fn parse(path: &str) -> Target {
     let mut segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+    if let Some(target) = crate::instagram::parse(&segments) {
+        return target;
+    }
     let version = match segments.first() {
         Some(first) if looks_like_version(first) => Some(segments.remove(0).to_string()),
         _ => None,
@@ -67,7 +72,7 @@ pub(crate) fn parse(path: &str) -> Target {
     Target { version, route }
 }
 
-fn looks_like_version(segment: &str) -> bool {
+pub(crate) fn looks_like_version(segment: &str) -> bool {
     segment
         .strip_prefix('v')
         .and_then(|rest| rest.split_once('.'))
@@ -183,6 +188,7 @@ pub(crate) fn classify(world: &World, req: &ApiRequest, target: &Target) -> (End
         }
         Route::Permissions(..) if req.method == "DELETE" => (Endpoint::Revoke, None),
         Route::Permissions(..) => (Endpoint::Permissions, None),
+        Route::Instagram(route) => crate::instagram::classify(world, req, route),
     }
 }
 

@@ -342,6 +342,7 @@ fn handle(world: &mut World, req: &ApiRequest, target: &Target) -> Reply {
         Route::Dialog => return dialog::show(world, req, target),
         Route::DialogConfirm => return dialog::confirm(world, req),
         Route::Avatar(id) => return graph::avatar(world, id),
+        Route::Instagram(route) => return crate::instagram::handle(world, req, route),
         Route::AccessToken => oauth::access_token(world, req),
         Route::DebugToken => oauth::debug_token(world, req),
         Route::Permissions(node, scope) => oauth::permissions(world, req, node, scope.as_deref()),

@@ -17,6 +17,8 @@ use crate::errors::GraphError;
 use crate::faults::FaultQueue;
 
 pub(crate) const DEFAULT_USER_ID: &str = "100000000000001";
+/// The default user's Instagram account, also the one Instagram's dialog logs in as.
+pub(crate) const DEFAULT_IG_ID: &str = "17841400000000001";
 pub(crate) const APP_NAME: &str = "Sandbox App";
 /// About 60 days, the `expires_in` Meta gives long-lived user tokens.
 pub(crate) const LONG_LIVED_SECS: i64 = 5_183_944;
@@ -61,6 +63,8 @@ pub(crate) struct World {
     pub http_requests: u64,
     /// Calls per endpoint since the last reset; unlike `calls`, never trimmed.
     pub call_totals: HashMap<crate::faults::Endpoint, u64>,
+    /// Instagram Login's app, grants, codes and tokens.
+    pub ig_login: crate::instagram::IgLogin,
     pub media: crate::media::MediaWorld,
     next_user: u64,
 }
@@ -154,6 +158,7 @@ impl World {
             calls: Vec::new(),
             http_requests: 0,
             call_totals: HashMap::new(),
+            ig_login: crate::instagram::IgLogin::new(&config.ig_app_id, &config.ig_app_secret, DEFAULT_IG_ID),
             media: Default::default(),
             next_user: 1,
         };
@@ -163,7 +168,7 @@ impl World {
                 id: "200000000000001".to_string(),
                 name: "Sandbox Studio".to_string(),
                 instagram: Some(IgSpec {
-                    id: "17841400000000001".to_string(),
+                    id: DEFAULT_IG_ID.to_string(),
                     username: "sandbox.creator".to_string(),
                     name: "Sandbox Creator".to_string(),
                     followers_count: 12_345,
@@ -174,6 +179,7 @@ impl World {
             declined_scopes: Vec::new(),
         };
         world.add_user(default_user);
+        crate::instagram::seed(&mut world);
         world
     }
 

@@ -5,6 +5,7 @@ mod faults;
 mod graph;
 mod helpers;
 mod insights;
+mod instagram;
 mod login;
 mod media;
 mod tokens;
