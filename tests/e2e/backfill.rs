@@ -18,6 +18,7 @@ async fn app_with(sqld: bool, vars: &[(&'static str, &str)]) -> TestApp {
         vars: fixed_keys(),
         ..Options::default()
     };
+    options.vars.push(("BACKFILL_DAYS", "90".into()));
     options.vars.extend(vars.iter().map(|(k, v)| (*k, v.to_string())));
     let server = if sqld { Some(Sqld::start().await) } else { None };
     options.remote_db = server.as_ref().map(|s| s.url.clone());

@@ -56,6 +56,18 @@ pub(crate) async fn wait_for_charts(browser: &Browser) {
         .await;
 }
 
+/// Switches the charts to 90 days and waits for them.
+pub(crate) async fn show_90_days(browser: &Browser) {
+    browser.click("label[for=range-90]").await;
+    browser
+        .wait_for(
+            "document.getElementById('csv-download').textContent.includes('90 days')",
+            "the 90-day range",
+        )
+        .await;
+    wait_for_charts(browser).await;
+}
+
 /// The number of data points each chart draws, by metric.
 async fn points(browser: &Browser) -> Value {
     browser
@@ -416,14 +428,7 @@ async fn ninety_days_of_history_read_by_mouse_and_keyboard() {
         let n = month[metric].as_u64().unwrap_or(0);
         assert!((29..=31).contains(&n), "{metric}: {n} points in 30 days");
     }
-    browser.click("label[for=range-90]").await;
-    browser
-        .wait_for(
-            "document.getElementById('csv-download').textContent.includes('90 days')",
-            "the 90-day range",
-        )
-        .await;
-    wait_for_charts(&browser).await;
+    show_90_days(&browser).await;
     let quarter = points(&browser).await;
     for metric in CHARTS {
         let n = quarter[metric].as_u64().unwrap_or(0);

@@ -7,7 +7,9 @@ use serde_json::{Value, json};
 use urlinsta_core::jobs::Job;
 
 use crate::harness::*;
-use crate::page::{DESKTOP, connect, run_job, screenshots, store_history, wait_for_charts, wait_for_view};
+use crate::page::{
+    DESKTOP, connect, run_job, screenshots, show_90_days, store_history, wait_for_charts, wait_for_view,
+};
 use crate::webdriver::Browser;
 
 const IG: &str = "17841400000000001";
@@ -137,20 +139,17 @@ async fn trend_tiles_the_previous_period_and_the_unfinished_day() {
 
 #[tokio::test]
 async fn connect_one_run_and_the_page_charts_90_days() {
-    let t = spawn_app().await;
+    let t = spawn_app_with(Options {
+        vars: vec![("BACKFILL_DAYS", "90".into())],
+        ..Options::default()
+    })
+    .await;
     let browser = Browser::start(DESKTOP.0, DESKTOP.1).await;
     connect(&browser, &t).await;
     run_job(&t, Job::CollectInsights).await;
     browser.goto(&t.url).await;
     wait_for_view(&browser, "dashboard").await;
-    browser.click("label[for=range-90]").await;
-    browser
-        .wait_for(
-            "document.getElementById('csv-download').textContent.includes('90 days')",
-            "the 90-day range",
-        )
-        .await;
-    wait_for_charts(&browser).await;
+    show_90_days(&browser).await;
     let drawn = browser
         .execute(
             "const n = (m) => document.querySelectorAll(`#chart-${m} svg circle.point`).length;

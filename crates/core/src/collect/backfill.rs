@@ -29,9 +29,10 @@ pub const FOLLOWER_CHANGE_DAYS: u64 = 30;
 /// Collection that stopped longer than this leaves days the hourly run no longer reaches.
 const GAP: Duration = Duration::days(DAYS_FETCHED as i64 - 1);
 
-/// Whether an account's history is to be backfilled: never found whole yet.
-pub fn due(account: &Candidate) -> bool {
-    account.backfilled_at.is_none()
+/// Whether an account's history is to be backfilled: never found whole yet
+/// (and backfills are on: `BACKFILL_DAYS` above 0).
+pub fn due(app: &App, account: &Candidate) -> bool {
+    app.config.backfill_days > 0 && account.backfilled_at.is_none()
 }
 
 /// Whether this hourly collection reopens the backfill: the last one is so

@@ -201,7 +201,7 @@ async fn run_slice(app: &App, ctx: &JobContext, kind: CollectKind) -> Result<Col
         if !ctx.shard.includes(&c.instagram_user_id) {
             continue;
         }
-        if kind == CollectKind::Insights && not_callable(&c, now_t).is_none() && backfill::due(&c) {
+        if kind == CollectKind::Insights && not_callable(&c, now_t).is_none() && backfill::due(app, &c) {
             backfills.push(c.clone());
         }
         if c.last_collected_at
@@ -389,7 +389,7 @@ pub async fn refresh(app: &App, instagram_user_id: &str) -> Result<Option<Outcom
     let run = Run::new(app, run_id, Instant::now() + REFRESH_TIME);
     let outcome = collect_account(app, &run, &account, CollectKind::Insights, Some(0)).await;
     // A new account's past comes with its first refresh.
-    if let (Outcome::Collected { rows }, true) = (&outcome, backfill::due(&account)) {
+    if let (Outcome::Collected { rows }, true) = (&outcome, backfill::due(app, &account)) {
         let rows = *rows;
         return Ok(Some(match backfill_one(app, &run, &account).await {
             Outcome::Collected { rows: more } => Outcome::Collected { rows: rows + more },
