@@ -910,10 +910,12 @@
     confirm.disabled = true;
     confirm.textContent = 'Disconnecting…';
     try {
-      await api('/api/auth/disconnect', { method: 'POST', body: { instagram_user_id: state.status.instagram_user_id } });
+      const result = await api('/api/auth/disconnect', { method: 'POST', body: { instagram_user_id: state.status.instagram_user_id } });
       dialog.close();
       window.localStorage.removeItem(ACCOUNT_KEY);
-      showNotice('info', `${username} is disconnected.`, 'Its tokens and collected insights were deleted, and Facebook was asked to remove urlinsta\'s access.');
+      showNotice('info', `${username} is disconnected.`, result && result.revoked
+        ? 'Its tokens and collected insights were deleted, and Facebook was asked to remove urlinsta\'s access.'
+        : 'Its tokens and collected insights were deleted. Your other connected accounts keep working.');
       await loadStatus();
     } catch (e) {
       $('dialog-error').textContent = `Could not disconnect: ${e.message} Nothing was deleted; please try again.`;
@@ -921,6 +923,24 @@
     } finally {
       confirm.disabled = false;
       confirm.textContent = 'Disconnect';
+    }
+  }
+
+  // ---------------------------------------------------------------- sign out
+
+  /** Ends this browser's session; the accounts stay connected and collected. */
+  async function signOut() {
+    const button = $('sign-out');
+    button.disabled = true;
+    try {
+      await api('/api/auth/logout', { method: 'POST' });
+      window.localStorage.removeItem(ACCOUNT_KEY);
+      showNotice('info', 'You are signed out.', 'Your accounts stay connected and collected. Connect again to see them here.');
+      await loadStatus();
+    } catch (e) {
+      showNotice('error', 'Could not sign out.', `${e.message} Please try again.`);
+    } finally {
+      button.disabled = false;
     }
   }
 
@@ -937,6 +957,7 @@
     $('failed-retry').addEventListener('click', loadStatus);
     $('refresh').addEventListener('click', refreshNow);
     $('disconnect').addEventListener('click', openDisconnect);
+    $('sign-out').addEventListener('click', signOut);
     $('dialog-cancel').addEventListener('click', () => $('disconnect-dialog').close());
     $('dialog-confirm').addEventListener('click', confirmDisconnect);
     $('account-switcher').addEventListener('change', (e) => {

@@ -490,14 +490,13 @@ async fn insights_are_only_for_their_own_session_or_the_admin() {
         assert_eq!(anonymous.status(), 401, "{path} without a session");
     }
     let r = t
-        .browser
-        .post(t.api(&format!("/api/insights/{other}/refresh")))
+        .post(&t.browser, &format!("/api/insights/{other}/refresh"))
         .send()
         .await
         .unwrap();
     assert_eq!(r.status(), 403);
-    let r = other_browser
-        .post(t.api(&format!("/api/insights/{other}/refresh")))
+    let r = t
+        .post(&other_browser, &format!("/api/insights/{other}/refresh"))
         .send()
         .await
         .unwrap();

@@ -219,6 +219,10 @@ async fn an_unreachable_hosted_database_fails_every_job_with_503_and_the_app_rec
     assert_eq!(status, 503, "{body}");
     let health: Value = serde_json::from_str(&body).expect("json");
     assert_eq!(health["status"], "error");
+    assert_eq!(health["error"], "database_unreachable");
+    // No store internals: not the cause, not where the database is.
+    assert_eq!(health["message"], "the database cannot be reached", "{body}");
+    assert!(!body.contains(link.url.trim_start_matches("http://")), "{body}");
     assert_discreet(&body, "health/db");
     for job in Job::ALL {
         let (status, body) = get(&t, &job.cron_path(), Some(CRON_SECRET)).await;

@@ -527,8 +527,7 @@ async fn every_fault_at_the_revoke_call_still_disconnects() {
         assert_eq!(location(&t.connect().await), "/?connected=true");
         t.control.inject(Endpoint::Revoke, case.fault.clone(), None);
         let r = t
-            .browser
-            .post(t.api("/api/auth/disconnect"))
+            .post(&t.browser, "/api/auth/disconnect")
             .json(&serde_json::json!({ "instagram_user_id": IG }))
             .send()
             .await
@@ -562,12 +561,11 @@ on_both_databases! {
         // The collection's Graph call is held while the account is disconnected.
         t.control.inject(Endpoint::Batch, Fault::Delay(Duration::from_millis(500)), Some(1));
         let before = t.control.http_requests();
-        let refresh = t.browser.post(t.api(&format!("/api/insights/{IG}/refresh"))).send();
+        let refresh = t.post(&t.browser, &format!("/api/insights/{IG}/refresh")).send();
         let disconnect = async {
             sandbox_reached(&t, before, 1).await;
             let r = t
-                .browser
-                .post(t.api("/api/auth/disconnect"))
+                .post(&t.browser, "/api/auth/disconnect")
                 .json(&serde_json::json!({ "instagram_user_id": IG }))
                 .send()
                 .await

@@ -9,7 +9,7 @@ use reqwest::redirect::Policy;
 use serde_json::Value;
 use tempfile::TempDir;
 use url::Url;
-use urlinsta_core::http::server::{ServerHandle, spawn};
+use urlinsta_core::http::server::{Limits, ServerHandle, spawn_with};
 use urlinsta_core::jobs::{self, Job, JobContext, Shard};
 use urlinsta_core::store::{Account, AccountTokens};
 use urlinsta_core::{App, Config};
@@ -41,6 +41,8 @@ pub struct Options {
     pub remote_db: Option<String>,
     /// Serve static files from here instead of the repository's `public/`.
     pub public_dir: Option<std::path::PathBuf>,
+    /// The server's limits, when a test needs them shorter than `urlinsta serve`'s.
+    pub limits: Option<Limits>,
 }
 
 pub async fn spawn_app() -> TestApp {
@@ -84,7 +86,7 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
     let public = options
         .public_dir
         .unwrap_or_else(|| std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("public"));
-    let server = spawn(listener, app.clone(), public).expect("server");
+    let server = spawn_with(listener, app.clone(), public, options.limits.unwrap_or_default()).expect("server");
     TestApp {
         url,
         app,
@@ -238,6 +240,11 @@ impl TestApp {
         format!("{}{}", self.url, path)
     }
 
+    /// A POST as the page sends it: from the app's own origin.
+    pub fn post(&self, client: &reqwest::Client, path: &str) -> reqwest::RequestBuilder {
+        client.post(self.api(path)).header("origin", &self.url)
+    }
+
     /// The whole login as a browser does it, ending at the callback's redirect.
     /// `decision` is "allow" or "cancel".
     pub async fn login_with(&self, browser: &reqwest::Client, decision: &str) -> reqwest::Response {
@@ -249,8 +256,13 @@ impl TestApp {
     /// `error`, and `state`) that the browser would open next.
     pub async fn authorize(&self, browser: &reqwest::Client, decision: &str) -> String {
         let login = browser.get(self.api("/api/auth/login")).send().await.expect("login");
+        self.decide(browser, &login, decision).await
+    }
+
+    /// The dialog that `login` redirected to, answered with `decision`: the callback URL.
+    pub async fn decide(&self, browser: &reqwest::Client, login: &reqwest::Response, decision: &str) -> String {
         assert_eq!(login.status(), 302, "login redirects to the dialog");
-        let dialog = Url::parse(location(&login)).expect("dialog url");
+        let dialog = Url::parse(location(login)).expect("dialog url");
         let page = browser.get(dialog.clone()).send().await.expect("dialog");
         assert_eq!(page.status(), 200, "dialog page");
         let mut form: Vec<(String, String)> = dialog.query_pairs().into_owned().collect();
@@ -287,6 +299,11 @@ impl TestApp {
         let mut bytes = std::fs::read(self.db_path()).unwrap_or_default();
         bytes.extend(std::fs::read(self.dir.path().join("urlinsta.db-wal")).unwrap_or_default());
         bytes
+    }
+
+    /// Connections the app's server has open now.
+    pub fn open_connections(&self) -> usize {
+        self.server.as_ref().map_or(0, ServerHandle::open_connections)
     }
 
     /// Requests the app's server has answered so far.
@@ -431,6 +448,7 @@ pub async fn assert_no_orphans(t: &TestApp) {
         "media_insights",
         "story_final_insights",
         "media_rejected_metrics",
+        "session_accounts",
     ] {
         let mut rows = conn
             .query(

@@ -48,8 +48,7 @@ async fn connect_end_to_end_on_sqld() {
     t.connect().await;
     assert_eq!(t.app.store.users_count().await.unwrap(), 1);
     let r = t
-        .browser
-        .post(t.api("/api/auth/disconnect"))
+        .post(&t.browser, "/api/auth/disconnect")
         .json(&serde_json::json!({"instagram_user_id": "17841400000000001"}))
         .send()
         .await

@@ -273,12 +273,18 @@ async fn disconnect_bodies_are_checked_with_clear_errors() {
         .expect("answer");
         assert_json_error(r, 404, id).await;
     }
-    // A form body is read like JSON.
-    let r = admin("instagram_user_id=nobody".into(), "application/x-www-form-urlencoded")
-        .send()
-        .await
-        .expect("answer");
-    assert_json_error(r, 404, "form").await;
+    // A form body, which any site can make a browser send, is refused.
+    for content_type in [
+        "application/x-www-form-urlencoded",
+        "multipart/form-data; boundary=x",
+        "text/plain",
+    ] {
+        let r = admin("instagram_user_id=17841400000000001".into(), content_type)
+            .send()
+            .await
+            .expect("answer");
+        assert_json_error(r, 415, content_type).await;
+    }
     assert_eq!(row_count(&t, "users").await, 1);
 }
 

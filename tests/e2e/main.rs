@@ -47,11 +47,13 @@ macro_rules! on_both_databases {
     )*};
 }
 
+mod attacks;
 mod backfill;
 mod collect;
 mod database;
 mod deletion;
 mod deploy;
+mod extremes;
 mod faults;
 mod fuzz;
 mod harness;
@@ -65,6 +67,8 @@ mod page;
 mod receiver;
 mod rekey;
 mod security;
+mod sessions;
+mod slow_clients;
 mod storage;
 mod tokens;
 mod trends_page;

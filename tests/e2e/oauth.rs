@@ -253,8 +253,8 @@ async fn status_and_disconnect_need_a_session_and_the_right_account() {
     let other = browser();
     t.login_with(&other, "allow").await;
 
-    let r = other
-        .post(t.api("/api/auth/disconnect"))
+    let r = t
+        .post(&other, "/api/auth/disconnect")
         .json(&serde_json::json!({"instagram_user_id": "17841400000000001"}))
         .send()
         .await
@@ -273,8 +273,7 @@ async fn status_and_disconnect_need_a_session_and_the_right_account() {
 
     // The owner disconnects: account and tokens gone, permission revoked at Meta.
     let r = t
-        .browser
-        .post(t.api("/api/auth/disconnect"))
+        .post(&t.browser, "/api/auth/disconnect")
         .json(&serde_json::json!({"instagram_user_id": "17841400000000001"}))
         .send()
         .await

@@ -752,3 +752,24 @@ async fn the_page_says_so_when_the_api_is_slow_or_cannot_be_reached() {
     browser.quit().await;
     t.stop().await;
 }
+
+#[tokio::test]
+async fn sign_out_ends_the_session_and_leaves_the_accounts_connected() {
+    let t = spawn_app().await;
+    let browser = Browser::start(PHONE.0, PHONE.1).await;
+    connect(&browser, &t).await;
+    browser.screenshot("sign-out-375", PHONE.0).await;
+    browser.click("#sign-out").await;
+    wait_for_view(&browser, "connect").await;
+    assert!(browser.text("#notice").await.contains("signed out"));
+    assert_eq!(row_count(&t, "sessions").await, 0, "the session is gone on the server");
+    assert!(
+        t.app.store.account(SANDBOX_IG).await.unwrap().is_some(),
+        "the account stays connected"
+    );
+    // A reload stays signed out.
+    browser.goto(&t.url).await;
+    wait_for_view(&browser, "connect").await;
+    browser.quit().await;
+    t.stop().await;
+}

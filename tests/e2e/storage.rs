@@ -139,6 +139,22 @@ pub async fn fill_account(store: &Store, account_id: i64) {
         })
         .await
         .unwrap();
+    // A browser session that may see it.
+    let ig = store
+        .account_by_id(account_id)
+        .await
+        .unwrap()
+        .expect("the account")
+        .instagram_user_id;
+    store
+        .open_session(
+            &urlinsta_core::secret::SessionId::random(),
+            None,
+            &[ig],
+            chrono::Utc::now() + chrono::Duration::days(1),
+        )
+        .await
+        .unwrap();
     let change = StatusChange {
         status: TokenStatus::ReauthRequired,
         code: Some(190),

@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::Args;
+use urlinsta_core::http::server::Limits;
 use urlinsta_core::jobs::Shard;
 use urlinsta_core::jobs::schedule::{self, CronExpr};
 use urlinsta_core::{App, Config};
@@ -26,12 +27,15 @@ pub struct ServeArgs {
     /// Serve only; run no scheduled jobs.
     #[arg(long)]
     no_scheduler: bool,
+    /// Open client connections at most; more wait until one closes.
+    #[arg(long, env = "MAX_CONNECTIONS", default_value_t = Limits::default().max_connections)]
+    max_connections: usize,
 }
 
 pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let mut config = Config::from_env()?;
     urlinsta_core::telemetry::init(&config.log_level);
-    if std::env::var_os("OAUTH_REDIRECT_URI").is_none() && !config.production {
+    if std::env::var_os("OAUTH_REDIRECT_URI").is_none() && !config.strict {
         config.oauth_redirect_uri = format!("http://localhost:{}/api/auth/callback", args.port).parse()?;
         if let Some(ig) = config
             .instagram
@@ -75,12 +79,16 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     } else {
         PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../public")
     };
-    let server = urlinsta_core::http::server::spawn(listener, app.clone(), public)?;
+    let limits = Limits {
+        max_connections: args.max_connections,
+        ..Limits::default()
+    };
+    let server = urlinsta_core::http::server::spawn_with(listener, app.clone(), public, limits)?;
 
     println!("urlinsta is serving http://localhost:{}", args.port);
     if let Some(url) = sandbox_note {
         println!(
-            "SANDBOX MODE: FB_APP_ID is not set, so Facebook's login dialog and the Graph API are emulated at {url}.\n\
+            "SANDBOX MODE (local development only): FB_APP_ID is not set, so Facebook's login dialog and the Graph API are emulated at {url}.\n\
              Open http://localhost:{} and click Connect; nothing leaves this machine.",
             args.port
         );

@@ -12,7 +12,7 @@ use crate::secret::{AppSecret, Secret};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    #[error("{0} is required in production (VERCEL_ENV=production) but is not set")]
+    #[error("{0} is required on Vercel and with URLINSTA_ENV=production, but is not set")]
     Missing(&'static str),
     #[error("{name} is not valid: {reason}")]
     Invalid { name: &'static str, reason: String },
@@ -54,9 +54,10 @@ pub struct InstagramLogin {
 
 #[derive(Debug, Clone)]
 pub struct Config {
-    /// `VERCEL_ENV=production`: secrets are required, cron routes are never open.
-    pub production: bool,
-    /// No `FB_APP_ID`: the Graph API is the sandbox emulator.
+    /// Reachable by others (see [`is_strict`]): every secret is required,
+    /// the sandbox never runs, cron routes are never open.
+    pub strict: bool,
+    /// Local development without `FB_APP_ID`: the Graph API is the sandbox emulator.
     pub sandbox: bool,
     pub app_id: String,
     pub app_secret: AppSecret,
@@ -122,16 +123,17 @@ impl Config {
     /// Builds the configuration from a map of variables (tests pass their own).
     pub fn from_vars(vars: &HashMap<String, String>) -> Result<Self, ConfigError> {
         let get = |name: &str| vars.get(name).map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
-        let production = get("VERCEL_ENV").as_deref() == Some("production");
+        let strict = is_strict(vars);
         let require = |name: &'static str| -> Result<Option<String>, ConfigError> {
             match get(name) {
-                None if production => Err(ConfigError::Missing(name)),
+                None if strict => Err(ConfigError::Missing(name)),
                 v => Ok(v),
             }
         };
 
         let app_id = require("FB_APP_ID")?;
         let app_secret = require("FB_APP_SECRET")?;
+        // Strict mode required FB_APP_ID above: the sandbox is for local development only.
         let sandbox = app_id.is_none();
         if app_id.is_some() && app_secret.is_none() {
             return Err(ConfigError::Invalid {
@@ -197,10 +199,10 @@ impl Config {
             _ => None,
         };
 
-        let instagram = instagram_login(vars, production, sandbox, &oauth_redirect_uri)?;
+        let instagram = instagram_login(vars, strict, sandbox, &oauth_redirect_uri)?;
 
         Ok(Config {
-            production,
+            strict,
             sandbox,
             app_id: app_id.unwrap_or_else(|| SANDBOX_APP_ID.into()),
             app_secret: AppSecret::new(app_secret.unwrap_or_else(|| SANDBOX_APP_SECRET.into())),
@@ -258,20 +260,34 @@ impl Config {
     }
 }
 
+/// Strict wherever urlinsta may be reachable by others: on Vercel (`VERCEL`
+/// is set in every Vercel environment: production, preview and development,
+/// and any `VERCEL_ENV` counts too), or self-hosted with
+/// `URLINSTA_ENV=production`. A preview deployment is on the internet like
+/// production, so it gets no known secret and no open route either.
+fn is_strict(vars: &HashMap<String, String>) -> bool {
+    let set = |name: &str| vars.get(name).is_some_and(|v| !v.trim().is_empty());
+    set("VERCEL")
+        || set("VERCEL_ENV")
+        || vars
+            .get("URLINSTA_ENV")
+            .is_some_and(|v| v.trim().eq_ignore_ascii_case("production"))
+}
+
 /// The Instagram Login path: on with IG_APP_ID (which then needs
 /// IG_APP_SECRET), on with the sandbox's Instagram app in sandbox mode, off
 /// otherwise. Its redirect URI defaults to OAUTH_REDIRECT_URI: one callback
 /// serves both logins.
 fn instagram_login(
     vars: &HashMap<String, String>,
-    production: bool,
+    strict: bool,
     sandbox: bool,
     oauth_redirect_uri: &Url,
 ) -> Result<Option<InstagramLogin>, ConfigError> {
     let get = |name: &str| vars.get(name).map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
     let (app_id, app_secret) = match (get("IG_APP_ID"), get("IG_APP_SECRET")) {
         (Some(id), Some(secret)) => (id, secret),
-        (Some(_), None) if production => return Err(ConfigError::Missing("IG_APP_SECRET")),
+        (Some(_), None) if strict => return Err(ConfigError::Missing("IG_APP_SECRET")),
         (Some(_), None) => {
             return Err(ConfigError::Invalid {
                 name: "IG_APP_SECRET",
@@ -284,7 +300,7 @@ fn instagram_login(
                 reason: "IG_APP_SECRET is set without the Instagram app id it belongs to".into(),
             });
         }
-        (None, None) if sandbox && !production => (SANDBOX_IG_APP_ID.into(), SANDBOX_IG_APP_SECRET.into()),
+        (None, None) if sandbox && !strict => (SANDBOX_IG_APP_ID.into(), SANDBOX_IG_APP_SECRET.into()),
         (None, None) => return Ok(None),
     };
     let url = |name: &'static str, default: &str| parse_url(name, &get(name).unwrap_or_else(|| default.into()));
@@ -442,7 +458,7 @@ mod tests {
         let err = Config::from_vars(&vars(&[("VERCEL_ENV", "production"), ("FB_APP_ID", "1")])).unwrap_err();
         assert_eq!(
             err.to_string(),
-            "FB_APP_SECRET is required in production (VERCEL_ENV=production) but is not set"
+            "FB_APP_SECRET is required on Vercel and with URLINSTA_ENV=production, but is not set"
         );
         let err = Config::from_vars(&vars(&[
             ("VERCEL_ENV", "production"),
@@ -456,6 +472,61 @@ mod tests {
         ]))
         .unwrap_err();
         assert!(err.to_string().starts_with("CRON_SECRET"), "{err}");
+    }
+
+    /// Every secret, as a strict deployment must have them.
+    const ALL_SECRETS: [(&str, &str); 5] = [
+        ("FB_APP_ID", "1"),
+        ("FB_APP_SECRET", "s"),
+        ("SESSION_SECRET", "x"),
+        (
+            "TOKEN_ENCRYPTION_KEY",
+            "k1:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",
+        ),
+        ("CRON_SECRET", "c"),
+    ];
+
+    #[test]
+    fn every_reachable_environment_is_strict_and_names_each_missing_secret() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("u.db");
+        let environments: [&[(&str, &str)]; 6] = [
+            &[("VERCEL", "1"), ("VERCEL_ENV", "preview")],
+            &[("VERCEL", "1"), ("VERCEL_ENV", "development")],
+            &[("VERCEL", "1")],
+            &[("VERCEL_ENV", "preview")],
+            &[("VERCEL_ENV", "production")],
+            &[("URLINSTA_ENV", "production")],
+        ];
+        for env in environments {
+            for (missing, _) in ALL_SECRETS {
+                let mut v = vars(env);
+                v.insert("DATABASE_PATH".into(), db.to_str().unwrap().into());
+                for (k, val) in ALL_SECRETS.iter().filter(|(k, _)| *k != missing) {
+                    v.insert(k.to_string(), val.to_string());
+                }
+                let err = Config::from_vars(&v).expect_err(&format!("{env:?} without {missing}"));
+                assert!(err.to_string().starts_with(missing), "{env:?}: {err}");
+            }
+            let mut v = vars(env);
+            v.extend(vars(&ALL_SECRETS));
+            let config = Config::from_vars(&v).expect("every secret given");
+            assert!(config.strict && !config.sandbox, "{env:?}");
+        }
+        // Nothing was generated: strict mode never falls back to local keys.
+        assert!(!dir.path().join("u.keys").exists());
+    }
+
+    #[test]
+    fn local_development_alone_runs_the_sandbox() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("u.db");
+        for env in [&[][..], &[("URLINSTA_ENV", "development")][..]] {
+            let mut v = vars(env);
+            v.insert("DATABASE_PATH".into(), db.to_str().unwrap().into());
+            let config = Config::from_vars(&v).expect("local config");
+            assert!(!config.strict && config.sandbox, "{env:?}");
+        }
     }
 
     #[test]

@@ -76,8 +76,8 @@ pub fn parse_signed_request(
     }
     let payload: Payload = serde_json::from_slice(&json).map_err(|_| SignedRequestError::BadPayload)?;
     if !payload.algorithm.eq_ignore_ascii_case("HMAC-SHA256") {
-        let mut shown = payload.algorithm;
-        shown.truncate(32);
+        // Cut on a character boundary: the name is the sender's, any UTF-8.
+        let shown = payload.algorithm.chars().take(32).collect();
         return Err(SignedRequestError::Algorithm(shown));
     }
     let issued_at = DateTime::from_timestamp(payload.issued_at, 0).ok_or(SignedRequestError::BadPayload)?;

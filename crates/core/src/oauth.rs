@@ -117,7 +117,9 @@ pub async fn connect(app: &App, code: &AuthorizationCode) -> Result<Connection, 
     // One debug_token tells who the user is, what was granted and when access ends.
     let debug = inspect(app, &user_token, deadline).await?;
     let user_token_expires_at = match expires_in {
-        Some(secs) if secs > 0 => Some(sql::ts(Utc::now() + ChronoDuration::seconds(secs))),
+        Some(secs) if secs > 0 => ChronoDuration::try_seconds(secs)
+            .and_then(|d| Utc::now().checked_add_signed(d))
+            .map(sql::ts),
         _ => debug.expires().map(sql::ts),
     };
     let data_access_expires_at = debug.data_access_expires().map(sql::ts);

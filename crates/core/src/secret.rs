@@ -57,6 +57,18 @@ secret_type!(
     CsrfState
 );
 
+secret_type!(
+    /// A browser's session id, as its cookie carries it.
+    SessionId
+);
+
+impl SessionId {
+    /// 32 random bytes (256 bits), URL-safe.
+    pub fn random() -> Self {
+        Self(crate::crypto::random_token(32))
+    }
+}
+
 impl CsrfState {
     /// 32 random bytes, URL-safe.
     pub fn random() -> Self {

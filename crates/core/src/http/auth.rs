@@ -1,4 +1,4 @@
-//! The plan's auth routes: login, callback, status, disconnect.
+//! The plan's auth routes: login, callback, status, disconnect; and logout.
 
 use serde::Deserialize;
 use serde_json::json;
@@ -38,21 +38,20 @@ pub async fn callback(app: &App, req: &ApiRequest) -> Result<ApiResponse, ApiErr
     let clear_state = session::clear_state_cookie(req);
     match result {
         Ok(connection) => {
-            // Keep the accounts this browser connected before, add the new ones.
-            let mut accounts = session::read_session(app, req).map(|s| s.accounts).unwrap_or_default();
-            for a in &connection.accounts {
-                if !accounts.contains(&a.instagram_user_id) {
-                    accounts.push(a.instagram_user_id.clone());
+            let ids: Vec<String> = connection
+                .accounts
+                .iter()
+                .map(|a| a.instagram_user_id.clone())
+                .collect();
+            match session::grant(app, req, &ids).await {
+                Ok(cookie) => Ok(ApiResponse::redirect(&app.config.frontend_success_url)
+                    .with_cookie(&clear_state)
+                    .with_cookie(&cookie)),
+                Err(e) => {
+                    tracing::error!(error = %e, "connected, but the session could not be stored");
+                    Ok(ApiResponse::redirect(&app.config.error_redirect("server_error")).with_cookie(&clear_state))
                 }
             }
-            Ok(ApiResponse::redirect(&app.config.frontend_success_url)
-                .with_cookie(&clear_state)
-                .with_cookie(&session::session_cookie(
-                    app,
-                    req,
-                    accounts,
-                    connection.facebook_user_id,
-                )))
         }
         Err(e) => {
             match &e {
@@ -76,7 +75,7 @@ pub async fn callback(app: &App, req: &ApiRequest) -> Result<ApiResponse, ApiErr
 /// admin key, the account named by `instagram_user_id`, else every account.
 pub async fn status(app: &App, req: &ApiRequest) -> Result<ApiResponse, ApiError> {
     let wanted = req.query("instagram_user_id");
-    let principal = Principal::of(app, req)?;
+    let principal = Principal::of(app, req).await?;
     let accounts = match &principal {
         Principal::User(session) => {
             let mut accounts = Vec::new();
@@ -102,14 +101,17 @@ pub async fn status(app: &App, req: &ApiRequest) -> Result<ApiResponse, ApiError
         let response = ApiResponse::ok(&json!({ "connected": false, "accounts": [] }));
         // A session whose accounts are all gone is over.
         return Ok(match principal {
-            Principal::User(_) => response.with_cookie(&session::clear_session_cookie(req)),
+            Principal::User(_) => {
+                session::end(app, req).await?;
+                response.with_cookie(&session::clear_session_cookie(req))
+            }
             _ => response,
         });
     }
     let current = wanted
         .and_then(|w| accounts.iter().find(|a| a.instagram_user_id == w))
         .unwrap_or(&accounts[0]);
-    Ok(ApiResponse::ok(&json!({
+    let response = ApiResponse::ok(&json!({
         "connected": true,
         "username": current.username,
         "user_id": current.facebook_user_id,
@@ -120,7 +122,12 @@ pub async fn status(app: &App, req: &ApiRequest) -> Result<ApiResponse, ApiError
         "token_status": current.token.status,
         "reconnect_by": current.token.reconnect_by,
         "accounts": accounts,
-    })))
+    }));
+    // The page asks on every visit: the browser keeps the cookie as long as the session lives.
+    Ok(match &principal {
+        Principal::User(s) => response.with_cookie(&session::session_cookie(req, &s.id)),
+        _ => response,
+    })
 }
 
 #[derive(Deserialize)]
@@ -129,14 +136,17 @@ struct DisconnectBody {
 }
 
 /// `POST /api/auth/disconnect {instagram_user_id}`: deletes the account and
-/// its data, and asks Meta to revoke the app's permissions (best effort).
+/// its data, which ends every session's access to it. Meta's grant is
+/// revoked only when no other account of the same Facebook user stays
+/// connected: the grant is the user's, not the account's.
 pub async fn disconnect(app: &App, req: &ApiRequest) -> Result<ApiResponse, ApiError> {
-    let principal = Principal::of(app, req)?;
+    let principal = Principal::of(app, req).await?;
     if matches!(principal, Principal::Anonymous) {
         return Err(ApiError::Unauthorized(
             "connect an account first, or send the admin key".into(),
         ));
     }
+    req.require_json()?;
     let body: DisconnectBody = req.json()?;
     let id = body.instagram_user_id.trim();
     if id.is_empty() || id.chars().count() > 64 {
@@ -151,24 +161,48 @@ pub async fn disconnect(app: &App, req: &ApiRequest) -> Result<ApiResponse, ApiE
     let tokens = app.store.tokens(account.id).await.ok().flatten();
     app.store.delete_account(id).await?;
     tracing::info!(instagram_user_id = %id, "account disconnected and its data deleted");
-    let mut revoked = false;
-    if let Some(t) = tokens {
-        match oauth::revoke(app, &t.user_token).await {
-            Ok(()) => revoked = true,
-            Err(e) => {
-                tracing::warn!(error = %e, "permission revoke failed (account already deleted here)")
-            }
-        }
-    }
+    let revoked = match tokens {
+        Some(t) => revoke_if_last(app, account.facebook_user_id.as_deref(), &t.user_token).await?,
+        None => false,
+    };
     let mut response = ApiResponse::ok(&json!({ "success": true, "revoked": revoked }));
-    if let Principal::User(mut s) = principal {
-        s.accounts.retain(|a| a != id);
-        let cookie = if s.accounts.is_empty() {
-            session::clear_session_cookie(req)
-        } else {
-            session::session_cookie(app, req, s.accounts, s.facebook_user_id)
-        };
-        response.add_cookie(&cookie);
+    if let Principal::User(s) = principal
+        && s.accounts.iter().all(|a| a == id)
+    {
+        session::end(app, req).await?;
+        response.add_cookie(&session::clear_session_cookie(req));
     }
     Ok(response)
+}
+
+/// Revokes the Facebook user's grant at Meta (best effort) unless another of
+/// their accounts is still connected. Whether it did.
+async fn revoke_if_last(
+    app: &App,
+    facebook_user_id: Option<&str>,
+    user_token: &crate::secret::AccessToken,
+) -> Result<bool, ApiError> {
+    if let Some(fb) = facebook_user_id {
+        let remaining = app.store.accounts_of_facebook_user(fb).await?.len();
+        if remaining > 0 {
+            tracing::info!(
+                remaining,
+                "Meta grant kept: the Facebook user has other connected accounts"
+            );
+            return Ok(false);
+        }
+    }
+    Ok(match oauth::revoke(app, user_token).await {
+        Ok(()) => true,
+        Err(e) => {
+            tracing::warn!(error = %e, "permission revoke failed (account already deleted here)");
+            false
+        }
+    })
+}
+
+/// `POST /api/auth/logout`: ends this browser's session (a no-op without one).
+pub async fn logout(app: &App, req: &ApiRequest) -> Result<ApiResponse, ApiError> {
+    session::end(app, req).await?;
+    Ok(ApiResponse::ok(&json!({ "success": true })).with_cookie(&session::clear_session_cookie(req)))
 }

@@ -19,7 +19,8 @@ pub async fn db(app: &App) -> Result<ApiResponse, ApiError> {
             tracing::error!(error = %e, "database health check failed");
             Ok(ApiResponse::json(
                 StatusCode::SERVICE_UNAVAILABLE,
-                &json!({ "status": "error", "error": "database_unreachable", "message": e.to_string() }),
+                // The cause is in the log; the answer names no store internals.
+                &json!({ "status": "error", "error": "database_unreachable", "message": "the database cannot be reached" }),
             ))
         }
     }

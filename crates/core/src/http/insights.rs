@@ -3,7 +3,7 @@
 //! `POST /api/insights/:userId/refresh`, `GET /api/admin/accounts`.
 //! `:userId` is the Instagram user id.
 
-use chrono::{DateTime, Duration, NaiveDate, Utc};
+use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc};
 use hyper::StatusCode;
 use serde::Serialize;
 use serde_json::value::RawValue;
@@ -129,7 +129,7 @@ pub async fn refresh(app: &App, req: &ApiRequest) -> Result<ApiResponse, ApiErro
 
 /// `GET /api/admin/accounts`: every account, its token, collection and throttle state.
 pub async fn admin_accounts(app: &App, req: &ApiRequest) -> Result<ApiResponse, ApiError> {
-    match Principal::of(app, req)? {
+    match Principal::of(app, req).await? {
         Principal::Admin => {}
         Principal::User(_) => return Err(ApiError::Forbidden("the operator view needs the admin key".into())),
         Principal::Anonymous => {
@@ -167,7 +167,7 @@ pub(super) async fn authorized_account(app: &App, req: &ApiRequest) -> Result<Ac
             "userId must be an Instagram user id (digits only)".into(),
         ));
     }
-    Principal::of(app, req)?.require_account(id)?;
+    Principal::of(app, req).await?.require_account(id)?;
     app.store
         .account(id)
         .await?
@@ -253,27 +253,32 @@ enum Bound {
     To,
 }
 
-/// A date (`2026-11-28`: from its start, to its end) or a time (RFC 3339, inclusive).
+/// A date (`2026-11-28`: from its start, to its end) or a time (RFC 3339,
+/// inclusive), in years 1 to 9999: the stored text form sorts like time there,
+/// so the extremes chrono parses are a 400; the end of year 9999 is kept in it.
 fn parse_bound(value: &str, name: &str, bound: Bound) -> Result<DateTime<Utc>, ApiError> {
-    if let Ok(date) = NaiveDate::parse_from_str(value, "%Y-%m-%d") {
-        let start = date.and_time(chrono::NaiveTime::MIN).and_utc();
-        return Ok(match bound {
-            Bound::From => start,
-            Bound::To => start + Duration::days(1),
-        });
-    }
-    match DateTime::parse_from_rfc3339(value) {
-        Ok(t) => {
-            let t = t.with_timezone(&Utc);
-            Ok(match bound {
-                Bound::From => t,
-                Bound::To => t + Duration::seconds(1),
-            })
-        }
-        Err(_) => Err(ApiError::BadRequest(format!(
+    let (start, step) = if let Ok(date) = NaiveDate::parse_from_str(value, "%Y-%m-%d") {
+        (date.and_time(chrono::NaiveTime::MIN).and_utc(), Duration::days(1))
+    } else if let Ok(t) = DateTime::parse_from_rfc3339(value) {
+        (t.with_timezone(&Utc), Duration::seconds(1))
+    } else {
+        return Err(ApiError::BadRequest(format!(
             "`{name}` must be a date (2026-11-28) or a time (2026-11-28T08:00:00Z)"
-        ))),
+        )));
+    };
+    if !(1..=9999).contains(&start.year()) {
+        return Err(ApiError::BadRequest(format!(
+            "`{name}` is out of range (years 1 to 9999)"
+        )));
     }
+    let last = NaiveDate::from_ymd_opt(9999, 12, 31)
+        .and_then(|d| d.and_hms_opt(23, 59, 59))
+        .map(|t| t.and_utc())
+        .unwrap_or(start);
+    Ok(match bound {
+        Bound::From => start,
+        Bound::To => start.checked_add_signed(step).map_or(last, |t| t.min(last)),
+    })
 }
 
 fn to_csv(rows: &[StoredInsight]) -> String {
@@ -300,7 +305,8 @@ fn csv_field(out: &mut String, s: &str) {
     if quoted {
         out.push('"');
     }
-    if s.starts_with(['=', '+', '-', '@']) {
+    // What a spreadsheet reads as a formula, or as a cell that starts one (TAB, CR).
+    if s.starts_with(['=', '+', '-', '@', '\t', '\r']) {
         out.push('\'');
     }
     if quoted {
@@ -400,5 +406,27 @@ mod tests {
         assert_eq!(field("a,b"), "\"a,b\"");
         assert_eq!(field("=cmd()"), "'=cmd()");
         assert_eq!(field("=a,\"b\""), "\"'=a,\"\"b\"\"\"");
+        for formula in ["+1+1", "-1+1", "@SUM(A1)", "\t=1", "\r=1"] {
+            assert!(field(formula).trim_start_matches('"').starts_with('\''), "{formula:?}");
+        }
+    }
+
+    #[test]
+    fn dates_beyond_the_calendar_are_a_400_not_a_panic() {
+        for bad in [
+            "to=%2B262142-12-31",
+            "to=%2B262143-12-31",
+            "from=-262143-01-01",
+            "to=%2B262142-12-31T23:59:59Z",
+            "from=10000-01-01",
+            "from=0000-12-31",
+            "to=2026-02-30",
+            "from=2026-02-30T00:00:00Z",
+        ] {
+            assert!(query(bad).is_err(), "{bad}");
+        }
+        assert!(query("from=0001-01-01&to=9999-12-30").is_ok());
+        let q = query("to=9999-12-31").unwrap();
+        assert_eq!(q.filter.until.as_deref(), Some("9999-12-31T23:59:59Z"));
     }
 }

@@ -8,6 +8,7 @@ mod health;
 mod insights;
 mod meta;
 mod openapi;
+mod origin;
 mod request;
 mod response;
 pub mod server;
@@ -34,6 +35,7 @@ pub enum Route {
     AuthCallback,
     AuthStatus,
     AuthDisconnect,
+    AuthLogout,
     AuthDeauthorize,
     AuthDataDeletion,
     AuthDeletionStatus,
@@ -56,6 +58,7 @@ impl Route {
         (Route::AuthCallback, "/api/auth/callback", &[Method::GET]),
         (Route::AuthStatus, "/api/auth/status", &[Method::GET]),
         (Route::AuthDisconnect, "/api/auth/disconnect", &[Method::POST]),
+        (Route::AuthLogout, "/api/auth/logout", &[Method::POST]),
         (Route::AuthDeauthorize, "/api/auth/deauthorize", &[Method::POST]),
         (Route::AuthDataDeletion, "/api/auth/data-deletion", &[Method::POST]),
         (
@@ -153,6 +156,11 @@ pub async fn handle(app: &App, route: Route, req: ApiRequest) -> ApiResponse {
     if !allowed {
         return ApiError::MethodNotAllowed(methods).into_response();
     }
+    if let Err(refused) = origin::refuse_cross_site(&app.config, route, &req) {
+        let mut response = refused.into_response();
+        response.set_header("cache-control", "no-store");
+        return response;
+    }
     let result = match route {
         Route::Health => health::health().await,
         Route::HealthDb => health::db(app).await,
@@ -160,6 +168,7 @@ pub async fn handle(app: &App, route: Route, req: ApiRequest) -> ApiResponse {
         Route::AuthCallback => auth::callback(app, &req).await,
         Route::AuthStatus => auth::status(app, &req).await,
         Route::AuthDisconnect => auth::disconnect(app, &req).await,
+        Route::AuthLogout => auth::logout(app, &req).await,
         Route::AuthDeauthorize => meta::callback(app, &req, Callback::Deauthorize).await,
         Route::AuthDataDeletion => meta::callback(app, &req, Callback::DataDeletion).await,
         Route::AuthDeletionStatus => meta::deletion_status(app, &req).await,

@@ -87,6 +87,23 @@ impl ApiRequest {
         serde_json::from_slice(&self.body).map_err(|e| ApiError::BadRequest(format!("invalid JSON body: {e}")))
     }
 
+    /// 415 unless the body is declared JSON: a plain HTML form (which any
+    /// site can make a browser send) cannot be.
+    pub fn require_json(&self) -> Result<(), ApiError> {
+        let media_type = self
+            .header("content-type")
+            .unwrap_or("")
+            .split(';')
+            .next()
+            .unwrap_or("");
+        match media_type.trim().eq_ignore_ascii_case("application/json") {
+            true => Ok(()),
+            false => Err(ApiError::UnsupportedMediaType(
+                "send the body as JSON (Content-Type: application/json)".into(),
+            )),
+        }
+    }
+
     /// Form fields of an `application/x-www-form-urlencoded` body.
     pub fn form(&self) -> Vec<(String, String)> {
         url::form_urlencoded::parse(&self.body).into_owned().collect()

@@ -1,28 +1,34 @@
-//! Who is asking: the admin key, a signed session cookie naming the accounts
-//! this browser connected, or nobody. Plus the short-lived OAuth state cookie.
+//! Who is asking: the admin key, a browser session, or nobody. Plus the
+//! short-lived OAuth state cookie.
+//!
+//! A session cookie carries only a random id; the database says which
+//! accounts the session may see and until when (see `store::sessions`), so a
+//! session can be ended: by logout, by expiry (sliding, 30 days after its
+//! last use), and account by account by a disconnect. Over HTTPS the cookies
+//! carry the `__Host-` prefix: Secure, Path=/, no Domain, so no sibling
+//! subdomain can set or overwrite them.
 
-use chrono::Utc;
-use serde::{Deserialize, Serialize};
+use chrono::{Duration, Utc};
 
 use super::{ApiError, ApiRequest};
 use crate::app::App;
-use crate::crypto::{b64url, b64url_decode, constant_time_eq, sign, verify_signed};
-use crate::secret::CsrfState;
+use crate::crypto::{constant_time_eq, sign, verify_signed};
+use crate::secret::{CsrfState, SessionId};
+use crate::store::StoreError;
 
 pub const SESSION_COOKIE: &str = "urlinsta_session";
 pub const STATE_COOKIE: &str = "urlinsta_oauth_state";
 const SESSION_DAYS: i64 = 30;
+/// A session's expiry moves forward at most once a day: a read, not a write, per request.
+const RENEW_AFTER_DAYS: i64 = 1;
 const STATE_SECONDS: i64 = 600;
 
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+/// A live browser session.
+#[derive(Debug, Clone)]
 pub struct Session {
-    /// Instagram account ids this browser connected.
+    pub id: SessionId,
+    /// Instagram account ids this session may see.
     pub accounts: Vec<String>,
-    /// The Facebook user who connected them.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub facebook_user_id: Option<String>,
-    /// Unix time after which the cookie is ignored.
-    pub exp: i64,
 }
 
 #[derive(Debug, Clone)]
@@ -34,20 +40,21 @@ pub enum Principal {
 
 impl Principal {
     /// The caller: a bearer must be the admin key (a wrong one is 401, never
-    /// silently anonymous); otherwise a valid session cookie; otherwise nobody.
-    pub fn of(app: &App, req: &ApiRequest) -> Result<Principal, ApiError> {
+    /// silently anonymous); otherwise a live session; otherwise nobody.
+    pub async fn of(app: &App, req: &ApiRequest) -> Result<Principal, ApiError> {
         if let Some(given) = req.bearer() {
             return match &app.config.admin_api_key {
                 Some(key) if constant_time_eq(key.expose().as_bytes(), given.as_bytes()) => Ok(Principal::Admin),
                 _ => Err(ApiError::Unauthorized("the bearer key is not valid".into())),
             };
         }
-        Ok(read_session(app, req)
+        Ok(current(app, req)
+            .await?
             .map(Principal::User)
             .unwrap_or(Principal::Anonymous))
     }
 
-    /// Allows the admin and the session that connected the account.
+    /// Allows the admin and the sessions that may see the account.
     pub fn require_account(&self, instagram_user_id: &str) -> Result<(), ApiError> {
         match self {
             Principal::Admin => Ok(()),
@@ -62,27 +69,73 @@ impl Principal {
     }
 }
 
-pub fn read_session(app: &App, req: &ApiRequest) -> Option<Session> {
-    let raw = req.cookie(SESSION_COOKIE)?;
-    let payload = verify_signed(&app.config.session_secret, "session", raw)?;
-    let session: Session = serde_json::from_slice(&b64url_decode(payload)?).ok()?;
-    (session.exp > Utc::now().timestamp()).then_some(session)
+/// The cookie's name: `__Host-` over HTTPS.
+fn cookie_name(base: &str, req: &ApiRequest) -> String {
+    match req.secure {
+        true => format!("__Host-{base}"),
+        false => base.to_string(),
+    }
 }
 
-/// A session cookie for these accounts, valid for 30 days.
-pub fn session_cookie(app: &App, req: &ApiRequest, accounts: Vec<String>, facebook_user_id: Option<String>) -> String {
-    let session = Session {
-        accounts,
-        facebook_user_id,
-        exp: Utc::now().timestamp() + SESSION_DAYS * 86_400,
+/// The session id this browser sends, if it has the shape of one.
+pub fn session_id(req: &ApiRequest) -> Option<SessionId> {
+    let raw = req.cookie(&cookie_name(SESSION_COOKIE, req))?;
+    let well_formed = raw.len() == 43 && raw.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    well_formed.then(|| SessionId::new(raw))
+}
+
+/// Whether the request carries a session cookie at all (valid or not).
+pub fn has_session_cookie(req: &ApiRequest) -> bool {
+    req.cookie(&cookie_name(SESSION_COOKIE, req)).is_some()
+}
+
+/// The live session this browser's cookie names; its expiry slides forward.
+pub async fn current(app: &App, req: &ApiRequest) -> Result<Option<Session>, StoreError> {
+    let Some(id) = session_id(req) else {
+        return Ok(None);
     };
-    let payload = b64url(&serde_json::to_vec(&session).unwrap_or_default());
-    let value = sign(&app.config.session_secret, "session", &payload);
-    cookie(SESSION_COOKIE, &value, "/", SESSION_DAYS * 86_400, req.secure)
+    let now = Utc::now();
+    let Some(stored) = app.store.session(&id, now).await? else {
+        return Ok(None);
+    };
+    let lifetime = Duration::days(SESSION_DAYS);
+    if stored.expires_at < now + lifetime - Duration::days(RENEW_AFTER_DAYS) {
+        app.store.extend_session(&id, now + lifetime).await?;
+    }
+    Ok(Some(Session {
+        id,
+        accounts: stored.accounts,
+    }))
+}
+
+/// Grants this browser the accounts it has just connected, and only this
+/// browser: a fresh session id that also keeps the accounts of the browser's
+/// current session (whose id ends here). Any login provider's callback calls
+/// this once its accounts are stored. Returns the Set-Cookie value.
+pub async fn grant(app: &App, req: &ApiRequest, instagram_user_ids: &[String]) -> Result<String, StoreError> {
+    let id = SessionId::random();
+    let expires_at = Utc::now() + Duration::days(SESSION_DAYS);
+    app.store
+        .open_session(&id, session_id(req).as_ref(), instagram_user_ids, expires_at)
+        .await?;
+    Ok(session_cookie(req, &id))
+}
+
+/// Ends this browser's session, if it has one.
+pub async fn end(app: &App, req: &ApiRequest) -> Result<(), StoreError> {
+    if let Some(id) = session_id(req) {
+        app.store.end_session(&id).await?;
+    }
+    Ok(())
+}
+
+/// The session cookie for `id`, kept by the browser as long as the session may live.
+pub fn session_cookie(req: &ApiRequest, id: &SessionId) -> String {
+    cookie(req, SESSION_COOKIE, id.expose(), SESSION_DAYS * 86_400)
 }
 
 pub fn clear_session_cookie(req: &ApiRequest) -> String {
-    cookie(SESSION_COOKIE, "", "/", 0, req.secure)
+    cookie(req, SESSION_COOKIE, "", 0)
 }
 
 /// Binds a login's `state` to this browser for ten minutes.
@@ -92,16 +145,16 @@ pub fn state_cookie(app: &App, req: &ApiRequest, state: &CsrfState) -> String {
         "state",
         &format!("{}~{}", state.expose(), Utc::now().timestamp() + STATE_SECONDS),
     );
-    cookie(STATE_COOKIE, &value, "/api/auth", STATE_SECONDS, req.secure)
+    cookie(req, STATE_COOKIE, &value, STATE_SECONDS)
 }
 
 pub fn clear_state_cookie(req: &ApiRequest) -> String {
-    cookie(STATE_COOKIE, "", "/api/auth", 0, req.secure)
+    cookie(req, STATE_COOKIE, "", 0)
 }
 
 /// Whether `state` from the callback is the one this browser's cookie holds, unexpired.
 pub fn state_matches(app: &App, req: &ApiRequest, state: Option<&str>) -> bool {
-    let (Some(state), Some(raw)) = (state, req.cookie(STATE_COOKIE)) else {
+    let (Some(state), Some(raw)) = (state, req.cookie(&cookie_name(STATE_COOKIE, req))) else {
         return false;
     };
     let Some(value) = verify_signed(&app.config.session_secret, "state", raw) else {
@@ -114,7 +167,9 @@ pub fn state_matches(app: &App, req: &ApiRequest, state: Option<&str>) -> bool {
     fresh && !state.is_empty() && constant_time_eq(expected.as_bytes(), state.as_bytes())
 }
 
-fn cookie(name: &str, value: &str, path: &str, max_age: i64, secure: bool) -> String {
-    let secure = if secure { "; Secure" } else { "" };
-    format!("{name}={value}; Path={path}; Max-Age={max_age}; HttpOnly; SameSite=Lax{secure}")
+/// HttpOnly, SameSite=Lax, Path=/ and never a Domain; over HTTPS Secure and `__Host-`.
+fn cookie(req: &ApiRequest, base: &str, value: &str, max_age: i64) -> String {
+    let name = cookie_name(base, req);
+    let secure = if req.secure { "; Secure" } else { "" };
+    format!("{name}={value}; Path=/; Max-Age={max_age}; HttpOnly; SameSite=Lax{secure}")
 }

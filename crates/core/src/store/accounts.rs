@@ -568,6 +568,8 @@ async fn delete_account_rows(tx: &Conn, id: i64) -> Result<()> {
         "media_insights",
         "story_final_insights",
         "media_rejected_metrics",
+        // Every session's access to it ends with it.
+        "session_accounts",
     ] {
         tx.execute(&format!("DELETE FROM {table} WHERE user_id = ?1"), [id])
             .await?;

@@ -15,6 +15,7 @@ mod media_read;
 mod notifications;
 mod rekey;
 mod schema;
+mod sessions;
 pub mod sql;
 
 use std::time::Duration;
@@ -31,6 +32,7 @@ pub use media::*;
 pub use media_read::*;
 pub use notifications::*;
 pub use rekey::*;
+pub use sessions::*;
 
 use crate::config::DatabaseConfig;
 use crate::crypto::{CryptoError, Keyring};

@@ -227,6 +227,29 @@ CREATE TABLE media_rejected_metrics (
     },
     Migration {
         version: 4,
+        name: "server-side sessions",
+        // The cookie holds a random id; here is its SHA-256 (a dump of the
+        // database opens no browser's session), its sliding expiry, and which
+        // accounts it may see. Deleting an account deletes its grants, so a
+        // disconnect ends every session's access, and a reconnect grants only
+        // the browser that made it.
+        sql: r#"
+CREATE TABLE sessions (
+    id TEXT PRIMARY KEY,
+    created_at TEXT NOT NULL,
+    expires_at TEXT NOT NULL
+);
+CREATE INDEX idx_sessions_expires ON sessions(expires_at);
+CREATE TABLE session_accounts (
+    session_id TEXT NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+    user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    PRIMARY KEY (session_id, user_id)
+);
+CREATE INDEX idx_session_accounts_user ON session_accounts(user_id);
+"#,
+    },
+    Migration {
+        version: 5,
         name: "history: reconstructed values, and how far hourly counts are rolled up",
         // `reconstructed`: a value derived rather than measured (the follower
         // count of a day before connecting, from today's count and Meta's
