@@ -262,6 +262,7 @@ fn with_graph_refused(app: &App) -> App {
         graph: GraphClient::new(&config).expect("client"),
         config: Arc::new(config),
         store: app.store.clone(),
+        instagram: app.instagram.clone(),
     }
 }
 

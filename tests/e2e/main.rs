@@ -60,6 +60,7 @@ mod harness;
 mod history;
 mod hosted;
 mod input;
+mod instagram;
 mod load;
 mod media_store;
 mod oauth;

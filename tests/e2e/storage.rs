@@ -122,7 +122,9 @@ pub async fn fill_account(store: &Store, account_id: i64) {
          INSERT INTO story_final_insights (user_id, media_id, metric_name, metric_value, received_at)
              VALUES ({account_id}, '18000000000000001', 'reach', 41, '2026-11-28T09:00:00Z');
          INSERT INTO media_rejected_metrics (user_id, product_type, metric_name, reason, rejected_at)
-             VALUES ({account_id}, 'REELS', 'reposts', 'not supported', '2026-11-28T09:00:00Z');"
+             VALUES ({account_id}, 'REELS', 'reposts', 'not supported', '2026-11-28T09:00:00Z');
+         INSERT INTO instagram_logins (user_id, instagram_scoped_id, created_at, updated_at)
+             VALUES ({account_id}, '2600000000000{account_id}', '2026-11-28T09:00:00Z', '2026-11-28T09:00:00Z');"
     ))
     .await
     .unwrap();

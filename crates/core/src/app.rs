@@ -7,6 +7,7 @@ use tokio::sync::OnceCell;
 
 use crate::config::{Config, ConfigError};
 use crate::graph::GraphClient;
+use crate::instagram::client::InstagramClients;
 use crate::store::{Store, StoreError};
 
 #[derive(Debug, thiserror::Error)]
@@ -24,6 +25,8 @@ pub struct App {
     pub config: Arc<Config>,
     pub store: Store,
     pub graph: GraphClient,
+    /// Instagram Login's hosts, when that path is on.
+    pub instagram: Option<InstagramClients>,
 }
 
 impl App {
@@ -32,10 +35,17 @@ impl App {
         let store = Store::open(&config.database, config.token_keys.clone()).await?;
         store.migrate().await?;
         let graph = GraphClient::new(&config).map_err(|e| StartupError::Http(e.without_url().to_string()))?;
+        let instagram = match &config.instagram {
+            Some(ig) => {
+                Some(InstagramClients::new(&config, ig).map_err(|e| StartupError::Http(e.without_url().to_string()))?)
+            }
+            None => None,
+        };
         Ok(App {
             config: Arc::new(config),
             store,
             graph,
+            instagram,
         })
     }
 

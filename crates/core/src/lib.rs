@@ -9,6 +9,7 @@ pub mod crypto;
 pub mod domain;
 pub mod graph;
 pub mod http;
+pub mod instagram;
 pub mod jobs;
 pub mod media;
 pub mod meta_callbacks;

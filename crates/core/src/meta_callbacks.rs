@@ -144,6 +144,32 @@ pub async fn delete_user_data(app: &App, request: &SignedRequest, callback: Call
     })
 }
 
+/// The same for Instagram Login's callbacks, which name the Instagram-scoped
+/// user id: every account connected with it is deleted.
+pub async fn delete_instagram_user_data(
+    app: &App,
+    request: &SignedRequest,
+    callback: Callback,
+) -> Result<Receipt, StoreError> {
+    let confirmation_code = random_token(12);
+    let source = format!("instagram_{}", callback.as_str());
+    let accounts_deleted = app
+        .store
+        .delete_instagram_user(&request.user_id, &confirmation_code, &source)
+        .await?;
+    tracing::info!(
+        callback = %source,
+        confirmation_code = %confirmation_code,
+        accounts_deleted,
+        "Meta callback (Instagram Login): the user's data is deleted"
+    );
+    Ok(Receipt {
+        status_url: status_url(app, &confirmation_code),
+        confirmation_code,
+        accounts_deleted,
+    })
+}
+
 /// The stored request behind a confirmation code.
 pub async fn status(app: &App, confirmation_code: &str) -> Result<Option<DeletionRequest>, StoreError> {
     if !is_confirmation_code(confirmation_code) {

@@ -60,6 +60,10 @@ pub enum ConnectError {
     NoInstagramAccount,
     #[error("permissions were declined: {}", .0.join(", "))]
     MissingPermissions(Vec<String>),
+    #[error("the Instagram account is a personal one, not a Business or Creator account")]
+    PersonalAccount,
+    #[error("Instagram Login is not configured here")]
+    InstagramOff,
     #[error(transparent)]
     Graph(#[from] GraphError),
     #[error(transparent)]
@@ -74,6 +78,8 @@ impl ConnectError {
             ConnectError::NoPages => "no_pages",
             ConnectError::NoInstagramAccount => "no_instagram_account",
             ConnectError::MissingPermissions(_) => "missing_permissions",
+            ConnectError::PersonalAccount => "personal_account",
+            ConnectError::InstagramOff => "instagram_unavailable",
             ConnectError::Graph(_) => "graph_error",
             ConnectError::Store(_) => "server_error",
         }

@@ -12,7 +12,7 @@ use serde::de::DeserializeOwned;
 use tokio::time::Instant;
 use url::Url;
 
-use super::error::{ErrorKind, GraphError, MetaErrorBody};
+use super::error::{ErrorKind, GraphError, InstagramErrorBody, MetaErrorBody};
 use super::usage::Usage;
 use crate::config::Config;
 use crate::crypto::hmac_hex;
@@ -27,6 +27,9 @@ pub enum Auth<'a> {
     App,
     /// Token endpoints authenticate with `client_secret` in the parameters.
     None,
+    /// An Instagram-login token on Instagram Login's hosts: sent as the
+    /// `access_token` parameter, as Meta documents it there, without proof.
+    Instagram(&'a AccessToken),
 }
 
 /// One Graph request, described without a URL so that nothing secret is ever formatted.
@@ -37,6 +40,8 @@ pub struct Call<'a> {
     pub path: String,
     pub params: Vec<(String, String)>,
     pub auth: Auth<'a>,
+    /// Without the `vNN.0/` prefix (Instagram Login's token endpoints).
+    pub unversioned: bool,
 }
 
 impl<'a> Call<'a> {
@@ -46,6 +51,7 @@ impl<'a> Call<'a> {
             path: path.into(),
             params: Vec::new(),
             auth,
+            unversioned: false,
         }
     }
 
@@ -56,6 +62,7 @@ impl<'a> Call<'a> {
             path: path.into(),
             params: Vec::new(),
             auth,
+            unversioned: false,
         }
     }
 
@@ -65,7 +72,14 @@ impl<'a> Call<'a> {
             path: path.into(),
             params: Vec::new(),
             auth,
+            unversioned: false,
         }
+    }
+
+    /// Addresses `path` at the host's root, without the version.
+    pub fn unversioned(mut self) -> Self {
+        self.unversioned = true;
+        self
     }
 
     pub fn param(mut self, key: &str, value: impl Into<String>) -> Self {
@@ -127,6 +141,12 @@ impl std::fmt::Debug for GraphClient {
 
 impl GraphClient {
     pub fn new(config: &Config) -> Result<Self, reqwest::Error> {
+        Self::for_host(config, &config.graph_base_url, &config.app_id, &config.app_secret)
+    }
+
+    /// A client for another of Meta's hosts (Instagram Login's), with that
+    /// product's app; the same timeouts, retries and error path.
+    pub fn for_host(config: &Config, base: &Url, app_id: &str, app_secret: &AppSecret) -> Result<Self, reqwest::Error> {
         let http = reqwest::Client::builder()
             .timeout(config.graph_timeout)
             .connect_timeout(Duration::from_secs(5))
@@ -138,10 +158,10 @@ impl GraphClient {
         Ok(GraphClient {
             inner: Arc::new(Inner {
                 http,
-                base: config.graph_base_url.clone(),
+                base: base.clone(),
                 version: config.graph_version.clone(),
-                app_id: config.app_id.clone(),
-                app_secret: config.app_secret.clone(),
+                app_id: app_id.to_string(),
+                app_secret: app_secret.clone(),
                 retry: RetryPolicy {
                     max_attempts: 3,
                     base: config.retry_base,
@@ -237,8 +257,14 @@ impl GraphClient {
     /// A single attempt. Every non-success becomes a [`GraphError`] here and nowhere else.
     pub async fn send_once<T: DeserializeOwned>(&self, call: &Call<'_>) -> Result<Reply<T>, GraphError> {
         let operation = call.operation();
+        // Below the base's own path, so that a base like `http://sandbox/ig/graph` works.
         let mut url = self.inner.base.clone();
-        url.set_path(&format!("{}/{}", self.inner.version, call.path.trim_start_matches('/')));
+        let root = self.inner.base.path().trim_end_matches('/');
+        let path = call.path.trim_start_matches('/');
+        url.set_path(&match call.unversioned {
+            true => format!("{root}/{path}"),
+            false => format!("{root}/{}/{path}", self.inner.version),
+        });
         let mut params = call.params.clone();
         let mut request = self.inner.http.request(call.method.clone(), url);
         match call.auth {
@@ -251,6 +277,7 @@ impl GraphClient {
             Auth::App => {
                 request = request.bearer_auth(format!("{}|{}", self.inner.app_id, self.inner.app_secret.expose()));
             }
+            Auth::Instagram(token) => params.push(("access_token".into(), token.expose().to_string())),
             Auth::None => {}
         }
         request = if call.method == reqwest::Method::POST {
@@ -305,6 +332,12 @@ impl GraphClient {
                 b.error.message = self.redact(call, &b.error.message);
                 Err(GraphError::from_meta(&operation, status, b.error, retry_after, usage))
             }
+            // api.instagram.com answers in Instagram's older shape.
+            Err(_) if let Ok(legacy) = serde_json::from_slice::<InstagramErrorBody>(&body) => {
+                let mut error = legacy.into_meta();
+                error.message = self.redact(call, &error.message);
+                Err(GraphError::from_meta(&operation, status, error, retry_after, usage))
+            }
             Err(_) => Err(GraphError::transport(
                 &operation,
                 Some(status),
@@ -321,7 +354,7 @@ impl GraphClient {
     /// `text` without any secret the call carries, raw or URL-encoded.
     fn redact(&self, call: &Call<'_>, text: &str) -> String {
         let token = match call.auth {
-            Auth::User(t) | Auth::Page(t) => Some(t.expose()),
+            Auth::User(t) | Auth::Page(t) | Auth::Instagram(t) => Some(t.expose()),
             Auth::App | Auth::None => None,
         };
         let params = call

@@ -49,6 +49,27 @@ pub(crate) struct MetaErrorBody {
     pub error: MetaError,
 }
 
+/// `api.instagram.com`'s error body: `{"error_type","code","error_message"}`,
+/// where `code` repeats the HTTP status and is no Graph error code.
+#[derive(Debug, Deserialize)]
+pub(crate) struct InstagramErrorBody {
+    error_type: String,
+    error_message: String,
+}
+
+impl InstagramErrorBody {
+    pub fn into_meta(self) -> MetaError {
+        MetaError {
+            message: self.error_message,
+            error_type: Some(self.error_type),
+            code: None,
+            error_subcode: None,
+            is_transient: None,
+            fbtrace_id: None,
+        }
+    }
+}
+
 #[derive(Debug, Clone, thiserror::Error)]
 #[error("{}", self.describe())]
 pub struct GraphError {

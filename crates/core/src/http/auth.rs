@@ -6,13 +6,32 @@ use serde_json::json;
 use super::session::{self, Principal};
 use super::{ApiError, ApiRequest, ApiResponse};
 use crate::app::App;
+use crate::instagram;
 use crate::oauth::{self, ConnectError};
 use crate::secret::{AuthorizationCode, CsrfState};
+use crate::store::Login;
 
-/// `GET /api/auth/login`: 302 to Facebook's dialog, `state` bound to this browser.
+/// `GET /api/auth/login[?provider=facebook|instagram]`: 302 to Facebook's
+/// or Instagram's dialog, `state` bound to this browser.
 pub async fn login(app: &App, req: &ApiRequest) -> Result<ApiResponse, ApiError> {
-    let state = CsrfState::random();
-    let url = oauth::login_url(app, &state);
+    let (state, url) = match req.query("provider").unwrap_or("facebook") {
+        "facebook" => {
+            let state = CsrfState::random();
+            let url = oauth::login_url(app, &state);
+            (state, url)
+        }
+        "instagram" => {
+            let Some(ig) = &app.config.instagram else {
+                return Err(ApiError::NotFound(
+                    "Instagram Login is not configured here (IG_APP_ID is unset)".into(),
+                ));
+            };
+            let state = instagram::new_state();
+            let url = instagram::login_url(ig, &state);
+            (state, url)
+        }
+        _ => return Err(ApiError::BadRequest("provider is facebook or instagram".into())),
+    };
     Ok(ApiResponse::redirect(url.as_str()).with_cookie(&session::state_cookie(app, req, &state)))
 }
 
@@ -30,8 +49,11 @@ pub async fn callback(app: &App, req: &ApiRequest) -> Result<ApiResponse, ApiErr
         );
         Err(ConnectError::AccessDenied)
     } else {
+        // The state was verified above: its prefix says who started the login.
+        let from_instagram = req.query("state").is_some_and(instagram::started_here);
         match req.query("code").filter(|c| !c.is_empty()) {
             None => Err(ConnectError::StateMismatch),
+            Some(code) if from_instagram => instagram::connect(app, &AuthorizationCode::new(code)).await,
             Some(code) => oauth::connect(app, &AuthorizationCode::new(code)).await,
         }
     };
@@ -119,6 +141,7 @@ pub async fn status(app: &App, req: &ApiRequest) -> Result<ApiResponse, ApiError
         "facebook_page_id": current.facebook_page_id,
         "facebook_page_name": current.facebook_page_name,
         "followers_count": current.followers_count,
+        "login": current.login,
         "token_status": current.token.status,
         "reconnect_by": current.token.reconnect_by,
         "accounts": accounts,
@@ -161,7 +184,8 @@ pub async fn disconnect(app: &App, req: &ApiRequest) -> Result<ApiResponse, ApiE
     let tokens = app.store.tokens(account.id).await.ok().flatten();
     app.store.delete_account(id).await?;
     tracing::info!(instagram_user_id = %id, "account disconnected and its data deleted");
-    let revoked = match tokens {
+    // Meta documents no revoke for Instagram-login tokens: deleting them here is all.
+    let revoked = match tokens.filter(|_| account.login == Login::Facebook) {
         Some(t) => revoke_if_last(app, account.facebook_user_id.as_deref(), &t.user_token).await?,
         None => false,
     };

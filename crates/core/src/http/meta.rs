@@ -21,16 +21,27 @@ struct CallbackBody {
 /// deauthorize callback gets the same, which Meta ignores).
 pub async fn callback(app: &App, req: &ApiRequest, callback: Callback) -> Result<ApiResponse, ApiError> {
     let body: CallbackBody = req.json()?;
-    let request =
-        meta_callbacks::parse_signed_request(&app.config.app_secret, &body.signed_request, chrono::Utc::now())
-            .map_err(|e| {
-                tracing::warn!(callback = callback.as_str(), reason = %e, "Meta callback refused");
-                match e {
-                    SignedRequestError::BadSignature => ApiError::Forbidden(e.to_string()),
-                    other => ApiError::BadRequest(other.to_string()),
-                }
-            })?;
-    let receipt = meta_callbacks::delete_user_data(app, &request, callback).await?;
+    let now = chrono::Utc::now();
+    // Facebook Login's callbacks are signed with the Meta app's secret,
+    // Instagram Login's with the Instagram app's: the key that verifies says
+    // which kind of user id the request names.
+    let parsed = match meta_callbacks::parse_signed_request(&app.config.app_secret, &body.signed_request, now) {
+        Err(SignedRequestError::BadSignature) if let Some(ig) = &app.config.instagram => {
+            meta_callbacks::parse_signed_request(&ig.app_secret, &body.signed_request, now).map(|r| (r, true))
+        }
+        other => other.map(|r| (r, false)),
+    };
+    let (request, from_instagram) = parsed.map_err(|e| {
+        tracing::warn!(callback = callback.as_str(), reason = %e, "Meta callback refused");
+        match e {
+            SignedRequestError::BadSignature => ApiError::Forbidden(e.to_string()),
+            other => ApiError::BadRequest(other.to_string()),
+        }
+    })?;
+    let receipt = match from_instagram {
+        true => meta_callbacks::delete_instagram_user_data(app, &request, callback).await?,
+        false => meta_callbacks::delete_user_data(app, &request, callback).await?,
+    };
     Ok(ApiResponse::ok(&json!({
         "url": receipt.status_url,
         "confirmation_code": receipt.confirmation_code,

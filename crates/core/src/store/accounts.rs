@@ -4,7 +4,7 @@ use libsql::{Row, TransactionBehavior, params};
 use serde::Serialize;
 
 use super::sql::{now, text};
-use super::{Conn, Result, Store, StoreError};
+use super::{Conn, Login, Result, Store, StoreError};
 use crate::secret::AccessToken;
 
 /// The health of a connection, as influencers and operators see it.
@@ -62,6 +62,8 @@ pub struct Account {
     pub facebook_page_name: Option<String>,
     pub facebook_user_id: Option<String>,
     pub followers_count: Option<i64>,
+    /// The login whose token collects this account.
+    pub login: Login,
     pub token: TokenHealth,
     pub created_at: String,
     pub updated_at: String,
@@ -141,7 +143,7 @@ const ACCOUNT_SELECT: &str =
     "SELECT u.id, u.instagram_user_id, u.instagram_username, u.instagram_name, u.facebook_page_id,
         u.facebook_page_name, u.facebook_user_id, u.followers_count, u.created_at, u.updated_at,
         t.status, t.status_code, t.status_subcode, t.status_reason, t.reconnect_by, t.user_token_expires_at,
-        t.data_access_expires_at, t.granted_scopes, t.last_checked_at, t.last_refreshed_at, t.generation
+        t.data_access_expires_at, t.granted_scopes, t.last_checked_at, t.last_refreshed_at, t.generation, t.login
     FROM users u JOIN tokens t ON t.user_id = u.id";
 
 fn account_from_row(row: &Row) -> Result<Account> {
@@ -157,6 +159,7 @@ fn account_from_row(row: &Row) -> Result<Account> {
         followers_count: row.get(7)?,
         created_at: row.get(8)?,
         updated_at: row.get(9)?,
+        login: Login::parse(&row.get::<String>(21)?)?,
         token: TokenHealth {
             status: TokenStatus::parse(&row.get::<String>(10)?)?,
             code: row.get(11)?,
@@ -250,10 +253,12 @@ impl Store {
                 user_access_token = excluded.user_access_token, user_token_expires_at = excluded.user_token_expires_at,
                 page_access_token = excluded.page_access_token, data_access_expires_at = excluded.data_access_expires_at,
                 granted_scopes = excluded.granted_scopes, status = 'active', status_code = NULL, status_subcode = NULL,
-                status_reason = NULL, reconnect_by = NULL,
+                status_reason = NULL, reconnect_by = NULL, login = 'facebook',
                 status_changed_at = CASE WHEN tokens.status = 'active' THEN tokens.status_changed_at ELSE excluded.updated_at END,
                 generation = tokens.generation + 1, last_refreshed_at = excluded.last_refreshed_at,
-                last_checked_at = excluded.last_checked_at, updated_at = excluded.updated_at",
+                last_checked_at = excluded.last_checked_at, updated_at = excluded.updated_at
+             -- An active Instagram-login token keeps collecting (it renews itself).
+             WHERE tokens.login = 'facebook' OR tokens.status != 'active'",
             params![
                 account_id,
                 self.keys.encrypt(c.user_token.expose(), USER_TOKEN),
@@ -476,7 +481,7 @@ impl Store {
         Ok(changed == 1)
     }
 
-    /// Usable connections (not `invalid`) whose user token expires before
+    /// Usable Facebook-login connections (not `invalid`) whose user token expires before
     /// `refresh_before` or whose last health check is older than
     /// `checked_before`: those due for a refresh first, soonest expiry first,
     /// then the longest unchecked.
@@ -484,7 +489,7 @@ impl Store {
         let conn = self.conn().await?;
         collect_accounts(
             &conn,
-            "WHERE t.status != 'invalid'
+            "WHERE t.status != 'invalid' AND t.login = 'facebook'
                AND (t.user_token_expires_at < ?1 OR t.last_checked_at IS NULL OR t.last_checked_at < ?2)
              ORDER BY CASE WHEN t.user_token_expires_at < ?1 THEN 0 ELSE 1 END,
                       CASE WHEN t.user_token_expires_at < ?1 THEN t.user_token_expires_at ELSE t.last_checked_at END,
@@ -555,7 +560,7 @@ impl Store {
 
 /// Deletes one account's rows everywhere, inside the caller's transaction.
 /// Explicit deletes: a hosted connection may not enforce foreign keys.
-async fn delete_account_rows(tx: &Conn, id: i64) -> Result<()> {
+pub(super) async fn delete_account_rows(tx: &Conn, id: i64) -> Result<()> {
     for table in [
         "insights",
         "audience_data",
@@ -563,6 +568,7 @@ async fn delete_account_rows(tx: &Conn, id: i64) -> Result<()> {
         "collection_log",
         "account_state",
         "tokens",
+        "instagram_logins",
         "notifications",
         "media",
         "media_insights",
@@ -579,7 +585,12 @@ async fn delete_account_rows(tx: &Conn, id: i64) -> Result<()> {
 }
 
 /// The SQL that queues one webhook event for a status transition.
-fn event_sql(account_id: i64, instagram_user_id: &str, username: Option<&str>, change: &StatusChange) -> String {
+pub(super) fn event_sql(
+    account_id: i64,
+    instagram_user_id: &str,
+    username: Option<&str>,
+    change: &StatusChange,
+) -> String {
     let event = match change.status {
         TokenStatus::Active => "connection.restored",
         TokenStatus::ReauthRequired => "connection.reauth_required",

@@ -261,7 +261,7 @@ impl Store {
                     "SELECT u.id, u.instagram_user_id, u.followers_count, t.status, s.throttled_until, s.{last}, s.rejected_metrics,
                             t.page_access_token, t.generation, s.rolled_up_to, u.created_at, s.backfilled_at
                      FROM users u JOIN tokens t ON t.user_id = u.id LEFT JOIN account_state s ON s.user_id = u.id
-                     WHERE ?1 IS NULL OR u.instagram_user_id = ?1
+                     WHERE (?1 IS NULL OR u.instagram_user_id = ?1) AND t.login = 'facebook'
                      ORDER BY s.{last} IS NOT NULL, s.{last}, u.id"
                 ),
                 [only.map_or(Value::Null, |id| Value::Text(id.to_string()))],

@@ -250,6 +250,23 @@ CREATE INDEX idx_session_accounts_user ON session_accounts(user_id);
     },
     Migration {
         version: 5,
+        name: "Instagram Login connections",
+        // The tokens row holds the token that collects, whichever login gave
+        // it; instagram_logins keeps the Instagram-scoped id that Meta's
+        // Instagram deauthorize and deletion callbacks name.
+        sql: r#"
+ALTER TABLE tokens ADD COLUMN login TEXT NOT NULL DEFAULT 'facebook' CHECK (login IN ('facebook', 'instagram'));
+CREATE TABLE instagram_logins (
+    user_id INTEGER PRIMARY KEY REFERENCES users(id) ON DELETE CASCADE,
+    instagram_scoped_id TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+);
+CREATE INDEX idx_instagram_logins_scoped ON instagram_logins(instagram_scoped_id);
+"#,
+    },
+    Migration {
+        version: 6,
         name: "history: reconstructed values, and how far hourly counts are rolled up",
         // `reconstructed`: a value derived rather than measured (the follower
         // count of a day before connecting, from today's count and Meta's
