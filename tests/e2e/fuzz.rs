@@ -81,6 +81,7 @@ async fn schemathesis_finds_no_5xx_and_every_answer_matches_the_document() {
     run_job(&t.app, Job::CollectInsights).await;
     run_job(&t.app, Job::CollectAudience).await;
     assert!(row_count(&t, "insights").await > 0);
+    crate::media_api::seed_media(&t).await;
     let config = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fuzz/schemathesis.toml");
     // A session is a credential, just not the operator's, so the admin view
     // answers it 403 (RFC 9110); schemathesis's missing_required_header

@@ -9,6 +9,9 @@ use hmac::{Hmac, Mac};
 use serde_json::{Value, json};
 use sha2::Sha256;
 use url::Url;
+use urlinsta_core::jobs::Job;
+use urlinsta_core::store::TokenStatus;
+use urlinsta_sandbox::{Endpoint, IgEndpoint};
 
 use crate::harness::*;
 
@@ -253,4 +256,111 @@ async fn deauthorize_with_the_instagram_secret_deletes_the_account() {
         .unwrap();
     assert_eq!(r.status(), 200);
     stored_nothing(&t).await;
+}
+
+/// As if `hours` passed for this account's token: at Meta (the sandbox's
+/// clock) and in what urlinsta stored (issue, expiry and check times).
+async fn let_time_pass(t: &TestApp, hours: i64) {
+    t.control.advance(chrono::Duration::hours(hours));
+    let conn = t.app.store.conn().await.unwrap();
+    for column in ["last_refreshed_at", "user_token_expires_at", "last_checked_at"] {
+        let mut rows = conn
+            .query(&format!("SELECT user_id, {column} FROM tokens"), ())
+            .await
+            .unwrap();
+        let mut shifted = Vec::new();
+        while let Some(row) = rows.next().await.unwrap() {
+            let (id, at): (i64, Option<String>) = (row.get(0).unwrap(), row.get(1).unwrap());
+            if let Some(at) = at.as_deref().and_then(|s| chrono::DateTime::parse_from_rfc3339(s).ok()) {
+                shifted.push((id, ts(at.with_timezone(&chrono::Utc) - chrono::Duration::hours(hours))));
+            }
+        }
+        drop(rows);
+        for (id, at) in shifted {
+            conn.execute(
+                &format!("UPDATE tokens SET {column} = ?1 WHERE user_id = ?2"),
+                libsql::params![at, id],
+            )
+            .await
+            .unwrap();
+        }
+    }
+}
+
+async fn connect_solo(t: &TestApp) {
+    t.control.set_instagram_dialog_account(SOLO);
+    assert_eq!(
+        location(&t.instagram_login(&t.browser, "allow").await),
+        "/?connected=true"
+    );
+}
+
+on_both_databases! {
+    async fn refresh_renews_a_token_a_day_old_and_the_connection_lives_a_year(t: TestApp) {
+        connect_solo(&t).await;
+        let first = tokens(&t, SOLO).await.user_token;
+        // Fresh: 60 days left, nothing to renew; the daily check is the login's.
+        run_refresh(&t).await;
+        assert_eq!(t.control.count(Endpoint::Instagram(IgEndpoint::Refresh)), 0);
+
+        // Within the renewal window but younger than a day (as after a renewal): left alone.
+        sql_on(&t, &format!(
+            "UPDATE tokens SET user_token_expires_at = '{}', last_refreshed_at = '{}'",
+            ts(chrono::Utc::now() + chrono::Duration::days(20)),
+            ts(chrono::Utc::now() - chrono::Duration::hours(2)),
+        )).await;
+        run_refresh(&t).await;
+        assert_eq!(t.control.count(Endpoint::Instagram(IgEndpoint::Refresh)), 0, "not before 24 hours");
+        assert_eq!(tokens(&t, SOLO).await.user_token, first);
+
+        // A year, 45 days at a time: every renewal lands, no reconnect needed.
+        for step in 1..=8 {
+            let_time_pass(&t, 45 * 24).await;
+            let report = run_refresh(&t).await;
+            let a = account(&t, SOLO).await;
+            assert_eq!(a.token.status, TokenStatus::Active, "step {step}: {report}");
+            let left = chrono::DateTime::parse_from_rfc3339(a.token.user_token_expires_at.as_deref().unwrap()).unwrap()
+                .with_timezone(&chrono::Utc) - chrono::Utc::now();
+            assert!(left > chrono::Duration::days(59), "step {step}: renewed for 60 days, {left} left");
+        }
+        assert_eq!(t.control.count(Endpoint::Instagram(IgEndpoint::Refresh)), 8);
+        assert_ne!(tokens(&t, SOLO).await.user_token, first);
+        // The renewed token still reads the account at Meta.
+        let report = run_job(&t.app, Job::CollectInsights).await;
+        assert_eq!(count(&report, "collected"), 1, "{report}");
+        assert_no_secrets(&t.control, captured_logs().as_bytes(), "the logs");
+    }
+
+    async fn a_190_marks_an_instagram_login_connection_invalid(t: TestApp) {
+        connect_solo(&t).await;
+        t.control.invalidate_instagram_tokens(SOLO, 460);
+        let yesterday = ts(chrono::Utc::now() - chrono::Duration::hours(25));
+        sql_on(&t, &format!("UPDATE tokens SET last_checked_at = '{yesterday}'")).await;
+        run_refresh(&t).await;
+        let a = account(&t, SOLO).await;
+        assert_eq!(a.token.status, TokenStatus::Invalid);
+        assert_eq!((a.token.code, a.token.subcode), (Some(190), Some(460)));
+    }
+
+    async fn collection_reads_graph_instagram_com_one_call_at_a_time(t: TestApp) {
+        connect_solo(&t).await;
+        t.control.reset_calls();
+        let report = run_job(&t.app, Job::CollectInsights).await;
+        assert_eq!(count(&report, "collected"), 1, "{report}");
+        assert!(row_count(&t, "insights").await > 0);
+        let on_instagram = t.control.instagram_calls();
+        assert!(on_instagram >= 2, "{on_instagram}");
+        assert_eq!(t.control.count(Endpoint::Batch), 0, "no batch on graph.instagram.com");
+        assert_eq!(t.control.count(Endpoint::Insights), 0, "nothing asked of graph.facebook.com");
+        assert_eq!(account(&t, SOLO).await.followers_count, Some(4_321));
+
+        let audience = run_job(&t.app, Job::CollectAudience).await;
+        assert_eq!(count(&audience, "collected"), 1, "{audience}");
+        assert!(t.control.count(Endpoint::Instagram(IgEndpoint::Demographics)) > 0);
+        assert!(row_count(&t, "audience_data").await > 0);
+    }
+}
+
+async fn sql_on(t: &TestApp, statement: &str) {
+    t.app.store.conn().await.unwrap().execute(statement, ()).await.unwrap();
 }

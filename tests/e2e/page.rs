@@ -106,7 +106,7 @@ pub(crate) async fn screenshots(browser: &Browser, name: &str) {
 /// Every piece of visible text meets WCAG AA contrast against what is behind
 /// it: 4.5:1, or 3:1 for large text (24 px, or 18.66 px bold). Text over a
 /// gradient cannot be measured here and is counted apart.
-async fn assert_readable(browser: &Browser, what: &str) {
+pub(crate) async fn assert_readable(browser: &Browser, what: &str) {
     let report = browser
         .execute(
             r#"

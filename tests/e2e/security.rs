@@ -52,7 +52,9 @@ fn access(route: Route) -> Access {
         | Route::Insights
         | Route::InsightsAudience
         | Route::InsightsRefresh
-        | Route::InsightsSummary => Access::Account,
+        | Route::InsightsSummary
+        | Route::InsightsMedia
+        | Route::InsightsMediaDetail => Access::Account,
         Route::AdminAccounts => Access::Admin,
         Route::Cron(_) => Access::Cron,
     }
@@ -147,8 +149,40 @@ impl World {
         }
     }
 
+    /// `call` names the owner's account for every path parameter: a media of
+    /// that id makes `/media/:mediaId` exist for its owner (again after a
+    /// disconnect and reconnect).
+    async fn owner_media_named_like_the_account(&self) {
+        let t = &self.t;
+        let account_id = account(t, IG).await.id;
+        let media = urlinsta_core::store::MediaItem {
+            media_id: urlinsta_core::domain::MediaId::parse(IG).expect("digits"),
+            parent: None,
+            kind: urlinsta_core::domain::MediaKind::Image,
+            product: urlinsta_core::domain::ProductType::Feed,
+            posted_at: chrono::Utc::now(),
+            permalink: None,
+            caption: None,
+            like_count: None,
+            comments_count: None,
+        };
+        let write = urlinsta_core::store::MediaWrite {
+            account_id,
+            items: vec![media],
+            ..Default::default()
+        };
+        t.app
+            .store
+            .save_media(&write, chrono::Utc::now())
+            .await
+            .expect("stored");
+    }
+
     /// `method pattern` as `who`, naming the owner's account wherever an account is named.
     async fn call(&self, method: &Method, pattern: &str, who: Who) -> reqwest::Response {
+        if pattern.contains(":mediaId") {
+            self.owner_media_named_like_the_account().await;
+        }
         let (client, bearer) = self.client(who);
         let id = if pattern.contains(":code") {
             "AAAAAAAAAAAAAAAA"

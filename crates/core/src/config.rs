@@ -50,6 +50,8 @@ pub struct InstagramLogin {
     pub dialog_base_url: Url,
     pub api_base_url: Url,
     pub graph_base_url: Url,
+    /// Tokens are renewed once fewer days than this remain (IG_RENEW_BEFORE_DAYS).
+    pub renew_before_days: i64,
 }
 
 #[derive(Debug, Clone)]
@@ -311,6 +313,16 @@ fn instagram_login(
         dialog_base_url: url("IG_DIALOG_BASE_URL", "https://www.instagram.com")?,
         api_base_url: url("IG_API_BASE_URL", "https://api.instagram.com")?,
         graph_base_url: url("IG_GRAPH_BASE_URL", "https://graph.instagram.com")?,
+        renew_before_days: match number(vars, "IG_RENEW_BEFORE_DAYS", 30)? {
+            // Meta renews for 60 days from now, and only day-old tokens.
+            days @ 2..=58 => days,
+            _ => {
+                return Err(ConfigError::Invalid {
+                    name: "IG_RENEW_BEFORE_DAYS",
+                    reason: "must be between 2 and 58 (days before the 60-day token ends)".into(),
+                });
+            }
+        },
     }))
 }
 
@@ -590,6 +602,10 @@ mod tests {
         assert_eq!(ig.graph_base_url.path(), "/ig/graph");
         assert_eq!(ig.api_base_url.as_str(), "https://api.instagram.com/");
         assert!(!format!("{ig:?}").contains("ig-secret-value"));
+        assert_eq!(ig.renew_before_days, 30);
+        full.push(("IG_RENEW_BEFORE_DAYS", "60"));
+        let err = Config::from_vars(&vars(&full)).unwrap_err();
+        assert!(err.to_string().starts_with("IG_RENEW_BEFORE_DAYS"), "{err}");
     }
 
     #[test]

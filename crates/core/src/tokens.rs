@@ -15,7 +15,8 @@
 //!    connection that needed nothing is (again) `active`.
 //!
 //! Transient failures are logged `failed` and retried on the next run; only
-//! what Meta says about the token changes its status. Every status change
+//! what Meta says about the token changes its status. Instagram-login
+//! connections are checked and renewed their own way (`instagram::renew`). Every status change
 //! queues one webhook event (see `notify`).
 
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -32,7 +33,8 @@ use crate::oauth;
 use crate::secret::AccessToken;
 use crate::store::sql::{self, parse_ts, ts};
 use crate::store::{
-    Account, AccountTokens, LogEntry, LogStatus, StatusChange, StatusUpdate, StoreError, TokenHealth, TokenStatus,
+    Account, AccountTokens, LogEntry, LogStatus, Login, StatusChange, StatusUpdate, StoreError, TokenHealth,
+    TokenStatus,
 };
 
 /// A user token this close to its end is refreshed (the plan's 10 days).
@@ -83,6 +85,7 @@ async fn upkeep_all(app: &App, ctx: &JobContext) -> Result<RefreshReport, JobErr
         .accounts_due_for_upkeep(&ts(now + REFRESH_WINDOW), &ts(now - CHECK_INTERVAL))
         .await?
         .into_iter()
+        .chain(instagram_logins_due(app, now).await?)
         .filter(|a| ctx.shard.includes(&a.instagram_user_id))
         .collect();
     let mut progress = Progress {
@@ -149,6 +152,17 @@ impl Outcome {
     }
 }
 
+/// Instagram-login connections due for their check or renewal (none while that path is off).
+async fn instagram_logins_due(app: &App, now: DateTime<Utc>) -> Result<Vec<Account>, StoreError> {
+    let Some(ig) = &app.config.instagram else {
+        return Ok(Vec::new());
+    };
+    let renew_before = now + chrono::Duration::days(ig.renew_before_days);
+    app.store
+        .instagram_logins_due(&ts(renew_before), &ts(now - CHECK_INTERVAL))
+        .await
+}
+
 /// One account's check, refresh and verdict; a failure stays with this account.
 async fn upkeep(app: &App, ctx: &JobContext, account: &Account, silent: &AtomicBool) -> Outcome {
     match try_upkeep(app, ctx, account).await {
@@ -164,6 +178,15 @@ async fn upkeep(app: &App, ctx: &JobContext, account: &Account, silent: &AtomicB
 }
 
 async fn try_upkeep(app: &App, ctx: &JobContext, account: &Account) -> Result<Outcome, StoreError> {
+    if account.login == Login::Instagram {
+        let r = crate::instagram::renew::upkeep(app, &ctx.run_id, account).await?;
+        return Ok(Outcome {
+            checked: r.checked,
+            refreshed: r.refreshed,
+            failed: r.failed,
+            status: r.status,
+        });
+    }
     let Some(tokens) = app.store.tokens(account.id).await? else {
         return Ok(Outcome::default()); // disconnected meanwhile
     };

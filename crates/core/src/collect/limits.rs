@@ -17,6 +17,7 @@ use tokio::time::Instant;
 use super::Run;
 use crate::app::App;
 use crate::graph::{Auth, Call, ErrorKind, GraphError, Usage};
+use crate::instagram::round::send_round;
 use crate::store::Candidate;
 
 /// Round trips one account may take in one run: the first batch, and
@@ -178,7 +179,7 @@ pub async fn exchange<P: Plan>(
         let mut next = Vec::new();
         let mut backoff: Option<Option<Duration>> = None;
         let mut account_usage = Usage::default();
-        let answers: Vec<Result<Value, GraphError>> = match app.graph.send_batch_once(auth, &calls).await {
+        let answers: Vec<Result<Value, GraphError>> = match send_round(app, account.login, auth, &calls).await {
             Ok(batch) => {
                 pacer.observe(&batch.usage);
                 batch

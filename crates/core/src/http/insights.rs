@@ -51,7 +51,7 @@ pub async fn insights(app: &App, req: &ApiRequest) -> Result<ApiResponse, ApiErr
             let disposition = format!("attachment; filename=\"insights-{}.csv\"", account.instagram_user_id);
             r.set_header("content-disposition", &disposition);
             if let Some(next) = &page.next {
-                r.set_header("link", &format!("<{}>; rel=\"next\"", next_url(req, next)));
+                r.set_header("link", &format!("<{}>; rel=\"next\"", next_url(req, &cursor(next))));
             }
             r
         }
@@ -82,12 +82,12 @@ fn parse_cursor(value: &str) -> Result<RowKey, ApiError> {
 }
 
 /// This request's path and query, with `after` set to the next page's cursor.
-fn next_url(req: &ApiRequest, next: &RowKey) -> String {
+pub(super) fn next_url(req: &ApiRequest, next: &str) -> String {
     let mut url = url::form_urlencoded::Serializer::new(String::new());
     for (k, v) in req.query.iter().filter(|(k, _)| k != "after") {
         url.append_pair(k, v);
     }
-    url.append_pair("after", &cursor(next));
+    url.append_pair("after", next);
     format!("{}?{}", req.path, url.finish())
 }
 
@@ -175,7 +175,7 @@ pub(super) async fn authorized_account(app: &App, req: &ApiRequest) -> Result<Ac
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
-enum Format {
+pub(super) enum Format {
     Json,
     Csv,
 }
@@ -217,22 +217,8 @@ impl InsightsQuery {
         if metrics.len() > MAX_METRICS {
             return Err(ApiError::BadRequest(format!("at most {MAX_METRICS} metrics at once")));
         }
-        let format = match req.query("format").unwrap_or("json") {
-            "json" => Format::Json,
-            "csv" => Format::Csv,
-            _ => return Err(ApiError::BadRequest("format must be json or csv".into())),
-        };
-        let limit = match req.query("limit") {
-            None => None,
-            Some(v) => match v.parse::<usize>() {
-                Ok(n) if (1..=MAX_LIMIT).contains(&n) && v.bytes().all(|b| b.is_ascii_digit()) => Some(n),
-                _ => {
-                    return Err(ApiError::BadRequest(format!(
-                        "`limit` must be a whole number from 1 to {MAX_LIMIT}"
-                    )));
-                }
-            },
-        };
+        let format = Format::parse(req)?;
+        let limit = parse_limit(req, MAX_LIMIT)?;
         let after = req.query("after").map(parse_cursor).transpose()?;
         Ok(InsightsQuery {
             filter: InsightsFilter {
@@ -247,8 +233,32 @@ impl InsightsQuery {
     }
 }
 
+impl Format {
+    /// `format=json|csv`, JSON when absent.
+    pub(super) fn parse(req: &ApiRequest) -> Result<Format, ApiError> {
+        match req.query("format").unwrap_or("json") {
+            "json" => Ok(Format::Json),
+            "csv" => Ok(Format::Csv),
+            _ => Err(ApiError::BadRequest("format must be json or csv".into())),
+        }
+    }
+}
+
+/// `limit=1..=max` as sent (digits only), or none.
+pub(super) fn parse_limit(req: &ApiRequest, max: usize) -> Result<Option<usize>, ApiError> {
+    let Some(v) = req.query("limit") else {
+        return Ok(None);
+    };
+    match v.parse::<usize>() {
+        Ok(n) if (1..=max).contains(&n) && v.bytes().all(|b| b.is_ascii_digit()) => Ok(Some(n)),
+        _ => Err(ApiError::BadRequest(format!(
+            "`limit` must be a whole number from 1 to {max}"
+        ))),
+    }
+}
+
 #[derive(Clone, Copy)]
-enum Bound {
+pub(super) enum Bound {
     From,
     To,
 }
@@ -256,7 +266,7 @@ enum Bound {
 /// A date (`2026-11-28`: from its start, to its end) or a time (RFC 3339,
 /// inclusive), in years 1 to 9999: the stored text form sorts like time there,
 /// so the extremes chrono parses are a 400; the end of year 9999 is kept in it.
-fn parse_bound(value: &str, name: &str, bound: Bound) -> Result<DateTime<Utc>, ApiError> {
+pub(super) fn parse_bound(value: &str, name: &str, bound: Bound) -> Result<DateTime<Utc>, ApiError> {
     let (start, step) = if let Ok(date) = NaiveDate::parse_from_str(value, "%Y-%m-%d") {
         (date.and_time(chrono::NaiveTime::MIN).and_utc(), Duration::days(1))
     } else if let Ok(t) = DateTime::parse_from_rfc3339(value) {
@@ -300,7 +310,7 @@ fn to_csv(rows: &[StoredInsight]) -> String {
 }
 
 /// Appends a field, quoted when it needs it; a leading formula character is defused for spreadsheets.
-fn csv_field(out: &mut String, s: &str) {
+pub(super) fn csv_field(out: &mut String, s: &str) {
     let quoted = s.contains([',', '"', '\n', '\r']);
     if quoted {
         out.push('"');

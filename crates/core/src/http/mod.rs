@@ -6,6 +6,7 @@ mod auth;
 mod cron;
 mod health;
 mod insights;
+mod media;
 mod meta;
 mod openapi;
 mod origin;
@@ -44,6 +45,8 @@ pub enum Route {
     InsightsAudience,
     InsightsRefresh,
     InsightsSummary,
+    InsightsMedia,
+    InsightsMediaDetail,
     AdminAccounts,
     OpenApi,
     WebhookInstagram,
@@ -89,6 +92,12 @@ impl Route {
         ),
         (Route::InsightsRefresh, "/api/insights/:userId/refresh", &[Method::POST]),
         (Route::InsightsSummary, "/api/insights/:userId/summary", &[Method::GET]),
+        (Route::InsightsMedia, "/api/insights/:userId/media", &[Method::GET]),
+        (
+            Route::InsightsMediaDetail,
+            "/api/insights/:userId/media/:mediaId",
+            &[Method::GET],
+        ),
         (Route::AdminAccounts, "/api/admin/accounts", &[Method::GET]),
         (Route::OpenApi, "/api/openapi.json", &[Method::GET]),
         (
@@ -177,6 +186,8 @@ pub async fn handle(app: &App, route: Route, req: ApiRequest) -> ApiResponse {
         Route::InsightsAudience => insights::audience(app, &req).await,
         Route::InsightsRefresh => insights::refresh(app, &req).await,
         Route::InsightsSummary => trends::summary(app, &req).await,
+        Route::InsightsMedia => media::list(app, &req).await,
+        Route::InsightsMediaDetail => media::detail(app, &req).await,
         Route::AdminAccounts => insights::admin_accounts(app, &req).await,
         Route::OpenApi => openapi::document().await,
         Route::WebhookInstagram => webhooks::instagram(app, &req).await,

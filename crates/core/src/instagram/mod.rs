@@ -12,6 +12,8 @@
 //! longer active, a Facebook login takes over again.
 
 pub mod client;
+pub mod renew;
+pub mod round;
 mod types;
 
 use chrono::{Duration as ChronoDuration, Utc};

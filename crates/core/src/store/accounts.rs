@@ -180,7 +180,7 @@ fn account_from_row(row: &Row) -> Result<Account> {
     })
 }
 
-async fn collect_accounts(
+pub(super) async fn collect_accounts(
     conn: &Conn,
     where_sql: &str,
     params: impl libsql::params::IntoParams,

@@ -11,7 +11,7 @@ use super::accounts::PAGE_TOKEN;
 use super::history::{Backfill, DayRange, Reconstructed, reconstructed_sql, rollup_sql};
 use super::jobs::{LogEntry, LogStatus, log_sql};
 use super::sql::{account_exists, now, opt_int, opt_text, text, ts};
-use super::{Result, Store, StoreError, TokenStatus};
+use super::{Login, Result, Store, StoreError, TokenStatus};
 use crate::secret::{AccessToken, Secret};
 
 /// The two collections, each with its own "last collected" time.
@@ -67,6 +67,8 @@ pub struct Candidate {
     /// The token generation the Page token belongs to: an error it earns
     /// must not mark a connection a reconnect has renewed meanwhile.
     pub token_generation: i64,
+    /// Which login's token collects it, and so which host it is read from.
+    pub login: Login,
     /// The Page token as stored (encrypted), read with the list so that an
     /// account costs no read of its own; [`Store::page_token`] opens it.
     sealed_page_token: Secret,
@@ -170,6 +172,8 @@ pub struct AccountOverview {
     pub username: Option<String>,
     pub facebook_page_name: Option<String>,
     pub followers_count: Option<i64>,
+    /// The login whose token collects the account.
+    pub login: Login,
     pub token_status: TokenStatus,
     pub token_reason: Option<String>,
     pub reconnect_by: Option<String>,
@@ -259,9 +263,9 @@ impl Store {
             .query(
                 &format!(
                     "SELECT u.id, u.instagram_user_id, u.followers_count, t.status, s.throttled_until, s.{last}, s.rejected_metrics,
-                            t.page_access_token, t.generation, s.rolled_up_to, u.created_at, s.backfilled_at
+                            t.page_access_token, t.generation, t.login, s.rolled_up_to, u.created_at, s.backfilled_at
                      FROM users u JOIN tokens t ON t.user_id = u.id LEFT JOIN account_state s ON s.user_id = u.id
-                     WHERE (?1 IS NULL OR u.instagram_user_id = ?1) AND t.login = 'facebook'
+                     WHERE ?1 IS NULL OR u.instagram_user_id = ?1
                      ORDER BY s.{last} IS NOT NULL, s.{last}, u.id"
                 ),
                 [only.map_or(Value::Null, |id| Value::Text(id.to_string()))],
@@ -279,9 +283,10 @@ impl Store {
                 rejected_metrics: parse_rejected(r.get(6)?),
                 sealed_page_token: Secret::new(r.get::<String>(7)?),
                 token_generation: r.get(8)?,
-                rolled_up_to: r.get(9)?,
-                connected_at: r.get(10)?,
-                backfilled_at: r.get(11)?,
+                login: Login::parse(&r.get::<String>(9)?)?,
+                rolled_up_to: r.get(10)?,
+                connected_at: r.get(11)?,
+                backfilled_at: r.get(12)?,
             });
         }
         Ok(out)
@@ -603,7 +608,7 @@ impl Store {
                         t.status, t.status_reason, t.reconnect_by, t.user_token_expires_at,
                         s.last_success_at, s.last_insights_at, s.last_audience_at, s.last_error, s.last_error_at,
                         s.rejected_metrics, s.throttled_until, s.throttle_reason, s.rate_window_start,
-                        COALESCE(s.rate_window_calls, 0)
+                        COALESCE(s.rate_window_calls, 0), t.login
                  FROM users u JOIN tokens t ON t.user_id = u.id LEFT JOIN account_state s ON s.user_id = u.id
                  ORDER BY u.id",
                 (),
@@ -616,6 +621,7 @@ impl Store {
                 username: r.get(1)?,
                 facebook_page_name: r.get(2)?,
                 followers_count: r.get(3)?,
+                login: Login::parse(&r.get::<String>(18)?)?,
                 token_status: TokenStatus::parse(&r.get::<String>(4)?)?,
                 token_reason: r.get(5)?,
                 reconnect_by: r.get(6)?,

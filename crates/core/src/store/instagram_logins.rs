@@ -6,9 +6,10 @@
 use libsql::{TransactionBehavior, params};
 use serde::Serialize;
 
+use super::accounts::collect_accounts;
 use super::accounts::{PAGE_TOKEN, USER_TOKEN, delete_account_rows, event_sql};
 use super::sql::now;
-use super::{Connected, Result, StatusChange, Store, StoreError, TokenStatus};
+use super::{Account, Connected, Result, StatusChange, Store, StoreError, TokenStatus};
 use crate::secret::AccessToken;
 
 /// Which login gave the token that collects an account.
@@ -176,5 +177,19 @@ impl Store {
         .await?;
         tx.commit().await?;
         Ok(ids.len())
+    }
+
+    /// Usable Instagram-login connections whose token ends before
+    /// `renew_before` or whose last check is older than `checked_before`.
+    pub async fn instagram_logins_due(&self, renew_before: &str, checked_before: &str) -> Result<Vec<Account>> {
+        let conn = self.conn().await?;
+        collect_accounts(
+            &conn,
+            "WHERE t.status != 'invalid' AND t.login = 'instagram'
+               AND (t.user_token_expires_at < ?1 OR t.last_checked_at IS NULL OR t.last_checked_at < ?2)
+             ORDER BY t.user_token_expires_at, u.id",
+            params![renew_before, checked_before],
+        )
+        .await
     }
 }

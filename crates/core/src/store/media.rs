@@ -61,9 +61,9 @@ pub struct MediaWrite {
     pub rejected: Vec<(ProductType, String, String)>,
 }
 
-/// A story's final number as the webhook gave it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(untagged)]
+/// A story's final number as the webhook gave it; in JSON a number, or
+/// `"fewer_than_5"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FinalValue {
     Count(i64),
     /// Meta's -1: fewer than 5, not a count.
@@ -77,6 +77,15 @@ impl FinalValue {
             FinalValue::FewerThanFive
         } else {
             FinalValue::Count(value)
+        }
+    }
+}
+
+impl Serialize for FinalValue {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> std::result::Result<S::Ok, S::Error> {
+        match self {
+            FinalValue::Count(n) => serializer.serialize_i64(*n),
+            FinalValue::FewerThanFive => serializer.serialize_str("fewer_than_5"),
         }
     }
 }
