@@ -34,7 +34,7 @@
   const REASONS = {
     access_denied: {
       title: 'Nothing was connected',
-      text: 'You chose Cancel on Facebook, so urlinsta received no access. When you are ready, click Connect Instagram and choose Allow.',
+      text: 'You chose Cancel, so urlinsta received no access. When you are ready, continue with Facebook or Instagram again and choose Allow.',
     },
     state_mismatch: {
       title: 'That sign-in could not be verified',
@@ -50,10 +50,18 @@
     },
     missing_permissions: {
       title: 'Permission to read insights is missing',
-      text: 'Facebook did not grant every permission urlinsta needs (such as reading insights). Connect again and leave all the requested permissions switched on.',
+      text: 'Not every permission urlinsta needs (such as reading insights) was granted. Connect again and leave all the requested permissions switched on.',
+    },
+    personal_account: {
+      title: 'This is a personal Instagram account',
+      text: 'Instagram shares insights of professional accounts only. In the Instagram app, switch this account to a Business or Creator account (Settings, then Account type and tools), then continue with Instagram again. Nothing was stored.',
+    },
+    instagram_unavailable: {
+      title: 'Signing in with Instagram is not available here',
+      text: 'This site is set up for Facebook sign-in only. Use Continue with Facebook, with the Facebook Page your Instagram account is linked to.',
     },
     graph_error: {
-      title: 'Facebook did not answer as expected',
+      title: 'Meta did not answer as expected',
       text: 'This is usually temporary. Wait a minute, then try again.',
     },
     server_error: {
@@ -186,6 +194,7 @@
     if (!response.ok) {
       const message = (data && (data.message || data.error)) || `The server answered ${response.status}.`;
       const err = new ApiError(sentence(message), response.status);
+      err.data = data;
       err.retryAfter = Number(response.headers.get('retry-after')) || null;
       throw err;
     }
@@ -213,7 +222,7 @@
     if (error) {
       const reason = REASONS[error] || {
         title: 'Connecting did not work',
-        text: `Facebook sent us back with "${error}". Please try again; if it keeps happening, disconnect urlinsta in your Facebook settings and connect anew.`,
+        text: `Meta sent us back with "${error}". Please try again; if it keeps happening, remove urlinsta in your Facebook or Instagram settings and connect anew.`,
       };
       showNotice('error', reason.title, reason.text, true);
       $('notice').dataset.reason = error;
@@ -240,7 +249,7 @@
       // A newer load (another account chosen meanwhile) has the last word.
       if (load !== state.statusLoads) return;
       if (e.status === 401) {
-        status = { connected: false };
+        status = { connected: false, logins: e.data && e.data.logins };
       } else {
         $('failed-text').textContent = `${e.message} Your data is safe; nothing was changed.`;
         setView('failed');
@@ -250,6 +259,8 @@
     if (load !== state.statusLoads) return;
     if (!status || !status.connected) {
       state.status = null;
+      // "Continue with Instagram" only where this deployment has Instagram Login.
+      $('login-instagram').hidden = !((status && status.logins) || []).includes('instagram');
       setView('connect');
       return;
     }
@@ -316,6 +327,10 @@
     const reconnectBy = reconnectDate(token);
     const card = $('health');
     const reconnect = $('reconnect');
+    // Which login collects this account: its reconnect goes through the same one.
+    const viaInstagram = ((state.account && state.account.login) || state.status.login) === 'instagram';
+    const who = viaInstagram ? 'Instagram' : 'Facebook';
+    reconnect.href = viaInstagram ? '/api/auth/login?provider=instagram' : '/api/auth/login';
     let health;
     let headline;
     let text;
@@ -324,11 +339,11 @@
       headline = 'Reconnect needed';
       const why = TOKEN_REASONS[token.subcode] || (token.code >= 200 && token.code < 300 || token.code === 10
         ? 'a permission urlinsta needs was removed.'
-        : 'Facebook no longer accepts this connection.');
+        : `${who} no longer accepts this connection.`);
       // A connection that needs a new login may still collect for a while; an invalid one does not.
       text = status === 'invalid'
         ? `Collection has stopped because ${why} Reconnect to resume; your history is kept.`
-        : `Facebook asks you to log in again because ${why} Reconnect so that collection does not stop.`;
+        : `${who} asks you to log in again because ${why} Reconnect so that collection does not stop.`;
     } else if (reconnectBy && daysUntil(reconnectBy) <= WARN_DAYS) {
       health = 'warn';
       const days = Math.max(0, Math.ceil(daysUntil(reconnectBy)));
@@ -337,7 +352,9 @@
     } else {
       health = 'ok';
       headline = 'Healthy';
-      text = reconnectBy
+      text = viaInstagram
+        ? 'Collecting every hour. You signed in with Instagram: the connection renews itself, nothing to do.'
+        : reconnectBy
         ? `Collecting every hour. Facebook asks you to reconnect by ${dateFormat.format(reconnectBy)}; we will remind you here.`
         : 'Collecting every hour.';
     }
@@ -918,7 +935,12 @@
         : 'Its tokens and collected insights were deleted. Your other connected accounts keep working.');
       await loadStatus();
     } catch (e) {
-      $('dialog-error').textContent = `Could not disconnect: ${e.message} Nothing was deleted; please try again.`;
+      // A refusal (4xx) deleted nothing; without an answer, or after a server
+      // error (a deletion that timed out may still land), the page cannot know.
+      const outcome = e.status >= 400 && e.status < 500
+        ? 'Nothing was deleted; please try again.'
+        : 'Reload the page to see whether the account is still connected, and try again if it is.';
+      $('dialog-error').textContent = `Could not disconnect: ${e.message} ${outcome}`;
       $('dialog-error').hidden = false;
     } finally {
       confirm.disabled = false;

@@ -1,9 +1,12 @@
 //! GET /api/cron/collect-insights (Vercel Cron, 15 * * * *)
 use urlinsta_core::http::{Route, vercel};
-use urlinsta_core::jobs::Job;
+use urlinsta_core::jobs::JobKind;
 use vercel_runtime::{Error, run, service_fn};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    run(service_fn(|req| vercel::handle(req, Route::Cron(Job::CollectInsights)))).await
+    run(service_fn(|req| {
+        vercel::handle(req, Route::Cron(JobKind::CollectInsights))
+    }))
+    .await
 }

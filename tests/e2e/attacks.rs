@@ -2,11 +2,7 @@
 //! session cookie, and a deployment reachable on the internet without its
 //! secrets (a Vercel preview).
 
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use hmac::{Hmac, Mac};
 use serde_json::{Value, json};
-use sha2::Sha256;
 
 use crate::harness::*;
 
@@ -115,23 +111,12 @@ async fn cross_site_posts_with_a_valid_cookie_are_refused_and_same_origin_ones_w
     assert_eq!(r.status(), 200);
 }
 
-/// A `signed_request` as Meta builds it, under `secret`.
-fn signed_request(secret: &str, user_id: &str) -> String {
-    let payload = URL_SAFE_NO_PAD.encode(
-        json!({ "algorithm": "HMAC-SHA256", "issued_at": chrono::Utc::now().timestamp(), "user_id": user_id })
-            .to_string(),
-    );
-    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("key");
-    mac.update(payload.as_bytes());
-    format!("{}.{payload}", URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes()))
-}
-
 #[tokio::test]
 async fn a_deployment_reachable_without_its_secrets_answers_503_never_200() {
     // Known values an attacker would try: the sandbox's secret, and nothing at all.
     let forged = [
-        signed_request(urlinsta_core::config::SANDBOX_APP_SECRET, DEFAULT_FB_USER),
-        signed_request("", DEFAULT_FB_USER),
+        signed_request_for(urlinsta_core::config::SANDBOX_APP_SECRET, DEFAULT_FB_USER),
+        signed_request_for("", DEFAULT_FB_USER),
     ];
     let environments: [&[(&str, &str)]; 3] = [
         &[("VERCEL", "1"), ("VERCEL_ENV", "preview")],

@@ -25,7 +25,12 @@ async fn connect_influencer(t: &TestApp, followers: i64) -> (String, reqwest::Cl
     (ig_id, b)
 }
 
-async fn cron(t: &TestApp, job: &str) -> Value {
+/// One run of a collection through its cron route, as Vercel Cron calls it.
+async fn cron(t: &TestApp, job: &str) -> CollectReport {
+    serde_json::from_value(cron_answer(t, job).await).expect("a collection report")
+}
+
+async fn cron_answer(t: &TestApp, job: &str) -> Value {
     let r = t
         .browser
         .get(t.api(&format!("/api/cron/{job}")))
@@ -34,12 +39,7 @@ async fn cron(t: &TestApp, job: &str) -> Value {
         .await
         .unwrap();
     assert_eq!(r.status(), 200, "cron {job}");
-    r.json().await.unwrap()
-}
-
-/// A run report's counts, in the order asked.
-fn counts<const N: usize>(report: &Value, names: [&str; N]) -> [u64; N] {
-    names.map(|n| report[n].as_u64().unwrap_or(u64::MAX))
+    r.json().await.expect("json")
 }
 
 async fn admin_get(t: &TestApp, path: &str) -> (u16, Value) {
@@ -105,8 +105,8 @@ on_both_databases! {
         t.control.reset_calls();
 
         let report = cron(&t, "collect-insights").await;
-        assert_eq!(counts(&report, ["collected", "failed"]), [1, 0], "{report}");
-        assert!(report["duration_ms"].is_u64() && report["remaining"] == 0 && report["skipped"] == 0);
+        assert_eq!((report.counts.collected, report.counts.failed), (1, 0), "{report:?}");
+        assert!(report.remaining == 0 && report.counts.skipped == 0, "{report:?}");
 
         // One round trip: a batch of the snapshot and three days, all with the Page token and its proof.
         assert_eq!(t.control.http_requests(), 1);
@@ -172,7 +172,7 @@ on_both_databases! {
 
         // The cron again: the account was collected this hour, so nothing is due.
         let again = cron(&t, "collect-insights").await;
-        assert_eq!(again["collected"], 0);
+        assert_eq!(again.counts.collected, 0);
         // A manual refresh fetches everything again: still the very same rows.
         let (status, body) = refresh(&t, DEFAULT_IG).await;
         assert_eq!(status, 200, "{body}");
@@ -207,7 +207,7 @@ async fn throttling_and_429_are_retried_with_backoff() {
         Some(1),
     );
     let report = cron(&t, "collect-insights").await;
-    assert_eq!(report["collected"], 1, "{report}");
+    assert_eq!(report.counts.collected, 1, "{report:?}");
     assert_eq!(
         t.control.count(Endpoint::Batch),
         3,
@@ -233,9 +233,8 @@ on_both_databases! {
 
         let report = cron(&t, "collect-audience").await;
         assert_eq!(
-            counts(&report, ["collected", "skipped", "failed"]),
-            [1, 1, 0],
-            "{report}"
+            (report.counts.collected, report.counts.skipped, report.counts.failed), (1, 1, 0),
+            "{report:?}"
         );
         let calls = t.control.calls();
         let demo: Vec<&CallRecord> = calls.iter().filter(|c| c.endpoint == Endpoint::Demographics).collect();
@@ -274,7 +273,7 @@ on_both_databases! {
         // The same day again adds nothing and calls nothing.
         t.control.reset_calls();
         let again = cron(&t, "collect-audience").await;
-        assert_eq!(counts(&again, ["collected", "failed"]), [0, 0], "{again}");
+        assert_eq!((again.counts.collected, again.counts.failed), (0, 0), "{again:?}");
         assert_eq!(t.control.count(Endpoint::Demographics), 0);
         let (_, body_again) = admin_get(&t, &format!("/api/insights/{DEFAULT_IG}/audience")).await;
         assert_eq!(body_again, body);
@@ -299,23 +298,28 @@ async fn each_cron_route_needs_the_secret_and_triggers_its_job() {
     }
     t.control.reset_calls();
     let insights = cron(&t, "collect-insights").await;
-    assert_eq!(insights["collected"], 1);
+    assert_eq!(insights.counts.collected, 1);
     assert!(t.control.count(Endpoint::Insights) > 0);
     let audience = cron(&t, "collect-audience").await;
-    assert_eq!(audience["collected"], 1);
+    assert_eq!(audience.counts.collected, 1);
     assert!(t.control.count(Endpoint::Demographics) > 0);
-    let tokens = cron(&t, "refresh-tokens").await;
-    assert!(tokens["duration_ms"].is_u64(), "{tokens}");
+    let tokens: RefreshReport = serde_json::from_value(cron_answer(&t, "refresh-tokens").await).expect("a report");
+    assert!(!tokens.busy, "{tokens:?}");
     // A run of the same job still in progress holds the lease: an overlapping one does nothing.
     assert!(
         t.app
             .store
-            .try_lease("collect-insights", "another-run", Duration::from_secs(60))
+            .try_lease(
+                "collect-insights",
+                "another-run",
+                chrono::Utc::now(),
+                Duration::from_secs(60)
+            )
             .await
             .unwrap()
     );
     let overlapping = cron(&t, "collect-insights").await;
-    assert_eq!(overlapping["busy"], true, "{overlapping}");
+    assert!(overlapping.busy, "{overlapping:?}");
     t.app
         .store
         .release_lease("collect-insights", "another-run")
@@ -355,7 +359,7 @@ async fn a_deprecated_metric_does_not_stop_the_others() {
     t.control.deprecate_metric("likes");
 
     let report = cron(&t, "collect-insights").await;
-    assert_eq!(counts(&report, ["collected", "failed"]), [2, 0], "{report}");
+    assert_eq!((report.counts.collected, report.counts.failed), (2, 0), "{report:?}");
     for ig in [DEFAULT_IG, other.as_str()] {
         let rows = insights(&t, ig, "").await;
         for metric in ["reach", "views", "accounts_engaged"] {
@@ -395,9 +399,9 @@ async fn a_throttled_account_is_parked_while_the_others_are_collected() {
 
     let report = cron(&t, "collect-insights").await;
     assert_eq!(
-        counts(&report, ["collected", "skipped", "failed"]),
-        [1, 1, 0],
-        "{report}"
+        (report.counts.collected, report.counts.skipped, report.counts.failed),
+        (1, 1, 0),
+        "{report:?}"
     );
     assert_eq!(insights(&t, &other, "?metric=views").await.len(), 3);
     let parked = admin_account(&t, DEFAULT_IG).await;
@@ -460,9 +464,9 @@ async fn a_time_budget_stops_a_run_and_the_next_finishes_the_rest() {
     // Each account takes longer than the whole budget: two start, then time is up.
     t.control.set_latency(Duration::from_millis(1_100));
     let first = cron(&t, "collect-insights").await;
-    assert_eq!(counts(&first, ["collected", "remaining"]), [2, 2], "{first}");
+    assert_eq!((first.counts.collected, first.remaining), (2, 2), "{first:?}");
     let second = cron(&t, "collect-insights").await;
-    assert_eq!(counts(&second, ["collected", "remaining"]), [2, 0], "{second}");
+    assert_eq!((second.counts.collected, second.remaining), (2, 0), "{second:?}");
     t.control.set_latency(Duration::ZERO);
     for ig in &accounts {
         assert_eq!(insights(&t, ig, "?metric=reach").await.len(), 3, "{ig}");
@@ -671,10 +675,10 @@ async fn usage_above_ninety_percent_stops_the_run() {
     connect_influencer(&t, 1_000).await;
     t.control.set_usage(95, 10, 0);
     let report = cron(&t, "collect-insights").await;
-    assert_eq!(counts(&report, ["collected", "remaining"]), [1, 2], "{report}");
+    assert_eq!((report.counts.collected, report.remaining), (1, 2), "{report:?}");
     t.control.set_usage(10, 10, 0);
     let next = cron(&t, "collect-insights").await;
-    assert_eq!(counts(&next, ["collected", "remaining"]), [2, 0], "{next}");
+    assert_eq!((next.counts.collected, next.remaining), (2, 0), "{next:?}");
 }
 
 #[tokio::test]
@@ -685,7 +689,7 @@ async fn a_dead_token_marks_the_connection_invalid_and_later_runs_skip_it() {
     t.control.invalidate_user_tokens("100000000000001", 460);
 
     let report = cron(&t, "collect-insights").await;
-    assert_eq!(counts(&report, ["collected", "failed"]), [1, 1], "{report}");
+    assert_eq!((report.counts.collected, report.counts.failed), (1, 1), "{report:?}");
     let dead = admin_account(&t, DEFAULT_IG).await;
     assert_eq!(dead["token_status"], "invalid", "{dead}");
     assert!(dead["last_error"].as_str().unwrap().contains("password"), "{dead}");
@@ -696,6 +700,10 @@ async fn a_dead_token_marks_the_connection_invalid_and_later_runs_skip_it() {
     let (status, _) = refresh(&t, DEFAULT_IG).await;
     assert_eq!(status, 409);
     let next = cron(&t, "collect-audience").await;
-    assert_eq!(counts(&next, ["collected", "skipped", "failed"]), [1, 1, 0], "{next}");
+    assert_eq!(
+        (next.counts.collected, next.counts.skipped, next.counts.failed),
+        (1, 1, 0),
+        "{next:?}"
+    );
     assert_eq!(calls_for(&t.control.calls(), DEFAULT_IG).count(), 0);
 }

@@ -3,173 +3,18 @@
 //! by several processes at once. Jobs say what failed, no account is left
 //! half-written, and no "database is locked" reaches anyone.
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
 use std::time::Duration;
 
 use serde_json::Value;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
-use urlinsta_core::jobs::Job;
+use urlinsta_core::engine::RunOptions;
+use urlinsta_core::jobs::{JobKind, JobReport};
 
 use crate::harness::*;
+use crate::link::{Link, SILENT_ANSWERS_LOST, SILENT_BLACK_HOLE};
 
 /// A database auth token that must never be seen anywhere (sqld without a
 /// JWT key accepts any).
 const DB_TOKEN: &str = "turso-token-must-never-appear-0123456789";
-
-/// The network between the app and sqld, which a test can cut, slow down,
-/// set to cut itself after a number of requests, or make silent.
-struct Link {
-    url: String,
-    state: Arc<LinkState>,
-    task: tokio::task::JoinHandle<()>,
-}
-
-struct LinkState {
-    down: AtomicBool,
-    delay_ms: AtomicU64,
-    /// HTTP requests forwarded so far.
-    requests: AtomicU64,
-    /// Cut the link once this many requests went through.
-    down_after: AtomicU64,
-    /// Go silent (a black hole) once this many requests went through.
-    silent_after: AtomicU64,
-    /// Bumped on every cut: connections of an older epoch close.
-    epoch: AtomicU64,
-    /// What goes missing while the link is silent (`SILENT_*`): connections
-    /// stay open and nothing comes back.
-    silent: AtomicU8,
-}
-
-const SILENT_NOT: u8 = 0;
-/// A black hole: nothing reaches the database, nothing comes back.
-const SILENT_BLACK_HOLE: u8 = 1;
-/// Requests reach the database and are carried out; the answers are lost.
-const SILENT_ANSWERS_LOST: u8 = 2;
-
-impl Link {
-    async fn to(upstream: &str) -> Link {
-        let upstream = upstream.trim_start_matches("http://").to_string();
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        let url = format!("http://{}", listener.local_addr().expect("addr"));
-        let state = Arc::new(LinkState {
-            down: AtomicBool::new(false),
-            delay_ms: AtomicU64::new(0),
-            requests: AtomicU64::new(0),
-            down_after: AtomicU64::new(u64::MAX),
-            silent_after: AtomicU64::new(u64::MAX),
-            epoch: AtomicU64::new(0),
-            silent: AtomicU8::new(SILENT_NOT),
-        });
-        let shared = state.clone();
-        let task = tokio::spawn(async move {
-            while let Ok((client, _)) = listener.accept().await {
-                if shared.down.load(Ordering::SeqCst) {
-                    continue; // dropped: the database is unreachable
-                }
-                if shared.silent.load(Ordering::SeqCst) == SILENT_BLACK_HOLE {
-                    tokio::spawn(swallow(client)); // accepted, never answered
-                    continue;
-                }
-                let Ok(server) = TcpStream::connect(&upstream).await else {
-                    continue;
-                };
-                let epoch = shared.epoch.load(Ordering::SeqCst);
-                let (cr, cw) = client.into_split();
-                let (sr, sw) = server.into_split();
-                tokio::spawn(pipe(cr, sw, shared.clone(), epoch, true));
-                tokio::spawn(pipe(sr, cw, shared.clone(), epoch, false));
-            }
-        });
-        Link { url, state, task }
-    }
-
-    fn cut(&self) {
-        self.state.down.store(true, Ordering::SeqCst);
-        self.state.epoch.fetch_add(1, Ordering::SeqCst);
-    }
-
-    fn restore(&self) {
-        self.state.down_after.store(u64::MAX, Ordering::SeqCst);
-        self.state.silent_after.store(u64::MAX, Ordering::SeqCst);
-        self.state.down.store(false, Ordering::SeqCst);
-        self.state.silent.store(SILENT_NOT, Ordering::SeqCst);
-    }
-
-    fn hang_after(&self, more_requests: u64) {
-        let now = self.state.requests.load(Ordering::SeqCst);
-        self.state.silent_after.store(now + more_requests, Ordering::SeqCst);
-    }
-
-    /// Keeps every connection open and answers nothing (`SILENT_*` says what is lost).
-    fn hang(&self, how: u8) {
-        self.state.silent.store(how, Ordering::SeqCst);
-    }
-
-    fn slow(&self, each_way: Duration) {
-        self.state.delay_ms.store(each_way.as_millis() as u64, Ordering::SeqCst);
-    }
-
-    fn cut_after(&self, more_requests: u64) {
-        let now = self.state.requests.load(Ordering::SeqCst);
-        self.state.down_after.store(now + more_requests, Ordering::SeqCst);
-    }
-}
-
-impl Drop for Link {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
-}
-
-/// Copies one direction until either side closes or the link is cut.
-async fn pipe(
-    mut from: tokio::net::tcp::OwnedReadHalf,
-    mut to: tokio::net::tcp::OwnedWriteHalf,
-    link: Arc<LinkState>,
-    epoch: u64,
-    client_to_server: bool,
-) {
-    let mut buf = vec![0u8; 64 * 1024];
-    loop {
-        let n = match from.read(&mut buf).await {
-            Ok(0) | Err(_) => return,
-            Ok(n) => n,
-        };
-        if client_to_server {
-            let starts = buf[..n].windows(5).filter(|w| w == b"POST ").count() as u64;
-            let total = link.requests.fetch_add(starts, Ordering::SeqCst) + starts;
-            if total > link.down_after.load(Ordering::SeqCst) && !link.down.swap(true, Ordering::SeqCst) {
-                link.epoch.fetch_add(1, Ordering::SeqCst);
-            }
-            if total > link.silent_after.load(Ordering::SeqCst) {
-                link.silent.store(SILENT_BLACK_HOLE, Ordering::SeqCst);
-            }
-        }
-        let lost = match link.silent.load(Ordering::SeqCst) {
-            SILENT_BLACK_HOLE => true,
-            SILENT_ANSWERS_LOST => !client_to_server,
-            _ => false,
-        };
-        if lost {
-            continue;
-        }
-        let delay = link.delay_ms.load(Ordering::SeqCst);
-        if delay > 0 {
-            tokio::time::sleep(Duration::from_millis(delay)).await;
-        }
-        if link.epoch.load(Ordering::SeqCst) != epoch || to.write_all(&buf[..n]).await.is_err() {
-            return; // cut: both halves drop, the connection closes
-        }
-    }
-}
-
-/// Reads a connection to its end and answers nothing.
-async fn swallow(mut client: TcpStream) {
-    let mut buf = vec![0u8; 64 * 1024];
-    while let Ok(1..) = client.read(&mut buf).await {}
-}
 
 /// The app on sqld, through a link the test controls.
 async fn app_over_a_link() -> (TestApp, Link, Sqld) {
@@ -178,6 +23,10 @@ async fn app_over_a_link() -> (TestApp, Link, Sqld) {
 
 async fn app_over_a_link_with(more: Vec<(&'static str, String)>) -> (TestApp, Link, Sqld) {
     let sqld = Sqld::start().await;
+    // The schema first, with the usual deadline: a test's short DB_TIMEOUT_MS
+    // is about its own calls, and creating every table on a loaded machine
+    // can take longer (the app then only checks the migrations are applied).
+    crate::storage::migrate_sqld(&sqld.url).await;
     let link = Link::to(&sqld.url).await;
     let mut vars = fixed_keys();
     vars.extend(more);
@@ -224,12 +73,18 @@ async fn an_unreachable_hosted_database_fails_every_job_with_503_and_the_app_rec
     assert_eq!(health["message"], "the database cannot be reached", "{body}");
     assert!(!body.contains(link.url.trim_start_matches("http://")), "{body}");
     assert_discreet(&body, "health/db");
-    for job in Job::ALL {
+    for job in JobKind::ALL {
         let (status, body) = get(&t, &job.cron_path(), Some(CRON_SECRET)).await;
         assert_eq!(status, 503, "{}: {body}", job.name());
         let error: Value = serde_json::from_str(&body).expect("json");
         assert_eq!(error["error"], "unavailable", "{body}");
         assert_discreet(&body, job.name());
+        // The cause is in the log; the answer names neither it nor where the database is.
+        assert_eq!(
+            error["message"], "the job could not run: the database did not serve it; try again later",
+            "{body}"
+        );
+        assert!(!body.contains(link.url.trim_start_matches("http://")), "{body}");
     }
     // Pages and reads fail cleanly: a JSON error, no panic, nothing half-done.
     for path in ["/api/auth/status", "/api/insights/17841400000000001"] {
@@ -250,11 +105,11 @@ async fn an_unreachable_hosted_database_fails_every_job_with_503_and_the_app_rec
         200,
         "back when the database is"
     );
-    for job in [Job::CollectInsights, Job::CollectAudience] {
+    for job in [JobKind::CollectInsights, JobKind::CollectAudience] {
         let (status, body) = get(&t, &job.cron_path(), Some(CRON_SECRET)).await;
         assert_eq!(status, 200, "{body}");
-        let report: Value = serde_json::from_str(&body).expect("json");
-        assert_eq!(count(&report, "collected"), 2, "{report}");
+        let report: CollectReport = serde_json::from_str(&body).expect("a collection report");
+        assert_eq!(report.counts.collected, 2, "{report:?}");
     }
     assert_no_orphans(&t).await;
     assert_discreet(&captured_logs(), "the logs");
@@ -281,7 +136,7 @@ async fn app_with_a_deadline() -> (TestApp, Link, Sqld) {
 /// What every route answers while the database is silent: JSON errors, at
 /// once, 503 where the database is the cause, nothing secret.
 async fn every_route_fails_fast(t: &TestApp) {
-    for job in Job::ALL {
+    for job in JobKind::ALL {
         let (status, body) = get(t, &job.cron_path(), Some(CRON_SECRET)).await;
         assert_eq!(status, 503, "{}: {body}", job.name());
         let error: Value = serde_json::from_str(&body).expect("json");
@@ -302,13 +157,16 @@ async fn every_route_fails_fast(t: &TestApp) {
 /// After the database answers again, the next run of each job works: no
 /// lease left by a silent run locks it out.
 async fn the_next_runs_work(t: &TestApp) {
-    for job in Job::ALL {
+    for job in JobKind::ALL {
         let (status, body) = get(t, &job.cron_path(), Some(CRON_SECRET)).await;
         assert_eq!(status, 200, "{}: {body}", job.name());
-        let report: Value = serde_json::from_str(&body).expect("json");
-        assert_ne!(report["busy"], true, "{}: locked out by a lease: {report}", job.name());
-        if job != Job::RefreshTokens {
-            assert_eq!(count(&report, "collected"), 2, "{report}");
+        if job == JobKind::RefreshTokens {
+            let report: RefreshReport = serde_json::from_str(&body).expect("a refresh report");
+            assert!(!report.busy, "{}: locked out by a lease: {report:?}", job.name());
+        } else {
+            let report: CollectReport = serde_json::from_str(&body).expect("a collection report");
+            assert!(!report.busy, "{}: locked out by a lease: {report:?}", job.name());
+            assert_eq!(report.counts.collected, 2, "{report:?}");
         }
     }
     // Each run took its lease and gave it back; a lease left by a silent run would still be here.
@@ -355,7 +213,7 @@ async fn a_lease_taken_by_a_run_whose_answer_was_lost_does_not_lock_out_the_next
             );
             println!("left by a run that timed out: lease {name} from {from} to {to}");
         }
-        assert_eq!(held, Job::ALL.len(), "each job's lease write landed unanswered");
+        assert_eq!(held, JobKind::ALL.len(), "each job's lease write landed unanswered");
         the_next_runs_work(&t).await;
     })
     .await;
@@ -369,28 +227,74 @@ async fn a_database_that_goes_silent_during_a_run_ends_the_run_with_what_it_has(
         // The lease, the candidates and the chunk's budgets answer; the first
         // account's results do not (one account at a time: COLLECT_CONCURRENCY=1).
         link.hang_after(3);
-        let (status, body) = get(&t, &Job::CollectInsights.cron_path(), Some(CRON_SECRET)).await;
+        let (status, body) = get(&t, &JobKind::CollectInsights.cron_path(), Some(CRON_SECRET)).await;
         assert_eq!(status, 200, "{body}");
-        let report: Value = serde_json::from_str(&body).expect("json");
+        let report: CollectReport = serde_json::from_str(&body).expect("a collection report");
         assert_eq!(
-            count(&report, "failed"),
-            1,
-            "no account after the first silence: {report}"
+            report.counts.failed, 1,
+            "no account after the first silence: {report:?}"
         );
-        assert_eq!(count(&report, "collected"), 0, "{report}");
-        assert_eq!(count(&report, "remaining"), ids.len() as u64 - 1, "{report}");
+        assert_eq!(report.counts.collected, 0, "{report:?}");
+        assert_eq!(report.remaining, ids.len() - 1, "{report:?}");
         assert_discreet(&body, "the report");
         link.restore();
         // The account whose write went unanswered is whole or untouched, and
         // the next run collects every account (the same hour: idempotent).
-        let (status, body) = get(&t, &Job::CollectInsights.cron_path(), Some(CRON_SECRET)).await;
+        let (status, body) = get(&t, &JobKind::CollectInsights.cron_path(), Some(CRON_SECRET)).await;
         assert_eq!(status, 200, "{body}");
-        let report: Value = serde_json::from_str(&body).expect("json");
-        assert_eq!(count(&report, "collected"), ids.len() as u64, "{report}");
+        let report: CollectReport = serde_json::from_str(&body).expect("a collection report");
+        assert_eq!(report.counts.collected, ids.len(), "{report:?}");
         assert_eq!(row_count(&t, "job_leases").await, 0, "a lease outlived its run");
         for ig in &ids {
             assert_eq!(rows_of(&t, ig).await.1, 1, "{ig}: one log row for its data");
         }
+        assert_no_orphans(&t).await;
+        assert_discreet(&captured_logs(), "the logs");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_database_that_goes_silent_once_the_account_is_deleted_does_not_make_disconnect_say_nothing_was_deleted() {
+    without_hanging(async {
+        // Long enough for every call before the silence on a loaded machine.
+        let (t, link, _sqld) = app_over_a_link_with(vec![("DB_TIMEOUT_MS", "2000".into())]).await;
+        // This browser's session holds one account, the Facebook user's only one.
+        assert_eq!(location(&t.connect().await), "/?connected=true");
+        // The deletion commits and is answered; what comes after meets
+        // silence: checking for the user's other accounts, ending the session.
+        link.hang_after_commit();
+        let r = t
+            .post(&t.browser, "/api/auth/disconnect")
+            .json(&serde_json::json!({ "instagram_user_id": DEFAULT_IG }))
+            .send()
+            .await
+            .expect("disconnect answers");
+        assert_eq!(r.status(), 200, "the account is deleted, and the answer says so");
+        let cookie = r
+            .headers()
+            .get_all("set-cookie")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .find(|c| c.starts_with("urlinsta_session="))
+            .map(str::to_string);
+        let body: Value = r.json().await.expect("json");
+        assert_eq!(body["success"], true, "{body}");
+        assert_eq!(
+            body["revoked"], false,
+            "whether other accounts use the grant is unknown: it stays"
+        );
+        assert_eq!(t.control.count(urlinsta_sandbox::Endpoint::Revoke), 0);
+        assert!(
+            cookie.is_some_and(|c| c.contains("Max-Age=0")),
+            "the session, which can see nothing now, is cleared in the browser"
+        );
+        let logs = captured_logs();
+        assert!(logs.contains("could not check for the Facebook user's other accounts"));
+        assert!(logs.contains("account deleted, but its session could not be ended"));
+
+        link.restore();
+        assert!(t.app.store.account(DEFAULT_IG).await.expect("read").is_none());
         assert_no_orphans(&t).await;
         assert_discreet(&captured_logs(), "the logs");
     })
@@ -426,22 +330,15 @@ async fn a_database_that_goes_away_during_a_run_leaves_each_account_whole_or_unt
         .await;
         sql_on(&t, "DELETE FROM job_leases").await;
         link.cut_after(cut_after);
-        let report = urlinsta_core::jobs::run(
-            &t.app,
-            &urlinsta_core::jobs::JobContext::new(&t.app, Job::CollectInsights, urlinsta_core::jobs::Shard::default()),
-        )
-        .await;
+        let report = urlinsta_core::jobs::run(&t.app, JobKind::CollectInsights, RunOptions::default()).await;
         link.restore();
         // The run either could not start (503 from cron) or reports each account.
-        if let Ok(report) = &report {
-            let accounted = count(report, "collected")
-                + count(report, "failed")
-                + count(report, "skipped")
-                + count(report, "remaining");
+        if let Ok(JobReport::Collect(report)) = &report {
+            let accounted = report.counts.collected + report.counts.failed + report.counts.skipped + report.remaining;
             assert_eq!(
                 accounted,
-                ids.len() as u64,
-                "cut after {cut_after}: every account accounted for: {report}"
+                ids.len(),
+                "cut after {cut_after}: every account accounted for: {report:?}"
             );
         }
         let mut whole = None;
@@ -462,7 +359,7 @@ async fn a_database_that_goes_away_during_a_run_leaves_each_account_whole_or_unt
         assert_no_orphans(&t).await;
         let answer = report
             .as_ref()
-            .map(Value::to_string)
+            .map(|r| format!("{r:?}"))
             .unwrap_or_else(|e| format!("could not run: {e}"));
         println!(
             "cut after {cut_after} requests: {written} of {} accounts written whole; the job: {answer}",
@@ -483,14 +380,14 @@ async fn a_slow_hosted_database_makes_a_run_slower_not_wrong() {
     let (t, link, _sqld) = app_over_a_link().await;
     let ids = connect_influencers(&t, 2).await;
     link.slow(Duration::from_millis(20));
-    let report = run_job(&t.app, Job::CollectInsights).await;
-    assert_eq!(count(&report, "collected"), ids.len() as u64, "{report}");
+    let report = run_collect(&t.app, JobKind::CollectInsights).await;
+    assert_eq!(report.counts.collected, ids.len(), "{report:?}");
     let (status, body) = get(&t, &format!("/api/insights/{}", ids[0]), Some(ADMIN_KEY)).await;
     assert_eq!(status, 200, "{body}");
     link.slow(Duration::ZERO);
     // The same hour again adds nothing.
-    let again = run_job(&t.app, Job::CollectInsights).await;
-    assert_eq!(count(&again, "collected"), 0, "{again}");
+    let again = run_collect(&t.app, JobKind::CollectInsights).await;
+    assert_eq!(again.counts.collected, 0, "{again:?}");
     assert_no_orphans(&t).await;
 }
 

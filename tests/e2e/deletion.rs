@@ -1,33 +1,18 @@
 //! Meta's Deauthorize and Data Deletion callbacks, as Meta calls them: a form
 //! POST with a `signed_request` signed by the app secret.
 
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use hmac::{Hmac, Mac};
-use serde_json::{Value, json};
-use sha2::Sha256;
+use serde_json::Value;
 use urlinsta_sandbox::UserSpec;
 
 use crate::harness::*;
 use crate::storage::{fill_account, rows_of};
 
 /// The app secret the sandbox app has (`SandboxConfig::default()`).
-const APP_SECRET: &str = "sandbox-secret";
+const APP_SECRET: &str = urlinsta_core::config::SANDBOX_APP_SECRET;
 const FIRST_USER: &str = "100000000000001";
 
-/// `base64url(HMAC-SHA256(payload segment)).base64url(payload)`, as Meta builds it.
-fn signed_request(secret: &str, payload: &Value) -> String {
-    let payload = URL_SAFE_NO_PAD.encode(payload.to_string());
-    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).unwrap();
-    mac.update(payload.as_bytes());
-    format!("{}.{payload}", URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes()))
-}
-
 fn from_meta(user_id: &str) -> String {
-    signed_request(
-        APP_SECRET,
-        &json!({ "algorithm": "HMAC-SHA256", "issued_at": chrono::Utc::now().timestamp(), "user_id": user_id }),
-    )
+    signed_request_for(APP_SECRET, user_id)
 }
 
 async fn get_json(url: &str) -> Value {
@@ -158,7 +143,7 @@ async fn callbacks_refuse_what_meta_did_not_sign_and_delete_nothing() {
     let t = spawn_app().await;
     t.connect().await;
     let now = chrono::Utc::now().timestamp();
-    let payload = |algorithm: &str, issued_at: i64| json!({ "algorithm": algorithm, "issued_at": issued_at, "user_id": FIRST_USER });
+    let payload = |algorithm: &str, issued_at: i64| meta_payload(algorithm, issued_at, FIRST_USER);
     let cases = [
         (
             "another secret",

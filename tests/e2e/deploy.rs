@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use urlinsta_core::http::Route;
 use urlinsta_core::http::server::PAGE_CSP;
-use urlinsta_core::jobs::Job;
+use urlinsta_core::jobs::JobKind;
 use urlinsta_core::jobs::schedule;
 
 use crate::harness::*;
@@ -100,7 +100,7 @@ fn route_named_in(file: &str) -> String {
         .unwrap_or(rest.len());
     rest[..end]
         .replace("Route::", "")
-        .replace("Job::", "")
+        .replace("JobKind::", "")
         .replace(char::is_whitespace, "")
 }
 
@@ -171,15 +171,15 @@ fn vercel_json_is_in_todays_form_with_the_plans_crons() {
         schedules.insert(job.name(), cron["schedule"].as_str().expect("schedule").to_string());
     }
     let plan: BTreeMap<&str, String> = [
-        (Job::RefreshTokens.name(), "0 */6 * * *".to_string()),
-        (Job::CollectInsights.name(), "15 * * * *".to_string()),
-        (Job::CollectAudience.name(), "0 3 * * *".to_string()),
+        (JobKind::RefreshTokens.name(), "0 */6 * * *".to_string()),
+        (JobKind::CollectInsights.name(), "15 * * * *".to_string()),
+        (JobKind::CollectAudience.name(), "0 3 * * *".to_string()),
     ]
     .into();
     assert_eq!(schedules, plan, "the plan's schedules, one per job");
     // The local scheduler reads the same file.
     let local = schedule::from_vercel_json(&v.to_string()).expect("the local scheduler reads vercel.json");
-    assert_eq!(local.len(), Job::ALL.len());
+    assert_eq!(local.len(), JobKind::ALL.len());
 }
 
 /// A glob as Vercel's `functions` keys use it: `**` any number of segments, `*` within one.

@@ -4,12 +4,8 @@
 //! and a character of every Unicode plane. Nothing may panic a request: each
 //! answer is a whole HTTP answer under 500, and out-of-range dates are a 400.
 
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use hmac::{Hmac, Mac};
 use reqwest::Method;
 use serde_json::{Value, json};
-use sha2::Sha256;
 use urlinsta_core::http::Route;
 
 use crate::harness::*;
@@ -182,13 +178,8 @@ async fn every_parameter_at_its_extremes_is_answered_below_500_and_dates_out_of_
 
 /// A `signed_request` signed with the app's secret, whose algorithm is `algorithm`.
 fn signed_with_algorithm(algorithm: &str) -> String {
-    let payload = URL_SAFE_NO_PAD.encode(
-        json!({ "algorithm": algorithm, "issued_at": chrono::Utc::now().timestamp(), "user_id": DEFAULT_FB_USER })
-            .to_string(),
-    );
-    let mut mac = Hmac::<Sha256>::new_from_slice(urlinsta_core::config::SANDBOX_APP_SECRET.as_bytes()).expect("key");
-    mac.update(payload.as_bytes());
-    format!("{}.{payload}", URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes()))
+    let payload = meta_payload(algorithm, chrono::Utc::now().timestamp(), DEFAULT_FB_USER);
+    signed_request(urlinsta_core::config::SANDBOX_APP_SECRET, &payload)
 }
 
 #[tokio::test]

@@ -8,7 +8,7 @@ use std::time::Duration;
 use serde_json::Value;
 use urlinsta_core::App;
 use urlinsta_core::graph::{ErrorKind, GraphClient, GraphError};
-use urlinsta_core::jobs::Job;
+use urlinsta_core::jobs::JobKind;
 use urlinsta_core::oauth::{self, ConnectError};
 use urlinsta_core::secret::AuthorizationCode;
 use urlinsta_core::store::TokenStatus;
@@ -131,7 +131,7 @@ fn assert_classified(e: &GraphError, case: &Case, site: Endpoint) {
 }
 
 /// The `code` the dialog hands back for a login in a fresh browser.
-async fn code_from_dialog(t: &TestApp) -> AuthorizationCode {
+pub async fn code_from_dialog(t: &TestApp) -> AuthorizationCode {
     let callback = url::Url::parse(&t.authorize(&browser(), "allow").await).expect("callback url");
     let code = callback.query_pairs().find(|(k, _)| k == "code").expect("a code").1;
     AuthorizationCode::new(code.into_owned())
@@ -262,6 +262,7 @@ fn with_graph_refused(app: &App) -> App {
         graph: GraphClient::new(&config).expect("client"),
         config: Arc::new(config),
         store: app.store.clone(),
+        clock: app.clock.clone(),
         instagram: app.instagram.clone(),
     }
 }
@@ -350,7 +351,13 @@ impl RefreshSite {
 }
 
 /// Runs refresh-tokens with `fault` at `site` and checks everything it left behind.
-async fn refresh_under_fault(t: &TestApp, site: RefreshSite, fault: &Fault, kind: ErrorKind, what: &str) -> Value {
+async fn refresh_under_fault(
+    t: &TestApp,
+    site: RefreshSite,
+    fault: &Fault,
+    kind: ErrorKind,
+    what: &str,
+) -> RefreshReport {
     site.arrange(t).await;
     let before = tokens(t, IG).await;
     let rows_before = row_count(t, "collection_log").await;
@@ -360,17 +367,17 @@ async fn refresh_under_fault(t: &TestApp, site: RefreshSite, fault: &Fault, kind
 
     let status = site.status_after(kind);
     let counts = (
-        count(&report, "refreshed"),
-        count(&report, "failed"),
-        count(&report, "invalid"),
-        count(&report, "reauth_required"),
+        report.counts.refreshed,
+        report.counts.failed,
+        report.counts.invalid,
+        report.counts.reauth_required,
     );
     let expected = match status {
         None => (0, 1, 0, 0),
         Some(TokenStatus::Invalid) => (0, 0, 1, 0),
         Some(_) => (0, 0, 0, 1),
     };
-    assert_eq!(counts, expected, "{what}: the job's answer {report}");
+    assert_eq!(counts, expected, "{what}: the job's answer {report:?}");
 
     let a = account(t, IG).await;
     assert_eq!(a.token.status, status.unwrap_or(TokenStatus::Active), "{what}");
@@ -441,7 +448,7 @@ async fn a_new_token_that_debug_token_calls_invalid_is_not_stored() {
     .await;
     // Once Meta vouches for it, the next run stores it.
     let report = run_refresh(&t).await;
-    assert_eq!(count(&report, "refreshed"), 1, "{report}");
+    assert_eq!(report.counts.refreshed, 1, "{report:?}");
 }
 
 #[tokio::test]
@@ -467,15 +474,11 @@ async fn a_refused_graph_connection_fails_the_refresh_and_keeps_the_connection()
     as_if_checked_yesterday(&t).await;
     let before = tokens(&t, IG).await;
 
-    let report = run_job(&with_graph_refused(&t.app), Job::RefreshTokens).await;
+    let report = refresh_on(&with_graph_refused(&t.app)).await;
     assert_eq!(
-        (
-            count(&report, "failed"),
-            count(&report, "refreshed"),
-            count(&report, "invalid")
-        ),
+        (report.counts.failed, report.counts.refreshed, report.counts.invalid),
         (1, 0, 0),
-        "{report}"
+        "{report:?}"
     );
     let rows = log_rows(&t, IG).await;
     let kinds: Vec<(&str, &str)> = rows
@@ -510,12 +513,8 @@ async fn a_refused_graph_connection_fails_the_refresh_and_keeps_the_connection()
         .await
         .expect("cron answers");
     assert_eq!(r.status(), 200);
-    let report: Value = r.json().await.expect("json");
-    assert_eq!(
-        (count(&report, "failed"), count(&report, "invalid")),
-        (1, 0),
-        "{report}"
-    );
+    let report: RefreshReport = r.json().await.expect("a refresh report");
+    assert_eq!((report.counts.failed, report.counts.invalid), (1, 0), "{report:?}");
     assert_eq!(account(&t, IG).await.token.status, TokenStatus::Active);
     assert_serving(&t).await;
     assert_alive_and_discreet(&t);
@@ -595,13 +594,13 @@ async fn an_auth_error_from_replaced_tokens_leaves_the_reconnected_account_activ
     t.control
         .inject(Endpoint::Insights, Fault::graph(190, Some(460)), Some(1));
     let before = t.control.http_requests();
-    let collect = run_job(&t.app, Job::CollectInsights);
+    let collect = run_collect(&t.app, JobKind::CollectInsights);
     let reconnect = async {
         sandbox_reached(&t, before, 1).await;
         assert_eq!(location(&t.connect().await), "/?connected=true");
     };
     let (report, ()) = tokio::join!(collect, reconnect);
-    assert_eq!(report["failed"], 1, "the old token's collection failed: {report}");
+    assert_eq!(report.counts.failed, 1, "the old token's collection failed: {report:?}");
     let a = account(&t, IG).await;
     assert_eq!(a.token.status, TokenStatus::Active, "{:?}", a.token);
     // Never marked invalid in between: no event was queued for such a change.
@@ -611,12 +610,12 @@ async fn an_auth_error_from_replaced_tokens_leaves_the_reconnected_account_activ
 // ---- the collections ----
 
 /// Where a collection calls Meta: an operation inside its batch, or the batch itself.
-const COLLECT_SITES: [(Job, Endpoint); 5] = [
-    (Job::CollectInsights, Endpoint::Insights),
-    (Job::CollectInsights, Endpoint::IgUser),
-    (Job::CollectInsights, Endpoint::Batch),
-    (Job::CollectAudience, Endpoint::Demographics),
-    (Job::CollectAudience, Endpoint::Batch),
+const COLLECT_SITES: [(JobKind, Endpoint); 5] = [
+    (JobKind::CollectInsights, Endpoint::Insights),
+    (JobKind::CollectInsights, Endpoint::IgUser),
+    (JobKind::CollectInsights, Endpoint::Batch),
+    (JobKind::CollectAudience, Endpoint::Demographics),
+    (JobKind::CollectAudience, Endpoint::Batch),
 ];
 
 /// How one account's collection ends under a fault of this kind.
@@ -654,30 +653,26 @@ async fn ready_to_collect(t: &TestApp) {
 async fn collect_under_fault(
     t: &TestApp,
     app: &App,
-    job: Job,
+    job: JobKind,
     site: Endpoint,
     fault: Option<&Fault>,
     kind: ErrorKind,
     what: &str,
-) -> Value {
+) -> CollectReport {
     ready_to_collect(t).await;
     let rows_before = row_count(t, "collection_log").await;
     if let Some(fault) = fault {
         t.control.inject(site, fault.clone(), None);
     }
-    let report = run_job(app, job).await;
+    let report = run_collect(app, job).await;
     t.control.clear_faults();
     let (ended, status) = collection_after(kind);
-    let counts = (
-        count(&report, "collected"),
-        count(&report, "failed"),
-        count(&report, "skipped"),
-    );
+    let counts = (report.counts.collected, report.counts.failed, report.counts.skipped);
     let expected = match ended {
         Collected::Failed => (0, 1, 0),
         Collected::Parked => (0, 0, 1),
     };
-    assert_eq!(counts, expected, "{what}: the job's answer {report}");
+    assert_eq!(counts, expected, "{what}: the job's answer {report:?}");
     let a = account(t, IG).await;
     assert_eq!(a.token.status, status, "{what}");
     assert_eq!(
@@ -745,9 +740,9 @@ async fn every_fault_at_every_collection_call_site_is_reported_and_changes_only_
     println!("collections: {tried} faults tried");
     // Once Meta answers again, both collections succeed.
     ready_to_collect(&t).await;
-    for job in [Job::CollectInsights, Job::CollectAudience] {
-        let report = run_job(&t.app, job).await;
-        assert_eq!(count(&report, "collected"), 1, "{report}");
+    for job in [JobKind::CollectInsights, JobKind::CollectAudience] {
+        let report = run_collect(&t.app, job).await;
+        assert_eq!(report.counts.collected, 1, "{report:?}");
     }
     assert_no_orphans(&t).await;
     assert_serving(&t).await;
@@ -759,7 +754,7 @@ async fn a_slow_or_refused_graph_fails_the_collections_as_transient() {
     let t = spawn_with_short_timeout().await;
     assert_eq!(location(&t.connect().await), "/?connected=true");
     let slow = Fault::Delay(Duration::from_secs(1));
-    for job in [Job::CollectInsights, Job::CollectAudience] {
+    for job in [JobKind::CollectInsights, JobKind::CollectAudience] {
         let what = format!("{} slower than the timeout", job.name());
         collect_under_fault(
             &t,

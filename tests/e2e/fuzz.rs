@@ -7,7 +7,7 @@
 
 use std::process::Stdio;
 
-use urlinsta_core::jobs::Job;
+use urlinsta_core::jobs::JobKind;
 
 use crate::harness::*;
 
@@ -78,8 +78,8 @@ async fn schemathesis_finds_no_5xx_and_every_answer_matches_the_document() {
         .expect("a session cookie")
         .to_string();
     // Stored rows for the read routes to answer with.
-    run_job(&t.app, Job::CollectInsights).await;
-    run_job(&t.app, Job::CollectAudience).await;
+    run_collect(&t.app, JobKind::CollectInsights).await;
+    run_collect(&t.app, JobKind::CollectAudience).await;
     assert!(row_count(&t, "insights").await > 0);
     crate::media_api::seed_media(&t).await;
     let config = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fuzz/schemathesis.toml");

@@ -9,9 +9,12 @@ use reqwest::redirect::Policy;
 use serde_json::Value;
 use tempfile::TempDir;
 use url::Url;
+use urlinsta_core::collect::CollectCounts;
+use urlinsta_core::engine::{Report, RunOptions};
 use urlinsta_core::http::server::{Limits, ServerHandle, spawn_with};
-use urlinsta_core::jobs::{self, Job, JobContext, Shard};
+use urlinsta_core::jobs::{self, JobKind, JobReport};
 use urlinsta_core::store::{Account, AccountTokens};
+use urlinsta_core::tokens::UpkeepCounts;
 use urlinsta_core::{App, Config};
 use urlinsta_sandbox::{Control, Sandbox, SandboxConfig, UserSpec};
 
@@ -184,6 +187,11 @@ pub fn sqld_binary() -> std::path::PathBuf {
 
 impl Sqld {
     pub async fn start() -> Sqld {
+        Sqld::start_with(&[]).await
+    }
+
+    /// With more command-line options, e.g. `--max-concurrent-connections`.
+    pub async fn start_with(options: &[&str]) -> Sqld {
         let bin = sqld_binary();
         let dir = tempfile::tempdir().expect("temp dir");
         let port = std::net::TcpListener::bind("127.0.0.1:0")
@@ -195,6 +203,7 @@ impl Sqld {
             .arg("--db-path")
             .arg(dir.path().join("data.sqld"))
             .args(["--http-listen-addr", &format!("127.0.0.1:{port}"), "--no-welcome"])
+            .args(options)
             .stdout(log.try_clone().expect("log"))
             .stderr(log)
             .spawn()
@@ -353,16 +362,33 @@ pub async fn connect_influencers(t: &TestApp, n: usize) -> Vec<String> {
 
 // ---- jobs and stored state ----
 
+pub type CollectReport = Report<CollectCounts>;
+pub type RefreshReport = Report<UpkeepCounts>;
+
 /// One run of refresh-tokens, the way `urlinsta run refresh-tokens` and the scheduler start it.
-pub async fn run_refresh(t: &TestApp) -> Value {
-    run_job(&t.app, Job::RefreshTokens).await
+pub async fn run_refresh(t: &TestApp) -> RefreshReport {
+    refresh_on(&t.app).await
 }
 
-/// One run of any job over all accounts; its JSON report.
-pub async fn run_job(app: &App, job: Job) -> Value {
-    jobs::run(app, &JobContext::new(app, job, Shard::default()))
-        .await
-        .expect("job runs")
+/// [`run_refresh`] with another App over the same database.
+pub async fn refresh_on(app: &App) -> RefreshReport {
+    match run_job(app, JobKind::RefreshTokens).await {
+        JobReport::RefreshTokens(report) => report,
+        other => panic!("refresh-tokens reported {other:?}"),
+    }
+}
+
+/// One run of collect-insights or collect-audience over all accounts.
+pub async fn run_collect(app: &App, job: JobKind) -> CollectReport {
+    match run_job(app, job).await {
+        JobReport::Collect(report) => report,
+        other => panic!("{} reported {other:?}", job.name()),
+    }
+}
+
+/// One run of any job over all accounts.
+pub async fn run_job(app: &App, job: JobKind) -> JobReport {
+    jobs::run(app, job, RunOptions::default()).await.expect("job runs")
 }
 
 pub async fn account(t: &TestApp, ig: &str) -> Account {
@@ -475,8 +501,26 @@ pub async fn log_rows(t: &TestApp, ig: &str) -> Vec<Value> {
     t.app.store.recent_log(id, 50).await.unwrap()
 }
 
-pub fn count(report: &Value, key: &str) -> u64 {
-    report[key].as_u64().unwrap_or_else(|| panic!("`{key}` in {report}"))
+/// Meta's `signed_request` (Deauthorize and Data Deletion callbacks):
+/// `base64url(HMAC-SHA256 of the payload segment under secret).base64url(payload)`.
+pub fn signed_request(secret: &str, payload: &Value) -> String {
+    use base64::Engine;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use hmac::{Hmac, Mac};
+    let payload = URL_SAFE_NO_PAD.encode(payload.to_string());
+    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).expect("any key length");
+    mac.update(payload.as_bytes());
+    format!("{}.{payload}", URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes()))
+}
+
+/// What Meta sends now about the Facebook user `user_id`, signed under `secret`.
+pub fn signed_request_for(secret: &str, user_id: &str) -> String {
+    signed_request(secret, &meta_payload("HMAC-SHA256", Utc::now().timestamp(), user_id))
+}
+
+/// The payload of a `signed_request`.
+pub fn meta_payload(algorithm: &str, issued_at: i64, user_id: &str) -> Value {
+    serde_json::json!({ "algorithm": algorithm, "issued_at": issued_at, "user_id": user_id })
 }
 
 /// A response read off the wire.

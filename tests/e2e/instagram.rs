@@ -9,7 +9,7 @@ use hmac::{Hmac, Mac};
 use serde_json::{Value, json};
 use sha2::Sha256;
 use url::Url;
-use urlinsta_core::jobs::Job;
+use urlinsta_core::jobs::JobKind;
 use urlinsta_core::store::TokenStatus;
 use urlinsta_sandbox::{Endpoint, IgEndpoint};
 
@@ -318,7 +318,7 @@ on_both_databases! {
             let_time_pass(&t, 45 * 24).await;
             let report = run_refresh(&t).await;
             let a = account(&t, SOLO).await;
-            assert_eq!(a.token.status, TokenStatus::Active, "step {step}: {report}");
+            assert_eq!(a.token.status, TokenStatus::Active, "step {step}: {report:?}");
             let left = chrono::DateTime::parse_from_rfc3339(a.token.user_token_expires_at.as_deref().unwrap()).unwrap()
                 .with_timezone(&chrono::Utc) - chrono::Utc::now();
             assert!(left > chrono::Duration::days(59), "step {step}: renewed for 60 days, {left} left");
@@ -326,8 +326,8 @@ on_both_databases! {
         assert_eq!(t.control.count(Endpoint::Instagram(IgEndpoint::Refresh)), 8);
         assert_ne!(tokens(&t, SOLO).await.user_token, first);
         // The renewed token still reads the account at Meta.
-        let report = run_job(&t.app, Job::CollectInsights).await;
-        assert_eq!(count(&report, "collected"), 1, "{report}");
+        let report = run_collect(&t.app, JobKind::CollectInsights).await;
+        assert_eq!(report.counts.collected, 1, "{report:?}");
         assert_no_secrets(&t.control, captured_logs().as_bytes(), "the logs");
     }
 
@@ -345,8 +345,8 @@ on_both_databases! {
     async fn collection_reads_graph_instagram_com_one_call_at_a_time(t: TestApp) {
         connect_solo(&t).await;
         t.control.reset_calls();
-        let report = run_job(&t.app, Job::CollectInsights).await;
-        assert_eq!(count(&report, "collected"), 1, "{report}");
+        let report = run_collect(&t.app, JobKind::CollectInsights).await;
+        assert_eq!(report.counts.collected, 1, "{report:?}");
         assert!(row_count(&t, "insights").await > 0);
         let on_instagram = t.control.instagram_calls();
         assert!(on_instagram >= 2, "{on_instagram}");
@@ -354,8 +354,8 @@ on_both_databases! {
         assert_eq!(t.control.count(Endpoint::Insights), 0, "nothing asked of graph.facebook.com");
         assert_eq!(account(&t, SOLO).await.followers_count, Some(4_321));
 
-        let audience = run_job(&t.app, Job::CollectAudience).await;
-        assert_eq!(count(&audience, "collected"), 1, "{audience}");
+        let audience = run_collect(&t.app, JobKind::CollectAudience).await;
+        assert_eq!(audience.counts.collected, 1, "{audience:?}");
         assert!(t.control.count(Endpoint::Instagram(IgEndpoint::Demographics)) > 0);
         assert!(row_count(&t, "audience_data").await > 0);
     }

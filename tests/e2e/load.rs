@@ -1,6 +1,7 @@
 //! Load on the local server: 200 concurrent insight reads, and 20
 //! overlapping cron calls of all three jobs. No errors, the same answer for
-//! everyone, every account collected exactly once, no duplicate rows.
+//! everyone, every account collected exactly once, no duplicate rows. And a
+//! burst of reads beyond what a hosted database admits at once.
 
 use std::time::{Duration, Instant};
 
@@ -9,6 +10,7 @@ use serde_json::Value;
 use urlinsta_sandbox::{Endpoint, Fault};
 
 use crate::harness::*;
+use crate::link::Link;
 
 const READS: usize = 200;
 const CRON_CALLS: usize = 20;
@@ -40,7 +42,7 @@ on_both_databases! {
             async move {
                 let r = client.get(url).bearer_auth(CRON_SECRET).send().await.expect("cron answers");
                 let status = r.status().as_u16();
-                (i % jobs.len(), status, r.json::<Value>().await.expect("json"))
+                (i % jobs.len(), status, r.text().await.expect("an answer"))
             }
         });
         let started = Instant::now();
@@ -48,13 +50,18 @@ on_both_databases! {
         let cron_time = started.elapsed();
         let mut collected = [0u64; 3];
         let mut busy = [0u64; 3];
-        for (job, status, report) in &reports {
-            assert_eq!(*status, 200, "{}: {report}", jobs[*job]);
-            assert_eq!(report["failed"], 0, "{}: {report}", jobs[*job]);
-            if *job < 2 {
-                collected[*job] += count(report, "collected");
-            }
-            busy[*job] += u64::from(report["busy"] == true);
+        for (job, status, body) in &reports {
+            assert_eq!(*status, 200, "{}: {body}", jobs[*job]);
+            let (failed, was_busy) = if *job < 2 {
+                let report: CollectReport = serde_json::from_str(body).expect("a collection report");
+                collected[*job] += report.counts.collected as u64;
+                (report.counts.failed, report.busy)
+            } else {
+                let report: RefreshReport = serde_json::from_str(body).expect("a refresh report");
+                (report.counts.failed, report.busy)
+            };
+            assert_eq!(failed, 0, "{}: {body}", jobs[*job]);
+            busy[*job] += u64::from(was_busy);
         }
         let n = ids.len() as u64;
         assert_eq!(collected, [n, n, 0], "each account collected exactly once per job");
@@ -100,4 +107,79 @@ on_both_databases! {
         );
         assert_no_orphans(&t).await;
     }
+}
+
+/// What a burst of reads met.
+struct Burst {
+    /// Reads that did not answer 200, and one of them.
+    failed: usize,
+    example: Option<(u16, String)>,
+    /// Requests sqld turned away (HTTP 429, by its own log).
+    turned_away: usize,
+}
+
+const BURST: usize = 160;
+
+/// `BURST` reads at once through a link that adds `delay` each way, on `sqld`.
+async fn burst_of_reads(sqld: &Sqld, delay: Duration) -> Burst {
+    let link = Link::to(&sqld.url).await;
+    let mut vars = fixed_keys();
+    // Room for every read's turn on the slow link: waiting is what is tested, not speed.
+    vars.push(("DB_TIMEOUT_MS", "60000".into()));
+    let t = spawn_app_with(Options {
+        vars,
+        remote_db: Some(link.url.clone()),
+        ..Options::default()
+    })
+    .await;
+    let ids = connect_influencers(&t, 1).await;
+    link.slow(delay);
+    let client = reqwest::Client::new();
+    let reads = (0..BURST).map(|i| {
+        let client = client.clone();
+        let url = t.api(&format!("/api/insights/{}", ids[i % ids.len()]));
+        async move {
+            let r = client
+                .get(url)
+                .bearer_auth(ADMIN_KEY)
+                .send()
+                .await
+                .expect("read answers");
+            (r.status().as_u16(), r.text().await.unwrap_or_default())
+        }
+    });
+    let failed: Vec<_> = join_all(reads)
+        .await
+        .into_iter()
+        .filter(|(status, _)| *status != 200)
+        .collect();
+    let log = std::fs::read_to_string(sqld.data_dir().join("sqld.log")).expect("sqld's log");
+    Burst {
+        failed: failed.len(),
+        example: failed.into_iter().next(),
+        turned_away: log.lines().filter(|l| l.contains("429 Too Many Requests")).count(),
+    }
+}
+
+/// More reads at once than sqld has connections (128), each holding its
+/// connection longer than sqld lets a request wait for one (a second): a
+/// link adds 300 ms each way. sqld turns the excess away with HTTP 429;
+/// the app must not pass that on as a 500, but keep to its share and wait.
+#[tokio::test]
+async fn a_burst_of_reads_beyond_the_hosted_database_s_connections_waits_its_turn() {
+    let sqld = Sqld::start().await;
+    let burst = burst_of_reads(&sqld, Duration::from_millis(300)).await;
+    assert_eq!(burst.failed, 0, "e.g. {:?}", burst.example);
+    assert_eq!(burst.turned_away, 0, "the app kept to its share of sqld's connections");
+}
+
+/// The same burst on a server that has fewer connections free than this
+/// process's share (others use the rest; here sqld has only 8): the requests
+/// it turns away (HTTP 429, nothing run) are made again until they get one.
+#[tokio::test]
+async fn reads_turned_away_by_a_busy_hosted_database_are_tried_again_until_they_get_a_connection() {
+    let sqld = Sqld::start_with(&["--max-concurrent-connections", "8"]).await;
+    let burst = burst_of_reads(&sqld, Duration::from_millis(100)).await;
+    assert!(burst.turned_away > 0, "sqld had too few connections to go round");
+    assert_eq!(burst.failed, 0, "e.g. {:?}", burst.example);
 }

@@ -5,7 +5,7 @@
 
 use chrono::{Duration, Utc};
 use serde_json::{Value, json};
-use urlinsta_core::jobs::{self, Job, JobContext, Shard};
+use urlinsta_core::jobs::JobKind;
 use urlinsta_core::store::{CollectKind, Finish, LogEntry, LogStatus, MetricRow, StatusChange, TokenStatus};
 use urlinsta_sandbox::{PageSpec, UserSpec};
 
@@ -80,12 +80,6 @@ async fn points(browser: &Browser) -> Value {
             json!([]),
         )
         .await
-}
-
-pub(crate) async fn run_job(t: &TestApp, job: Job) -> Value {
-    jobs::run(&t.app, &JobContext::new(&t.app, job, Shard::default()))
-        .await
-        .expect("job runs")
 }
 
 /// Saves the whole page at 1280 px and at 375 px wide.
@@ -210,10 +204,10 @@ async fn connect_collect_refresh_and_disconnect_in_a_real_browser() {
     assert_eq!(browser.text("#last-collected").await, "not yet");
 
     // The scheduled collection runs; the page shows what it stored.
-    let insights = run_job(&t, Job::CollectInsights).await;
-    assert_eq!(insights["collected"], 1, "{insights}");
-    let audience = run_job(&t, Job::CollectAudience).await;
-    assert_eq!(audience["collected"], 1, "{audience}");
+    let insights = run_collect(&t.app, JobKind::CollectInsights).await;
+    assert_eq!(insights.counts.collected, 1, "{insights:?}");
+    let audience = run_collect(&t.app, JobKind::CollectAudience).await;
+    assert_eq!(audience.counts.collected, 1, "{audience:?}");
     browser.goto(&t.url).await;
     wait_for_view(&browser, "dashboard").await;
     wait_for_charts(&browser).await;
@@ -416,8 +410,8 @@ async fn ninety_days_of_history_read_by_mouse_and_keyboard() {
     let browser = Browser::start(DESKTOP.0, DESKTOP.1).await;
     connect(&browser, &t).await;
     store_history(&t, 89).await;
-    run_job(&t, Job::CollectInsights).await;
-    run_job(&t, Job::CollectAudience).await;
+    run_job(&t.app, JobKind::CollectInsights).await;
+    run_job(&t.app, JobKind::CollectAudience).await;
     browser.goto(&t.url).await;
     wait_for_view(&browser, "dashboard").await;
     wait_for_charts(&browser).await;

@@ -6,7 +6,7 @@
 use std::sync::Mutex;
 
 use urlinsta_core::crypto::Keyring;
-use urlinsta_core::jobs::Job;
+use urlinsta_core::jobs::JobKind;
 use urlinsta_core::secret::{AccessToken, Secret};
 use urlinsta_core::store::{RekeyReport, Reseal, SealedValue};
 use urlinsta_core::{App, Config};
@@ -137,9 +137,9 @@ with_key_a_on_both_databases! {
             issued_after.extend([tok.user_token.expose().to_string(), tok.page_token.expose().to_string()]);
         }
         assert_eq!(issued_after, issued_before);
-        let collected = run_job(&b_only, Job::CollectInsights).await;
-        assert_eq!(count(&collected, "collected"), 2, "{collected}");
-        assert_eq!(count(&collected, "failed"), 0, "{collected}");
+        let collected = run_collect(&b_only, JobKind::CollectInsights).await;
+        assert_eq!(collected.counts.collected, 2, "{collected:?}");
+        assert_eq!(collected.counts.failed, 0, "{collected:?}");
     }
 
     async fn a_value_under_an_unknown_key_is_reported_by_account_and_left_alone(t: TestApp) {

@@ -6,7 +6,7 @@ use reqwest::Method;
 use serde_json::{Value, json};
 use urlinsta_core::crypto::sign;
 use urlinsta_core::http::Route;
-use urlinsta_core::jobs::Job;
+use urlinsta_core::jobs::JobKind;
 use urlinsta_core::secret::Secret;
 use urlinsta_sandbox::{ExchangePolicy, UserSpec};
 
@@ -532,7 +532,7 @@ async fn every_kind_of_token_write(t: &TestApp) {
     connect_another(t).await;
     expire_in(t, IG, 5).await;
     t.control.set_exchange_policy(ExchangePolicy::Extend);
-    for job in Job::ALL {
+    for job in JobKind::ALL {
         run_job(&t.app, job).await;
     }
     assert_eq!(location(&t.connect().await), "/?connected=true");
@@ -617,23 +617,23 @@ async fn after_a_key_rotation_old_tokens_still_decrypt_and_new_writes_use_the_ne
     // A refresh writes the one account it extends with the new key; the other keeps the old one.
     expire_in(&before, IG, 5).await;
     before.control.set_exchange_policy(ExchangePolicy::Extend);
-    let report = run_job(&rotated, Job::RefreshTokens).await;
-    assert_eq!(count(&report, "refreshed"), 1, "{report}");
-    assert_eq!(count(&report, "failed"), 0, "{report}");
+    let report = refresh_on(&rotated).await;
+    assert_eq!(report.counts.refreshed, 1, "{report:?}");
+    assert_eq!(report.counts.failed, 0, "{report:?}");
     assert_eq!(key_ids(&before, IG).await, ("new".into(), "new".into()));
     assert_eq!(key_ids(&before, &other_ig).await, ("old".into(), "old".into()));
-    let collected = run_job(&rotated, Job::CollectInsights).await;
-    assert_eq!(count(&collected, "collected"), 2, "both keys read: {collected}");
+    let collected = run_collect(&rotated, JobKind::CollectInsights).await;
+    assert_eq!(collected.counts.collected, 2, "both keys read: {collected:?}");
 
     // Without the old key, the old rows fail alone, loudly, and nothing panics.
     config.token_keys = urlinsta_core::crypto::Keyring::parse(&Secret::new(NEW_KEY)).expect("keys");
     let new_only = urlinsta_core::App::build(config).await.expect("app");
     sql(&before, "UPDATE account_state SET last_insights_at = NULL").await;
-    let collected = run_job(&new_only, Job::CollectInsights).await;
+    let collected = run_collect(&new_only, JobKind::CollectInsights).await;
     assert_eq!(
-        (count(&collected, "collected"), count(&collected, "failed")),
+        (collected.counts.collected, collected.counts.failed),
         (1, 1),
-        "{collected}"
+        "{collected:?}"
     );
     assert_no_secrets(&before.control, captured_logs().as_bytes(), "the logs");
 }

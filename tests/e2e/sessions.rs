@@ -4,7 +4,7 @@
 //! Meta's grant for the others alone.
 
 use serde_json::{Value, json};
-use urlinsta_core::jobs::Job;
+use urlinsta_core::jobs::JobKind;
 use urlinsta_sandbox::{Endpoint, PageSpec, UserSpec};
 
 use crate::harness::*;
@@ -165,9 +165,9 @@ on_both_databases! {
         assert_eq!(body["revoked"], false, "two other accounts of the agency use the grant");
         assert_eq!(t.control.count(Endpoint::Revoke), 0, "no revocation reached Meta");
 
-        let report = run_job(&t.app, Job::CollectInsights).await;
-        assert_eq!(count(&report, "collected"), 2, "{report}");
-        assert_eq!(count(&report, "failed"), 0, "{report}");
+        let report = run_collect(&t.app, JobKind::CollectInsights).await;
+        assert_eq!(report.counts.collected, 2, "{report:?}");
+        assert_eq!(report.counts.failed, 0, "{report:?}");
         for ig in ["17841430000000002", "17841430000000003"] {
             assert_eq!(account(&t, ig).await.token.status.as_str(), "active");
         }

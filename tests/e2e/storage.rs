@@ -6,7 +6,10 @@ use tempfile::TempDir;
 use urlinsta_core::config::DatabaseConfig;
 use urlinsta_core::crypto::Keyring;
 use urlinsta_core::secret::{AccessToken, Secret};
-use urlinsta_core::store::{LogEntry, LogStatus, NewConnection, StatusChange, Store, TokenStatus};
+use urlinsta_core::store::{
+    CheckedToken, LogEntry, LogStatus, NewConnection, RenewedTokens, StatusChange, StatusUpdate, Store, TokenStatus,
+    UpkeepCandidate, UpkeepRecord, Upkept,
+};
 
 use crate::harness::Sqld;
 
@@ -34,16 +37,25 @@ impl TestDb {
 
     pub async fn sqld() -> TestDb {
         let sqld = Sqld::start().await;
-        let config = DatabaseConfig::Remote {
-            url: sqld.url.clone(),
-            auth_token: Secret::new(""),
-            timeout: std::time::Duration::from_secs(10),
-        };
         TestDb {
-            store: open(&config).await,
+            store: open(&on_sqld(&sqld.url)).await,
             _keep: (None, Some(sqld)),
         }
     }
+}
+
+/// The hosted database at `url`, with the usual deadline.
+fn on_sqld(url: &str) -> DatabaseConfig {
+    DatabaseConfig::Remote {
+        url: url.to_string(),
+        auth_token: Secret::new(""),
+        timeout: std::time::Duration::from_secs(10),
+    }
+}
+
+/// Creates the schema on the sqld at `url` ahead of an app that will find it there.
+pub async fn migrate_sqld(url: &str) {
+    open(&on_sqld(url)).await;
 }
 
 async fn open(config: &DatabaseConfig) -> Store {
@@ -66,6 +78,29 @@ pub fn connection(ig: &str, facebook_user: &str) -> NewConnection {
         page_token: AccessToken::new(format!("EAApage-{ig}")),
         data_access_expires_at: Some("2027-02-26T00:00:00Z".into()),
         granted_scopes: vec!["instagram_basic".into(), "instagram_manage_insights".into()],
+    }
+}
+
+/// The one connection of the store, as refresh-tokens would read it.
+async fn due_for_upkeep(store: &Store) -> UpkeepCandidate {
+    let mut due = store
+        .upkeep_candidates("2099-01-01T00:00:00Z", "2000-01-01T00:00:00Z")
+        .await
+        .unwrap();
+    assert_eq!(due.len(), 1);
+    due.pop().unwrap()
+}
+
+fn upkeep_log(account_id: i64, job_type: &'static str) -> LogEntry<'static> {
+    LogEntry {
+        account_id: Some(account_id),
+        run_id: "test-run",
+        job_type,
+        status: LogStatus::Success,
+        error_code: None,
+        error_message: None,
+        details: None,
+        started_at: "2026-12-06T00:00:00Z".into(),
     }
 }
 
@@ -226,13 +261,85 @@ on_both_databases! {
         assert_eq!(store.account_by_id(id).await.unwrap().unwrap().token.status, TokenStatus::Active);
     }
 
+    async fn an_upkeep_is_written_at_once_over_the_connection_as_it_was_read(store: Store) {
+        let id = store.upsert_connection(&connection("1784100006", "fb-1")).await.unwrap().account_id;
+        let candidate = due_for_upkeep(&store).await;
+        assert_eq!(store.open_tokens(&candidate).unwrap().user_token.expose(), "EAAuser-1784100006");
+        let generation = candidate.account.token.generation;
+        let reauth = StatusChange {
+            status: TokenStatus::ReauthRequired,
+            code: None,
+            subcode: None,
+            reason: Some("data access ends soon".into()),
+            reconnect_by: Some("2027-02-26T00:00:00Z".into()),
+        };
+        let record = UpkeepRecord {
+            checked: Some(CheckedToken {
+                user_token_expires_at: Some("2027-02-01T00:00:00Z".into()),
+                data_access_expires_at: Some("2027-02-26T00:00:00Z".into()),
+                granted_scopes: vec!["instagram_basic".into()],
+            }),
+            renewed: Some(RenewedTokens {
+                user_token: AccessToken::new("EAAnew-user"),
+                user_token_expires_at: Some("2027-04-01T00:00:00Z".into()),
+                page_token: AccessToken::new("EAAnew-page"),
+            }),
+            status: Some(reauth.clone()),
+            log: vec![upkeep_log(id, "token_check"), upkeep_log(id, "token_refresh")],
+        };
+        let written = store.finish_upkeep(&candidate, &record).await.unwrap();
+        assert_eq!(written, Upkept::Written(Some(StatusUpdate::Changed)));
+        let tokens = store.tokens(id).await.unwrap().unwrap();
+        assert_eq!((tokens.user_token.expose(), tokens.page_token.expose()), ("EAAnew-user", "EAAnew-page"));
+        assert_eq!(tokens.generation, generation + 1);
+        let health = store.account_by_id(id).await.unwrap().unwrap().token;
+        assert_eq!(health.status, TokenStatus::ReauthRequired);
+        assert_eq!(health.user_token_expires_at.as_deref(), Some("2027-04-01T00:00:00Z"), "the refresh's expiry");
+        assert_eq!(health.granted_scopes, ["instagram_basic"]);
+        let events = "SELECT COUNT(*) FROM notifications WHERE event = 'connection.reauth_required'";
+        assert_eq!(count(&store, events).await, 1);
+        let log_rows = format!("SELECT COUNT(*) FROM collection_log WHERE user_id = {id}");
+        assert_eq!(count(&store, &log_rows).await, 2);
+
+        // The same upkeep over the row as it was before (as if a reconnect
+        // had written since): nothing at all is written.
+        assert_eq!(store.finish_upkeep(&candidate, &record).await.unwrap(), Upkept::Superseded);
+        assert_eq!(store.tokens(id).await.unwrap().unwrap().generation, generation + 1);
+        assert_eq!((count(&store, events).await, count(&store, &log_rows).await), (1, 2));
+
+        // A status a Graph error set meanwhile is decided on as it now is: a
+        // verdict without a code does not undo it, and the rest is written.
+        let fresh = due_for_upkeep(&store).await;
+        let permission = StatusChange {
+            code: Some(10),
+            reason: Some("permission lost".into()),
+            ..reauth
+        };
+        store.set_status(id, &permission).await.unwrap();
+        let healthy = UpkeepRecord {
+            status: Some(StatusChange::active()),
+            log: vec![upkeep_log(id, "token_check")],
+            ..UpkeepRecord::default()
+        };
+        let kept = Upkept::Written(Some(StatusUpdate::Unchanged(TokenStatus::ReauthRequired)));
+        assert_eq!(store.finish_upkeep(&fresh, &healthy).await.unwrap(), kept);
+        let health = store.account_by_id(id).await.unwrap().unwrap().token;
+        assert_eq!((health.status, health.code), (TokenStatus::ReauthRequired, Some(10)));
+        assert_eq!((count(&store, events).await, count(&store, &log_rows).await), (1, 3));
+
+        // An account deleted meanwhile gets nothing.
+        assert!(store.delete_account("1784100006").await.unwrap());
+        assert_eq!(store.finish_upkeep(&fresh, &healthy).await.unwrap(), Upkept::Superseded);
+        assert_eq!(count(&store, "SELECT COUNT(*) FROM collection_log").await, 0);
+    }
+
     async fn leases_exclude_a_second_holder(store: Store) {
         let ttl = std::time::Duration::from_secs(60);
-        assert!(store.try_lease("collect-insights", "run-a", ttl).await.unwrap());
-        assert!(!store.try_lease("collect-insights", "run-b", ttl).await.unwrap());
-        assert!(store.try_lease("collect-insights", "run-a", ttl).await.unwrap(), "the holder may renew");
+        assert!(store.try_lease("collect-insights", "run-a", chrono::Utc::now(), ttl).await.unwrap());
+        assert!(!store.try_lease("collect-insights", "run-b", chrono::Utc::now(), ttl).await.unwrap());
+        assert!(store.try_lease("collect-insights", "run-a", chrono::Utc::now(), ttl).await.unwrap(), "the holder may renew");
         store.release_lease("collect-insights", "run-a").await.unwrap();
-        assert!(store.try_lease("collect-insights", "run-b", ttl).await.unwrap());
+        assert!(store.try_lease("collect-insights", "run-b", chrono::Utc::now(), ttl).await.unwrap());
     }
 
     async fn deleting_an_account_leaves_nothing_of_it_and_all_of_the_others(store: Store) {

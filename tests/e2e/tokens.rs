@@ -4,7 +4,6 @@
 
 use chrono::{DateTime, Duration, SubsecRound, Utc};
 use serde_json::Value;
-use urlinsta_core::jobs::{self, Job, JobContext, Shard};
 use urlinsta_core::store::TokenStatus;
 use urlinsta_sandbox::{Endpoint, ExchangePolicy, Fault};
 
@@ -63,8 +62,8 @@ async fn identifies_tokens_needing_refresh_and_refreshes_them_with_a_new_page_to
     t.control.reset_calls();
 
     let report = run_refresh(&t).await;
-    assert_eq!(count(&report, "refreshed"), 1, "{report}");
-    assert_eq!(count(&report, "failed"), 0);
+    assert_eq!(report.counts.refreshed, 1, "{report:?}");
+    assert_eq!(report.counts.failed, 0);
     assert_eq!(
         t.control.count(Endpoint::LongLivedExchange),
         1,
@@ -120,7 +119,7 @@ async fn identifies_tokens_needing_refresh_and_refreshes_them_with_a_new_page_to
     // The new tokens are what the next run sees: nothing is due any more.
     t.control.reset_calls();
     let again = run_refresh(&t).await;
-    assert_eq!(count(&again, "refreshed"), 0);
+    assert_eq!(again.counts.refreshed, 0);
     assert_eq!(t.control.count(Endpoint::LongLivedExchange), 0);
     assert_no_secrets(&t.control, &t.db_bytes(), "the database file");
 }
@@ -132,7 +131,7 @@ async fn a_new_expiry_missing_from_the_exchange_is_read_through_debug_token() {
     t.control.set_exchange_policy(ExchangePolicy::ExtendWithoutExpiresIn);
     t.control.reset_calls();
     let report = run_refresh(&t).await;
-    assert_eq!(count(&report, "refreshed"), 1, "{report}");
+    assert_eq!(report.counts.refreshed, 1, "{report:?}");
     assert!(t.control.count(Endpoint::DebugToken) >= 1);
     let a = account(&t, IG).await;
     assert!((58..=60).contains(&days_until(a.token.user_token_expires_at.as_deref())));
@@ -147,9 +146,9 @@ async fn a_token_facebook_will_not_extend_asks_for_a_reconnect_with_one_signed_w
     // The sandbox's default policy is Meta's: a long-lived token comes back unchanged.
 
     let report = run_refresh(&t).await;
-    assert_eq!(count(&report, "reauth_required"), 1, "{report}");
-    assert_eq!(count(&report, "refreshed"), 0);
-    assert_eq!(count(&report, "failed"), 0);
+    assert_eq!(report.counts.reauth_required, 1, "{report:?}");
+    assert_eq!(report.counts.refreshed, 0);
+    assert_eq!(report.counts.failed, 0);
     let a = account(&t, IG).await;
     assert_eq!(a.token.status, TokenStatus::ReauthRequired);
     assert_eq!(a.token.reconnect_by.as_deref(), Some(ts(expires).as_str()));
@@ -186,7 +185,7 @@ async fn a_token_facebook_will_not_extend_asks_for_a_reconnect_with_one_signed_w
 
     // The next run tries again, finds the same, and says nothing new.
     let again = run_refresh(&t).await;
-    assert_eq!(count(&again, "reauth_required"), 1);
+    assert_eq!(again.counts.reauth_required, 1);
     assert_eq!(receiver.received().len(), 1, "no second webhook on the next run");
 
     // Reconnecting restores `active` and announces it.
@@ -214,8 +213,8 @@ async fn a_revoked_token_is_found_by_the_daily_check_and_marked_invalid_with_the
     as_if_checked_yesterday(&t).await;
 
     let report = run_refresh(&t).await;
-    assert_eq!(count(&report, "checked"), 1, "{report}");
-    assert_eq!(count(&report, "invalid"), 1);
+    assert_eq!(report.counts.checked, 1, "{report:?}");
+    assert_eq!(report.counts.invalid, 1);
     let a = account(&t, IG).await;
     assert_eq!(a.token.status, TokenStatus::Invalid);
     assert_eq!((a.token.code, a.token.subcode), (Some(190), Some(460)));
@@ -238,7 +237,7 @@ async fn a_revoked_token_is_found_by_the_daily_check_and_marked_invalid_with_the
     as_if_checked_yesterday(&t).await;
     t.control.reset_calls();
     let again = run_refresh(&t).await;
-    assert_eq!(count(&again, "checked"), 0);
+    assert_eq!(again.counts.checked, 0);
     assert_eq!(t.control.calls().len(), 0);
     assert_eq!(log_rows(&t, IG).await.len(), rows.len());
     assert_eq!(receiver.received().len(), 1);
@@ -260,7 +259,7 @@ async fn an_auth_error_during_a_refresh_marks_the_token_invalid_without_retrying
     t.control.reset_calls();
 
     let report = run_refresh(&t).await;
-    assert_eq!(count(&report, "invalid"), 1, "{report}");
+    assert_eq!(report.counts.invalid, 1, "{report:?}");
     assert_eq!(
         t.control.count(Endpoint::LongLivedExchange),
         1,
@@ -282,9 +281,9 @@ async fn data_access_ending_within_two_weeks_asks_for_a_reconnect() {
 
     let report = run_refresh(&t).await;
     assert_eq!(
-        (count(&report, "checked"), count(&report, "reauth_required")),
+        (report.counts.checked, report.counts.reauth_required),
         (1, 1),
-        "{report}"
+        "{report:?}"
     );
     let a = account(&t, IG).await;
     assert_eq!(a.token.status, TokenStatus::ReauthRequired);
@@ -307,7 +306,7 @@ async fn a_withdrawn_permission_asks_for_a_reconnect_naming_it() {
     t.control.set_declined_scopes(FB_USER, &["instagram_manage_insights"]);
     as_if_checked_yesterday(&t).await;
     let report = run_refresh(&t).await;
-    assert_eq!(count(&report, "reauth_required"), 1, "{report}");
+    assert_eq!(report.counts.reauth_required, 1, "{report:?}");
     let a = account(&t, IG).await;
     assert_eq!(a.token.status, TokenStatus::ReauthRequired);
     assert!(
@@ -332,11 +331,7 @@ async fn transient_failures_are_retried_with_backoff_then_logged_failed_and_not_
     t.control.reset_calls();
 
     let report = run_refresh(&t).await;
-    assert_eq!(
-        (count(&report, "failed"), count(&report, "refreshed")),
-        (1, 0),
-        "{report}"
-    );
+    assert_eq!((report.counts.failed, report.counts.refreshed), (1, 0), "{report:?}");
     assert_eq!(t.control.count(Endpoint::LongLivedExchange), 3, "three tries");
     let a = account(&t, IG).await;
     assert_eq!(
@@ -354,7 +349,7 @@ async fn transient_failures_are_retried_with_backoff_then_logged_failed_and_not_
 
     // The next run tries again and succeeds.
     let again = run_refresh(&t).await;
-    assert_eq!(count(&again, "refreshed"), 1, "{again}");
+    assert_eq!(again.counts.refreshed, 1, "{again:?}");
 }
 
 #[tokio::test]
@@ -371,7 +366,7 @@ async fn two_refresh_runs_at_once_refresh_once() {
     t.control.reset_calls();
 
     let (a, b) = tokio::join!(run_refresh(&t), run_refresh(&t));
-    assert_eq!(count(&a, "refreshed") + count(&b, "refreshed"), 1, "{a} {b}");
+    assert_eq!(a.counts.refreshed + b.counts.refreshed, 1, "{a:?} {b:?}");
     assert_eq!(
         t.control.count(Endpoint::LongLivedExchange),
         1,
@@ -399,16 +394,12 @@ async fn a_refresh_overlapping_a_reconnect_keeps_the_reconnects_tokens() {
     );
 
     let app = t.app.clone();
-    let job = tokio::spawn(async move {
-        jobs::run(&app, &JobContext::new(&app, Job::RefreshTokens, Shard::default()))
-            .await
-            .expect("job runs")
-    });
+    let job = tokio::spawn(async move { refresh_on(&app).await });
     assert_eq!(location(&t.connect().await), "/?connected=true");
     let reconnected = tokens(&t, IG).await;
     let report = job.await.unwrap();
 
-    assert_eq!(count(&report, "refreshed"), 0, "{report}");
+    assert_eq!(report.counts.refreshed, 0, "{report:?}");
     let now = tokens(&t, IG).await;
     assert_eq!(
         now.user_token.expose(),
@@ -444,8 +435,8 @@ async fn the_cron_route_needs_the_secret_and_answers_the_counts() {
 
     let ok = client.get(&url).bearer_auth(CRON_SECRET).send().await.unwrap();
     assert_eq!(ok.status(), 200);
-    let report: Value = ok.json().await.unwrap();
-    let mut keys: Vec<&str> = report.as_object().unwrap().keys().map(String::as_str).collect();
+    let body: Value = ok.json().await.unwrap();
+    let mut keys: Vec<&str> = body.as_object().unwrap().keys().map(String::as_str).collect();
     keys.sort_unstable();
     assert_eq!(
         keys,
@@ -455,10 +446,12 @@ async fn the_cron_route_needs_the_secret_and_answers_the_counts() {
             "failed",
             "invalid",
             "reauth_required",
-            "refreshed"
+            "refreshed",
+            "remaining"
         ]
     );
-    assert_eq!(count(&report, "refreshed"), 1, "{report}");
+    let report: RefreshReport = serde_json::from_value(body).expect("a refresh report");
+    assert_eq!(report.counts.refreshed, 1, "{report:?}");
     t.stop().await;
 }
 
@@ -470,9 +463,8 @@ async fn a_failed_webhook_delivery_is_retried_on_a_later_run_and_never_fails_the
 
     let report = run_refresh(&t).await;
     assert_eq!(
-        count(&report, "reauth_required"),
-        1,
-        "the job's own work is unaffected: {report}"
+        report.counts.reauth_required, 1,
+        "the job's own work is unaffected: {report:?}"
     );
     assert_eq!(receiver.received().len(), 1);
     let outbox = t.app.store.recent_notifications(10).await.unwrap();
@@ -511,15 +503,15 @@ async fn the_stalest_connection_goes_first_and_none_starts_after_the_time_budget
     let due = t
         .app
         .store
-        .accounts_due_for_upkeep(&ts(now + Duration::days(10)), &ts(now - Duration::hours(24)))
+        .upkeep_candidates(&ts(now + Duration::days(10)), &ts(now - Duration::hours(24)))
         .await;
-    let order: Vec<String> = due.unwrap().into_iter().map(|a| a.instagram_user_id).collect();
+    let order: Vec<String> = due.unwrap().into_iter().map(|c| c.account.instagram_user_id).collect();
     assert_eq!(order, [other_ig.as_str(), IG], "soonest expiry first");
 
     t.control.reset_calls();
     let report = run_refresh(&t).await;
     assert_eq!(
-        count(&report, "refreshed") + count(&report, "failed") + count(&report, "reauth_required"),
+        report.counts.refreshed + report.counts.failed + report.counts.reauth_required,
         0
     );
     assert_eq!(

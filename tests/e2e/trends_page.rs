@@ -4,12 +4,10 @@
 //! unfinished day is drawn as unfinished and left out of the average.
 
 use serde_json::{Value, json};
-use urlinsta_core::jobs::Job;
+use urlinsta_core::jobs::JobKind;
 
 use crate::harness::*;
-use crate::page::{
-    DESKTOP, connect, run_job, screenshots, show_90_days, store_history, wait_for_charts, wait_for_view,
-};
+use crate::page::{DESKTOP, connect, screenshots, show_90_days, store_history, wait_for_charts, wait_for_view};
 use crate::webdriver::Browser;
 
 const IG: &str = "17841400000000001";
@@ -59,7 +57,7 @@ async fn trend_tiles_the_previous_period_and_the_unfinished_day() {
     let browser = Browser::start(DESKTOP.0, DESKTOP.1).await;
     connect(&browser, &t).await;
     store_history(&t, 89).await;
-    run_job(&t, Job::CollectInsights).await;
+    run_job(&t.app, JobKind::CollectInsights).await;
     browser.goto(&t.url).await;
     wait_for_view(&browser, "dashboard").await;
     wait_for_charts(&browser).await;
@@ -146,7 +144,7 @@ async fn connect_one_run_and_the_page_charts_90_days() {
     .await;
     let browser = Browser::start(DESKTOP.0, DESKTOP.1).await;
     connect(&browser, &t).await;
-    run_job(&t, Job::CollectInsights).await;
+    run_job(&t.app, JobKind::CollectInsights).await;
     browser.goto(&t.url).await;
     wait_for_view(&browser, "dashboard").await;
     show_90_days(&browser).await;

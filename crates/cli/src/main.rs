@@ -12,7 +12,8 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use urlinsta_core::jobs::{self, Job, JobContext, Progress, Shard};
+use urlinsta_core::engine::{Progress, RunOptions, Shard};
+use urlinsta_core::jobs::{self, JobKind, JobReport};
 use urlinsta_core::{App, Config};
 
 #[derive(Parser)]
@@ -26,6 +27,8 @@ struct Cli {
     command: Command,
 }
 
+// Parsed once per process: the size of the bench's many flags costs nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand)]
 enum Command {
     /// Serve public/ and every /api route on one port, and run the jobs on the schedules of vercel.json.
@@ -66,7 +69,7 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Command::Run { job, shard, shards } => {
-            let job = Job::parse(&job).with_context(|| {
+            let job = JobKind::parse(&job).with_context(|| {
                 format!("unknown job `{job}`: use refresh-tokens, collect-insights or collect-audience")
             })?;
             let shard = Shard::parse(
@@ -87,14 +90,14 @@ async fn main() -> anyhow::Result<()> {
 }
 
 /// Runs a job, drawing progress on a terminal.
-pub async fn run_job(app: &App, job: Job, shard: Shard) -> anyhow::Result<serde_json::Value> {
-    let mut ctx = JobContext::new(app, job, shard);
+pub async fn run_job(app: &App, job: JobKind, shard: Shard) -> anyhow::Result<JobReport> {
+    let mut options = RunOptions::shard(shard);
     if std::io::stderr().is_terminal() {
-        ctx = ctx.with_progress(Arc::new(|p: Progress| {
+        options.progress = Some(Arc::new(|p: Progress| {
             eprint!("\r{:>6}/{:<6} accounts, {} failed ", p.done, p.total, p.failed);
         }));
     }
-    let report = jobs::run(app, &ctx).await?;
+    let report = jobs::run(app, job, options).await?;
     if std::io::stderr().is_terminal() {
         eprintln!();
     }

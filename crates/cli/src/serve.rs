@@ -4,8 +4,8 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::Args;
+use urlinsta_core::engine::Shard;
 use urlinsta_core::http::server::Limits;
-use urlinsta_core::jobs::Shard;
 use urlinsta_core::jobs::schedule::{self, CronExpr};
 use urlinsta_core::{App, Config};
 use urlinsta_sandbox::{Sandbox, SandboxConfig};
@@ -125,7 +125,7 @@ async fn shutdown_signal() -> std::io::Result<()> {
 }
 
 /// Wakes at every minute boundary and starts the jobs due then, each in its own task.
-async fn scheduler(app: App, jobs: Vec<(urlinsta_core::jobs::Job, CronExpr)>) {
+async fn scheduler(app: App, jobs: Vec<(urlinsta_core::jobs::JobKind, CronExpr)>) {
     loop {
         let now = chrono::Utc::now();
         let into_minute = u64::from(chrono::Timelike::second(&now)) * 1000 + u64::from(now.timestamp_subsec_millis());
@@ -137,7 +137,7 @@ async fn scheduler(app: App, jobs: Vec<(urlinsta_core::jobs::Job, CronExpr)>) {
                 let job = *job;
                 tokio::spawn(async move {
                     match crate::run_job(&app, job, Shard::default()).await {
-                        Ok(report) => tracing::info!(job = job.name(), %report, "scheduled job finished"),
+                        Ok(report) => tracing::info!(job = job.name(), ?report, "scheduled job finished"),
                         Err(e) => tracing::error!(job = job.name(), error = %e, "scheduled job failed"),
                     }
                 });

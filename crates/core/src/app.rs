@@ -1,13 +1,13 @@
 //! Process-wide state, built once from the configuration and shared by every
-//! request and job: the config, the libSQL `Database`, the Graph client.
+//! request and job: the config, the libSQL `Database`, the Graph client, the clock.
 
 use std::sync::Arc;
 
 use tokio::sync::OnceCell;
 
+use crate::clock::Clock;
 use crate::config::{Config, ConfigError};
-use crate::graph::GraphClient;
-use crate::instagram::client::InstagramClients;
+use crate::graph::{GraphClient, InstagramClients};
 use crate::store::{Store, StoreError};
 
 #[derive(Debug, thiserror::Error)]
@@ -25,6 +25,8 @@ pub struct App {
     pub config: Arc<Config>,
     pub store: Store,
     pub graph: GraphClient,
+    /// The wall clock of leases; tests move a manual one by hand.
+    pub clock: Clock,
     /// Instagram Login's hosts, when that path is on.
     pub instagram: Option<InstagramClients>,
 }
@@ -45,6 +47,7 @@ impl App {
             config: Arc::new(config),
             store,
             graph,
+            clock: Clock::System,
             instagram,
         })
     }

@@ -11,7 +11,7 @@ use rand::RngCore;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-use crate::secret::Secret;
+use crate::secret::{CsrfState, Secret, SessionId};
 
 type HmacSha256 = Hmac<Sha256>;
 
@@ -177,6 +177,20 @@ pub fn random_token(n: usize) -> String {
     let mut buf = vec![0u8; n];
     rand::rng().fill_bytes(&mut buf);
     URL_SAFE_NO_PAD.encode(buf)
+}
+
+impl CsrfState {
+    /// 32 random bytes, URL-safe.
+    pub fn random() -> Self {
+        CsrfState::new(random_token(32))
+    }
+}
+
+impl SessionId {
+    /// 32 random bytes (256 bits), URL-safe.
+    pub fn random() -> Self {
+        SessionId::new(random_token(32))
+    }
 }
 
 pub fn b64url(bytes: &[u8]) -> String {

@@ -3,10 +3,12 @@
 //! collect) -> graph client / store.
 
 pub mod app;
+pub mod clock;
 pub mod collect;
 pub mod config;
 pub mod crypto;
 pub mod domain;
+pub mod engine;
 pub mod graph;
 pub mod http;
 pub mod instagram;
@@ -15,6 +17,7 @@ pub mod media;
 pub mod meta_callbacks;
 pub mod notify;
 pub mod oauth;
+pub mod retry;
 pub mod secret;
 pub mod store;
 pub mod telemetry;

@@ -16,7 +16,7 @@ use tokio::time::Instant;
 use crate::app::App;
 use crate::config::NotifyConfig;
 use crate::crypto::hmac_hex;
-use crate::jobs::LeaseGuard;
+use crate::engine::Lease;
 use crate::store::{PendingNotification, sql};
 
 /// One delivery attempt may take this long.
@@ -45,7 +45,7 @@ pub async fn deliver_pending(app: &App, budget: Duration) -> DeliveryReport {
     let Some(target) = &app.config.notify else {
         return report;
     };
-    let lease = match LeaseGuard::acquire(app, LEASE, budget + Duration::from_secs(30)).await {
+    let lease = match Lease::take(app, LEASE, budget + Duration::from_secs(30)).await {
         Ok(Some(lease)) => lease,
         Ok(None) => return report, // another run is delivering
         Err(e) => {
@@ -72,7 +72,7 @@ pub async fn deliver_pending(app: &App, budget: Duration) -> DeliveryReport {
         }
         Err(e) => tracing::warn!(error = %e, "could not read the notifications outbox"),
     }
-    lease.release(app).await;
+    lease.release().await;
     if report.delivered + report.failed > 0 {
         tracing::info!(delivered = report.delivered, failed = report.failed, "webhook events");
     }

@@ -12,16 +12,7 @@ use crate::graph::{Auth, Call, GraphError};
 use crate::secret::{AccessToken, AuthorizationCode, CsrfState};
 use crate::store::{NewConnection, StoreError, TokenStatus, sql};
 
-/// What urlinsta asks for, and why: read the profile, read insights, find the Pages.
-pub const SCOPES: &[&str] = &[
-    "instagram_basic",
-    "instagram_manage_insights",
-    "pages_show_list",
-    "pages_read_engagement",
-];
-
-/// Without these nothing can be collected.
-pub const REQUIRED_SCOPES: &[&str] = &["instagram_basic", "instagram_manage_insights", "pages_show_list"];
+pub use crate::graph::{REQUIRED_SCOPES, SCOPES};
 
 /// How long the whole callback may spend on Graph calls.
 const CALLBACK_BUDGET: std::time::Duration = std::time::Duration::from_secs(25);

@@ -2,6 +2,8 @@
 //!
 //! Every one of them prints `[redacted]` in Debug and Display and gives its
 //! content only through `expose()`, so leaking one takes a deliberate call.
+//! The bottom layer: it imports nothing of the crate (fresh random values
+//! are made in `crypto`).
 
 use std::fmt;
 
@@ -61,20 +63,6 @@ secret_type!(
     /// A browser's session id, as its cookie carries it.
     SessionId
 );
-
-impl SessionId {
-    /// 32 random bytes (256 bits), URL-safe.
-    pub fn random() -> Self {
-        Self(crate::crypto::random_token(32))
-    }
-}
-
-impl CsrfState {
-    /// 32 random bytes, URL-safe.
-    pub fn random() -> Self {
-        Self(crate::crypto::random_token(32))
-    }
-}
 
 #[cfg(test)]
 mod tests {

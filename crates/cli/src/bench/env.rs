@@ -9,7 +9,8 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use futures_util::StreamExt;
 use serde::Serialize;
-use urlinsta_core::jobs::{self, Job, JobContext, Shard};
+use urlinsta_core::engine::RunOptions;
+use urlinsta_core::jobs::{self, JobKind, JobReport};
 use urlinsta_core::secret::AccessToken;
 use urlinsta_core::store::{CollectKind, NewConnection, sql::ts};
 use urlinsta_core::{App, Config};
@@ -182,7 +183,7 @@ impl Env {
 
     /// One measured run of `job` over every account set up; an embedded
     /// database's write transactions are counted with `count_writes`.
-    pub async fn run(&mut self, job: Job, count_writes: bool) -> anyhow::Result<RunFigures> {
+    pub async fn run(&mut self, job: JobKind, count_writes: bool) -> anyhow::Result<RunFigures> {
         let accounts = self.granted.len();
         let concurrency = self.app.config.collect_concurrency;
         note(&format!(
@@ -196,24 +197,22 @@ impl Env {
         let peak_reset = probe::reset_peak();
         let rss_start_kb = probe::status_kb("VmRSS").unwrap_or(0);
         let sampler = RssSampler::start(Duration::from_millis(5));
-        let ctx = JobContext::new(&self.app, job, Shard::default());
         let started = Instant::now();
-        let report = jobs::run(&self.app, &ctx).await?;
+        let report = jobs::run(&self.app, job, RunOptions::default()).await?;
         let wall = started.elapsed();
         let sampled_rss_kb = sampler.stop();
         let hwm_kb = probe::status_kb("VmHWM").unwrap_or(0);
         let calls = self.sandbox.counts().await?;
         let db_counts = self.end_counting(counting).await?;
-        let done_key = if job == Job::RefreshTokens {
-            "refreshed"
-        } else {
-            "collected"
+        let done = match &report {
+            JobReport::RefreshTokens(r) => r.counts.refreshed,
+            JobReport::Collect(r) => r.counts.collected,
         };
         Ok(RunFigures::new(RunInput {
             db: self.name(),
             job,
             accounts,
-            done: report[done_key].as_u64().unwrap_or(0) as usize,
+            done,
             latency: self.latency,
             concurrency,
             wall,
@@ -222,7 +221,7 @@ impl Env {
             peak_rss_kb: peak_reset.then_some(hwm_kb),
             sampled_rss_kb,
             rss_start_kb,
-            report,
+            report: serde_json::to_value(&report)?,
             load,
         }))
     }
@@ -277,7 +276,7 @@ impl Env {
         let calls = self.sandbox.counts().await?;
         let ours = runs
             .iter()
-            .find(|r| r.db == self.name() && r.job == Job::CollectInsights.name());
+            .find(|r| r.db == self.name() && r.job == JobKind::CollectInsights.name());
         Ok(PlanFigures::new(
             self.name(),
             accounts.len(),

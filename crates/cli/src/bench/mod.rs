@@ -13,6 +13,7 @@
 
 mod cold;
 mod env;
+mod paths;
 mod plan;
 mod probe;
 mod read;
@@ -28,7 +29,7 @@ use anyhow::Context;
 use clap::{Args, ValueEnum};
 use serde::Serialize;
 use urlinsta_core::Config;
-use urlinsta_core::jobs::Job;
+use urlinsta_core::jobs::JobKind;
 
 pub use sandbox::serve_child as serve_sandbox_child;
 
@@ -84,6 +85,10 @@ pub struct BenchArgs {
     /// Times the cold start of this function binary [--all: target/release/health-db].
     #[arg(long)]
     cold_start: Option<PathBuf>,
+    /// Accounts per login for the round trips of each path (Facebook Login,
+    /// Instagram Login); 0 skips it [--all: 50]. `--accounts 0` runs only this.
+    #[arg(long)]
+    paths: Option<usize>,
     /// Starts per cold-start figure.
     #[arg(long, default_value_t = 20)]
     cold_samples: usize,
@@ -127,7 +132,7 @@ pub struct Settings {
     pub db_latency_ms: u64,
     pub dbs: Vec<DbKind>,
     #[serde(skip)]
-    pub jobs: Vec<Job>,
+    pub jobs: Vec<JobKind>,
     pub plan_accounts: usize,
     pub plan_pause_ms: u64,
     pub memory_accounts: usize,
@@ -135,17 +140,22 @@ pub struct Settings {
     pub read_samples: usize,
     pub cold_start: Option<PathBuf>,
     pub cold_samples: usize,
+    pub paths: usize,
 }
 
 impl Settings {
     fn resolve(args: &BenchArgs) -> anyhow::Result<Settings> {
         let all = args.all;
         let jobs = if args.jobs.is_empty() {
-            vec![Job::CollectInsights, Job::CollectAudience, Job::RefreshTokens]
+            vec![
+                JobKind::CollectInsights,
+                JobKind::CollectAudience,
+                JobKind::RefreshTokens,
+            ]
         } else {
             args.jobs
                 .iter()
-                .map(|j| Job::parse(j).with_context(|| format!("unknown job `{j}`")))
+                .map(|j| JobKind::parse(j).with_context(|| format!("unknown job `{j}`")))
                 .collect::<anyhow::Result<_>>()?
         };
         Ok(Settings {
@@ -175,6 +185,7 @@ impl Settings {
                 .clone()
                 .or_else(|| all.then(|| PathBuf::from("target/release/health-db"))),
             cold_samples: args.cold_samples,
+            paths: args.paths.unwrap_or(if all { 50 } else { 0 }),
         })
     }
 
@@ -192,6 +203,9 @@ pub async fn bench(args: BenchArgs) -> anyhow::Result<()> {
     };
     let mut figures = Figures::new(settings.clone());
     for &kind in &settings.dbs {
+        if settings.accounts == 0 {
+            break;
+        }
         if !args.memory_child {
             measure(kind, &settings, sqld_bin.as_deref(), &mut figures).await?;
         }
@@ -210,7 +224,7 @@ pub async fn bench(args: BenchArgs) -> anyhow::Result<()> {
                 &mut figures,
             )
             .await?;
-            figures.runs.push(env.run(Job::CollectInsights, false).await?);
+            figures.runs.push(env.run(JobKind::CollectInsights, false).await?);
             env.stop().await;
         } else {
             let child = memory_run_in_child(kind, &settings, sqld_bin.as_deref())?;
@@ -218,7 +232,14 @@ pub async fn bench(args: BenchArgs) -> anyhow::Result<()> {
             figures.runs.extend(child.runs);
         }
     }
-    let markdown = figures.to_markdown();
+    let mut markdown = figures.to_markdown();
+    if settings.paths > 0 && !args.memory_child {
+        note(&format!("round trips per login, {} accounts each", settings.paths));
+        markdown.push_str(&paths::to_markdown(
+            &paths::measure(&settings, settings.paths).await?,
+            settings.latency_ms,
+        ));
+    }
     if args.json {
         println!("{}", serde_json::to_string_pretty(&figures)?);
     } else {
@@ -257,7 +278,7 @@ async fn measure(
 
     for &concurrency in &settings.sweep {
         let mut env = Env::ready(kind, settings, accounts, concurrency, sqld_bin, figures).await?;
-        figures.runs.push(env.run(Job::CollectInsights, true).await?);
+        figures.runs.push(env.run(JobKind::CollectInsights, true).await?);
         env.stop().await;
     }
     Ok(())

@@ -5,7 +5,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
-use urlinsta_core::jobs::Job;
+use urlinsta_core::jobs::JobKind;
 
 use super::Settings;
 use super::cold::ColdFigures;
@@ -54,7 +54,7 @@ pub struct SetupFigures {
 /// What [`RunFigures::new`] derives the figures from.
 pub struct RunInput<'a> {
     pub db: &'a str,
-    pub job: Job,
+    pub job: JobKind,
     pub accounts: usize,
     pub done: usize,
     pub latency: Duration,
@@ -344,7 +344,7 @@ impl Figures {
     /// Each target with the figure that decides it.
     fn targets(&self, md: &mut String) {
         let mut rows: Vec<(String, String, bool)> = Vec::new();
-        let insights = |r: &&RunFigures| r.job == Job::CollectInsights.name() && r.complete();
+        let insights = |r: &&RunFigures| r.job == JobKind::CollectInsights.name() && r.complete();
         for r in self.runs.iter().filter(insights) {
             if r.concurrency != self.settings.concurrency {
                 continue;
@@ -420,7 +420,7 @@ impl Figures {
         for r in self
             .runs
             .iter()
-            .filter(|r| r.job == Job::CollectInsights.name() && r.complete())
+            .filter(|r| r.job == JobKind::CollectInsights.name() && r.complete())
         {
             match largest
                 .iter_mut()

@@ -3,18 +3,14 @@
 //! day. Accounts Meta reports nothing for yet (under 100 followers, or too
 //! little engagement) are recorded as "not available", not as failures.
 
-use std::collections::BTreeMap;
-use std::sync::Mutex;
-
 use serde_json::Value;
 
 use super::limits::{Answer, Plan};
 use super::metrics::{
     BREAKDOWNS, DEMOGRAPHIC_METRICS, MIN_FOLLOWERS_FOR_DEMOGRAPHICS, breakdown_values, demographics_call,
-    is_not_available, rejected_metric,
 };
-use super::{Harvest, Run};
-use crate::graph::{Call, GraphError};
+use super::{Harvest, Rejections};
+use crate::graph::{Call, ErrorKind, GraphError};
 use crate::store::{AudienceSnapshot, Candidate, SnapshotStatus};
 
 /// `(metric, breakdown)`, as indexes into [`DEMOGRAPHIC_METRICS`] and [`BREAKDOWNS`].
@@ -45,12 +41,12 @@ struct MetricResult {
 pub struct AudiencePlan<'r> {
     ig_id: String,
     results: Vec<MetricResult>,
-    run_rejected: &'r Mutex<BTreeMap<String, String>>,
+    run_rejected: &'r Rejections,
 }
 
 impl<'r> AudiencePlan<'r> {
-    pub fn new(run: &'r Run, account: &Candidate) -> Self {
-        let known = run.rejected_metrics();
+    pub fn new(run_rejected: &'r Rejections, account: &Candidate) -> Self {
+        let known = run_rejected.known();
         let small = account
             .followers_count
             .is_some_and(|f| f < MIN_FOLLOWERS_FOR_DEMOGRAPHICS);
@@ -74,7 +70,7 @@ impl<'r> AudiencePlan<'r> {
         AudiencePlan {
             ig_id: account.instagram_user_id.clone(),
             results,
-            run_rejected: &run.rejected,
+            run_rejected,
         }
     }
 
@@ -113,7 +109,7 @@ impl Plan for AudiencePlan<'_> {
             .then(|| demographics_call(&self.ig_id, DEMOGRAPHIC_METRICS[m], BREAKDOWNS[b]))
     }
 
-    fn answer(&mut self, (m, _): Op, _sent: &Call<'_>, answer: Result<&Value, &GraphError>) -> Answer {
+    fn answer(&mut self, (m, _): Op, answer: Result<&Value, &GraphError>) -> Answer {
         let metric = DEMOGRAPHIC_METRICS[m];
         let result = &mut self.results[m];
         match answer {
@@ -122,16 +118,13 @@ impl Plan for AudiencePlan<'_> {
                 result.answered += 1;
                 Answer::Done
             }
-            Err(e) if is_not_available(e) => {
+            Err(e) if e.kind == ErrorKind::NotEnoughAudience => {
                 result.state = State::NotAvailable(e.message.clone());
                 Answer::Done
             }
-            Err(e) if rejected_metric(e, &[metric.to_string()]).is_some() => {
+            Err(e) if e.kind == ErrorKind::MetricRejected => {
                 tracing::warn!(metric, instagram_user_id = %self.ig_id, error = %e, "Meta refused a demographics metric: dropped for this run");
-                self.run_rejected
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .insert(metric.to_string(), e.message.clone());
+                self.run_rejected.insert(metric.to_string(), e.message.clone());
                 result.state = State::Rejected(e.message.clone());
                 Answer::Done
             }

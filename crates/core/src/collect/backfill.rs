@@ -9,7 +9,6 @@
 //! nothing for is stored as no value, and never asked again.
 
 use std::collections::{BTreeMap, HashSet};
-use std::sync::Mutex;
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use serde_json::Value;
@@ -18,8 +17,9 @@ use super::days::{DAYS_FETCHED, MetaDay, meta_day, pacific_date};
 use super::insights::drop_refused;
 use super::limits::{Answer, Ended, Plan, exchange};
 use super::metrics::{day_call, day_rows};
-use super::{Harvest, Run};
+use super::{Harvest, Rejections};
 use crate::app::App;
+use crate::engine::Run;
 use crate::graph::{Auth, Call, GraphError, MAX_BATCH_OPERATIONS};
 use crate::store::sql::ts;
 use crate::store::{Backfill, Candidate, MetricRow, Reconstructed};
@@ -59,7 +59,7 @@ pub struct BackfillPlan<'r> {
     /// The missing days asked for in this run, newest first.
     days: Vec<MetaDay>,
     metrics: Vec<String>,
-    run_rejected: &'r Mutex<BTreeMap<String, String>>,
+    run_rejected: &'r Rejections,
     rows: Vec<MetricRow>,
     /// Daily follower changes by the end of their day.
     changes: BTreeMap<String, i64>,
@@ -70,7 +70,13 @@ pub struct BackfillPlan<'r> {
 
 impl<'r> BackfillPlan<'r> {
     /// The plan for what `stored` (`(period, end_time)` pairs since `oldest`) lacks.
-    fn new(app: &App, run: &'r Run, account: &Candidate, now: DateTime<Utc>, stored: &[(String, String)]) -> Self {
+    fn new(
+        app: &App,
+        run_rejected: &'r Rejections,
+        account: &Candidate,
+        now: DateTime<Utc>,
+        stored: &[(String, String)],
+    ) -> Self {
         let today = pacific_date(now);
         let have: HashSet<&str> = stored
             .iter()
@@ -92,7 +98,7 @@ impl<'r> BackfillPlan<'r> {
             (1..=FOLLOWER_CHANGE_DAYS).any(|back| !counted.contains(&(today - chrono::Days::new(back))));
         let ask_followers = curve_missing && account.followers_count.is_some();
         let budget = (app.config.backfill_calls_per_run as usize).saturating_sub(usize::from(ask_followers));
-        let known = run.rejected_metrics();
+        let known = run_rejected.known();
         BackfillPlan {
             ig_id: account.instagram_user_id.clone(),
             today,
@@ -102,7 +108,7 @@ impl<'r> BackfillPlan<'r> {
                 .filter(|m| !known.contains_key(*m))
                 .cloned()
                 .collect(),
-            run_rejected: &run.rejected,
+            run_rejected,
             rows: Vec::new(),
             changes: BTreeMap::new(),
             ask_followers,
@@ -161,7 +167,7 @@ impl Plan for BackfillPlan<'_> {
         }
     }
 
-    fn answer(&mut self, op: Op, sent: &Call<'_>, answer: Result<&Value, &GraphError>) -> Answer {
+    fn answer(&mut self, op: Op, answer: Result<&Value, &GraphError>) -> Answer {
         match (op, answer) {
             (Op::FollowerChanges, Ok(body)) => {
                 for row in day_rows(body, &meta_day(self.today)) {
@@ -190,26 +196,32 @@ impl Plan for BackfillPlan<'_> {
                 self.rows.extend(rows);
                 Answer::Done
             }
-            (Op::Day(_), Err(e)) => drop_refused(&self.ig_id, &mut self.metrics, self.run_rejected, sent, e),
+            (Op::Day(_), Err(e)) => drop_refused(&self.ig_id, &mut self.metrics, self.run_rejected, e),
         }
     }
 }
 
 /// Backfills one account within its budgets; what it gathered, and how it ended.
-pub async fn backfill_account(app: &App, run: &Run, account: &Candidate, auth: Auth<'_>) -> (Ended, Harvest) {
+pub async fn backfill(
+    app: &App,
+    run: &Run,
+    run_rejected: &Rejections,
+    account: &Candidate,
+    auth: Auth<'_>,
+) -> (Ended, Harvest) {
     let now = Utc::now();
     let oldest = meta_day(pacific_date(now) - chrono::Days::new(u64::from(app.config.backfill_days))).since;
     let stored = match app.store.stored_days(account.id, oldest).await {
         Ok(stored) => stored,
         Err(e) => {
-            super::halt_if_silent(run, &e);
+            run.note_store_error(&e);
             return (
                 Ended::Failed(format!("the stored history could not be read: {e}"), None),
                 Harvest::default(),
             );
         }
     };
-    let mut plan = BackfillPlan::new(app, run, account, now, &stored);
+    let mut plan = BackfillPlan::new(app, run_rejected, account, now, &stored);
     // Batches as large as Meta takes; when the hourly ceiling has no room
     // for one, smaller ones, down to a single call: the ceiling is used up, never passed.
     let (mut pending, mut size, mut ended) = (plan.ops(), MAX_BATCH_OPERATIONS, Ended::Complete);
@@ -234,7 +246,7 @@ pub async fn backfill_account(app: &App, run: &Run, account: &Candidate, auth: A
     tracing::info!(instagram_user_id = %account.instagram_user_id, days = plan.days.len(), rows = plan.rows.len(),
         followers = reconstructed.len(), whole = complete && plan.whole, "backfill");
     // Metrics Meta refused (here or for another account of the run) stay on the account's list.
-    let refused = run.rejected_metrics();
+    let refused = run_rejected.known();
     let rejected = (app.config.insight_metrics.iter())
         .filter(|m| !plan.metrics.contains(m))
         .map(|m| (m.clone(), refused.get(m).cloned().unwrap_or_default()))

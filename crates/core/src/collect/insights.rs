@@ -3,17 +3,14 @@
 //! snapshot of the IG user node, all in one batch (four operations, one
 //! round trip) with the Page token.
 
-use std::collections::BTreeMap;
-use std::sync::Mutex;
-
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
 use super::days::{DAYS_FETCHED, MetaDay, hour_start, recent_days};
 use super::limits::{Answer, Plan};
-use super::metrics::{day_call, day_rows, rejected_metric, snapshot_call, snapshot_rows};
-use super::{Harvest, Run};
-use crate::graph::{Call, GraphError};
+use super::metrics::{day_call, day_rows, snapshot_call, snapshot_rows};
+use super::{Harvest, Rejections};
+use crate::graph::{Call, ErrorKind, GraphError};
 use crate::store::{Candidate, MetricRow};
 
 #[derive(Debug, Clone, Copy)]
@@ -36,14 +33,14 @@ pub struct InsightsPlan<'r> {
     /// The configured metrics still asked for.
     metrics: Vec<String>,
     /// Metrics refused in this run, shared with its other accounts.
-    run_rejected: &'r Mutex<BTreeMap<String, String>>,
+    run_rejected: &'r Rejections,
     rows: Vec<MetricRow>,
     followers: Option<i64>,
 }
 
 impl<'r> InsightsPlan<'r> {
-    pub fn new(app: &crate::App, run: &'r Run, account: &Candidate, now: DateTime<Utc>) -> Self {
-        let known = run.rejected_metrics();
+    pub fn new(app: &crate::App, run_rejected: &'r Rejections, account: &Candidate, now: DateTime<Utc>) -> Self {
+        let known = run_rejected.known();
         InsightsPlan {
             ig_id: account.instagram_user_id.clone(),
             days: recent_days(now),
@@ -55,7 +52,7 @@ impl<'r> InsightsPlan<'r> {
                 .filter(|m| !known.contains_key(*m))
                 .cloned()
                 .collect(),
-            run_rejected: &run.rejected,
+            run_rejected,
             rows: Vec::new(),
             followers: None,
         }
@@ -63,7 +60,7 @@ impl<'r> InsightsPlan<'r> {
 
     /// What was gathered; `rejected` names the configured metrics not collected.
     pub fn harvest(self, configured: &[String]) -> Harvest {
-        let refused = self.run_rejected.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        let refused = self.run_rejected.known();
         let rejected = configured
             .iter()
             .filter(|m| !self.metrics.contains(m))
@@ -89,7 +86,7 @@ impl Plan for InsightsPlan<'_> {
         }
     }
 
-    fn answer(&mut self, op: Op, sent: &Call<'_>, answer: Result<&Value, &GraphError>) -> Answer {
+    fn answer(&mut self, op: Op, answer: Result<&Value, &GraphError>) -> Answer {
         match (op, answer) {
             (Op::Snapshot, Ok(body)) => {
                 let (rows, followers) = snapshot_rows(body, self.hour);
@@ -101,7 +98,7 @@ impl Plan for InsightsPlan<'_> {
                 self.rows.extend(day_rows(body, &self.days[i]));
                 Answer::Done
             }
-            (Op::Day(_), Err(e)) => drop_refused(&self.ig_id, &mut self.metrics, self.run_rejected, sent, e),
+            (Op::Day(_), Err(e)) => drop_refused(&self.ig_id, &mut self.metrics, self.run_rejected, e),
             (Op::Snapshot, Err(_)) => Answer::Fail,
         }
     }
@@ -113,26 +110,18 @@ impl Plan for InsightsPlan<'_> {
 pub(super) fn drop_refused(
     ig_id: &str,
     metrics: &mut Vec<String>,
-    run_rejected: &Mutex<BTreeMap<String, String>>,
-    sent: &Call<'_>,
+    run_rejected: &Rejections,
     e: &GraphError,
 ) -> Answer {
-    let requested: Vec<String> = sent
-        .params
-        .iter()
-        .find(|(k, _)| k == "metric")
-        .map(|(_, v)| v.split(',').map(str::to_string).collect())
-        .unwrap_or_default();
-    let Some(metric) = rejected_metric(e, &requested) else {
-        return Answer::Fail;
-    };
-    if metrics.contains(&metric) {
-        tracing::warn!(metric = %metric, instagram_user_id = %ig_id, error = %e, "Meta refused a metric: dropped for this run");
-        metrics.retain(|m| *m != metric);
-        run_rejected
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(metric, e.message.clone());
+    match e.rejected_metric() {
+        Some(metric) if e.kind == ErrorKind::MetricRejected => {
+            if metrics.iter().any(|m| metric == m.as_str()) {
+                tracing::warn!(%metric, instagram_user_id = %ig_id, error = %e, "Meta refused a metric: dropped for this run");
+                metrics.retain(|m| metric != m.as_str());
+                run_rejected.insert(metric.to_string(), e.message.clone());
+            }
+            Answer::Again
+        }
+        _ => Answer::Fail,
     }
-    Answer::Again
 }

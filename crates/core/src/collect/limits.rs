@@ -1,93 +1,39 @@
 //! Staying inside the limits, in one mechanism that both collections use:
 //! every round trip first takes its calls from the account's hourly budget
 //! (kept in the database: serverless processes share no memory), Meta's
-//! usage headers are read on every answer (slow down above 75%, stop above
-//! 90%), throttles either back off briefly or park the account, transient
+//! usage headers are read on every answer (the run slows down above 75% of
+//! the app's limit and stops above 90%; an account above 90% is parked),
+//! throttles either back off briefly or park the account, transient
 //! failures are retried inside the run's time, and dead tokens go to
 //! `tokens::note_graph_error`.
 
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
-use rand::Rng;
+use chrono::{DateTime, DurationRound, Utc};
 use serde_json::Value;
-use tokio::time::Instant;
 
-use super::Run;
 use crate::app::App;
+use crate::engine::{Halt, Run, STOP_PCT, pause_for};
 use crate::graph::{Auth, Call, ErrorKind, GraphError, Usage};
 use crate::instagram::round::send_round;
+use crate::retry::{Attempt, Backoff, Retry};
 use crate::store::Candidate;
 
 /// Round trips one account may take in one run: the first batch, and
 /// retries of what failed or of what a rejected metric spoiled.
 pub const MAX_ROUNDS: u32 = 4;
-/// Above this share of a limit, slow down.
-pub const SLOW_DOWN_PCT: u32 = 75;
-/// Above this share of a limit, stop: the app's limit stops the run, an
-/// account's limit parks the account.
-pub const STOP_PCT: u32 = 90;
 /// How long an account is parked when Meta throttles it without saying for how long.
 pub const DEFAULT_PARK: Duration = Duration::from_secs(15 * 60);
-
-/// What Meta's usage headers say, shared by every account of a run.
-#[derive(Debug)]
-pub struct Pacer {
-    app_pct: AtomicU32,
-    halted: AtomicBool,
-    /// The unit of pauses: GRAPH_RETRY_BASE_MS.
-    base: Duration,
-}
-
-impl Pacer {
-    pub fn new(base: Duration) -> Self {
-        Pacer {
-            app_pct: AtomicU32::new(0),
-            halted: AtomicBool::new(false),
-            base,
-        }
-    }
-
-    /// Reads one answer's usage. The app's share above 90% stops the run.
-    pub fn observe(&self, usage: &Usage) {
-        if let Some(pct) = usage.app_pct {
-            self.app_pct.store(pct, Ordering::Relaxed);
-            if pct > STOP_PCT && !self.halted.swap(true, Ordering::Relaxed) {
-                tracing::warn!(
-                    app_usage_pct = pct,
-                    "Meta's app usage is above {STOP_PCT}%: no new account this run"
-                );
-            }
-        }
-    }
-
-    /// Stops the run: no new account is started.
-    pub fn halt(&self) {
-        self.halted.store(true, Ordering::Relaxed);
-    }
-
-    pub fn halted(&self) -> bool {
-        self.halted.load(Ordering::Relaxed)
-    }
-
-    /// The pause before starting another account: none below 75%, then
-    /// longer the closer the app gets to its limit.
-    pub fn pause(&self) -> Duration {
-        pause_for(self.app_pct.load(Ordering::Relaxed), self.base)
-    }
-}
-
-fn pause_for(pct: u32, base: Duration) -> Duration {
-    base.saturating_mul(pct.saturating_sub(SLOW_DOWN_PCT).min(STOP_PCT - SLOW_DOWN_PCT) * 2)
-}
+const DEFAULT_PARK_DELTA: chrono::Duration = chrono::Duration::minutes(15);
 
 /// When a parked account may be called again: Meta's estimate (or our
-/// default), plus up to 10% jitter so parked accounts do not return together.
-pub fn park_until(wait: Option<Duration>) -> DateTime<Utc> {
+/// default), plus up to 10% jitter so parked accounts do not return together,
+/// rounded up to the second it is stored with (never a moment before Meta said).
+pub fn park_until(retry: &Retry, wait: Option<Duration>) -> DateTime<Utc> {
     let wait = wait.filter(|w| !w.is_zero()).unwrap_or(DEFAULT_PARK);
-    let jitter = wait.mul_f64(rand::rng().random_range(0.0..0.1));
-    Utc::now() + chrono::Duration::from_std(wait + jitter).unwrap_or(chrono::Duration::minutes(15))
+    let jitter = wait.mul_f64(retry.draw() / 10.0);
+    let until = retry.clock().utc_now() + chrono::Duration::from_std(wait + jitter).unwrap_or(DEFAULT_PARK_DELTA);
+    until.duration_round_up(chrono::Duration::seconds(1)).unwrap_or(until)
 }
 
 /// One account's plan of Graph operations: what to ask, and what each answer means.
@@ -95,8 +41,8 @@ pub trait Plan {
     type Op: Copy;
     /// The call for an operation as things stand now; None when nothing is left to ask.
     fn call(&self, op: Self::Op) -> Option<Call<'static>>;
-    /// An answer to `sent`, or an error that is not about limits, tokens or transience.
-    fn answer(&mut self, op: Self::Op, sent: &Call<'_>, answer: Result<&Value, &GraphError>) -> Answer;
+    /// An answer, or an error that is not about limits, tokens or transience.
+    fn answer(&mut self, op: Self::Op, answer: Result<&Value, &GraphError>) -> Answer;
 }
 
 /// What a plan makes of an answer.
@@ -136,14 +82,17 @@ fn triage(e: &GraphError, cap: Duration, last_round: bool) -> Triage {
         ErrorKind::Auth | ErrorKind::Permission => Triage::Token,
         ErrorKind::Throttled if last_round || e.retry_after.is_some_and(|ra| ra > cap) => Triage::Park(e.retry_after),
         ErrorKind::Throttled | ErrorKind::Transient => Triage::Retry(e.retry_after),
-        ErrorKind::InvalidParameter | ErrorKind::Other => Triage::Plan,
+        ErrorKind::MetricRejected | ErrorKind::NotEnoughAudience | ErrorKind::InvalidParameter | ErrorKind::Other => {
+            Triage::Plan
+        }
     }
 }
 
 /// Runs `ops` for one account in batches until each is answered, within the
-/// account's budget, `MAX_ROUNDS` round trips and the run's hard deadline.
+/// account's budget, `MAX_ROUNDS` round trips and the run's hard deadline,
+/// waiting between round trips as the one retry loop decides (Meta's
+/// Retry-After, our backoff, and a pause when the account nears its limit).
 /// `prepaid` calls were already taken from the budget for the first round.
-#[allow(clippy::result_large_err)]
 pub async fn exchange<P: Plan>(
     app: &App,
     run: &Run,
@@ -151,19 +100,58 @@ pub async fn exchange<P: Plan>(
     auth: Auth<'_>,
     plan: &mut P,
     ops: Vec<P::Op>,
-    mut prepaid: u32,
+    prepaid: u32,
 ) -> Ended {
-    let (pacer, deadline) = (&run.pacer, run.hard_deadline);
-    let policy = app.graph.retry_policy();
-    let mut pending = ops;
-    let mut last_error: Option<GraphError> = None;
-    for round in 0..MAX_ROUNDS {
-        let (ops, calls): (Vec<P::Op>, Vec<Call<'static>>) =
-            pending.iter().filter_map(|op| plan.call(*op).map(|c| (*op, c))).unzip();
+    let graph = app.graph.retry();
+    let retry = graph.with_backoff(Backoff {
+        max_attempts: MAX_ROUNDS,
+        ..graph.backoff()
+    });
+    let exchange = Exchange {
+        app,
+        run,
+        account,
+        auth,
+        plan,
+        pending: ops,
+        prepaid,
+        last_error: None,
+    };
+    retry
+        .run_with(exchange, Some(run.hard_deadline), |round, mut exchange| async move {
+            let outcome = exchange.round_trip(round + 1 == MAX_ROUNDS).await;
+            (exchange, outcome)
+        })
+        .await
+}
+
+/// One account's exchange, carried from one round trip to the next.
+struct Exchange<'a, 'p, P: Plan> {
+    app: &'a App,
+    run: &'a Run,
+    account: &'a Candidate,
+    auth: Auth<'a>,
+    plan: &'p mut P,
+    /// The operations still unanswered.
+    pending: Vec<P::Op>,
+    /// Calls already taken from the budget for the next round trip.
+    prepaid: u32,
+    /// The last transient or throttled failure: the reason, if no round trip is left.
+    last_error: Option<GraphError>,
+}
+
+impl<P: Plan> Exchange<'_, '_, P> {
+    /// One batch of what is pending, and what its answers leave to do.
+    async fn round_trip(&mut self, last_round: bool) -> Attempt<Ended> {
+        let (app, run, account) = (self.app, self.run, self.account);
+        let backoff = app.graph.retry().backoff();
+        let (ops, calls): (Vec<P::Op>, Vec<Call<'static>>) = (self.pending.iter())
+            .filter_map(|op| self.plan.call(*op).map(|c| (*op, c)))
+            .unzip();
         if calls.is_empty() {
-            return Ended::Complete;
+            return Attempt::Done(Ended::Complete);
         }
-        let unpaid = (calls.len() as u32).saturating_sub(std::mem::take(&mut prepaid));
+        let unpaid = (calls.len() as u32).saturating_sub(std::mem::take(&mut self.prepaid));
         if unpaid > 0 {
             match app
                 .store
@@ -171,43 +159,22 @@ pub async fn exchange<P: Plan>(
                 .await
             {
                 Ok(true) => {}
-                Ok(false) => return Ended::OverBudget,
-                Err(e) => return Ended::Failed(format!("could not take calls from the budget: {e}"), None),
+                Ok(false) => return Attempt::Done(Ended::OverBudget),
+                Err(e) => {
+                    let reason = format!("could not take calls from the budget: {e}");
+                    return Attempt::Done(Ended::Failed(reason, None));
+                }
             }
         }
-        let last_round = round + 1 == MAX_ROUNDS;
         let mut next = Vec::new();
-        let mut backoff: Option<Option<Duration>> = None;
-        let mut account_usage = Usage::default();
-        let answers: Vec<Result<Value, GraphError>> = match send_round(app, account.login, auth, &calls).await {
-            Ok(batch) => {
-                pacer.observe(&batch.usage);
-                batch
-                    .items
-                    .into_iter()
-                    .map(|item| {
-                        let usage = match &item {
-                            Ok(reply) => &reply.usage,
-                            Err(e) => &e.usage,
-                        };
-                        pacer.observe(usage);
-                        account_usage = higher(&account_usage, usage);
-                        item.map(|reply| reply.data)
-                    })
-                    .collect()
-            }
-            Err(e) => {
-                pacer.observe(&e.usage);
-                account_usage = higher(&account_usage, &e.usage);
-                calls.iter().map(|_| Err(e.clone())).collect()
-            }
-        };
+        let mut retry_after: Option<Option<Duration>> = None;
+        let (answers, account_usage) = self.send(&calls).await;
         // Every answer is heard before anything stops the account, so no data already fetched is lost.
         let mut stop: Option<Ended> = None;
-        for ((op, sent), answer) in ops.into_iter().zip(&calls).zip(answers) {
+        for (op, answer) in ops.into_iter().zip(answers) {
             let verdict = match &answer {
-                Ok(data) => plan.answer(op, sent, Ok(data)),
-                Err(e) => match triage(e, policy.cap, last_round) {
+                Ok(data) => self.plan.answer(op, Ok(data)),
+                Err(e) => match triage(e, backoff.cap, last_round) {
                     Triage::Token => {
                         if stop.is_none() {
                             crate::tokens::note_graph_error(app, account.id, account.token_generation, e).await;
@@ -216,22 +183,21 @@ pub async fn exchange<P: Plan>(
                         continue;
                     }
                     Triage::Park(wait) => {
-                        if e.code == Some(4) {
-                            // The whole app is throttled, not only this account.
-                            pacer.halt();
+                        if e.throttles_the_app() {
+                            run.halt(Halt::AppThrottled);
                         }
                         stop.get_or_insert_with(|| Ended::Parked {
-                            until: park_until(wait),
+                            until: park_until(app.graph.retry(), wait),
                             reason: e.to_string(),
                         });
                         continue;
                     }
                     Triage::Retry(after) => {
-                        backoff = Some(backoff.flatten().max(after));
-                        last_error = Some(e.clone());
+                        retry_after = Some(retry_after.flatten().max(after));
+                        self.last_error = Some(e.clone());
                         Answer::Again
                     }
-                    Triage::Plan => plan.answer(op, sent, Err(e)),
+                    Triage::Plan => self.plan.answer(op, Err(e)),
                 },
             };
             match verdict {
@@ -248,36 +214,76 @@ pub async fn exchange<P: Plan>(
             }
         }
         if let Some(stop) = stop {
-            return stop;
+            return Attempt::Done(stop);
         }
-        // Near the account's limit with a wait announced: honour it. Without one, back off below.
+        // Near the account's limit with a wait announced: honour it. Without one, pause below.
         if let (Some(pct), Some(wait)) = (account_usage.buc_pct, account_usage.regain_after())
             && pct > STOP_PCT
         {
             let reason = format!("Meta reports {pct}% of this account's limit in use");
-            return Ended::Parked {
-                until: park_until(Some(wait)),
+            return Attempt::Done(Ended::Parked {
+                until: park_until(app.graph.retry(), Some(wait)),
                 reason,
-            };
+            });
         }
         if next.is_empty() {
-            return Ended::Complete;
+            return Attempt::Done(Ended::Complete);
         }
-        pending = next;
-        let mut wait = pause_for(account_usage.buc_pct.unwrap_or(0), policy.base);
-        if let Some(after) = backoff {
-            wait = wait.max(policy.delay(round, after));
+        self.pending = next;
+        let otherwise = self.unanswered();
+        let at_least = pause_for(account_usage.buc_pct.unwrap_or(0), backoff.base);
+        match retry_after {
+            Some(retry_after) => Attempt::Retry {
+                otherwise,
+                retry_after,
+                at_least,
+            },
+            // Only the plan asks again (e.g. without a refused metric): no failure to back off from.
+            None => Attempt::Again { otherwise, at_least },
         }
-        if last_round || Instant::now() + wait >= deadline {
-            break;
-        }
-        tokio::time::sleep(wait).await;
     }
-    let reason = last_error
-        .as_ref()
-        .map(GraphError::to_string)
-        .unwrap_or_else(|| format!("still unanswered after {MAX_ROUNDS} round trips"));
-    Ended::Failed(reason, last_error)
+
+    /// Sends one round (a batch, or one call after another on Instagram
+    /// Login's host); every answer's usage goes to the run (Meta's usage of
+    /// the app can halt it), and the
+    /// highest of the account's comes back with the answers.
+    #[allow(clippy::result_large_err)]
+    async fn send(&self, calls: &[Call<'static>]) -> (Vec<Result<Value, GraphError>>, Usage) {
+        let run = self.run;
+        let mut account_usage = Usage::default();
+        let answers = match send_round(self.app, self.account.login, self.auth, calls).await {
+            Ok(batch) => {
+                run.observe(&batch.usage);
+                batch
+                    .items
+                    .into_iter()
+                    .map(|item| {
+                        let usage = match &item {
+                            Ok(reply) => &reply.usage,
+                            Err(e) => &e.usage,
+                        };
+                        run.observe(usage);
+                        account_usage = higher(&account_usage, usage);
+                        item.map(|reply| reply.data)
+                    })
+                    .collect()
+            }
+            Err(e) => {
+                run.observe(&e.usage);
+                account_usage = higher(&account_usage, &e.usage);
+                calls.iter().map(|_| Err(e.clone())).collect()
+            }
+        };
+        (answers, account_usage)
+    }
+
+    /// How the exchange ends when no round trip is left.
+    fn unanswered(&self) -> Ended {
+        let reason = (self.last_error.as_ref())
+            .map(GraphError::to_string)
+            .unwrap_or_else(|| format!("still unanswered after {MAX_ROUNDS} round trips"));
+        Ended::Failed(reason, self.last_error.clone())
+    }
 }
 
 fn higher(a: &Usage, b: &Usage) -> Usage {
@@ -293,38 +299,20 @@ mod tests {
     use super::*;
 
     #[test]
-    fn pauses_grow_above_the_slow_down_mark() {
-        let base = Duration::from_millis(100);
-        assert_eq!(pause_for(50, base), Duration::ZERO);
-        assert_eq!(pause_for(75, base), Duration::ZERO);
-        assert_eq!(pause_for(80, base), Duration::from_secs(1));
-        assert_eq!(pause_for(100, base), Duration::from_secs(3));
-    }
-
-    #[test]
     fn parking_honours_meta_and_adds_jitter() {
-        let until = park_until(Some(Duration::from_secs(3600)));
-        let wait = until - Utc::now();
-        assert!(
-            wait >= chrono::Duration::minutes(59) && wait <= chrono::Duration::minutes(67),
-            "{wait}"
-        );
-        assert!(park_until(None) - Utc::now() >= chrono::Duration::minutes(14));
-    }
-
-    #[test]
-    fn pacer_stops_above_ninety() {
-        let pacer = Pacer::new(Duration::from_millis(1));
-        pacer.observe(&Usage {
-            app_pct: Some(80),
-            ..Usage::default()
-        });
-        assert!(!pacer.halted());
-        assert!(pacer.pause() > Duration::ZERO);
-        pacer.observe(&Usage {
-            app_pct: Some(91),
-            ..Usage::default()
-        });
-        assert!(pacer.halted());
+        use chrono::TimeZone;
+        let start = Utc.with_ymd_and_hms(2026, 12, 5, 12, 0, 0).single().expect("a time");
+        let clock = std::sync::Arc::new(crate::retry::ManualClock::new(start));
+        let backoff = Backoff {
+            max_attempts: 1,
+            base: Duration::from_secs(1),
+            cap: Duration::from_secs(30),
+        };
+        let retry = Retry::fixed(backoff, clock, 7);
+        // An hour, or our 15 minutes, plus a tenth of seed 7's first two draws
+        // (0.1578, 0.1680): 3656.8 s and 915.1 s, rounded up to the second.
+        let until = park_until(&retry, Some(Duration::from_secs(3600)));
+        assert_eq!(until - start, chrono::Duration::seconds(3657));
+        assert_eq!(park_until(&retry, None) - start, chrono::Duration::seconds(916));
     }
 }

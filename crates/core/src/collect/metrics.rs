@@ -1,12 +1,12 @@
 //! The metric rules of November 2026 (platform-facts): how each request is
-//! shaped, how answers become rows, and how to tell a metric Meta no longer
-//! accepts from any other error.
+//! shaped and how answers become rows. (Which errors refuse a metric, or
+//! mean too few followers, the Graph classifier decides.)
 
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
 use super::days::MetaDay;
-use crate::graph::{Auth, Call, ErrorKind, GraphError};
+use crate::graph::{Auth, Call};
 use crate::store::MetricRow;
 use crate::store::sql::ts;
 
@@ -19,30 +19,6 @@ pub const BREAKDOWNS: [&str; 4] = ["age", "city", "country", "gender"];
 pub const TIMEFRAME: &str = "this_month";
 /// Below this Meta reports no follower demographics.
 pub const MIN_FOLLOWERS_FOR_DEMOGRAPHICS: i64 = 100;
-
-/// A metric name as Graph spells them; anything else stops at the edge.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-pub struct MetricName(String);
-
-impl MetricName {
-    pub fn parse(raw: &str) -> Option<MetricName> {
-        let raw = raw.trim();
-        let ok = !raw.is_empty()
-            && raw.len() <= 64
-            && raw
-                .bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
-        ok.then(|| MetricName(raw.to_string()))
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-
-    pub fn into_string(self) -> String {
-        self.0
-    }
-}
 
 /// One day of account metrics. Every current account metric accepts
 /// `metric_type=total_value` (most accept nothing else), so one request
@@ -147,44 +123,6 @@ pub fn breakdown_values(body: &Value) -> Vec<(String, String, i64)> {
     out
 }
 
-/// The metric an error rejects, when it is Meta refusing a metric it does
-/// not know (or no longer knows, or cannot serve this way): error 100
-/// naming it as `metric[i]` or by name. Such an error fails the whole
-/// request, so the caller drops the metric and asks again.
-pub fn rejected_metric(err: &GraphError, requested: &[String]) -> Option<String> {
-    if err.kind != ErrorKind::InvalidParameter || err.code != Some(100) {
-        return None;
-    }
-    let by_index = err
-        .message
-        .split("metric[")
-        .nth(1)
-        .and_then(|rest| rest.split(']').next())
-        .and_then(|i| i.parse::<usize>().ok())
-        .and_then(|i| requested.get(i));
-    if let Some(name) = by_index {
-        return Some(name.clone());
-    }
-    let words: Vec<&str> = err
-        .message
-        .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
-        .collect();
-    requested.iter().find(|m| words.contains(&m.as_str())).cloned()
-}
-
-/// Meta's answer for an account too small for demographics (under 100
-/// followers, or 100 engagements for the engaged audience). Its exact
-/// wording is unverified, so an invalid-parameter error saying there is
-/// not enough of something counts too.
-pub fn is_not_available(err: &GraphError) -> bool {
-    let message = err.message.to_ascii_lowercase();
-    err.kind == ErrorKind::InvalidParameter
-        && (err.subcode == Some(2108006)
-            || ["insufficient", "not enough", "at least 100", "fewer than"]
-                .iter()
-                .any(|w| message.contains(w)))
-}
-
 fn data(body: &Value) -> impl Iterator<Item = &Value> {
     body.get("data").and_then(Value::as_array).into_iter().flatten()
 }
@@ -199,40 +137,7 @@ fn parse_meta_time(s: &str) -> Option<DateTime<Utc>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::graph::{MetaError, Usage};
     use serde_json::json;
-
-    fn meta_error(code: i64, message: &str) -> GraphError {
-        let e = MetaError {
-            message: message.into(),
-            error_type: Some("OAuthException".into()),
-            code: Some(code),
-            error_subcode: None,
-            is_transient: Some(false),
-            fbtrace_id: None,
-        };
-        GraphError::from_meta("1784/insights", 400, e, None, Usage::default())
-    }
-
-    #[test]
-    fn rejected_metrics_are_named() {
-        let requested: Vec<String> = ["reach", "impressions", "views"]
-            .iter()
-            .map(|s| s.to_string())
-            .collect();
-        let e = meta_error(
-            100,
-            "(#100) metric[1] must be one of the following values: reach, views. The metric 'impressions' is no longer supported",
-        );
-        assert_eq!(rejected_metric(&e, &requested).as_deref(), Some("impressions"));
-        let e = meta_error(100, "(#100) Incompatible period: metric views supports period=day only");
-        assert_eq!(rejected_metric(&e, &requested).as_deref(), Some("views"));
-        let e = meta_error(100, "(#100) The since parameter must be before the until parameter");
-        assert_eq!(rejected_metric(&e, &requested), None);
-        assert_eq!(rejected_metric(&meta_error(190, "metric[0] reach"), &requested), None);
-        let e = meta_error(100, "(#100) reached_audience_demographics is odd");
-        assert_eq!(rejected_metric(&e, &requested), None, "whole words only");
-    }
 
     #[test]
     fn answers_become_rows() {
@@ -258,7 +163,5 @@ mod tests {
             breakdown_values(&body),
             vec![("country".to_string(), "US".to_string(), 7)]
         );
-        assert!(MetricName::parse("reach").is_some());
-        assert!(MetricName::parse("Reach;drop").is_none());
     }
 }

@@ -1,8 +1,10 @@
-//! Collecting insights (hourly) and audience (daily) for every connection,
-//! at scale: a lease against overlapping runs, the accounts that are due
-//! in this shard, stalest first, several at once, no new one after the time
-//! budget (the next run goes on from there), one account's failure never
-//! stopping the others, each account's results written in one round trip.
+//! Collecting insights (hourly) and audience (daily) for every connection:
+//! the two collection jobs of the engine. What is due is every connected
+//! account not yet collected in this hour (day), stalest first, with its
+//! Page token; one account's work is one exchange of Graph batches (see
+//! `limits`) and one transactional write of everything it gathered. After
+//! every account's hour, collect-insights fetches the past of the accounts
+//! still without it (`backfill`).
 
 pub mod audience;
 pub mod backfill;
@@ -11,137 +13,220 @@ pub mod insights;
 pub mod limits;
 pub mod metrics;
 
-use std::collections::{BTreeMap, VecDeque};
-use std::sync::{Arc, Mutex};
+use std::collections::BTreeMap;
+use std::sync::Mutex;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use serde::Serialize;
-use tokio::time::Instant;
+use serde::{Deserialize, Serialize};
 
 use crate::app::App;
+use crate::engine::{self, Run};
 use crate::graph::Auth;
-use crate::jobs::{JobContext, JobError, LeaseGuard, Progress, lease_ttl};
 use crate::store::sql::{now, parse_ts, ts};
 use crate::store::{
-    AudienceSnapshot, Candidate, CollectKind, Finish, LogEntry, LogStatus, MetricRow, Reconstructed, RejectedMetric,
-    TokenStatus,
+    AudienceSnapshot, Backfill, Candidate, CollectKind, DayRange, Finish, LogEntry, LogStatus, MetricRow,
+    Reconstructed, RejectedMetric, StoreError, TokenStatus,
 };
-use limits::{Ended, Pacer, Plan, exchange};
+use limits::{Ended, Plan, exchange};
 
-/// What a run did: the cron route's JSON.
-#[derive(Debug, Default, Serialize)]
-pub struct CollectReport {
+/// A manual collection answers within a function's 30 s.
+const COLLECT_NOW_TIME: Duration = Duration::from_secs(20);
+
+/// collect-insights or collect-audience, for one run.
+pub struct Collection {
+    kind: CollectKind,
+    rejected: Rejections,
+}
+
+impl Collection {
+    pub fn new(kind: CollectKind) -> Self {
+        Collection {
+            kind,
+            rejected: Rejections::default(),
+        }
+    }
+}
+
+/// Metrics Meta refused in this run (name -> Meta's message): the run's
+/// other accounts do not ask for them again.
+#[derive(Debug, Default)]
+pub struct Rejections(Mutex<BTreeMap<String, String>>);
+
+impl Rejections {
+    pub fn known(&self) -> BTreeMap<String, String> {
+        self.lock().clone()
+    }
+
+    pub fn insert(&self, metric: String, message: String) {
+        self.lock().insert(metric, message);
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, String>> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// An account due for collection, and the calls of its first round
+/// already taken from its hourly budget (`None`: they did not fit).
+#[derive(Debug)]
+pub struct Due {
+    account: Candidate,
+    prepaid: Option<u32>,
+    /// Its past is due (see [`Job::afterwards`](engine::Job::afterwards)), not its hour.
+    past: bool,
+}
+
+impl engine::Candidate for Due {
+    fn instagram_user_id(&self) -> &str {
+        &self.account.instagram_user_id
+    }
+}
+
+/// What a collection run did: the cron answer's counts.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct CollectCounts {
     pub collected: usize,
     pub failed: usize,
     /// Not collected for a known reason: a dead token, a throttle, our hourly
     /// ceiling, or (audience) an account too small for demographics.
     pub skipped: usize,
-    /// Due but not started before the time budget ran out (or Meta's usage
-    /// stopped the run): the next run starts with them.
-    pub remaining: usize,
-    pub duration_ms: u64,
     /// Accounts whose past was fetched (in part, when their budget was short).
-    #[serde(skip_serializing_if = "is_zero")]
+    #[serde(default, skip_serializing_if = "is_zero")]
     pub backfilled: usize,
-    /// Another run of this job and shard holds the lease; this one did nothing.
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
-    pub busy: bool,
 }
 
 fn is_zero(n: &usize) -> bool {
     *n == 0
 }
 
-/// Backfills `accounts`, several at once, while the run has time; how many got history.
-async fn backfill_all(app: &App, ctx: &JobContext, run: &Run, accounts: Vec<Candidate>) -> usize {
-    use futures_util::StreamExt;
-    let work = futures_util::stream::iter(accounts)
-        .map(|account| async move {
-            if ctx.out_of_time() || run.pacer.halted() {
-                return false;
+impl engine::Counts<Worked> for CollectCounts {
+    fn add(&mut self, worked: &Worked) {
+        match worked {
+            Worked::Hour(Outcome::Collected { .. }) => self.collected += 1,
+            Worked::Hour(Outcome::NotAvailable | Outcome::Skipped { .. } | Outcome::Gone) => self.skipped += 1,
+            Worked::Hour(Outcome::Failed(_)) => self.failed += 1,
+            // A past that failed or did not fit is asked for again by the next run.
+            Worked::Past(outcome) => {
+                self.backfilled += usize::from(matches!(outcome, Outcome::Collected { rows } if *rows > 0))
             }
-            let outcome = backfill_one(app, run, &account).await;
-            matches!(outcome, Outcome::Collected { rows } if rows > 0)
-        })
-        .buffer_unordered(app.config.collect_concurrency);
-    work.filter(|done| std::future::ready(*done)).count().await
+        }
+    }
+
+    fn failed(&self) -> usize {
+        self.failed
+    }
 }
 
-/// Backfills one account and records what it gathered.
-async fn backfill_one(app: &App, run: &Run, account: &Candidate) -> Outcome {
-    let started_at = now();
-    let page_token = match app.store.page_token(account) {
-        Ok(token) => token,
-        Err(e) => {
-            let ended = Ended::Failed(format!("the Page token could not be read: {e}"), None);
-            return settle(
-                app,
-                run,
+impl engine::Job for Collection {
+    type Candidate = Due;
+    type Outcome = Worked;
+    type Counts = CollectCounts;
+
+    fn name(&self) -> &'static str {
+        match self.kind {
+            CollectKind::Insights => "collect-insights",
+            CollectKind::Audience => "collect-audience",
+        }
+    }
+
+    async fn candidates(&self, app: &App, _run: &Run) -> Result<Vec<Due>, StoreError> {
+        let period_start = ts(match self.kind {
+            CollectKind::Insights => days::hour_start(Utc::now()),
+            CollectKind::Audience => days::day_start(Utc::now()),
+        });
+        let accounts = app.store.collection_candidates(self.kind).await?;
+        Ok(accounts
+            .into_iter()
+            // Not those already collected in this hour (day).
+            .filter(|c| {
+                c.last_collected_at
+                    .as_deref()
+                    .is_none_or(|last| last < period_start.as_str())
+            })
+            .map(|account| Due {
                 account,
-                CollectKind::Insights,
-                &started_at,
-                ended,
-                Harvest::default(),
-            )
-            .await;
+                prepaid: None,
+                past: false,
+            })
+            .collect())
+    }
+
+    /// The accounts whose past is due, once every account's hour is
+    /// collected: history never starves an account of its hour.
+    async fn afterwards(&self, app: &App, _run: &Run) -> Result<Vec<Due>, StoreError> {
+        if self.kind != CollectKind::Insights || app.config.backfill_days == 0 {
+            return Ok(Vec::new());
         }
-    };
-    let (ended, harvest) = backfill::backfill_account(app, run, account, Auth::Page(&page_token)).await;
-    settle(app, run, account, CollectKind::Insights, &started_at, ended, harvest).await
-}
+        let accounts = app.store.collection_candidates(self.kind).await?;
+        let now_t = Utc::now();
+        Ok(accounts
+            .into_iter()
+            .filter(|c| skip_now(c, now_t).is_none() && backfill::due(app, c))
+            .map(|account| Due {
+                account,
+                prepaid: Some(0),
+                past: true,
+            })
+            .collect())
+    }
 
-pub async fn run_insights(app: &App, ctx: &JobContext) -> Result<CollectReport, JobError> {
-    run(app, ctx, CollectKind::Insights).await
-}
+    fn screen(&self, _run: &Run, due: &Due) -> Option<Worked> {
+        let skipped = skip_now(&due.account, Utc::now());
+        if let Some(Outcome::Skipped { reason, .. }) = &skipped {
+            tracing::debug!(instagram_user_id = %due.account.instagram_user_id, reason, "skipped");
+        }
+        skipped.map(|outcome| match due.past {
+            true => Worked::Past(outcome),
+            false => Worked::Hour(outcome),
+        })
+    }
 
-pub async fn run_audience(app: &App, ctx: &JobContext) -> Result<CollectReport, JobError> {
-    run(app, ctx, CollectKind::Audience).await
-}
-
-/// Work already started may go on this long after the budget, retries included.
-const GRACE: Duration = Duration::from_secs(30);
-/// A manual refresh answers within a function's 30 s.
-const REFRESH_TIME: Duration = Duration::from_secs(20);
-
-/// What the accounts of one run share.
-pub struct Run {
-    pub run_id: String,
-    pub pacer: Pacer,
-    /// Metrics Meta refused in this run (name -> Meta's message): the
-    /// run's other accounts do not ask for them again.
-    pub rejected: Mutex<BTreeMap<String, String>>,
-    /// Retries end before this.
-    pub hard_deadline: Instant,
-}
-
-impl Run {
-    fn new(app: &App, run_id: String, hard_deadline: Instant) -> Self {
-        Run {
-            run_id,
-            pacer: Pacer::new(app.config.retry_base),
-            rejected: Mutex::default(),
-            hard_deadline,
+    /// Takes the calls of the accounts' first rounds from their budgets in
+    /// one write. (Accounts the time budget then leaves unstarted keep their
+    /// calls taken: the ceiling errs on the safe side.)
+    async fn prepare(&self, app: &App, run: &Run, next: &mut [Due]) {
+        // A past's calls are taken round by round (see `backfill`).
+        let next: Vec<&mut Due> = next.iter_mut().filter(|due| !due.past).collect();
+        if next.is_empty() {
+            return;
+        }
+        let wanted: Vec<(i64, u32)> = next
+            .iter()
+            .map(|due| {
+                (
+                    due.account.id,
+                    first_round_calls(app, &self.rejected, &due.account, self.kind),
+                )
+            })
+            .collect();
+        match app
+            .store
+            .reserve_calls_for(&wanted, app.config.rate_limit_per_hour)
+            .await
+        {
+            Ok(granted) => {
+                for (due, (id, calls)) in next.into_iter().zip(wanted) {
+                    due.prepaid = granted.contains(&id).then_some(calls);
+                }
+            }
+            Err(e) => {
+                // Each account then asks for its own calls, and fails on its own if it must.
+                tracing::warn!(error = %e, "could not take a chunk's calls from their budgets");
+                run.note_store_error(&e);
+                next.into_iter().for_each(|due| due.prepaid = Some(0));
+            }
         }
     }
 
-    pub fn rejected_metrics(&self) -> BTreeMap<String, String> {
-        self.rejected.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    async fn work(&self, app: &App, run: &Run, due: Due) -> Worked {
+        match due.past {
+            true => Worked::Past(backfill_account(app, run, &self.rejected, &due.account).await),
+            false => {
+                Worked::Hour(collect_account(app, run, &self.rejected, &due.account, self.kind, due.prepaid).await)
+            }
+        }
     }
-}
-
-/// What one account's collection gathered.
-#[derive(Debug, Default)]
-pub struct Harvest {
-    pub insights: Vec<MetricRow>,
-    pub followers_count: Option<i64>,
-    pub audience: Vec<AudienceSnapshot>,
-    /// Values derived rather than measured (the follower curve before connecting).
-    pub reconstructed: Vec<Reconstructed>,
-    /// What this collection found of the account's history.
-    pub backfill: Option<crate::store::Backfill>,
-    /// `(metric, Meta's message)` of the metrics not collected because Meta refused them.
-    pub rejected: Vec<(String, String)>,
 }
 
 /// How one account's collection went.
@@ -162,6 +247,13 @@ pub enum Outcome {
     Gone,
 }
 
+/// One candidate's work in a run: its hour, or its past (after every account's hour).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Worked {
+    Hour(Outcome),
+    Past(Outcome),
+}
+
 /// Why an account was not collected, for those who must act differently on each.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Skip {
@@ -173,225 +265,74 @@ pub enum Skip {
     OverBudget,
 }
 
-async fn run(app: &App, ctx: &JobContext, kind: CollectKind) -> Result<CollectReport, JobError> {
-    let lease_name = ctx.shard.lease_name(ctx.job);
-    let Some(lease) = LeaseGuard::acquire(app, &lease_name, lease_ttl(app)).await? else {
-        tracing::info!(lease = %lease_name, "another run holds the lease; nothing to do");
-        return Ok(CollectReport {
-            busy: true,
-            duration_ms: ctx.elapsed_ms(),
-            ..CollectReport::default()
-        });
+/// What one account's collection gathered.
+#[derive(Debug, Default)]
+pub struct Harvest {
+    pub insights: Vec<MetricRow>,
+    pub followers_count: Option<i64>,
+    pub audience: Vec<AudienceSnapshot>,
+    /// `(metric, Meta's message)` of the metrics not collected because Meta refused them.
+    pub rejected: Vec<(String, String)>,
+    /// Values derived rather than measured (the follower curve before connecting).
+    pub reconstructed: Vec<Reconstructed>,
+    /// What this collection found of the account's history.
+    pub backfill: Option<Backfill>,
+}
+
+/// The outcome of an account that is not called at all now, if it is not:
+/// a dead connection, or one Meta asked us to leave alone for now.
+fn skip_now(c: &Candidate, now_t: DateTime<Utc>) -> Option<Outcome> {
+    let skipped = |why, reason: &str, retry_at| {
+        Some(Outcome::Skipped {
+            why,
+            reason: reason.to_string(),
+            retry_at,
+        })
     };
-    let result = run_slice(app, ctx, kind).await;
-    lease.release(app).await;
-    result
-}
-
-async fn run_slice(app: &App, ctx: &JobContext, kind: CollectKind) -> Result<CollectReport, JobError> {
-    let now_t = Utc::now();
-    let period_start = ts(match kind {
-        CollectKind::Insights => days::hour_start(now_t),
-        CollectKind::Audience => days::day_start(now_t),
-    });
-    let mut report = CollectReport::default();
-    let mut due = VecDeque::new();
-    let mut backfills = Vec::new();
-    for c in app.store.collection_candidates(kind).await? {
-        if !ctx.shard.includes(&c.instagram_user_id) {
-            continue;
-        }
-        if kind == CollectKind::Insights && not_callable(&c, now_t).is_none() && backfill::due(app, &c) {
-            backfills.push(c.clone());
-        }
-        if c.last_collected_at
-            .as_deref()
-            .is_some_and(|last| last >= period_start.as_str())
-        {
-            continue; // already collected in this hour (day)
-        }
-        if let Some((_, reason)) = not_callable(&c, now_t) {
-            tracing::debug!(instagram_user_id = %c.instagram_user_id, reason, "skipped");
-            report.skipped += 1;
-            continue;
-        }
-        due.push_back(c);
-    }
-    let total = due.len();
-    let run = Arc::new(Run::new(app, ctx.run_id.clone(), ctx.deadline + GRACE));
-    let queue = Arc::new(tokio::sync::Mutex::new(Queue::new(due)));
-    let tally = Arc::new(Mutex::new(report));
-    let mut workers = tokio::task::JoinSet::new();
-    for _ in 0..app.config.collect_concurrency.min(total) {
-        let (app, ctx, run, queue, tally) = (app.clone(), ctx.clone(), run.clone(), queue.clone(), tally.clone());
-        workers.spawn(async move {
-            loop {
-                let pause = run.pacer.pause();
-                if !pause.is_zero() {
-                    tokio::time::sleep(pause.min(ctx.time_left())).await;
-                }
-                if ctx.out_of_time() || run.pacer.halted() {
-                    return;
-                }
-                let Some((account, prepaid)) = queue.lock().await.next(&app, &run, kind).await else {
-                    return;
-                };
-                let outcome = collect_account(&app, &run, &account, kind, prepaid).await;
-                let progress = {
-                    let mut t = tally.lock().unwrap_or_else(|e| e.into_inner());
-                    match outcome {
-                        Outcome::Collected { .. } => t.collected += 1,
-                        Outcome::NotAvailable | Outcome::Skipped { .. } | Outcome::Gone => t.skipped += 1,
-                        Outcome::Failed(_) => t.failed += 1,
-                    }
-                    Progress {
-                        done: t.collected + t.failed + t.skipped,
-                        total,
-                        failed: t.failed,
-                    }
-                };
-                ctx.report(progress);
-            }
-        });
-    }
-    while let Some(joined) = workers.join_next().await {
-        if let Err(e) = joined {
-            tracing::error!(error = %e, "a collection worker panicked");
-        }
-    }
-    let mut report = std::mem::take(&mut *tally.lock().unwrap_or_else(|e| e.into_inner()));
-    report.remaining = queue.lock().await.len();
-    // History comes after every account's hourly collection: it never starves one.
-    if report.remaining == 0 && !backfills.is_empty() {
-        report.backfilled = backfill_all(app, ctx, &run, backfills).await;
-    }
-    report.duration_ms = ctx.elapsed_ms();
-    tracing::info!(job = ctx.job.name(), run_id = %ctx.run_id, collected = report.collected, failed = report.failed,
-        skipped = report.skipped, remaining = report.remaining, duration_ms = report.duration_ms, "collection run finished");
-    Ok(report)
-}
-
-/// A database that stopped answering fails every account alike: the run
-/// starts no more and ends with what it has; the next run continues.
-pub(super) fn halt_if_silent(run: &Run, e: &crate::store::StoreError) {
-    if e.is_timeout() && !run.pacer.halted() {
-        tracing::warn!(run_id = %run.run_id, error = %e, "the database is not answering: no new account this run");
-        run.pacer.halt();
-    }
-}
-
-/// Why an account is not called at all now, if it is not.
-fn not_callable(c: &Candidate, now_t: DateTime<Utc>) -> Option<(Skip, &'static str)> {
     if c.status == TokenStatus::Invalid {
         // A `reauth_required` connection is still collected while its Page token works.
-        return Some((
-            Skip::InvalidToken,
-            "the connection is invalid: the account must be connected again",
-        ));
+        let reason = "the connection is invalid: the account must be connected again";
+        return skipped(Skip::InvalidToken, reason, None);
     }
-    let parked = c
+    let parked_until = c
         .throttled_until
         .as_deref()
         .and_then(parse_ts)
-        .is_some_and(|until| until > now_t);
-    parked.then_some((
-        Skip::Parked,
-        "Meta throttled this account; it is parked until the throttle clears",
-    ))
-}
-
-/// Accounts whose calls are taken from their budgets in one write.
-const RESERVE_CHUNK: usize = 64;
-
-/// The due accounts, stalest first, handed to the workers one at a time
-/// with the calls of their first round already taken from their hourly
-/// budgets: one database write per chunk of accounts instead of one per
-/// account. (Accounts of the last chunk that the time budget leaves
-/// unstarted keep their calls taken: the ceiling errs on the safe side.)
-struct Queue {
-    due: VecDeque<Candidate>,
-    /// `(account, prepaid calls)`; `None` when its budget has no room.
-    ready: VecDeque<(Candidate, Option<u32>)>,
-}
-
-impl Queue {
-    fn new(due: VecDeque<Candidate>) -> Self {
-        Queue {
-            due,
-            ready: VecDeque::new(),
-        }
-    }
-
-    fn len(&self) -> usize {
-        self.due.len() + self.ready.len()
-    }
-
-    async fn next(&mut self, app: &App, run: &Run, kind: CollectKind) -> Option<(Candidate, Option<u32>)> {
-        if self.ready.is_empty() && !self.due.is_empty() {
-            let chunk: Vec<Candidate> = self.due.drain(..RESERVE_CHUNK.min(self.due.len())).collect();
-            let wanted: Vec<(i64, u32)> = chunk
-                .iter()
-                .map(|c| (c.id, first_round_calls(app, run, c, kind)))
-                .collect();
-            let limit = app.config.rate_limit_per_hour;
-            match app.store.reserve_calls_for(&wanted, limit).await {
-                Ok(granted) => {
-                    for (account, (id, calls)) in chunk.into_iter().zip(wanted) {
-                        self.ready.push_back((account, granted.contains(&id).then_some(calls)));
-                    }
-                }
-                Err(e) => {
-                    // Each account then asks for its own calls, and fails on its own if it must.
-                    tracing::warn!(error = %e, "could not take a chunk's calls from their budgets");
-                    halt_if_silent(run, &e);
-                    self.ready.extend(chunk.into_iter().map(|c| (c, Some(0))));
-                }
-            }
-        }
-        self.ready.pop_front()
-    }
+        .filter(|until| *until > now_t);
+    let reason = "Meta throttled this account; it is parked until the throttle clears";
+    parked_until.and_then(|until| skipped(Skip::Parked, reason, Some(until)))
 }
 
 /// The calls an account's first round asks for, as its plan stands now.
-fn first_round_calls(app: &App, run: &Run, account: &Candidate, kind: CollectKind) -> u32 {
+fn first_round_calls(app: &App, rejected: &Rejections, account: &Candidate, kind: CollectKind) -> u32 {
     fn count<P: Plan>(plan: &P, ops: Vec<P::Op>) -> u32 {
         ops.into_iter().filter(|op| plan.call(*op).is_some()).count() as u32
     }
     match kind {
         CollectKind::Insights => count(
-            &insights::InsightsPlan::new(app, run, account, Utc::now()),
+            &insights::InsightsPlan::new(app, rejected, account, Utc::now()),
             insights::ops(),
         ),
-        CollectKind::Audience => count(&audience::AudiencePlan::new(run, account), audience::ops()),
+        CollectKind::Audience => count(&audience::AudiencePlan::new(rejected, account), audience::ops()),
     }
 }
 
 /// `POST /api/insights/:userId/refresh`: collects one account's insights
-/// now, within the same limits as the hourly run.
-pub async fn refresh(app: &App, instagram_user_id: &str) -> Result<Option<Outcome>, crate::store::StoreError> {
+/// now, within the same limits as the hourly run. None: no such account.
+pub async fn collect_now(app: &App, instagram_user_id: &str) -> Result<Option<Outcome>, StoreError> {
     let Some(account) = app.store.candidate(instagram_user_id, CollectKind::Insights).await? else {
         return Ok(None);
     };
-    let now_t = Utc::now();
-    if let Some((why, reason)) = not_callable(&account, now_t) {
-        let retry_at = account
-            .throttled_until
-            .as_deref()
-            .and_then(parse_ts)
-            .filter(|t| *t > now_t);
-        return Ok(Some(Outcome::Skipped {
-            why,
-            reason: reason.to_string(),
-            retry_at,
-        }));
+    if let Some(skipped) = skip_now(&account, Utc::now()) {
+        return Ok(Some(skipped));
     }
-    let run_id = format!("refresh-{}", crate::crypto::random_token(4));
-    let run = Run::new(app, run_id, Instant::now() + REFRESH_TIME);
-    let outcome = collect_account(app, &run, &account, CollectKind::Insights, Some(0)).await;
+    let run = Run::single(app, "refresh", COLLECT_NOW_TIME);
+    let rejected = Rejections::default();
+    let outcome = collect_account(app, &run, &rejected, &account, CollectKind::Insights, Some(0)).await;
     // A new account's past comes with its first refresh.
     if let (Outcome::Collected { rows }, true) = (&outcome, backfill::due(app, &account)) {
         let rows = *rows;
-        return Ok(Some(match backfill_one(app, &run, &account).await {
+        return Ok(Some(match backfill_account(app, &run, &rejected, &account).await {
             Outcome::Collected { rows: more } => Outcome::Collected { rows: rows + more },
             _ => Outcome::Collected { rows },
         }));
@@ -399,11 +340,25 @@ pub async fn refresh(app: &App, instagram_user_id: &str) -> Result<Option<Outcom
     Ok(Some(outcome))
 }
 
+/// Fetches one account's past and records what it gathered.
+async fn backfill_account(app: &App, run: &Run, rejected: &Rejections, account: &Candidate) -> Outcome {
+    let started_at = now();
+    let (ended, harvest) = match app.store.page_token(account) {
+        Ok(token) => backfill::backfill(app, run, rejected, account, Auth::Page(&token)).await,
+        Err(e) => (
+            Ended::Failed(format!("the Page token could not be read: {e}"), None),
+            Harvest::default(),
+        ),
+    };
+    settle(app, run, account, CollectKind::Insights, &started_at, ended, harvest).await
+}
+
 /// Collects one account and records the result; never fails the run.
 /// `prepaid`: the calls already taken from its budget, `None` when they did not fit.
 async fn collect_account(
     app: &App,
     run: &Run,
+    rejected: &Rejections,
     account: &Candidate,
     kind: CollectKind,
     prepaid: Option<u32>,
@@ -423,12 +378,12 @@ async fn collect_account(
     let auth = Auth::Page(&page_token);
     let (ended, harvest) = match kind {
         CollectKind::Insights => {
-            let mut plan = insights::InsightsPlan::new(app, run, account, Utc::now());
+            let mut plan = insights::InsightsPlan::new(app, rejected, account, Utc::now());
             let ended = exchange(app, run, account, auth, &mut plan, insights::ops(), prepaid).await;
             (ended, plan.harvest(&app.config.insight_metrics))
         }
         CollectKind::Audience => {
-            let mut plan = audience::AudiencePlan::new(run, account);
+            let mut plan = audience::AudiencePlan::new(rejected, account);
             let ended = exchange(app, run, account, auth, &mut plan, audience::ops(), prepaid).await;
             (ended, plan.harvest())
         }
@@ -502,7 +457,7 @@ async fn settle(
         },
         log: LogEntry {
             account_id: Some(account.id),
-            run_id: &run.run_id,
+            run_id: &run.id,
             job_type: kind.as_str(),
             status,
             error_code,
@@ -521,7 +476,7 @@ async fn settle(
             (kind == CollectKind::Insights
                 && matches!(ended, Ended::Complete)
                 && backfill::gap_before(account, Utc::now()))
-            .then_some(crate::store::Backfill::Due)
+            .then_some(Backfill::Due)
         }),
     };
     match app.store.finish_collection(&finish).await {
@@ -532,7 +487,7 @@ async fn settle(
         }
         Err(e) => {
             tracing::error!(instagram_user_id = %account.instagram_user_id, error = %e, "collected data could not be stored");
-            halt_if_silent(run, &e);
+            run.note_store_error(&e);
             // The cause is logged; callers and answers get no database internals.
             return Outcome::Failed("the results could not be stored; the next run collects them again".into());
         }
@@ -546,17 +501,6 @@ async fn settle(
         }
     }
     outcome
-}
-
-/// The days an insights write rolls up: from how far the account is rolled
-/// up (or when it was connected) to `HOURLY_RETENTION_DAYS` ago.
-fn rollup_days(app: &App, account: &Candidate) -> Vec<crate::store::DayRange> {
-    let now_t = Utc::now();
-    let from = (account.rolled_up_to.as_deref())
-        .or(Some(account.connected_at.as_str()))
-        .and_then(parse_ts)
-        .unwrap_or(now_t);
-    days::rollup_days(from, now_t, app.config.hourly_retention_days)
 }
 
 /// The account's rejected metrics after this run: the other job's as they
@@ -584,4 +528,15 @@ fn rejected_list(account: &Candidate, kind: CollectKind, found: &[(String, Strin
         });
     }
     list
+}
+
+/// The days an insights write rolls up: from how far the account is rolled
+/// up (or when it was connected) to `HOURLY_RETENTION_DAYS` ago.
+fn rollup_days(app: &App, account: &Candidate) -> Vec<DayRange> {
+    let now_t = Utc::now();
+    let from = (account.rolled_up_to.as_deref())
+        .or(Some(account.connected_at.as_str()))
+        .and_then(parse_ts)
+        .unwrap_or(now_t);
+    days::rollup_days(from, now_t, app.config.hourly_retention_days)
 }

@@ -79,14 +79,13 @@ impl MediaKind {
     }
 }
 
-/// A media id as Graph hands them out: digits only, at most 32.
+/// A media id as Graph hands them out (a Graph id: digits).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct MediaId(String);
 
 impl MediaId {
     pub fn parse(raw: &str) -> Option<MediaId> {
-        let ok = !raw.is_empty() && raw.len() <= 32 && raw.bytes().all(|b| b.is_ascii_digit());
-        ok.then(|| MediaId(raw.to_string()))
+        super::instagram::is_graph_id(raw).then(|| MediaId(raw.to_string()))
     }
 
     pub fn as_str(&self) -> &str {

@@ -2,6 +2,12 @@
 //! a Graph answer, the configuration, a stored row) and carried as its type
 //! down to the store. The bottom layer: it imports nothing of the crate.
 
+mod instagram;
 mod media;
+mod metric;
+mod time;
 
+pub use instagram::InstagramUserId;
 pub use media::{MediaId, MediaKind, ProductType};
+pub use metric::MetricName;
+pub use time::Timestamp;

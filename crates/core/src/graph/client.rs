@@ -1,21 +1,21 @@
 //! The Graph HTTP client: versioned paths, `appsecret_proof` on every call
 //! made with a user or Page token, Meta's error bodies turned into
-//! [`GraphError`] in one function, and retries with full-jitter backoff
-//! bounded by a deadline.
+//! [`GraphError`] in one function (`answer::read`), and retries of
+//! transient failures through the one retry loop, bounded by a deadline.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use rand::Rng;
-use reqwest::header::HeaderMap;
 use serde::de::DeserializeOwned;
 use tokio::time::Instant;
 use url::Url;
 
-use super::error::{ErrorKind, GraphError, InstagramErrorBody, MetaErrorBody};
+use super::answer::{Answer, Secrets, read, retry_after_of, usage_of};
+use super::error::GraphError;
 use super::usage::Usage;
 use crate::config::Config;
 use crate::crypto::hmac_hex;
+use crate::retry::{Attempt, Backoff, Retry};
 use crate::secret::{AccessToken, AppSecret};
 
 /// Which credential a call carries; explicit at every call site.
@@ -91,6 +91,15 @@ impl<'a> Call<'a> {
     pub(super) fn operation(&self) -> String {
         self.path.clone()
     }
+
+    /// The metrics the call asks for (its `metric` parameter), which an error may refuse.
+    pub(super) fn requested_metrics(&self) -> Vec<&str> {
+        self.params
+            .iter()
+            .filter(|(k, _)| k == "metric")
+            .flat_map(|(_, v)| v.split(','))
+            .collect()
+    }
 }
 
 #[derive(Debug)]
@@ -99,38 +108,19 @@ pub struct Reply<T> {
     pub usage: Usage,
 }
 
-/// Exponential backoff with full jitter: attempt n sleeps a random time in
-/// `[0, min(cap, base * 2^n))`. A server's Retry-After is honoured when it fits.
-#[derive(Debug, Clone)]
-pub struct RetryPolicy {
-    pub max_attempts: u32,
-    pub base: Duration,
-    pub cap: Duration,
-}
-
-impl RetryPolicy {
-    pub fn delay(&self, attempt: u32, retry_after: Option<Duration>) -> Duration {
-        let ceiling = self.base.saturating_mul(1u32 << attempt.min(16)).min(self.cap);
-        let jitter = Duration::from_secs_f64(rand::rng().random_range(0.0..=1.0) * ceiling.as_secs_f64());
-        match retry_after {
-            Some(ra) => ra.max(jitter),
-            None => jitter,
-        }
-    }
-}
-
 #[derive(Clone)]
 pub struct GraphClient {
     inner: Arc<Inner>,
 }
 
+#[derive(Clone)]
 struct Inner {
     http: reqwest::Client,
     base: Url,
     version: String,
     app_id: String,
     app_secret: AppSecret,
-    retry: RetryPolicy,
+    retry: Retry,
 }
 
 impl std::fmt::Debug for GraphClient {
@@ -162,11 +152,11 @@ impl GraphClient {
                 version: config.graph_version.clone(),
                 app_id: app_id.to_string(),
                 app_secret: app_secret.clone(),
-                retry: RetryPolicy {
+                retry: Retry::new(Backoff {
                     max_attempts: 3,
                     base: config.retry_base,
                     cap: config.retry_base.saturating_mul(30),
-                },
+                }),
             }),
         })
     }
@@ -183,8 +173,18 @@ impl GraphClient {
         &self.inner.version
     }
 
-    pub fn retry_policy(&self) -> &RetryPolicy {
+    /// How Graph calls are retried, with the clock and dice of every retry.
+    pub fn retry(&self) -> &Retry {
         &self.inner.retry
+    }
+
+    /// The same client, retrying with `retry` (tests fix its clock and seed).
+    pub fn with_retry(&self, retry: Retry) -> Self {
+        let inner = Inner {
+            retry,
+            ..(*self.inner).clone()
+        };
+        GraphClient { inner: Arc::new(inner) }
     }
 
     /// `appsecret_proof` and `appsecret_time` for a token (current form of Meta's docs).
@@ -203,26 +203,20 @@ impl GraphClient {
         call: &Call<'_>,
         deadline: Option<Instant>,
     ) -> Result<Reply<T>, GraphError> {
-        let policy = &self.inner.retry;
-        let mut attempt = 0;
-        loop {
+        let cap = self.inner.retry.backoff().cap;
+        let attempt = |_| async move {
             match self.send_once(call).await {
-                Ok(reply) => return Ok(reply),
-                Err(e) if e.retryable() && attempt + 1 < policy.max_attempts => {
-                    let wait = policy.delay(attempt, e.retry_after);
-                    // A throttle that lasts beyond the cap is for the caller to park, not to sleep through.
-                    let fits_cap = e.retry_after.is_none_or(|ra| ra <= policy.cap);
-                    let fits_deadline = deadline.is_none_or(|d| Instant::now() + wait < d);
-                    if !fits_cap || !fits_deadline {
-                        return Err(e);
-                    }
-                    tracing::debug!(operation = %e.operation, kind = ?e.kind, attempt, wait_ms = wait.as_millis() as u64, "retrying Graph call");
-                    tokio::time::sleep(wait).await;
-                    attempt += 1;
+                Ok(reply) => Attempt::Done(Ok(reply)),
+                // A throttle that lasts beyond the cap is for the caller to park, not to sleep through.
+                Err(e) if e.retryable() && e.retry_after.is_none_or(|after| after <= cap) => {
+                    tracing::debug!(operation = %e.operation, kind = e.kind.as_str(), "Graph call failed for a moment");
+                    let after = e.retry_after;
+                    Attempt::retry(Err(e), after)
                 }
-                Err(e) => return Err(e),
+                Err(e) => Attempt::Done(Err(e)),
             }
-        }
+        };
+        self.inner.retry.run(deadline, attempt).await
     }
 
     /// Follows `paging` to the end of a list and returns every item.
@@ -299,8 +293,7 @@ impl GraphClient {
             }
         };
         let status = response.status().as_u16();
-        let usage = usage_of(response.headers());
-        let retry_after = retry_after_of(response.headers());
+        let headers = response.headers().clone();
         let body = match response.bytes().await {
             Ok(b) => b,
             Err(e) => {
@@ -308,110 +301,18 @@ impl GraphClient {
                     &operation,
                     Some(status),
                     describe_reqwest(&e.without_url()),
-                    retry_after,
-                    usage,
+                    retry_after_of(&headers),
+                    usage_of(&headers),
                 ));
             }
         };
-        if (200..300).contains(&status) {
-            return match serde_json::from_slice::<T>(&body) {
-                Ok(data) => Ok(Reply { data, usage }),
-                Err(e) => Err(GraphError::transport(
-                    &operation,
-                    Some(status),
-                    format!("unreadable response body ({e})"),
-                    None,
-                    usage,
-                )),
-            };
-        }
-        // Error texts are logged and stored: whatever the body repeats of the
-        // request (a proxy's error page may print the URL) is redacted first.
-        match serde_json::from_slice::<MetaErrorBody>(&body) {
-            Ok(mut b) => {
-                b.error.message = self.redact(call, &b.error.message);
-                Err(GraphError::from_meta(&operation, status, b.error, retry_after, usage))
-            }
-            // api.instagram.com answers in Instagram's older shape.
-            Err(_) if let Ok(legacy) = serde_json::from_slice::<InstagramErrorBody>(&body) => {
-                let mut error = legacy.into_meta();
-                error.message = self.redact(call, &error.message);
-                Err(GraphError::from_meta(&operation, status, error, retry_after, usage))
-            }
-            Err(_) => Err(GraphError::transport(
-                &operation,
-                Some(status),
-                format!(
-                    "HTTP {status} without a Graph error body: {}",
-                    snippet(&self.redact(call, &String::from_utf8_lossy(&body[..body.len().min(16 * 1024)])))
-                ),
-                retry_after,
-                usage,
-            )),
-        }
-    }
-
-    /// `text` without any secret the call carries, raw or URL-encoded.
-    fn redact(&self, call: &Call<'_>, text: &str) -> String {
-        let token = match call.auth {
-            Auth::User(t) | Auth::Page(t) | Auth::Instagram(t) => Some(t.expose()),
-            Auth::App | Auth::None => None,
+        let answer = Answer {
+            status,
+            headers: &headers,
+            body: &body,
         };
-        let params = call
-            .params
-            .iter()
-            .filter(|(k, _)| SECRET_PARAMS.contains(&k.as_str()))
-            .map(|(_, v)| v.as_str());
-        let mut out = text.to_string();
-        for secret in params
-            .chain(token)
-            .chain([self.inner.app_secret.expose()])
-            .filter(|s| !s.is_empty())
-        {
-            let encoded: String = url::form_urlencoded::byte_serialize(secret.as_bytes()).collect();
-            out = out.replace(secret, "[redacted]").replace(&encoded, "[redacted]");
-        }
-        out
+        read(call, &Secrets::of(call, &self.inner.app_secret), answer)
     }
-}
-
-/// Parameters whose values must never reach a log line or an error text.
-const SECRET_PARAMS: &[&str] = &[
-    "client_secret",
-    "code",
-    "fb_exchange_token",
-    "input_token",
-    "access_token",
-    "appsecret_proof",
-];
-
-impl ErrorKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ErrorKind::Auth => "auth",
-            ErrorKind::Permission => "permission",
-            ErrorKind::Throttled => "throttled",
-            ErrorKind::Transient => "transient",
-            ErrorKind::InvalidParameter => "invalid_parameter",
-            ErrorKind::Other => "other",
-        }
-    }
-}
-
-pub(super) fn usage_of(headers: &HeaderMap) -> Usage {
-    let get = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
-    Usage::from_headers(get("x-app-usage"), get("x-business-use-case-usage"))
-}
-
-pub(super) fn retry_after_of(headers: &HeaderMap) -> Option<Duration> {
-    headers
-        .get("retry-after")?
-        .to_str()
-        .ok()?
-        .trim()
-        .parse::<u64>()
-        .ok()
-        .map(Duration::from_secs)
 }
 
 fn describe_reqwest(e: &reqwest::Error) -> String {
@@ -438,27 +339,51 @@ fn describe_reqwest(e: &reqwest::Error) -> String {
     }
 }
 
-/// The start of a non-JSON body, on one line, for the log.
-fn snippet(body: &str) -> String {
-    let words = body.split_whitespace().collect::<Vec<_>>().join(" ");
-    words.chars().take(160).collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::graph::ErrorKind;
+    use crate::graph::stub::{client, meta_answering};
+    use crate::retry::ManualClock;
 
-    #[test]
-    fn backoff_has_full_jitter_and_a_cap() {
-        let p = RetryPolicy {
-            max_attempts: 3,
-            base: Duration::from_millis(100),
-            cap: Duration::from_millis(250),
+    #[tokio::test]
+    async fn retries_wait_exact_delays_on_a_fixed_clock_and_seed() {
+        let clock = Arc::new(ManualClock::new(chrono::Utc::now()));
+        let backoff = Backoff {
+            max_attempts: 4,
+            base: Duration::from_millis(200),
+            cap: Duration::from_secs(6),
         };
-        for attempt in 0..6 {
-            let d = p.delay(attempt, None);
-            assert!(d <= Duration::from_millis(250), "{d:?}");
-        }
-        assert!(p.delay(0, Some(Duration::from_secs(2))) >= Duration::from_secs(2));
+        let unavailable = meta_answering(503, ("x-app-usage", "{}"), "<html>down</html>".into()).await;
+        let graph = client(&unavailable).with_retry(Retry::fixed(backoff, clock.clone(), 42));
+        let call = Call::get("me", Auth::None);
+        let e = graph
+            .send::<serde_json::Value>(&call, None)
+            .await
+            .expect_err("Meta is down");
+        assert_eq!(e.kind, ErrorKind::Transient);
+        // Seed 42's draws under ceilings of 200, 400 and 800 ms, to the nanosecond.
+        assert_eq!(
+            clock.sleeps(),
+            [136_379_238, 380_110_163, 342_013_122].map(Duration::from_nanos),
+            "three waits between four attempts"
+        );
+
+        // Meta's Retry-After is a floor; one beyond the cap is the caller's to park.
+        let clock = Arc::new(ManualClock::new(chrono::Utc::now()));
+        let throttled = meta_answering(429, ("retry-after", "2"), "{}".into()).await;
+        let graph = client(&throttled).with_retry(Retry::fixed(backoff, clock.clone(), 42));
+        graph
+            .send::<serde_json::Value>(&call, None)
+            .await
+            .expect_err("throttled");
+        assert_eq!(clock.sleeps(), [2, 2, 2].map(Duration::from_secs));
+        let parked = meta_answering(429, ("retry-after", "7"), "{}".into()).await;
+        let graph = client(&parked).with_retry(Retry::fixed(backoff, clock.clone(), 42));
+        graph
+            .send::<serde_json::Value>(&call, None)
+            .await
+            .expect_err("throttled");
+        assert_eq!(clock.sleeps().len(), 3, "no wait for a throttle longer than the cap");
     }
 }

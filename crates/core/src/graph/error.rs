@@ -1,15 +1,20 @@
-//! Every way a Graph call can fail, classified in exactly one place.
+//! Every way a Graph call can fail, as one error value whose kind the
+//! classifier (`classify.rs`) decides.
 //!
 //! The kind decides what every caller does: auth -> mark the token invalid,
-//! permission -> ask the user to reconnect, throttled -> park the account,
-//! transient -> retry inside the deadline, invalid parameter -> e.g. drop a
-//! metric Meta no longer accepts.
+//! permission -> ask the user to reconnect, throttled -> park the account
+//! (or the whole run), transient -> retry inside the deadline, metric
+//! rejected -> drop that metric and ask again, not enough audience -> record
+//! "not available yet", invalid parameter -> give up on the call.
 
 use std::time::Duration;
 
 use serde::Deserialize;
 
+use super::classify::classify;
+use super::scopes::SCOPES;
 use super::usage::Usage;
+use crate::domain::MetricName;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -24,11 +29,34 @@ pub enum ErrorKind {
     Transient,
     /// The request itself is wrong (100 and friends): retrying will not help.
     InvalidParameter,
+    /// Meta refused a metric that was asked for (removed, renamed, or not
+    /// served this way): the whole request failed. [`GraphError::rejected_metric`]
+    /// names it; asking again without it works.
+    MetricRejected,
+    /// The audience is too small for Meta to report anything: not enough
+    /// followers for demographics (under 100), not enough viewers for a
+    /// story's insights (under 5). Nothing is wrong; there is no data yet.
+    NotEnoughAudience,
     Other,
 }
 
+impl ErrorKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorKind::Auth => "auth",
+            ErrorKind::Permission => "permission",
+            ErrorKind::Throttled => "throttled",
+            ErrorKind::Transient => "transient",
+            ErrorKind::InvalidParameter => "invalid_parameter",
+            ErrorKind::MetricRejected => "metric_rejected",
+            ErrorKind::NotEnoughAudience => "not_enough_audience",
+            ErrorKind::Other => "other",
+        }
+    }
+}
+
 /// Meta's error body: `{"error":{"message","type","code","error_subcode","is_transient","fbtrace_id"}}`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 pub struct MetaError {
     #[serde(default)]
     pub message: String,
@@ -80,24 +108,29 @@ pub struct GraphError {
     pub code: Option<i64>,
     pub subcode: Option<i64>,
     pub error_type: Option<String>,
+    /// Meta's words (or what the transport said), with every secret of the call cut out.
     pub message: String,
     pub is_transient: bool,
     pub fbtrace_id: Option<String>,
     /// From `Retry-After` or `estimated_time_to_regain_access`.
     pub retry_after: Option<Duration>,
     pub usage: Usage,
+    /// The metric Meta refused, for [`ErrorKind::MetricRejected`].
+    rejected_metric: Option<MetricName>,
 }
 
 impl GraphError {
+    /// Meta's own error about a call that asked for the metrics `requested`
+    /// (empty for calls that ask for none). `e.message` must already be redacted.
     pub fn from_meta(
         operation: &str,
         http_status: u16,
         e: MetaError,
+        requested: &[&str],
         retry_after: Option<Duration>,
         usage: Usage,
     ) -> Self {
-        let is_transient = e.is_transient.unwrap_or(false);
-        let kind = classify(Some(http_status), e.code, e.error_subcode, is_transient);
+        let (kind, rejected_metric) = classify(Some(http_status), Some(&e), requested);
         GraphError {
             kind,
             operation: operation.to_string(),
@@ -106,10 +139,11 @@ impl GraphError {
             subcode: e.error_subcode,
             error_type: e.error_type,
             message: e.message,
-            is_transient,
+            is_transient: e.is_transient.unwrap_or(false),
             fbtrace_id: e.fbtrace_id,
             retry_after: retry_after.or_else(|| usage.regain_after()),
             usage,
+            rejected_metric,
         }
     }
 
@@ -121,11 +155,7 @@ impl GraphError {
         retry_after: Option<Duration>,
         usage: Usage,
     ) -> Self {
-        let kind = match http_status {
-            Some(429) => ErrorKind::Throttled,
-            Some(s) if (400..500).contains(&s) && s != 408 => ErrorKind::Other,
-            _ => ErrorKind::Transient,
-        };
+        let (kind, _) = classify(http_status, None, &[]);
         GraphError {
             kind,
             operation: operation.to_string(),
@@ -138,11 +168,23 @@ impl GraphError {
             fbtrace_id: None,
             retry_after,
             usage,
+            rejected_metric: None,
         }
     }
 
     pub fn retryable(&self) -> bool {
         matches!(self.kind, ErrorKind::Transient | ErrorKind::Throttled)
+    }
+
+    /// A throttle of the whole app (code 4), not only of the account or
+    /// Page called: every other account would meet it too.
+    pub fn throttles_the_app(&self) -> bool {
+        self.kind == ErrorKind::Throttled && self.code == Some(4)
+    }
+
+    /// The metric Meta refused, when the kind is [`ErrorKind::MetricRejected`].
+    pub fn rejected_metric(&self) -> Option<&MetricName> {
+        self.rejected_metric.as_ref()
     }
 
     /// A sentence a person can act on (stored as the connection's reason).
@@ -185,52 +227,24 @@ impl GraphError {
     }
 }
 
-/// The one classification of Meta errors.
-pub fn classify(http_status: Option<u16>, code: Option<i64>, subcode: Option<i64>, is_transient: bool) -> ErrorKind {
-    let _ = subcode;
-    match code {
-        Some(190 | 102) => ErrorKind::Auth,
-        Some(4 | 17 | 32 | 613) | Some(80001..=80014) => ErrorKind::Throttled,
-        Some(10) | Some(200..=299) => ErrorKind::Permission,
-        Some(1 | 2) => ErrorKind::Transient,
-        _ if is_transient => ErrorKind::Transient,
-        _ if http_status == Some(429) => ErrorKind::Throttled,
-        _ if http_status.is_some_and(|s| s >= 500) => ErrorKind::Transient,
-        Some(100) | Some(803) | Some(2500) => ErrorKind::InvalidParameter,
-        Some(_) => ErrorKind::Other,
-        None => ErrorKind::Other,
-    }
-}
-
 /// The permission a permission error names, when it names one we ask for.
 fn missing_permission(message: &str) -> Option<&'static str> {
-    crate::oauth::SCOPES.iter().copied().find(|p| message.contains(p))
+    SCOPES.iter().copied().find(|p| message.contains(p))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    #[test]
-    fn codes_map_to_kinds() {
-        assert_eq!(classify(Some(400), Some(190), Some(460), false), ErrorKind::Auth);
-        assert_eq!(classify(Some(400), Some(102), None, false), ErrorKind::Auth);
-        for code in [4, 17, 32, 613, 80001, 80002] {
-            assert_eq!(
-                classify(Some(400), Some(code), None, false),
-                ErrorKind::Throttled,
-                "{code}"
-            );
+    fn meta(code: i64, subcode: Option<i64>, is_transient: bool, message: &str) -> MetaError {
+        MetaError {
+            message: message.into(),
+            error_type: Some("OAuthException".into()),
+            code: Some(code),
+            error_subcode: subcode,
+            is_transient: Some(is_transient),
+            fbtrace_id: None,
         }
-        assert_eq!(classify(Some(429), None, None, false), ErrorKind::Throttled);
-        assert_eq!(classify(Some(403), Some(10), None, false), ErrorKind::Permission);
-        assert_eq!(classify(Some(403), Some(200), None, false), ErrorKind::Permission);
-        assert_eq!(classify(Some(403), Some(299), None, false), ErrorKind::Permission);
-        assert_eq!(classify(Some(500), Some(1), None, false), ErrorKind::Transient);
-        assert_eq!(classify(Some(500), Some(2), None, true), ErrorKind::Transient);
-        assert_eq!(classify(Some(400), Some(100), None, false), ErrorKind::InvalidParameter);
-        assert_eq!(classify(Some(400), Some(100), None, true), ErrorKind::Transient);
-        assert_eq!(classify(Some(503), None, None, false), ErrorKind::Transient);
     }
 
     #[test]
@@ -246,11 +260,21 @@ mod tests {
                 is_transient: Some(false),
                 fbtrace_id: Some("Abc".into()),
             },
+            &[],
             None,
             Usage::default(),
         );
         assert_eq!(e.kind, ErrorKind::Auth);
         assert_eq!(e.reason(), "the Facebook password was changed");
         assert!(e.to_string().contains("code 190, subcode 460"));
+        let e = GraphError::from_meta(
+            "1784/insights",
+            403,
+            meta(10, None, false, "(#10) Requires instagram_manage_insights permission"),
+            &[],
+            None,
+            Usage::default(),
+        );
+        assert_eq!(e.reason(), "the permission `instagram_manage_insights` is missing");
     }
 }

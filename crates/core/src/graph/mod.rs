@@ -1,13 +1,21 @@
 //! The Meta Graph API: one client per process, typed errors, usage headers,
 //! and the few calls urlinsta makes.
 
+mod answer;
 mod batch;
+mod classify;
 mod client;
 mod error;
+mod instagram;
+mod scopes;
+#[cfg(test)]
+mod stub;
 pub mod types;
 mod usage;
 
 pub use batch::{BatchReply, MAX_BATCH_OPERATIONS};
-pub use client::{Auth, Call, GraphClient, Reply, RetryPolicy};
-pub use error::{ErrorKind, GraphError, MetaError, classify};
+pub use client::{Auth, Call, GraphClient, Reply};
+pub use error::{ErrorKind, GraphError, MetaError};
+pub use instagram::{InstagramClients, join};
+pub use scopes::{REQUIRED_SCOPES, SCOPES};
 pub use usage::Usage;

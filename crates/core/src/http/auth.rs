@@ -8,8 +8,8 @@ use super::{ApiError, ApiRequest, ApiResponse};
 use crate::app::App;
 use crate::instagram;
 use crate::oauth::{self, ConnectError};
-use crate::secret::{AuthorizationCode, CsrfState};
-use crate::store::Login;
+use crate::secret::{AccessToken, AuthorizationCode, CsrfState};
+use crate::store::{Login, StoreError};
 
 /// `GET /api/auth/login[?provider=facebook|instagram]`: 302 to Facebook's
 /// or Instagram's dialog, `state` bound to this browser.
@@ -115,7 +115,11 @@ pub async fn status(app: &App, req: &ApiRequest) -> Result<ApiResponse, ApiError
         Principal::Anonymous => {
             return Ok(ApiResponse::json(
                 hyper::StatusCode::UNAUTHORIZED,
-                &json!({ "connected": false, "error": "unauthorized", "message": "no session: connect an account first" }),
+                &json!({
+                    "connected": false, "error": "unauthorized", "message": "no session: connect an account first",
+                    // The page offers a button for each login this deployment has.
+                    "logins": logins(app),
+                }),
             ));
         }
     };
@@ -162,6 +166,11 @@ struct DisconnectBody {
 /// its data, which ends every session's access to it. Meta's grant is
 /// revoked only when no other account of the same Facebook user stays
 /// connected: the grant is the user's, not the account's.
+///
+/// Until the deletion commits, a failure answers an error and nothing is
+/// deleted. After it, the account is gone whatever fails next (checking for
+/// the user's other accounts, ending the session): that is logged, and the
+/// answer still says what was done.
 pub async fn disconnect(app: &App, req: &ApiRequest) -> Result<ApiResponse, ApiError> {
     let principal = Principal::of(app, req).await?;
     if matches!(principal, Principal::Anonymous) {
@@ -181,52 +190,82 @@ pub async fn disconnect(app: &App, req: &ApiRequest) -> Result<ApiResponse, ApiE
     let Some(account) = app.store.account(id).await? else {
         return Err(ApiError::NotFound("no such connected account".into()));
     };
-    let tokens = app.store.tokens(account.id).await.ok().flatten();
-    app.store.delete_account(id).await?;
+    let tokens = match app.store.tokens(account.id).await {
+        Ok(tokens) => tokens,
+        // Tokens this deployment cannot read cannot be revoked; the account can still go.
+        Err(e @ (StoreError::Crypto(_) | StoreError::Corrupt(_))) => {
+            tracing::warn!(error = %e, "the account's tokens cannot be read: deleting it without revoking");
+            None
+        }
+        Err(e) => return Err(e.into()),
+    };
+    if !app.store.delete_account(id).await? {
+        // Disconnected by another request a moment ago.
+        return Err(ApiError::NotFound("no such connected account".into()));
+    }
     tracing::info!(instagram_user_id = %id, "account disconnected and its data deleted");
     // Meta documents no revoke for Instagram-login tokens: deleting them here is all.
     let revoked = match tokens.filter(|_| account.login == Login::Facebook) {
-        Some(t) => revoke_if_last(app, account.facebook_user_id.as_deref(), &t.user_token).await?,
+        Some(t) => revoke_if_last(app, account.facebook_user_id.as_deref(), &t.user_token).await,
         None => false,
     };
     let mut response = ApiResponse::ok(&json!({ "success": true, "revoked": revoked }));
     if let Principal::User(s) = principal
         && s.accounts.iter().all(|a| a == id)
     {
-        session::end(app, req).await?;
+        // Its last account is gone, so the session can see nothing any more;
+        // a row left behind is swept when it expires.
+        if let Err(e) = session::end(app, req).await {
+            tracing::error!(error = %e, "account deleted, but its session could not be ended");
+        }
         response.add_cookie(&session::clear_session_cookie(req));
     }
     Ok(response)
 }
 
 /// Revokes the Facebook user's grant at Meta (best effort) unless another of
-/// their accounts is still connected. Whether it did.
-async fn revoke_if_last(
-    app: &App,
-    facebook_user_id: Option<&str>,
-    user_token: &crate::secret::AccessToken,
-) -> Result<bool, ApiError> {
+/// their accounts is still connected, or that cannot be told: revoking then
+/// could break accounts that still use the grant. Whether it revoked.
+async fn revoke_if_last(app: &App, facebook_user_id: Option<&str>, user_token: &AccessToken) -> bool {
     if let Some(fb) = facebook_user_id {
-        let remaining = app.store.accounts_of_facebook_user(fb).await?.len();
-        if remaining > 0 {
-            tracing::info!(
-                remaining,
-                "Meta grant kept: the Facebook user has other connected accounts"
-            );
-            return Ok(false);
+        match app.store.accounts_of_facebook_user(fb).await {
+            Ok(others) if !others.is_empty() => {
+                tracing::info!(
+                    remaining = others.len(),
+                    "Meta grant kept: the Facebook user has other connected accounts"
+                );
+                return false;
+            }
+            Ok(_) => {}
+            Err(e) => {
+                tracing::error!(
+                    error = %e,
+                    "account deleted; Meta grant kept: could not check for the Facebook user's other accounts"
+                );
+                return false;
+            }
         }
     }
-    Ok(match oauth::revoke(app, user_token).await {
+    match oauth::revoke(app, user_token).await {
         Ok(()) => true,
         Err(e) => {
             tracing::warn!(error = %e, "permission revoke failed (account already deleted here)");
             false
         }
-    })
+    }
 }
 
 /// `POST /api/auth/logout`: ends this browser's session (a no-op without one).
 pub async fn logout(app: &App, req: &ApiRequest) -> Result<ApiResponse, ApiError> {
     session::end(app, req).await?;
     Ok(ApiResponse::ok(&json!({ "success": true })).with_cookie(&session::clear_session_cookie(req)))
+}
+
+/// The logins this deployment offers: Facebook always, Instagram when configured.
+fn logins(app: &App) -> Vec<&'static str> {
+    let mut logins = vec!["facebook"];
+    if app.config.instagram.is_some() {
+        logins.push("instagram");
+    }
+    logins
 }

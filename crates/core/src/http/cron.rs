@@ -4,16 +4,18 @@
 use super::{ApiError, ApiRequest, ApiResponse};
 use crate::app::App;
 use crate::crypto::constant_time_eq;
-use crate::jobs::{self, Job, JobContext, JobError, Shard};
+use crate::engine::{RunOptions, Shard};
+use crate::jobs::{self, JobKind};
 
-pub async fn run(app: &App, req: &ApiRequest, job: Job) -> Result<ApiResponse, ApiError> {
+pub async fn run(app: &App, req: &ApiRequest, job: JobKind) -> Result<ApiResponse, ApiError> {
     authorize(app, req)?;
     let shard =
         Shard::parse(req.query("shard"), req.query("shards")).map_err(|e| ApiError::BadRequest(e.to_string()))?;
-    let ctx = JobContext::new(app, job, shard);
-    let report = jobs::run(app, &ctx).await.map_err(|e| match e {
-        JobError::BadShard(m) => ApiError::BadRequest(m),
-        other => ApiError::Unavailable(format!("the job could not run: {other}")),
+    // A job fails as a whole only at its database (a lease or the list of
+    // what is due): the cause goes to the log, never into the answer.
+    let report = jobs::run(app, job, RunOptions::shard(shard)).await.map_err(|e| {
+        tracing::error!(job = job.name(), cause = %super::response::chain(&e), "the job could not run");
+        ApiError::Unavailable("the job could not run: the database did not serve it; try again later".into())
     })?;
     Ok(ApiResponse::ok(&report))
 }

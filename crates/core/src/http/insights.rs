@@ -12,8 +12,8 @@ use serde_json::{Value, json};
 use super::session::Principal;
 use super::{ApiError, ApiRequest, ApiResponse};
 use crate::app::App;
-use crate::collect::metrics::MetricName;
 use crate::collect::{self, Outcome, Skip};
+use crate::domain::MetricName;
 use crate::store::sql::ts;
 use crate::store::{Account, InsightsFilter, RowKey, SnapshotStatus, StoredAudience, StoredInsight};
 
@@ -107,7 +107,7 @@ pub async fn audience(app: &App, req: &ApiRequest) -> Result<ApiResponse, ApiErr
 /// `POST /api/insights/:userId/refresh`: collects the account now, within the limits.
 pub async fn refresh(app: &App, req: &ApiRequest) -> Result<ApiResponse, ApiError> {
     let account = authorized_account(app, req).await?;
-    let outcome = collect::refresh(app, &account.instagram_user_id)
+    let outcome = collect::collect_now(app, &account.instagram_user_id)
         .await?
         .ok_or_else(|| ApiError::NotFound("no such connected account".into()))?;
     match outcome {
@@ -211,7 +211,7 @@ impl InsightsQuery {
                         raw.chars().take(64).collect::<String>()
                     ))
                 })?;
-                metrics.push(name.into_string());
+                metrics.push(name.to_string());
             }
         }
         if metrics.len() > MAX_METRICS {

@@ -24,7 +24,7 @@ pub use response::{ApiError, ApiResponse};
 use hyper::Method;
 
 use crate::app::App;
-use crate::jobs::Job;
+use crate::jobs::JobKind;
 use crate::meta_callbacks::Callback;
 
 /// Every API route, at the plan's paths.
@@ -40,7 +40,7 @@ pub enum Route {
     AuthDeauthorize,
     AuthDataDeletion,
     AuthDeletionStatus,
-    Cron(Job),
+    Cron(JobKind),
     Insights,
     InsightsAudience,
     InsightsRefresh,
@@ -70,17 +70,17 @@ impl Route {
             &[Method::GET],
         ),
         (
-            Route::Cron(Job::RefreshTokens),
+            Route::Cron(JobKind::RefreshTokens),
             "/api/cron/refresh-tokens",
             &[Method::GET],
         ),
         (
-            Route::Cron(Job::CollectInsights),
+            Route::Cron(JobKind::CollectInsights),
             "/api/cron/collect-insights",
             &[Method::GET],
         ),
         (
-            Route::Cron(Job::CollectAudience),
+            Route::Cron(JobKind::CollectAudience),
             "/api/cron/collect-audience",
             &[Method::GET],
         ),
@@ -207,7 +207,7 @@ mod tests {
         assert_eq!(Route::resolve("/api/health/").map(|r| r.0), Some(Route::Health));
         assert_eq!(Route::resolve("/api/auth/status").map(|r| r.0), Some(Route::AuthStatus));
         assert!(Route::resolve("/api/nothing").is_none());
-        for job in Job::ALL {
+        for job in JobKind::ALL {
             assert_eq!(Route::resolve(&job.cron_path()).map(|r| r.0), Some(Route::Cron(job)));
         }
         let (route, params) = Route::resolve("/api/insights/17841400000000001/audience").unwrap();

@@ -93,9 +93,10 @@ pub enum ApiError {
     BadGateway(String),
     #[error("{0}")]
     Unavailable(String),
-    /// Anything unexpected: logged with its cause, answered generically.
+    /// Anything unexpected: answered generically; the cause, with every
+    /// error beneath it, is logged once.
     #[error("internal error")]
-    Internal(String),
+    Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
 }
 
 #[derive(Serialize)]
@@ -105,8 +106,8 @@ struct ErrorBody<'a> {
 }
 
 impl ApiError {
-    pub fn internal(cause: impl std::fmt::Display) -> Self {
-        ApiError::Internal(cause.to_string())
+    pub fn internal(cause: impl std::error::Error + Send + Sync + 'static) -> Self {
+        ApiError::Internal(Box::new(cause))
     }
 
     pub fn status(&self) -> StatusCode {
@@ -146,7 +147,7 @@ impl ApiError {
     pub fn into_response(self) -> ApiResponse {
         let message = match &self {
             ApiError::Internal(cause) => {
-                tracing::error!(cause = %cause, "request failed");
+                tracing::error!(cause = %chain(cause.as_ref()), "request failed");
                 "something went wrong on our side; it has been logged".to_string()
             }
             other => other.to_string(),
@@ -181,7 +182,51 @@ impl From<crate::store::StoreError> for ApiError {
                 tracing::error!(error = %e, "database call timed out");
                 ApiError::Unavailable("the database is not answering; try again in a minute".into())
             }
-            other => ApiError::Internal(other.to_string()),
+            // Nor is a database kept busy by others all along.
+            e if e.is_busy() => {
+                tracing::error!(error = %e, "the database stayed busy for the whole deadline");
+                ApiError::Unavailable("the database is busy; try again in a minute".into())
+            }
+            other => ApiError::internal(other),
         }
+    }
+}
+
+/// An error and every error beneath it, outermost first, each said once
+/// (a message that already quotes its source is not followed by it again).
+pub fn chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut said = error.to_string();
+    let mut source = error.source();
+    while let Some(e) = source {
+        let text = e.to_string();
+        if !said.contains(&text) {
+            said.push_str(": ");
+            said.push_str(&text);
+        }
+        source = e.source();
+    }
+    said
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("reading the page failed")]
+    struct Outer(#[source] std::io::Error);
+
+    #[test]
+    fn an_internal_error_keeps_its_chain_for_the_log_and_says_nothing_of_it() {
+        let error = ApiError::internal(Outer(std::io::Error::other("disk on fire")));
+        let logged = match &error {
+            ApiError::Internal(cause) => chain(cause.as_ref()),
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(logged, "reading the page failed: disk on fire");
+        let answer = error.into_response();
+        assert_eq!(answer.status, StatusCode::INTERNAL_SERVER_ERROR);
+        let body = String::from_utf8_lossy(&answer.body);
+        assert!(!body.contains("fire") && !body.contains("page"), "{body}");
     }
 }

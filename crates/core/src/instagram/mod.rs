@@ -11,7 +11,6 @@
 //! updates its Page details only; once the Instagram-login token is no
 //! longer active, a Facebook login takes over again.
 
-pub mod client;
 pub mod renew;
 pub mod round;
 mod types;
@@ -54,7 +53,7 @@ pub fn started_here(state: &str) -> bool {
 
 /// Instagram's authorize dialog for one browser's `state`.
 pub fn login_url(ig: &InstagramLogin, state: &CsrfState) -> Url {
-    let mut url = client::join(&ig.dialog_base_url, "oauth/authorize");
+    let mut url = crate::graph::join(&ig.dialog_base_url, "oauth/authorize");
     url.query_pairs_mut()
         .append_pair("client_id", &ig.app_id)
         .append_pair("redirect_uri", ig.redirect_uri.as_str())

@@ -29,7 +29,7 @@ const JOB_RENEW: &str = "token_refresh";
 const JOB_CHECK: &str = "token_check";
 
 /// What one account's upkeep did, for the job's report.
-#[derive(Debug, Default, Clone, PartialEq)]
+#[derive(Debug, Default, Clone)]
 pub struct Renewal {
     pub checked: bool,
     pub refreshed: bool,
@@ -37,6 +37,9 @@ pub struct Renewal {
     pub failed: bool,
     /// The connection's status when this run changed it.
     pub status: Option<TokenStatus>,
+    /// What Meta answered about the token read at `generation`, for the job
+    /// to judge like any call's error (`tokens::note_graph_error`).
+    pub error: Option<(GraphError, i64)>,
 }
 
 /// Whether the token is due for renewal now: it ends within `window` and is
@@ -111,8 +114,7 @@ pub async fn upkeep(app: &App, run_id: &str, account: &Account) -> Result<Renewa
                 app.store
                     .log_run(&log(JOB_RENEW, LogStatus::Failed, Some(&e), None))
                     .await?;
-                out.status = crate::tokens::note_graph_error(app, account.id, tokens.generation, &e).await;
-                out.failed = out.status.is_none();
+                out.error = Some((e, tokens.generation));
                 return Ok(out);
             }
         }
@@ -148,8 +150,7 @@ pub async fn upkeep(app: &App, run_id: &str, account: &Account) -> Result<Renewa
                 .log_run(&log(JOB_CHECK, LogStatus::Failed, Some(&e), None))
                 .await?;
             out.checked = true;
-            out.status = crate::tokens::note_graph_error(app, account.id, tokens.generation, &e).await;
-            out.failed = out.status.is_none();
+            out.error = Some((e, tokens.generation));
         }
         Err(ConnectError::Store(e)) => return Err(e),
         // The path was switched off: nothing can be checked, nothing is judged.

@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, Datelike, Timelike, Utc};
 
-use super::Job;
+use super::JobKind;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CronExpr {
@@ -70,7 +70,7 @@ fn parse_field(part: &str, (lo, hi): (u32, u32)) -> Option<Vec<u32>> {
 }
 
 /// The jobs and schedules named in a `vercel.json` text.
-pub fn from_vercel_json(text: &str) -> Result<Vec<(Job, CronExpr)>, String> {
+pub fn from_vercel_json(text: &str) -> Result<Vec<(JobKind, CronExpr)>, String> {
     let v: serde_json::Value = serde_json::from_str(text).map_err(|e| format!("vercel.json: {e}"))?;
     let mut out = Vec::new();
     for cron in v.get("crons").and_then(|c| c.as_array()).into_iter().flatten() {
@@ -79,7 +79,7 @@ pub fn from_vercel_json(text: &str) -> Result<Vec<(Job, CronExpr)>, String> {
         let path = path.split('?').next().unwrap_or("");
         let job = path
             .strip_prefix("/api/cron/")
-            .and_then(Job::parse)
+            .and_then(JobKind::parse)
             .ok_or_else(|| format!("vercel.json: cron path `{path}` names no job"))?;
         out.push((job, CronExpr::parse(schedule)?));
     }

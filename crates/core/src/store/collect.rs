@@ -7,7 +7,7 @@ use std::collections::HashSet;
 use libsql::{Value, params};
 use serde::{Deserialize, Serialize};
 
-use super::accounts::PAGE_TOKEN;
+use super::connections::PAGE_TOKEN;
 use super::history::{Backfill, DayRange, Reconstructed, reconstructed_sql, rollup_sql};
 use super::jobs::{LogEntry, LogStatus, log_sql};
 use super::sql::{account_exists, now, opt_int, opt_text, text, ts};

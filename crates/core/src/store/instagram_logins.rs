@@ -3,12 +3,13 @@
 //! login it came from; `instagram_logins` remembers the Instagram-scoped id
 //! that Meta's Instagram deauthorize and deletion callbacks name.
 
-use libsql::{TransactionBehavior, params};
+use libsql::params;
 use serde::Serialize;
 
-use super::accounts::collect_accounts;
-use super::accounts::{PAGE_TOKEN, USER_TOKEN, delete_account_rows, event_sql};
+use super::accounts::{collect_accounts, delete_account_rows};
+use super::connections::{PAGE_TOKEN, USER_TOKEN};
 use super::sql::now;
+use super::status::event_sql;
 use super::{Account, Connected, Result, StatusChange, Store, StoreError, TokenStatus};
 use crate::secret::AccessToken;
 
@@ -59,7 +60,7 @@ impl Store {
     /// `active` restored, with a recovery event when it was not active.
     pub async fn upsert_instagram_login(&self, c: &NewInstagramLogin) -> Result<Connected> {
         let conn = self.writer().await?;
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).await?;
+        let tx = conn.transaction().await?;
         let now = now();
         let previous = {
             let mut rows = tx

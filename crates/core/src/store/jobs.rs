@@ -1,6 +1,8 @@
 //! Leases against overlapping runs, and the per-run collection log.
 
-use chrono::Utc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
 use libsql::params;
 
 use super::sql::{account_exists, now, opt_int, opt_text, text, ts};
@@ -46,9 +48,9 @@ impl Store {
     /// answer was lost, not the write): this process remembers it and gives
     /// such a lease back before its next try, so that the next run here is
     /// not locked out until the lease expires.
-    pub async fn try_lease(&self, name: &str, holder: &str, ttl: std::time::Duration) -> Result<bool> {
+    pub async fn try_lease(&self, name: &str, holder: &str, now: DateTime<Utc>, ttl: Duration) -> Result<bool> {
         self.release_unsure_leases(name).await?;
-        let taken = self.take_lease(name, holder, ttl).await;
+        let taken = self.take_lease(name, holder, now, ttl).await;
         self.remember_if_unsure(&taken, name, holder);
         taken
     }
@@ -85,10 +87,9 @@ impl Store {
         Ok(())
     }
 
-    async fn take_lease(&self, name: &str, holder: &str, ttl: std::time::Duration) -> Result<bool> {
+    async fn take_lease(&self, name: &str, holder: &str, now_t: DateTime<Utc>, ttl: Duration) -> Result<bool> {
         let conn = self.writer().await?;
-        let now_t = Utc::now();
-        let expires = now_t + chrono::Duration::from_std(ttl).unwrap_or(chrono::Duration::minutes(15));
+        let expires = lease_end(now_t, ttl);
         let changed = conn
             .execute(
                 "INSERT INTO job_leases (name, holder, acquired_at, expires_at) VALUES (?1, ?2, ?3, ?4)
@@ -96,6 +97,19 @@ impl Store {
                         expires_at = excluded.expires_at
                  WHERE job_leases.expires_at <= excluded.acquired_at OR job_leases.holder = excluded.holder",
                 params![name, holder, ts(now_t), ts(expires)],
+            )
+            .await?;
+        Ok(changed == 1)
+    }
+
+    /// Moves the end of `holder`'s lease to `ttl` after `now`; false when
+    /// the lease is no longer theirs (it lapsed and someone else took it).
+    pub async fn renew_lease(&self, name: &str, holder: &str, now: DateTime<Utc>, ttl: Duration) -> Result<bool> {
+        let conn = self.writer().await?;
+        let changed = conn
+            .execute(
+                "UPDATE job_leases SET expires_at = ?3 WHERE name = ?1 AND holder = ?2",
+                params![name, holder, ts(lease_end(now, ttl))],
             )
             .await?;
         Ok(changed == 1)
@@ -157,6 +171,10 @@ impl Store {
         }
         Ok(out)
     }
+}
+
+fn lease_end(now: DateTime<Utc>, ttl: Duration) -> DateTime<Utc> {
+    now + chrono::Duration::from_std(ttl).unwrap_or(chrono::Duration::minutes(15))
 }
 
 /// The log row as one SQL statement, for writes that travel in one batch.

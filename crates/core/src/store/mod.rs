@@ -7,6 +7,7 @@
 mod accounts;
 mod collect;
 mod conn;
+mod connections;
 mod deletions;
 mod history;
 mod instagram_logins;
@@ -18,6 +19,8 @@ mod rekey;
 mod schema;
 mod sessions;
 pub mod sql;
+mod status;
+mod upkeep;
 
 use std::time::Duration;
 
@@ -25,7 +28,9 @@ use libsql::{Builder, Database};
 
 pub use accounts::*;
 pub use collect::*;
+use conn::{BUSY_BACKOFF, BUSY_TIMEOUT};
 pub use conn::{Conn, Rows, Tx};
+pub use connections::*;
 pub use deletions::*;
 pub use history::*;
 pub use instagram_logins::*;
@@ -35,6 +40,8 @@ pub use media_read::*;
 pub use notifications::*;
 pub use rekey::*;
 pub use sessions::*;
+pub use status::*;
+pub use upkeep::*;
 
 use crate::config::DatabaseConfig;
 use crate::crypto::{CryptoError, Keyring};
@@ -75,6 +82,18 @@ impl StoreError {
         matches!(self, StoreError::TimedOut(_))
     }
 
+    /// Another process held the write lock, or the hosted database had no
+    /// connection free, for the whole deadline.
+    pub fn is_busy(&self) -> bool {
+        match self {
+            StoreError::Db(e) => conn::is_busy(e) || conn::is_turned_away(e),
+            StoreError::Write(text) => {
+                text.contains("SQLITE_BUSY") || text.contains("database is locked") || text.contains("status=429")
+            }
+            _ => false,
+        }
+    }
+
     /// The same failure for another waiter of a group write: a timeout stays
     /// one, anything else keeps its text.
     fn shared(&self) -> StoreError {
@@ -96,12 +115,16 @@ pub struct Store {
     /// How long a hosted database may take to answer one call; None for a file.
     deadline: Option<Duration>,
     keys: Keyring,
+    /// How calls that met another process's write lock are tried again.
+    busy: crate::retry::Retry,
     /// Held by this process's one writer to a hosted database; see [`Store::writer`].
     write_turn: std::sync::Arc<tokio::sync::Mutex<()>>,
     /// Scripts waiting for the writer; see [`Store::write_script`].
     waiting: std::sync::Arc<std::sync::Mutex<Vec<WaitingScript>>>,
     /// `(lease, holder)` whose taking or giving back timed out; see [`Store::try_lease`].
     unsure_leases: std::sync::Arc<std::sync::Mutex<Vec<(String, String)>>>,
+    /// This process's share of a hosted database's connections; see [`MAX_HOSTED_CONNECTIONS`].
+    slots: Option<std::sync::Arc<tokio::sync::Semaphore>>,
 }
 
 /// A transactional script and who waits for its outcome.
@@ -132,8 +155,14 @@ impl std::fmt::Debug for Store {
     }
 }
 
-/// How long a local writer waits for another before giving up.
-const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+/// Connections to a hosted database this process has open at once, at most.
+/// Each holds one of the server's connection slots from its first call until
+/// it is dropped (a query's stream stays open while its rows are read). sqld
+/// has 128 (`--max-concurrent-connections`) and answers HTTP 429 to a request
+/// that waited a second for one, or that finds 128 others waiting: under a
+/// burst (200 reads at once on a busy machine) that was a 500 for the reader.
+/// Past this share a caller waits here instead, within its deadline.
+const MAX_HOSTED_CONNECTIONS: usize = 64;
 
 impl Store {
     pub async fn open(config: &DatabaseConfig, keys: Keyring) -> Result<Self> {
@@ -168,9 +197,11 @@ impl Store {
             local,
             deadline,
             keys,
+            busy: crate::retry::Retry::new(BUSY_BACKOFF),
             write_turn: Default::default(),
             waiting: Default::default(),
             unsure_leases: Default::default(),
+            slots: (!local).then(|| std::sync::Arc::new(tokio::sync::Semaphore::new(MAX_HOSTED_CONNECTIONS))),
         };
         if local {
             // WAL lets readers and one writer work at once; it persists in the file.
@@ -192,7 +223,18 @@ impl Store {
     /// A fresh connection, every call of which ends in time; local ones wait
     /// on locks and enforce foreign keys.
     pub async fn conn(&self) -> Result<Conn> {
-        let conn = Conn::new(self.db.connect()?, self.deadline);
+        let slot = match (&self.slots, self.deadline) {
+            (Some(slots), Some(limit)) => {
+                let wait = slots.clone().acquire_owned();
+                match tokio::time::timeout(limit, wait).await {
+                    Ok(Ok(slot)) => Some(slot),
+                    // Never closed; and a wait past the deadline is the database not keeping up.
+                    _ => return Err(StoreError::TimedOut(limit)),
+                }
+            }
+            _ => None,
+        };
+        let conn = Conn::new(self.db.connect()?, self.deadline, self.busy.clone(), slot);
         if self.local {
             conn.busy_timeout(BUSY_TIMEOUT)?;
             conn.execute("PRAGMA foreign_keys = ON", ()).await?;
@@ -244,8 +286,9 @@ impl Store {
     }
 
     /// All scripts in one transaction; if that fails, each alone, so that only
-    /// a failing one fails. Not after a timeout: the database is not answering,
-    /// and trying each alone would only wait once more per script.
+    /// a failing one fails. Not after a timeout or a lock held all along: the
+    /// database is not answering or not free, and trying each alone would
+    /// only wait once more per script.
     async fn write_group(writer: &Writer, group: Vec<WaitingScript>) {
         let together = match group.len() > 1 {
             true => {
@@ -257,7 +300,7 @@ impl Store {
         for w in group {
             let result = match &together {
                 Some(Ok(())) => Ok(()),
-                Some(Err(e @ StoreError::TimedOut(_))) => Err(e.shared()),
+                Some(Err(e)) if e.is_timeout() || e.is_busy() => Err(e.shared()),
                 _ => writer.execute_transactional_batch(&w.sql).await,
             };
             let _ = w.done.send(result);

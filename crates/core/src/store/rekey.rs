@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, HashSet};
 
 use serde::Serialize;
 
-use super::accounts::{PAGE_TOKEN, USER_TOKEN};
+use super::connections::{PAGE_TOKEN, USER_TOKEN};
 use super::sql::text;
 use super::{Result, Store, StoreError};
 use crate::crypto::Keyring;

@@ -1,11 +1,12 @@
-//! The Graph client pointed at Instagram Login's hosts: the same retries,
+//! The Graph client pointed at Instagram Login's hosts (`api.instagram.com`,
+//! `graph.instagram.com`): the same retries,
 //! usage headers and one error path as for `graph.facebook.com`, without
 //! `appsecret_proof` (Instagram Login's docs define none for these tokens).
 
 use url::Url;
 
+use super::GraphClient;
 use crate::config::{Config, InstagramLogin};
-use crate::graph::GraphClient;
 
 /// One client per host: the code exchange's and the graph's.
 #[derive(Debug, Clone)]

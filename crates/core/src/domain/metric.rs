@@ -1,0 +1,55 @@
+//! The name of an Instagram insights metric.
+
+use std::fmt;
+
+/// A metric name as Graph spells them (`reach`, `follower_demographics`):
+/// lowercase ASCII letters, digits and underscores, at most 64 bytes.
+/// Anything else stops at the edge.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct MetricName(String);
+
+impl MetricName {
+    /// The name, surrounding blanks aside; `None` when it cannot be a metric.
+    pub fn parse(raw: &str) -> Option<MetricName> {
+        let raw = raw.trim();
+        let ok = !raw.is_empty()
+            && raw.len() <= 64
+            && raw
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+        ok.then(|| MetricName(raw.to_string()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for MetricName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl PartialEq<str> for MetricName {
+    fn eq(&self, other: &str) -> bool {
+        self.0 == other
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_graph_spellings_are_metric_names() {
+        assert_eq!(
+            MetricName::parse(" reach ").map(|m| m.to_string()).as_deref(),
+            Some("reach")
+        );
+        assert!(MetricName::parse("follower_demographics").is_some());
+        for bad in ["", "Reach", "reach;drop", "re ach", &"a".repeat(65)] {
+            assert!(MetricName::parse(bad).is_none(), "{bad:?}");
+        }
+    }
+}
