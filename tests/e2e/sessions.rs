@@ -149,6 +149,27 @@ on_both_databases! {
         assert_eq!(stored, 0);
     }
 
+    async fn a_refresh_tokens_run_deletes_expired_sessions_and_keeps_live_ones(t: TestApp) {
+        // Two browsers, two sessions; one of them unused for 30 days.
+        assert_eq!(location(&t.connect().await), "/?connected=true");
+        let (_, live) = connect_another(&t).await;
+        assert_eq!(row_count(&t, "sessions").await, 2);
+        let conn = t.app.store.conn().await.expect("connection");
+        let yesterday = ts(chrono::Utc::now() - chrono::Duration::days(1));
+        conn.execute(
+            "UPDATE sessions SET expires_at = ?1 WHERE id IN (SELECT session_id FROM session_accounts sa JOIN users u ON u.id = sa.user_id WHERE u.instagram_user_id = ?2)",
+            [yesterday.as_str(), IG],
+        )
+        .await
+        .expect("update");
+
+        run_job(&t.app, JobKind::RefreshTokens).await;
+        assert_eq!(row_count(&t, "sessions").await, 1, "the expired session is gone");
+        assert_eq!(row_count(&t, "session_accounts").await, 1, "and its grant with it");
+        assert_eq!(get(&t, &live, "/api/auth/status").await.0, 200, "the live one works");
+        assert_eq!(get(&t, &t.browser, "/api/auth/status").await.0, 401);
+    }
+
     async fn an_agency_disconnecting_one_of_three_accounts_keeps_the_others_and_meta_s_grant(t: TestApp) {
         let agency = t.control.add_user(
             UserSpec::named("Agency")

@@ -139,6 +139,34 @@ async fn a_new_expiry_missing_from_the_exchange_is_read_through_debug_token() {
 }
 
 #[tokio::test]
+async fn an_expires_in_past_the_last_date_there_is_is_not_believed_and_the_run_goes_on() {
+    let (t, _receiver) = connected_app().await;
+    let expires = expire_in(&t, IG, 5).await;
+    // The same token back (as Meta does), "valid" for i64::MAX seconds.
+    let body = serde_json::json!({
+        "access_token": tokens(&t, IG).await.user_token.expose(),
+        "token_type": "bearer",
+        "expires_in": i64::MAX,
+    });
+    t.control.inject(
+        Endpoint::LongLivedExchange,
+        Fault::Http {
+            status: 200,
+            content_type: "application/json".into(),
+            body: body.to_string(),
+        },
+        Some(1),
+    );
+    t.control.reset_calls();
+    let report = run_refresh(&t).await;
+    // The expiry is read through debug_token instead: five days, not extended.
+    assert!(t.control.count(Endpoint::DebugToken) >= 1);
+    assert_eq!(report.counts.reauth_required, 1, "{report:?}");
+    let a = account(&t, IG).await;
+    assert_eq!(a.token.reconnect_by.as_deref(), Some(ts(expires).as_str()));
+}
+
+#[tokio::test]
 async fn a_token_facebook_will_not_extend_asks_for_a_reconnect_with_one_signed_webhook() {
     let (t, receiver) = connected_app().await;
     let expires = expire_in(&t, IG, 5).await;

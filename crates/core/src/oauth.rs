@@ -2,11 +2,12 @@
 //! stored, encrypted tokens for every Instagram Business/Creator account the
 //! user granted.
 
-use chrono::{Duration as ChronoDuration, Utc};
+use chrono::Utc;
 use tokio::time::Instant;
 use url::Url;
 
 use crate::app::App;
+use crate::domain::expiry_after;
 use crate::graph::types::{DebugToken, DebugTokenEnvelope, FacebookPage, InstagramUser, PageInstagram, TokenResponse};
 use crate::graph::{Auth, Call, GraphError};
 use crate::secret::{AccessToken, AuthorizationCode, CsrfState};
@@ -113,11 +114,9 @@ pub async fn connect(app: &App, code: &AuthorizationCode) -> Result<Connection, 
 
     // One debug_token tells who the user is, what was granted and when access ends.
     let debug = inspect(app, &user_token, deadline).await?;
-    let user_token_expires_at = match expires_in {
-        Some(secs) if secs > 0 => ChronoDuration::try_seconds(secs)
-            .and_then(|d| Utc::now().checked_add_signed(d))
-            .map(sql::ts),
-        _ => debug.expires().map(sql::ts),
+    let user_token_expires_at = match expiry_after(Utc::now(), expires_in) {
+        Some(at) => Some(sql::ts(at)),
+        None => debug.expires().map(sql::ts),
     };
     let data_access_expires_at = debug.data_access_expires().map(sql::ts);
     let missing = missing_scopes(&debug.scopes);

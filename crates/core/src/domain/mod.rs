@@ -10,4 +10,4 @@ mod time;
 pub use instagram::InstagramUserId;
 pub use media::{MediaId, MediaKind, ProductType};
 pub use metric::MetricName;
-pub use time::Timestamp;
+pub use time::{Timestamp, expiry_after};

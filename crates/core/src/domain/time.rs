@@ -31,6 +31,14 @@ impl Timestamp {
     }
 }
 
+/// The moment an `expires_in` (seconds after `now`, as Meta's token answers
+/// give it) names; None when it is absent, not positive, or past the last
+/// date there is: such an answer says nothing usable about the expiry.
+pub fn expiry_after(now: DateTime<Utc>, expires_in: Option<i64>) -> Option<DateTime<Utc>> {
+    let secs = expires_in.filter(|s| *s > 0)?;
+    now.checked_add_signed(chrono::Duration::try_seconds(secs)?)
+}
+
 impl From<DateTime<Utc>> for Timestamp {
     fn from(t: DateTime<Utc>) -> Self {
         Timestamp(t.trunc_subsecs(0))
@@ -83,6 +91,29 @@ impl<'de> Deserialize<'de> for Timestamp {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_expires_in_past_the_last_date_there_is_names_no_expiry() {
+        let now = Timestamp::parse("2026-12-05T00:00:00Z").expect("a time").to_datetime();
+        assert_eq!(
+            expiry_after(now, Some(5_184_000))
+                .map(|t| Timestamp::from(t).to_string())
+                .as_deref(),
+            Some("2027-02-03T00:00:00Z"),
+            "60 days"
+        );
+        // i64::MAX seconds is past what a duration holds; 10^15 past what a date does.
+        for odd in [
+            None,
+            Some(0),
+            Some(-1),
+            Some(i64::MIN),
+            Some(i64::MAX),
+            Some(1_000_000_000_000_000),
+        ] {
+            assert_eq!(expiry_after(now, odd), None, "{odd:?}");
+        }
+    }
 
     #[test]
     fn times_are_seconds_in_utc_compared_as_times() {

@@ -15,12 +15,13 @@ pub mod renew;
 pub mod round;
 mod types;
 
-use chrono::{Duration as ChronoDuration, Utc};
+use chrono::Utc;
 use tokio::time::Instant;
 use url::Url;
 
 use crate::app::App;
 use crate::config::InstagramLogin;
+use crate::domain::expiry_after;
 use crate::graph::Call;
 use crate::oauth::{ConnectError, ConnectedAccount, Connection};
 use crate::secret::{AccessToken, AuthorizationCode, CsrfState};
@@ -118,10 +119,7 @@ pub async fn connect(app: &App, code: &AuthorizationCode) -> Result<Connection, 
     if profile.is_personal() {
         return Err(ConnectError::PersonalAccount);
     }
-    let expires_at = long
-        .expires_in
-        .filter(|s| *s > 0)
-        .map(|s| sql::ts(Utc::now() + ChronoDuration::seconds(s)));
+    let expires_at = expiry_after(Utc::now(), long.expires_in).map(sql::ts);
     let stored = app
         .store
         .upsert_instagram_login(&NewInstagramLogin {

@@ -15,6 +15,7 @@ use tokio::time::Instant;
 
 use super::types::LongLived;
 use crate::app::App;
+use crate::domain::expiry_after;
 use crate::graph::{Auth, Call, GraphError};
 use crate::oauth::ConnectError;
 use crate::store::sql::{self, parse_ts, ts};
@@ -87,10 +88,7 @@ pub async fn upkeep(app: &App, run_id: &str, account: &Account) -> Result<Renewa
     if due(account, window, now) {
         match renew(app, &tokens.user_token, deadline).await {
             Ok(long) => {
-                let expires = long
-                    .expires_in
-                    .filter(|s| *s > 0)
-                    .map(|s| ts(now + Duration::seconds(s)));
+                let expires = expiry_after(now, long.expires_in).map(ts);
                 let token = long.token();
                 let replaced = app
                     .store

@@ -73,12 +73,18 @@ const NOTIFY_BUDGET: Duration = Duration::from_secs(15);
 
 /// Runs one job over its slice and returns its report. Every job ends by
 /// delivering the webhook events queued so far, its own status changes
-/// included, whether its work succeeded or not.
+/// included, whether its work succeeded or not. refresh-tokens, the
+/// connections' upkeep, also removes the browser sessions that have expired.
 pub async fn run(app: &App, kind: JobKind, options: RunOptions) -> Result<JobReport, StoreError> {
     let report = match kind {
-        JobKind::RefreshTokens => engine::run(app, RefreshTokens, options)
-            .await
-            .map(JobReport::RefreshTokens),
+        JobKind::RefreshTokens => {
+            let report = engine::run(app, RefreshTokens, options).await;
+            // A busy run did nothing: the run holding the lease sweeps.
+            if report.as_ref().is_ok_and(|r| !r.busy) {
+                delete_expired_sessions(app).await;
+            }
+            report.map(JobReport::RefreshTokens)
+        }
         JobKind::CollectInsights => engine::run(app, Collection::new(CollectKind::Insights), options)
             .await
             .map(JobReport::Collect),
@@ -88,6 +94,16 @@ pub async fn run(app: &App, kind: JobKind, options: RunOptions) -> Result<JobRep
     };
     crate::notify::deliver_pending(app, NOTIFY_BUDGET).await;
     report
+}
+
+/// Sessions past their expiry, which no request can use any more (a login
+/// removes them too); a failure leaves them for the next run.
+async fn delete_expired_sessions(app: &App) {
+    match app.store.delete_expired_sessions(chrono::Utc::now()).await {
+        Ok(0) => {}
+        Ok(sessions) => tracing::info!(sessions, "expired sessions deleted"),
+        Err(e) => tracing::warn!(error = %e, "expired sessions not deleted; the next run tries again"),
+    }
 }
 
 #[cfg(test)]

@@ -221,7 +221,8 @@ impl Store {
     }
 
     /// A fresh connection, every call of which ends in time; local ones wait
-    /// on locks and enforce foreign keys.
+    /// on locks and enforce foreign keys; hosted ones are at most
+    /// `MAX_HOSTED_CONNECTIONS` at once, and a caller past that waits here.
     pub async fn conn(&self) -> Result<Conn> {
         let slot = match (&self.slots, self.deadline) {
             (Some(slots), Some(limit)) => {

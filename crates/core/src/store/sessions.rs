@@ -6,7 +6,7 @@ use libsql::params;
 use sha2::{Digest, Sha256};
 
 use super::sql::{parse_ts, ts};
-use super::{Result, Store, StoreError};
+use super::{Conn, Result, Store, StoreError};
 use crate::secret::SessionId;
 
 /// A live session as stored.
@@ -24,7 +24,8 @@ fn key(id: &SessionId) -> String {
 impl Store {
     /// Opens session `id` until `expires_at` with the accounts of `previous`
     /// (if it is still live; it ends here) and `instagram_user_ids`, in one
-    /// transaction. Expired sessions are swept on the way.
+    /// transaction. Expired sessions are swept on the way (and daily, see
+    /// [`Store::delete_expired_sessions`]).
     pub async fn open_session(
         &self,
         id: &SessionId,
@@ -36,14 +37,7 @@ impl Store {
         let new = key(id);
         let conn = self.writer().await?;
         let tx = conn.transaction().await?;
-        // Explicit deletes: a hosted connection may not enforce foreign keys.
-        tx.execute(
-            "DELETE FROM session_accounts WHERE session_id IN (SELECT id FROM sessions WHERE expires_at <= ?1)",
-            [now.as_str()],
-        )
-        .await?;
-        tx.execute("DELETE FROM sessions WHERE expires_at <= ?1", [now.as_str()])
-            .await?;
+        delete_expired(&tx, &now).await?;
         tx.execute(
             "INSERT INTO sessions (id, created_at, expires_at) VALUES (?1, ?2, ?3)",
             params![new.as_str(), now.as_str(), ts(expires_at)],
@@ -73,6 +67,15 @@ impl Store {
             .await?;
         }
         tx.commit().await
+    }
+
+    /// Deletes the sessions expired at `now`, with their grants; how many.
+    pub async fn delete_expired_sessions(&self, now: DateTime<Utc>) -> Result<u64> {
+        let conn = self.writer().await?;
+        let tx = conn.transaction().await?;
+        let deleted = delete_expired(&tx, &ts(now)).await?;
+        tx.commit().await?;
+        Ok(deleted)
     }
 
     /// The session, if it exists and has not expired at `now`.
@@ -127,4 +130,15 @@ impl Store {
         tx.commit().await?;
         Ok(ended > 0)
     }
+}
+
+/// Deletes the sessions expired at `now`, inside the caller's transaction;
+/// how many. Explicit deletes: a hosted connection may not enforce foreign keys.
+async fn delete_expired(tx: &Conn, now: &str) -> Result<u64> {
+    tx.execute(
+        "DELETE FROM session_accounts WHERE session_id IN (SELECT id FROM sessions WHERE expires_at <= ?1)",
+        [now],
+    )
+    .await?;
+    tx.execute("DELETE FROM sessions WHERE expires_at <= ?1", [now]).await
 }

@@ -8,6 +8,7 @@ use chrono::{DateTime, Utc};
 use super::verdict::Problem;
 use super::{CHECK_INTERVAL, MIN_EXTENSION, REFRESH_WINDOW};
 use crate::app::App;
+use crate::domain::expiry_after;
 use crate::engine::Run;
 use crate::graph::types::DebugTokenError;
 use crate::graph::{GraphError, MetaError};
@@ -119,8 +120,8 @@ pub(super) async fn refresh(
 ) -> Result<Refresh, GraphError> {
     let deadline = Some(run.deadline);
     let (user_token, expires_in) = oauth::exchange_for_long_lived(app, &tokens.user_token, deadline).await?;
-    let new_expiry = match expires_in.filter(|s| *s > 0) {
-        Some(secs) => Some(Utc::now() + chrono::Duration::seconds(secs)),
+    let new_expiry = match expiry_after(Utc::now(), expires_in) {
+        Some(at) => Some(at),
         // debug_token runs on the app's own credentials: its errors say
         // nothing about the user's login, and neither does an odd answer
         // about a token Meta minted a moment ago.
