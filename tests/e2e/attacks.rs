@@ -67,7 +67,7 @@ async fn cross_site_posts_with_a_valid_cookie_are_refused_and_same_origin_ones_w
     }
     println!("cross-site posts refused: {tried}");
     // Nothing happened: the account, its session and its collections are as they were.
-    assert!(t.app.store.account(IG).await.expect("read").is_some());
+    assert!(t.app.store.account(&instagram_id(IG)).await.expect("read").is_some());
     assert_eq!(t.status(&t.browser).await["connected"], true);
     assert_eq!(row_count(&t, "collection_log").await, collected_before);
 
@@ -97,7 +97,10 @@ async fn cross_site_posts_with_a_valid_cookie_are_refused_and_same_origin_ones_w
         let r = req.send().await.expect("an answer");
         assert_eq!(r.status(), 200, "{path}: {}", r.text().await.unwrap_or_default());
     }
-    assert!(t.app.store.account(IG).await.expect("read").is_none(), "disconnected");
+    assert!(
+        t.app.store.account(&instagram_id(IG)).await.expect("read").is_none(),
+        "disconnected"
+    );
 
     // Operators with the admin key are no browser: no Origin needed.
     assert_eq!(location(&t.connect().await), "/?connected=true");

@@ -40,7 +40,14 @@ async fn collect(t: &TestApp) -> Value {
 }
 
 async fn stored(t: &TestApp, ig: &str, metric: &str) -> Vec<StoredInsight> {
-    let id = t.app.store.account(ig).await.unwrap().expect("connected").id;
+    let id = t
+        .app
+        .store
+        .account(&instagram_id(ig))
+        .await
+        .unwrap()
+        .expect("connected")
+        .id;
     let filter = InsightsFilter {
         metrics: vec![metric.into()],
         ..InsightsFilter::default()

@@ -294,7 +294,14 @@ async fn a_database_that_goes_silent_once_the_account_is_deleted_does_not_make_d
         assert!(logs.contains("account deleted, but its session could not be ended"));
 
         link.restore();
-        assert!(t.app.store.account(DEFAULT_IG).await.expect("read").is_none());
+        assert!(
+            t.app
+                .store
+                .account(&instagram_id(DEFAULT_IG))
+                .await
+                .expect("read")
+                .is_none()
+        );
         assert_no_orphans(&t).await;
         assert_discreet(&captured_logs(), "the logs");
     })

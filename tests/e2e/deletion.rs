@@ -45,8 +45,8 @@ async fn two_users_connected(t: &TestApp) -> (String, String) {
 on_both_databases! {
     async fn data_deletion_removes_that_users_data_and_nothing_else(t: TestApp) {
         let (_, other_ig) = two_users_connected(&t).await;
-        let first = t.app.store.account("17841400000000001").await.unwrap().unwrap().id;
-        let second = t.app.store.account(&other_ig).await.unwrap().unwrap().id;
+        let first = t.app.store.account(&instagram_id("17841400000000001")).await.unwrap().unwrap().id;
+        let second = t.app.store.account(&instagram_id(&other_ig)).await.unwrap().unwrap().id;
         fill_account(&t.app.store, first).await;
         fill_account(&t.app.store, second).await;
         let second_before = rows_of(&t.app.store, second).await;
@@ -132,8 +132,15 @@ async fn deauthorize_deletes_that_users_accounts() {
     assert_eq!(r.status(), 200);
     let body: Value = r.json().await.unwrap();
     assert!(body["confirmation_code"].is_string() && body["url"].is_string());
-    assert!(t.app.store.account(&other_ig).await.unwrap().is_none());
-    assert!(t.app.store.account("17841400000000001").await.unwrap().is_some());
+    assert!(t.app.store.account(&instagram_id(&other_ig)).await.unwrap().is_none());
+    assert!(
+        t.app
+            .store
+            .account(&instagram_id("17841400000000001"))
+            .await
+            .unwrap()
+            .is_some()
+    );
     let status: Value = get_json(body["url"].as_str().unwrap()).await;
     assert_eq!(status["source"], "deauthorize");
 }

@@ -28,10 +28,10 @@ struct Greet {
     gate: Option<(Arc<Semaphore>, mpsc::UnboundedSender<String>)>,
 }
 
-struct Account(String);
+struct Account(InstagramUserId);
 
 impl engine::Candidate for Account {
-    fn instagram_user_id(&self) -> &str {
+    fn instagram_user_id(&self) -> &InstagramUserId {
         &self.0
     }
 }
@@ -75,15 +75,17 @@ impl engine::Job for Greet {
     }
 
     fn screen(&self, _run: &Run, account: &Account) -> Option<Greeting> {
-        self.shunned.contains(&account.0).then_some(Greeting::Shunned)
+        self.shunned
+            .contains(&account.0.to_string())
+            .then_some(Greeting::Shunned)
     }
 
     async fn work(&self, _app: &App, run: &Run, account: Account) -> Greeting {
         if let Some((gate, started)) = &self.gate {
-            let _ = started.send(account.0.clone());
+            let _ = started.send(account.0.to_string());
             let _permit = gate.acquire().await;
         }
-        self.greeted.lock().unwrap().push(account.0);
+        self.greeted.lock().unwrap().push(account.0.to_string());
         if self.halt_at_first {
             run.halt(Halt::SilentDatabase);
         }

@@ -171,7 +171,12 @@ async fn every_parameter_at_its_extremes_is_answered_below_500_and_dates_out_of_
         }
     }
     assert!(
-        t.app.store.account(DEFAULT_IG).await.expect("read").is_some(),
+        t.app
+            .store
+            .account(&instagram_id(DEFAULT_IG))
+            .await
+            .expect("read")
+            .is_some(),
         "nothing was deleted"
     );
 }

@@ -10,6 +10,7 @@ use serde_json::Value;
 use tempfile::TempDir;
 use url::Url;
 use urlinsta_core::collect::CollectCounts;
+pub use urlinsta_core::domain::InstagramUserId;
 use urlinsta_core::engine::{Report, RunOptions};
 use urlinsta_core::http::server::{Limits, ServerHandle, spawn_with};
 use urlinsta_core::jobs::{self, JobKind, JobReport};
@@ -391,8 +392,18 @@ pub async fn run_job(app: &App, job: JobKind) -> JobReport {
     jobs::run(app, job, RunOptions::default()).await.expect("job runs")
 }
 
+/// An Instagram user id a test names (the sandbox hands out only valid ones).
+pub fn instagram_id(raw: &str) -> InstagramUserId {
+    InstagramUserId::parse(raw).expect("an Instagram user id")
+}
+
 pub async fn account(t: &TestApp, ig: &str) -> Account {
-    t.app.store.account(ig).await.unwrap().expect("account stored")
+    t.app
+        .store
+        .account(&instagram_id(ig))
+        .await
+        .unwrap()
+        .expect("account stored")
 }
 
 pub async fn tokens(t: &TestApp, ig: &str) -> AccountTokens {

@@ -19,7 +19,7 @@ async fn connect_end_to_end_on_sqld() {
     let account = t
         .app
         .store
-        .account("17841400000000001")
+        .account(&instagram_id("17841400000000001"))
         .await
         .unwrap()
         .expect("stored on sqld");

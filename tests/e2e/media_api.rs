@@ -82,7 +82,11 @@ pub(crate) async fn seed_media(t: &TestApp) -> i64 {
         ("reach".to_string(), FinalValue::Count(44)),
         ("replies".to_string(), FinalValue::FewerThanFive),
     ];
-    t.app.store.save_story_final(IG, &story, &finals, now).await.unwrap();
+    t.app
+        .store
+        .save_story_final(&instagram_id(IG), &story, &finals, now)
+        .await
+        .unwrap();
     account_id
 }
 

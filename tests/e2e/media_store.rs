@@ -6,6 +6,7 @@ use chrono::{DateTime, Duration, TimeZone, Utc};
 use urlinsta_core::domain::{MediaId, MediaKind, ProductType};
 use urlinsta_core::store::{FinalOutcome, FinalValue, MediaFilter, MediaItem, MediaSnapshot, MediaWrite, Store};
 
+use crate::harness::instagram_id;
 use crate::storage::connection;
 
 fn at(hour: u32, minute: u32) -> DateTime<Utc> {
@@ -132,12 +133,12 @@ on_both_databases! {
 
         let values = vec![("reach".to_string(), FinalValue::from_meta(40)), ("replies".to_string(), FinalValue::from_meta(-1))];
         let story_id = id("18100000000000011");
-        let first = store.save_story_final("1784100102", &story_id, &values, at(9, 5)).await.unwrap();
+        let first = store.save_story_final(&instagram_id("1784100102"), &story_id, &values, at(9, 5)).await.unwrap();
         assert_eq!(first, FinalOutcome::Stored);
         let other = vec![("reach".to_string(), FinalValue::Count(99))];
-        let again = store.save_story_final("1784100102", &story_id, &other, at(9, 6)).await.unwrap();
+        let again = store.save_story_final(&instagram_id("1784100102"), &story_id, &other, at(9, 6)).await.unwrap();
         assert_eq!(again, FinalOutcome::AlreadyFinal);
-        let unknown = store.save_story_final("1784199999", &story_id, &values, at(9, 6)).await.unwrap();
+        let unknown = store.save_story_final(&instagram_id("1784199999"), &story_id, &values, at(9, 6)).await.unwrap();
         assert_eq!(unknown, FinalOutcome::UnknownAccount);
         let media = store.stored_media(account_id, &MediaFilter::default()).await.unwrap();
         let finals = media[0].final_metrics.clone().expect("final numbers");
@@ -147,7 +148,7 @@ on_both_databases! {
 
     async fn nothing_is_written_for_an_account_deleted_meanwhile(store: Store) {
         let account_id = account(&store, "1784100103").await;
-        assert!(store.delete_account("1784100103").await.unwrap());
+        assert!(store.delete_account(&instagram_id("1784100103")).await.unwrap());
         let write = MediaWrite {
             account_id,
             items: vec![item("18100000000000021", ProductType::Feed, at(8, 0))],

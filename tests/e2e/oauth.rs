@@ -81,7 +81,13 @@ async fn connect_stores_both_tokens_encrypted_and_sets_a_session() {
     assert_eq!(status["user_id"], "100000000000001");
 
     // Both tokens stored, the user token long-lived (~60 days), the page token distinct.
-    let account = t.app.store.account("17841400000000001").await.unwrap().expect("stored");
+    let account = t
+        .app
+        .store
+        .account(&instagram_id("17841400000000001"))
+        .await
+        .unwrap()
+        .expect("stored");
     let tokens = t.app.store.tokens(account.id).await.unwrap().expect("tokens");
     assert_ne!(tokens.user_token.expose(), tokens.page_token.expose());
     let issued = t.control.issued_tokens();
@@ -217,7 +223,13 @@ async fn a_declined_insights_permission_is_reported() {
 async fn connecting_again_updates_instead_of_duplicating() {
     let t = spawn_app().await;
     t.connect().await;
-    let account = t.app.store.account("17841400000000001").await.unwrap().unwrap();
+    let account = t
+        .app
+        .store
+        .account(&instagram_id("17841400000000001"))
+        .await
+        .unwrap()
+        .unwrap();
     let first = t.app.store.tokens(account.id).await.unwrap().unwrap();
     let r = t.login_with(&browser(), "allow").await;
     assert_eq!(location(&r), "/?connected=true");
@@ -282,7 +294,14 @@ async fn status_and_disconnect_need_a_session_and_the_right_account() {
     let body: serde_json::Value = r.json().await.unwrap();
     assert_eq!(body["success"], true);
     assert_eq!(body["revoked"], true);
-    assert!(t.app.store.account("17841400000000001").await.unwrap().is_none());
+    assert!(
+        t.app
+            .store
+            .account(&instagram_id("17841400000000001"))
+            .await
+            .unwrap()
+            .is_none()
+    );
     assert_eq!(t.control.count(urlinsta_sandbox::Endpoint::Revoke), 1);
     assert_eq!(t.status(&t.browser).await["connected"], false);
 

@@ -322,7 +322,7 @@ async fn connect_collect_refresh_and_disconnect_in_a_real_browser() {
             "the dialog to close",
         )
         .await;
-    assert!(t.app.store.account(SANDBOX_IG).await.unwrap().is_some());
+    assert!(t.app.store.account(&instagram_id(SANDBOX_IG)).await.unwrap().is_some());
 
     browser.click("#disconnect").await;
     browser
@@ -332,7 +332,7 @@ async fn connect_collect_refresh_and_disconnect_in_a_real_browser() {
     wait_for_view(&browser, "connect").await;
     assert!(browser.text("#notice").await.contains("disconnected"));
     assert!(
-        t.app.store.account(SANDBOX_IG).await.unwrap().is_none(),
+        t.app.store.account(&instagram_id(SANDBOX_IG)).await.unwrap().is_none(),
         "the account is deleted"
     );
 
@@ -354,7 +354,13 @@ pub(crate) fn seeded(metric: &str, ago: i64) -> i64 {
 /// the account had been collected every day: Meta's daily values end at
 /// 08:00 UTC the next day, the follower count is an hourly snapshot.
 pub(crate) async fn store_history(t: &TestApp, days: i64) {
-    let account = t.app.store.account(SANDBOX_IG).await.unwrap().expect("connected");
+    let account = t
+        .app
+        .store
+        .account(&instagram_id(SANDBOX_IG))
+        .await
+        .unwrap()
+        .expect("connected");
     let today = Utc::now().date_naive();
     let mut insights = Vec::new();
     for ago in 1..=days {
@@ -538,7 +544,13 @@ async fn every_reason_code_reads_as_plain_words() {
 }
 
 async fn set_health(t: &TestApp, change: StatusChange) {
-    let account = t.app.store.account(SANDBOX_IG).await.unwrap().expect("connected");
+    let account = t
+        .app
+        .store
+        .account(&instagram_id(SANDBOX_IG))
+        .await
+        .unwrap()
+        .expect("connected");
     t.app.store.set_status(account.id, &change).await.unwrap();
 }
 
@@ -615,7 +627,7 @@ async fn a_connection_near_its_end_or_broken_says_so_and_reconnect_fixes_it() {
             "a healthy connection",
         )
         .await;
-    let account = t.app.store.account(SANDBOX_IG).await.unwrap().unwrap();
+    let account = t.app.store.account(&instagram_id(SANDBOX_IG)).await.unwrap().unwrap();
     assert_eq!(account.token.status, TokenStatus::Active);
     browser.quit().await;
     t.stop().await;
@@ -758,7 +770,7 @@ async fn sign_out_ends_the_session_and_leaves_the_accounts_connected() {
     assert!(browser.text("#notice").await.contains("signed out"));
     assert_eq!(row_count(&t, "sessions").await, 0, "the session is gone on the server");
     assert!(
-        t.app.store.account(SANDBOX_IG).await.unwrap().is_some(),
+        t.app.store.account(&instagram_id(SANDBOX_IG)).await.unwrap().is_some(),
         "the account stays connected"
     );
     // A reload stays signed out.

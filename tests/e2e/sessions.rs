@@ -95,7 +95,7 @@ on_both_databases! {
             assert_eq!(listed(&body).len(), 1, "{who}: {body}");
             assert_eq!(disconnect(&t, client, IG).await.0, 403, "{who}");
         }
-        assert!(t.app.store.account(IG).await.expect("read").is_some(), "still connected");
+        assert!(t.app.store.account(&instagram_id(IG)).await.expect("read").is_some(), "still connected");
     }
 
     async fn logout_ends_the_session_for_every_copy_of_its_cookie(t: TestApp) {
@@ -122,7 +122,7 @@ on_both_databases! {
         let r = t.post(&copied, "/api/auth/logout").send().await.expect("logout");
         assert_eq!(r.status(), 200);
         // The account itself stays connected and collected.
-        assert!(t.app.store.account(IG).await.expect("read").is_some());
+        assert!(t.app.store.account(&instagram_id(IG)).await.expect("read").is_some());
         assert_eq!(row_count(&t, "sessions").await, 0);
     }
 

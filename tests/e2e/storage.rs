@@ -11,7 +11,7 @@ use urlinsta_core::store::{
     UpkeepCandidate, UpkeepRecord, Upkept,
 };
 
-use crate::harness::Sqld;
+use crate::harness::{Sqld, instagram_id};
 
 /// A migrated store and what keeps its database alive.
 pub struct TestDb {
@@ -66,7 +66,7 @@ async fn open(config: &DatabaseConfig) -> Store {
 
 pub fn connection(ig: &str, facebook_user: &str) -> NewConnection {
     NewConnection {
-        instagram_user_id: ig.into(),
+        instagram_user_id: instagram_id(ig),
         username: Some(format!("user.{ig}")),
         name: None,
         facebook_page_id: format!("page-{ig}"),
@@ -230,7 +230,7 @@ on_both_databases! {
         let stored: String = rows.next().await.unwrap().unwrap().get(0).unwrap();
         assert!(!stored.contains("EAA"), "tokens are encrypted at rest");
 
-        let account = store.account("1784100001").await.unwrap().unwrap();
+        let account = store.account(&instagram_id("1784100001")).await.unwrap().unwrap();
         assert_eq!(account.token.granted_scopes, vec!["instagram_basic", "instagram_manage_insights"]);
         assert_eq!(account.facebook_user_id.as_deref(), Some("fb-1"));
     }
@@ -328,7 +328,7 @@ on_both_databases! {
         assert_eq!((count(&store, events).await, count(&store, &log_rows).await), (1, 3));
 
         // An account deleted meanwhile gets nothing.
-        assert!(store.delete_account("1784100006").await.unwrap());
+        assert!(store.delete_account(&instagram_id("1784100006")).await.unwrap());
         assert_eq!(store.finish_upkeep(&fresh, &healthy).await.unwrap(), Upkept::Superseded);
         assert_eq!(count(&store, "SELECT COUNT(*) FROM collection_log").await, 0);
     }
@@ -357,10 +357,10 @@ on_both_databases! {
             "fill_account puts a row in every table of an account's data (a new table? fill it here): {before:?}"
         );
 
-        assert!(store.delete_account("1784100004").await.unwrap());
+        assert!(store.delete_account(&instagram_id("1784100004")).await.unwrap());
         assert!(rows_of(&store, gone).await.iter().all(|(_, n)| *n == 0), "{:?}", rows_of(&store, gone).await);
         assert_eq!(rows_of(&store, kept).await, before);
-        assert!(!store.delete_account("1784100004").await.unwrap(), "already gone");
+        assert!(!store.delete_account(&instagram_id("1784100004")).await.unwrap(), "already gone");
     }
 
     async fn a_facebook_users_deletion_takes_all_their_accounts_in_one_transaction(store: Store) {

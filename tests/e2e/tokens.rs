@@ -533,7 +533,11 @@ async fn the_stalest_connection_goes_first_and_none_starts_after_the_time_budget
         .store
         .upkeep_candidates(&ts(now + Duration::days(10)), &ts(now - Duration::hours(24)))
         .await;
-    let order: Vec<String> = due.unwrap().into_iter().map(|c| c.account.instagram_user_id).collect();
+    let order: Vec<String> = due
+        .unwrap()
+        .into_iter()
+        .map(|c| c.account.instagram_user_id.to_string())
+        .collect();
     assert_eq!(order, [other_ig.as_str(), IG], "soonest expiry first");
 
     t.control.reset_calls();

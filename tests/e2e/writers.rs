@@ -74,7 +74,7 @@ async fn two_function_processes_writing_to_one_sqld_both_land_every_write() {
     // theirs, and every other one was collected this hour.
     for ig in gone {
         assert!(
-            t.app.store.account(ig).await.expect("read").is_none(),
+            t.app.store.account(&instagram_id(ig)).await.expect("read").is_none(),
             "{ig} is deleted"
         );
     }

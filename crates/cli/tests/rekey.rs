@@ -27,7 +27,7 @@ async fn store(path: &Path, keys: &str) -> Store {
 
 fn connection(ig: &str) -> NewConnection {
     NewConnection {
-        instagram_user_id: ig.into(),
+        instagram_user_id: urlinsta_core::domain::InstagramUserId::parse(ig).expect("an id"),
         username: None,
         name: None,
         facebook_page_id: format!("page-{ig}"),

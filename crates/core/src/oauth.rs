@@ -7,7 +7,7 @@ use tokio::time::Instant;
 use url::Url;
 
 use crate::app::App;
-use crate::domain::expiry_after;
+use crate::domain::{InstagramUserId, expiry_after};
 use crate::graph::types::{DebugToken, DebugTokenEnvelope, FacebookPage, InstagramUser, PageInstagram, TokenResponse};
 use crate::graph::{Auth, Call, GraphError};
 use crate::secret::{AccessToken, AuthorizationCode, CsrfState};
@@ -80,7 +80,7 @@ impl ConnectError {
 
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct ConnectedAccount {
-    pub instagram_user_id: String,
+    pub instagram_user_id: InstagramUserId,
     pub username: Option<String>,
     pub facebook_page_id: String,
 }
@@ -151,7 +151,8 @@ pub async fn connect(app: &App, code: &AuthorizationCode) -> Result<Connection, 
         };
         let profile: InstagramUser = graph
             .send(
-                &Call::get(ig.id.as_str(), Auth::Page(&page_token)).param("fields", "id,username,name,followers_count"),
+                &Call::get(ig.id.to_string(), Auth::Page(&page_token))
+                    .param("fields", "id,username,name,followers_count"),
                 deadline,
             )
             .await?

@@ -152,7 +152,7 @@ impl Env {
         let store = &self.app.store;
         let mut stored = futures_util::stream::iter(granted.iter().map(|g| {
             let connection = NewConnection {
-                instagram_user_id: g.instagram_user_id.clone(),
+                instagram_user_id: sandbox_id(&g.instagram_user_id),
                 username: Some(g.username.clone()),
                 name: Some(g.name.clone()),
                 facebook_page_id: g.page_id.clone(),
@@ -297,7 +297,12 @@ impl Env {
             settings.read_days
         ));
         let ig = &self.granted.first().context("no account set up")?.instagram_user_id;
-        let account = self.app.store.account(ig).await?.context("the account is not stored")?;
+        let account = self
+            .app
+            .store
+            .account(&sandbox_id(ig))
+            .await?
+            .context("the account is not stored")?;
         read::fill(&self.app, account.id, settings.read_days).await?;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let public = tempfile::tempdir()?;
@@ -353,4 +358,9 @@ impl Env {
             sqld.stop().await;
         }
     }
+}
+
+/// An Instagram id the sandbox handed out; it makes only valid ones.
+pub fn sandbox_id(raw: &str) -> urlinsta_core::domain::InstagramUserId {
+    urlinsta_core::domain::InstagramUserId::parse(raw).expect("the sandbox hands out Instagram user ids")
 }

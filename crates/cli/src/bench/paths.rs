@@ -80,7 +80,7 @@ async fn one_path(settings: &Settings, accounts: usize, login: Login) -> anyhow:
                 let page_token = granted.pages[0].1.clone();
                 app.store
                     .upsert_connection(&NewConnection {
-                        instagram_user_id: ig.id,
+                        instagram_user_id: super::env::sandbox_id(&ig.id),
                         username: Some(ig.username),
                         name: Some(ig.name),
                         facebook_page_id: page.id,
@@ -109,7 +109,7 @@ async fn one_path(settings: &Settings, accounts: usize, login: Login) -> anyhow:
                 app.store
                     .upsert_instagram_login(&NewInstagramLogin {
                         instagram_scoped_id: control.instagram_scoped_id(&id),
-                        instagram_user_id: id,
+                        instagram_user_id: super::env::sandbox_id(&id),
                         username: None,
                         name: None,
                         followers_count: Some(12_345),

@@ -31,7 +31,7 @@ async fn collect_one(app: &App, account: &Candidate) -> anyhow::Result<()> {
     let started_at = urlinsta_core::store::sql::now();
     let tokens = app.store.tokens(account.id).await?.context("no tokens stored")?;
     let auth = Auth::Page(&tokens.page_token);
-    let ig = account.instagram_user_id.as_str();
+    let ig = &account.instagram_user_id;
     let [today, ..] = recent_days(Utc::now());
     let insights = Call {
         auth,
@@ -40,7 +40,10 @@ async fn collect_one(app: &App, account: &Candidate) -> anyhow::Result<()> {
     let insights: Reply<Value> = app.graph.send(&insights, None).await?;
     let user: Reply<Value> = app
         .graph
-        .send(&Call::get(ig, auth).param("fields", "followers_count"), None)
+        .send(
+            &Call::get(ig.to_string(), auth).param("fields", "followers_count"),
+            None,
+        )
         .await?;
     let mut rows = day_rows(&insights.data, &today);
     let followers = user.data.get("followers_count").and_then(Value::as_i64);

@@ -10,6 +10,7 @@ use super::metrics::{
     BREAKDOWNS, DEMOGRAPHIC_METRICS, MIN_FOLLOWERS_FOR_DEMOGRAPHICS, breakdown_values, demographics_call,
 };
 use super::{Harvest, Rejections};
+use crate::domain::InstagramUserId;
 use crate::graph::{Call, ErrorKind, GraphError};
 use crate::store::{AudienceSnapshot, Candidate, SnapshotStatus};
 
@@ -39,7 +40,7 @@ struct MetricResult {
 }
 
 pub struct AudiencePlan<'r> {
-    ig_id: String,
+    ig_id: InstagramUserId,
     results: Vec<MetricResult>,
     run_rejected: &'r Rejections,
 }

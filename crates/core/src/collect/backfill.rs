@@ -19,6 +19,7 @@ use super::limits::{Answer, Ended, Plan, exchange};
 use super::metrics::{day_call, day_rows};
 use super::{Harvest, Rejections};
 use crate::app::App;
+use crate::domain::InstagramUserId;
 use crate::engine::Run;
 use crate::graph::{Auth, Call, GraphError, MAX_BATCH_OPERATIONS};
 use crate::store::sql::ts;
@@ -54,7 +55,7 @@ pub enum Op {
 }
 
 pub struct BackfillPlan<'r> {
-    ig_id: String,
+    ig_id: InstagramUserId,
     today: NaiveDate,
     /// The missing days asked for in this run, newest first.
     days: Vec<MetaDay>,

@@ -10,6 +10,7 @@ use super::days::{DAYS_FETCHED, MetaDay, hour_start, recent_days};
 use super::limits::{Answer, Plan};
 use super::metrics::{day_call, day_rows, snapshot_call, snapshot_rows};
 use super::{Harvest, Rejections};
+use crate::domain::InstagramUserId;
 use crate::graph::{Call, ErrorKind, GraphError};
 use crate::store::{Candidate, MetricRow};
 
@@ -27,7 +28,7 @@ pub fn ops() -> Vec<Op> {
 }
 
 pub struct InsightsPlan<'r> {
-    ig_id: String,
+    ig_id: InstagramUserId,
     days: [MetaDay; DAYS_FETCHED],
     hour: DateTime<Utc>,
     /// The configured metrics still asked for.
@@ -108,7 +109,7 @@ impl Plan for InsightsPlan<'_> {
 /// of them, that metric is dropped (here and for the run's other accounts)
 /// and the request is asked again without it; any other error fails it.
 pub(super) fn drop_refused(
-    ig_id: &str,
+    ig_id: &InstagramUserId,
     metrics: &mut Vec<String>,
     run_rejected: &Rejections,
     e: &GraphError,

@@ -6,6 +6,7 @@ use chrono::{DateTime, Utc};
 use serde_json::Value;
 
 use super::days::MetaDay;
+use crate::domain::InstagramUserId;
 use crate::graph::{Auth, Call};
 use crate::store::MetricRow;
 use crate::store::sql::ts;
@@ -23,7 +24,7 @@ pub const MIN_FOLLOWERS_FOR_DEMOGRAPHICS: i64 = 100;
 /// One day of account metrics. Every current account metric accepts
 /// `metric_type=total_value` (most accept nothing else), so one request
 /// asks for them all, and the day's total is the day's value.
-pub fn day_call(ig_id: &str, metrics: &[String], day: &MetaDay) -> Call<'static> {
+pub fn day_call(ig_id: &InstagramUserId, metrics: &[String], day: &MetaDay) -> Call<'static> {
     Call::get(format!("{ig_id}/insights"), Auth::None)
         .param("metric", metrics.join(","))
         .param("period", "day")
@@ -32,11 +33,11 @@ pub fn day_call(ig_id: &str, metrics: &[String], day: &MetaDay) -> Call<'static>
         .param("until", day.until.timestamp().to_string())
 }
 
-pub fn snapshot_call(ig_id: &str) -> Call<'static> {
+pub fn snapshot_call(ig_id: &InstagramUserId) -> Call<'static> {
     Call::get(ig_id.to_string(), Auth::None).param("fields", SNAPSHOT_FIELDS.join(","))
 }
 
-pub fn demographics_call(ig_id: &str, metric: &str, breakdown: &str) -> Call<'static> {
+pub fn demographics_call(ig_id: &InstagramUserId, metric: &str, breakdown: &str) -> Call<'static> {
     Call::get(format!("{ig_id}/insights"), Auth::None)
         .param("metric", metric)
         .param("period", "lifetime")

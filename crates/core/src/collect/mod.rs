@@ -21,6 +21,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::app::App;
+use crate::domain::InstagramUserId;
 use crate::engine::{self, Run};
 use crate::graph::Auth;
 use crate::store::sql::{now, parse_ts, ts};
@@ -78,7 +79,7 @@ pub struct Due {
 }
 
 impl engine::Candidate for Due {
-    fn instagram_user_id(&self) -> &str {
+    fn instagram_user_id(&self) -> &InstagramUserId {
         &self.account.instagram_user_id
     }
 }
@@ -319,7 +320,7 @@ fn first_round_calls(app: &App, rejected: &Rejections, account: &Candidate, kind
 
 /// `POST /api/insights/:userId/refresh`: collects one account's insights
 /// now, within the same limits as the hourly run. None: no such account.
-pub async fn collect_now(app: &App, instagram_user_id: &str) -> Result<Option<Outcome>, StoreError> {
+pub async fn collect_now(app: &App, instagram_user_id: &InstagramUserId) -> Result<Option<Outcome>, StoreError> {
     let Some(account) = app.store.candidate(instagram_user_id, CollectKind::Insights).await? else {
         return Ok(None);
     };

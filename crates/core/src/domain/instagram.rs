@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use serde::{Serialize, Serializer};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// An Instagram user id (a Business or Creator account's, as Graph and
 /// Instagram Login both hand it out): a Graph id, which is a 64-bit number
@@ -36,6 +36,15 @@ impl fmt::Display for InstagramUserId {
 impl Serialize for InstagramUserId {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_str(&self.0)
+    }
+}
+
+/// From a Graph answer (a string of digits): anything else makes the answer unreadable.
+impl<'de> Deserialize<'de> for InstagramUserId {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let raw = String::deserialize(d)?;
+        InstagramUserId::parse(&raw)
+            .ok_or_else(|| serde::de::Error::custom(format!("`{raw}` is not an Instagram user id")))
     }
 }
 

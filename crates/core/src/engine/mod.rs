@@ -29,6 +29,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use crate::app::App;
+use crate::domain::InstagramUserId;
 use crate::store::StoreError;
 
 pub use lease::{LEASE_TTL, Lease};
@@ -84,7 +85,7 @@ pub trait Job: Send + Sync + 'static {
 
 /// A candidate belongs to the shard of its Instagram account.
 pub trait Candidate: Send + 'static {
-    fn instagram_user_id(&self) -> &str;
+    fn instagram_user_id(&self) -> &InstagramUserId;
 }
 
 /// A run's counts, in its report and its cron answer.

@@ -3,6 +3,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::domain::InstagramUserId;
+
 /// One slice of the accounts: those whose stable hash falls in `index` of `count`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Shard {
@@ -45,9 +47,9 @@ impl Shard {
     }
 
     /// Stable across processes and releases (FNV-1a, not std's seeded hasher).
-    pub fn includes(&self, instagram_user_id: &str) -> bool {
+    pub fn includes(&self, instagram_user_id: &InstagramUserId) -> bool {
         let mut h: u64 = 0xcbf29ce484222325;
-        for b in instagram_user_id.bytes() {
+        for b in instagram_user_id.as_str().bytes() {
             h ^= u64::from(b);
             h = h.wrapping_mul(0x100000001b3);
         }
@@ -72,7 +74,7 @@ mod tests {
     fn shards_partition_accounts() {
         let shards: Vec<Shard> = (0..4).map(|i| Shard { index: i, count: 4 }).collect();
         for n in 0..200 {
-            let id = format!("178414{n:011}");
+            let id = InstagramUserId::parse(&format!("178414{n:011}")).expect("an id");
             assert_eq!(shards.iter().filter(|s| s.includes(&id)).count(), 1);
         }
         assert!(Shard::parse(Some("4"), Some("4")).is_err());

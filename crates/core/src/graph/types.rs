@@ -3,6 +3,8 @@
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
+use crate::domain::InstagramUserId;
+
 #[derive(Debug, Deserialize)]
 pub struct Page<T> {
     #[serde(default = "Vec::new")]
@@ -47,12 +49,12 @@ pub struct FacebookPage {
 #[derive(Debug, Deserialize)]
 pub struct PageInstagram {
     #[serde(default)]
-    pub instagram_business_account: Option<IdOnly>,
+    pub instagram_business_account: Option<LinkedInstagram>,
 }
 
 #[derive(Debug, Deserialize)]
-pub struct IdOnly {
-    pub id: String,
+pub struct LinkedInstagram {
+    pub id: InstagramUserId,
 }
 
 /// `/{ig-user-id}?fields=...`.

@@ -6,6 +6,7 @@ use serde_json::json;
 use super::session::{self, Principal};
 use super::{ApiError, ApiRequest, ApiResponse};
 use crate::app::App;
+use crate::domain::InstagramUserId;
 use crate::instagram;
 use crate::oauth::{self, ConnectError};
 use crate::secret::{AccessToken, AuthorizationCode, CsrfState};
@@ -60,7 +61,7 @@ pub async fn callback(app: &App, req: &ApiRequest) -> Result<ApiResponse, ApiErr
     let clear_state = session::clear_state_cookie(req);
     match result {
         Ok(connection) => {
-            let ids: Vec<String> = connection
+            let ids: Vec<InstagramUserId> = connection
                 .accounts
                 .iter()
                 .map(|a| a.instagram_user_id.clone())
@@ -96,7 +97,8 @@ pub async fn callback(app: &App, req: &ApiRequest) -> Result<ApiResponse, ApiErr
 /// `GET /api/auth/status`: the session's accounts and their health; with the
 /// admin key, the account named by `instagram_user_id`, else every account.
 pub async fn status(app: &App, req: &ApiRequest) -> Result<ApiResponse, ApiError> {
-    let wanted = req.query("instagram_user_id");
+    // An id of another shape names no account.
+    let wanted = req.query("instagram_user_id").map(InstagramUserId::parse);
     let principal = Principal::of(app, req).await?;
     let accounts = match &principal {
         Principal::User(session) => {
@@ -108,8 +110,9 @@ pub async fn status(app: &App, req: &ApiRequest) -> Result<ApiResponse, ApiError
             }
             accounts
         }
-        Principal::Admin => match wanted {
-            Some(id) => app.store.account(id).await?.into_iter().collect(),
+        Principal::Admin => match &wanted {
+            Some(Some(id)) => app.store.account(id).await?.into_iter().collect(),
+            Some(None) => Vec::new(),
             None => app.store.accounts().await?,
         },
         Principal::Anonymous => {
@@ -135,6 +138,7 @@ pub async fn status(app: &App, req: &ApiRequest) -> Result<ApiResponse, ApiError
         });
     }
     let current = wanted
+        .flatten()
         .and_then(|w| accounts.iter().find(|a| a.instagram_user_id == w))
         .unwrap_or(&accounts[0]);
     let response = ApiResponse::ok(&json!({
@@ -180,14 +184,18 @@ pub async fn disconnect(app: &App, req: &ApiRequest) -> Result<ApiResponse, ApiE
     }
     req.require_json()?;
     let body: DisconnectBody = req.json()?;
-    let id = body.instagram_user_id.trim();
-    if id.is_empty() || id.chars().count() > 64 {
+    let raw = body.instagram_user_id.trim();
+    if raw.is_empty() || raw.chars().count() > 64 {
         return Err(ApiError::BadRequest(
             "instagram_user_id is required (at most 64 characters)".into(),
         ));
     }
-    principal.require_account(id)?;
-    let Some(account) = app.store.account(id).await? else {
+    // A string that is no Instagram user id names no connected account.
+    let Some(id) = InstagramUserId::parse(raw) else {
+        return Err(ApiError::NotFound("no such connected account".into()));
+    };
+    principal.require_account(&id)?;
+    let Some(account) = app.store.account(&id).await? else {
         return Err(ApiError::NotFound("no such connected account".into()));
     };
     let tokens = match app.store.tokens(account.id).await {
@@ -199,7 +207,7 @@ pub async fn disconnect(app: &App, req: &ApiRequest) -> Result<ApiResponse, ApiE
         }
         Err(e) => return Err(e.into()),
     };
-    if !app.store.delete_account(id).await? {
+    if !app.store.delete_account(&id).await? {
         // Disconnected by another request a moment ago.
         return Err(ApiError::NotFound("no such connected account".into()));
     }
@@ -211,7 +219,7 @@ pub async fn disconnect(app: &App, req: &ApiRequest) -> Result<ApiResponse, ApiE
     };
     let mut response = ApiResponse::ok(&json!({ "success": true, "revoked": revoked }));
     if let Principal::User(s) = principal
-        && s.accounts.iter().all(|a| a == id)
+        && s.accounts.iter().all(|a| *a == id)
     {
         // Its last account is gone, so the session can see nothing any more;
         // a row left behind is swept when it expires.

@@ -13,7 +13,7 @@ use super::session::Principal;
 use super::{ApiError, ApiRequest, ApiResponse};
 use crate::app::App;
 use crate::collect::{self, Outcome, Skip};
-use crate::domain::MetricName;
+use crate::domain::{InstagramUserId, MetricName};
 use crate::store::sql::ts;
 use crate::store::{Account, InsightsFilter, RowKey, SnapshotStatus, StoredAudience, StoredInsight};
 
@@ -60,7 +60,7 @@ pub async fn insights(app: &App, req: &ApiRequest) -> Result<ApiResponse, ApiErr
 
 #[derive(Serialize)]
 struct InsightsBody<'a> {
-    instagram_user_id: &'a str,
+    instagram_user_id: &'a InstagramUserId,
     from: Option<&'a str>,
     to: Option<&'a str>,
     count: usize,
@@ -161,15 +161,11 @@ pub async fn admin_accounts(app: &App, req: &ApiRequest) -> Result<ApiResponse, 
 /// The account named by `:userId`, if the caller may see it: the admin key,
 /// or the session that connected it (anonymous 401, others 403, unknown 404).
 pub(super) async fn authorized_account(app: &App, req: &ApiRequest) -> Result<Account, ApiError> {
-    let id = req.param("userId").unwrap_or("").trim();
-    if id.is_empty() || id.len() > 32 || !id.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(ApiError::BadRequest(
-            "userId must be an Instagram user id (digits only)".into(),
-        ));
-    }
-    Principal::of(app, req).await?.require_account(id)?;
+    let id = InstagramUserId::parse(req.param("userId").unwrap_or("").trim())
+        .ok_or_else(|| ApiError::BadRequest("userId must be an Instagram user id (digits only)".into()))?;
+    Principal::of(app, req).await?.require_account(&id)?;
     app.store
-        .account(id)
+        .account(&id)
         .await?
         .ok_or_else(|| ApiError::NotFound("no such connected account".into()))
 }

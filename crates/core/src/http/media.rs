@@ -13,7 +13,7 @@ use serde_json::json;
 use super::insights::{Bound, Format, authorized_account, csv_field, next_url, parse_bound, parse_limit};
 use super::{ApiError, ApiRequest, ApiResponse};
 use crate::app::App;
-use crate::domain::{MediaId, ProductType};
+use crate::domain::{InstagramUserId, MediaId, ProductType};
 use crate::store::{MediaFilter, StoredMedia};
 
 /// The largest page a client may ask for.
@@ -156,7 +156,7 @@ impl MediaQuery {
 
 #[derive(Serialize)]
 struct MediaPage<'a> {
-    instagram_user_id: &'a str,
+    instagram_user_id: &'a InstagramUserId,
     count: usize,
     media: Vec<MediaOut<'a>>,
     /// The `after` of the next page, while there is one.

@@ -13,6 +13,7 @@ use chrono::{Duration, Utc};
 use super::{ApiError, ApiRequest};
 use crate::app::App;
 use crate::crypto::{constant_time_eq, sign, verify_signed};
+use crate::domain::InstagramUserId;
 use crate::secret::{CsrfState, SessionId};
 use crate::store::StoreError;
 
@@ -27,8 +28,8 @@ const STATE_SECONDS: i64 = 600;
 #[derive(Debug, Clone)]
 pub struct Session {
     pub id: SessionId,
-    /// Instagram account ids this session may see.
-    pub accounts: Vec<String>,
+    /// The Instagram accounts this session may see.
+    pub accounts: Vec<InstagramUserId>,
 }
 
 #[derive(Debug, Clone)]
@@ -55,10 +56,10 @@ impl Principal {
     }
 
     /// Allows the admin and the sessions that may see the account.
-    pub fn require_account(&self, instagram_user_id: &str) -> Result<(), ApiError> {
+    pub fn require_account(&self, instagram_user_id: &InstagramUserId) -> Result<(), ApiError> {
         match self {
             Principal::Admin => Ok(()),
-            Principal::User(s) if s.accounts.iter().any(|a| a == instagram_user_id) => Ok(()),
+            Principal::User(s) if s.accounts.contains(instagram_user_id) => Ok(()),
             Principal::User(_) => Err(ApiError::Forbidden(
                 "this account was not connected from this browser".into(),
             )),
@@ -112,7 +113,7 @@ pub async fn current(app: &App, req: &ApiRequest) -> Result<Option<Session>, Sto
 /// browser: a fresh session id that also keeps the accounts of the browser's
 /// current session (whose id ends here). Any login provider's callback calls
 /// this once its accounts are stored. Returns the Set-Cookie value.
-pub async fn grant(app: &App, req: &ApiRequest, instagram_user_ids: &[String]) -> Result<String, StoreError> {
+pub async fn grant(app: &App, req: &ApiRequest, instagram_user_ids: &[InstagramUserId]) -> Result<String, StoreError> {
     let id = SessionId::random();
     let expires_at = Utc::now() + Duration::days(SESSION_DAYS);
     app.store

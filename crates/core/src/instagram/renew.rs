@@ -201,7 +201,7 @@ mod tests {
         let now = Utc::now();
         Account {
             id: 1,
-            instagram_user_id: "17841400000000901".into(),
+            instagram_user_id: crate::domain::InstagramUserId::parse("17841400000000901").expect("an id"),
             username: None,
             name: None,
             facebook_page_id: None,

@@ -2,6 +2,7 @@
 
 use serde::{Deserialize, Deserializer};
 
+use crate::domain::InstagramUserId;
 use crate::secret::AccessToken;
 
 /// `POST api.instagram.com/oauth/access_token`: documented as
@@ -67,8 +68,8 @@ impl LongLived {
 /// one Facebook Login's path knows), `id` the Instagram-scoped id.
 #[derive(Debug, Clone, Deserialize)]
 pub struct Profile {
-    #[serde(deserialize_with = "id_text")]
-    pub user_id: String,
+    #[serde(deserialize_with = "instagram_user_id")]
+    pub user_id: InstagramUserId,
     #[serde(default)]
     pub username: Option<String>,
     #[serde(default)]
@@ -87,6 +88,12 @@ impl Profile {
             .as_deref()
             .is_some_and(|t| t.eq_ignore_ascii_case("personal"))
     }
+}
+
+/// An id as [`id_text`] reads it, that must be an Instagram user id.
+fn instagram_user_id<'de, D: Deserializer<'de>>(d: D) -> Result<InstagramUserId, D::Error> {
+    let raw = id_text(d)?;
+    InstagramUserId::parse(&raw).ok_or_else(|| serde::de::Error::custom(format!("`{raw}` is not an Instagram user id")))
 }
 
 fn id_text<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {

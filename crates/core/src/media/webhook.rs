@@ -12,7 +12,7 @@ use serde_json::Value;
 
 use crate::app::App;
 use crate::crypto::{constant_time_eq, hmac_sha256};
-use crate::domain::MediaId;
+use crate::domain::{InstagramUserId, MediaId};
 use crate::secret::{AppSecret, Secret};
 use crate::store::{FinalOutcome, FinalValue, StoreError};
 
@@ -76,7 +76,7 @@ pub fn verify_signature(app_secret: &AppSecret, header: Option<&str>, body: &[u8
 /// One story's final numbers, as a delivery reports them.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StoryFinal {
-    pub instagram_user_id: String,
+    pub instagram_user_id: InstagramUserId,
     pub media_id: MediaId,
     pub values: Vec<(String, FinalValue)>,
 }
@@ -102,14 +102,14 @@ pub fn parse(body: &[u8]) -> Result<Vec<StoryFinal>, WebhookError> {
         for entry in entries {
             let account = entry["id"]
                 .as_str()
-                .filter(|id| !id.is_empty() && id.len() <= 32 && id.bytes().all(|b| b.is_ascii_digit()))
+                .and_then(InstagramUserId::parse)
                 .ok_or_else(|| malformed("`entry.id` must be an Instagram account id"))?;
             let changes = entry["changes"]
                 .as_array()
                 .ok_or_else(|| malformed("`entry.changes` must be a list"))?;
             for change in changes {
                 if change["field"] == "story_insights" {
-                    finals.push(story_final(account, &change["value"])?);
+                    finals.push(story_final(&account, &change["value"])?);
                 }
             }
         }
@@ -117,7 +117,7 @@ pub fn parse(body: &[u8]) -> Result<Vec<StoryFinal>, WebhookError> {
     Ok(finals)
 }
 
-fn story_final(account: &str, value: &Value) -> Result<StoryFinal, WebhookError> {
+fn story_final(account: &InstagramUserId, value: &Value) -> Result<StoryFinal, WebhookError> {
     let malformed = |why: &str| WebhookError::Malformed(why.to_string());
     let object = value
         .as_object()
@@ -141,7 +141,7 @@ fn story_final(account: &str, value: &Value) -> Result<StoryFinal, WebhookError>
         values.push((name.clone(), FinalValue::from_meta(number)));
     }
     Ok(StoryFinal {
-        instagram_user_id: account.to_string(),
+        instagram_user_id: account.clone(),
         media_id,
         values,
     })

@@ -8,14 +8,16 @@ use serde::Serialize;
 use super::connections::{PAGE_TOKEN, TokenHealth, USER_TOKEN};
 use super::sql::now;
 use super::status::{StatusChange, TokenStatus, event_sql};
+use super::values::instagram_user_id;
 use super::{Conn, Login, Result, Store, StoreError};
+use crate::domain::InstagramUserId;
 use crate::secret::AccessToken;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Account {
     #[serde(skip)]
     pub id: i64,
-    pub instagram_user_id: String,
+    pub instagram_user_id: InstagramUserId,
     pub username: Option<String>,
     pub name: Option<String>,
     pub facebook_page_id: Option<String>,
@@ -32,7 +34,7 @@ pub struct Account {
 /// A connection as the OAuth callback found it, tokens in the clear.
 #[derive(Debug, Clone)]
 pub struct NewConnection {
-    pub instagram_user_id: String,
+    pub instagram_user_id: InstagramUserId,
     pub username: Option<String>,
     pub name: Option<String>,
     pub facebook_page_id: String,
@@ -65,7 +67,7 @@ pub(super) fn account_from_row(row: &Row) -> Result<Account> {
     let scopes: String = row.get(17)?;
     Ok(Account {
         id: row.get(0)?,
-        instagram_user_id: row.get(1)?,
+        instagram_user_id: instagram_user_id(row, 1)?,
         username: row.get(2)?,
         name: row.get(3)?,
         facebook_page_id: row.get(4)?,
@@ -207,10 +209,10 @@ impl Store {
         })
     }
 
-    pub async fn account(&self, instagram_user_id: &str) -> Result<Option<Account>> {
+    pub async fn account(&self, instagram_user_id: &InstagramUserId) -> Result<Option<Account>> {
         let conn = self.conn().await?;
         Ok(
-            collect_accounts(&conn, "WHERE u.instagram_user_id = ?1", [instagram_user_id])
+            collect_accounts(&conn, "WHERE u.instagram_user_id = ?1", [instagram_user_id.as_str()])
                 .await?
                 .into_iter()
                 .next(),
@@ -237,12 +239,15 @@ impl Store {
     }
 
     /// Deletes an account and everything collected for it, in one transaction.
-    pub async fn delete_account(&self, instagram_user_id: &str) -> Result<bool> {
+    pub async fn delete_account(&self, instagram_user_id: &InstagramUserId) -> Result<bool> {
         let conn = self.writer().await?;
         let tx = conn.transaction().await?;
         let id: Option<i64> = {
             let mut rows = tx
-                .query("SELECT id FROM users WHERE instagram_user_id = ?1", [instagram_user_id])
+                .query(
+                    "SELECT id FROM users WHERE instagram_user_id = ?1",
+                    [instagram_user_id.as_str()],
+                )
                 .await?;
             match rows.next().await? {
                 Some(row) => Some(row.get(0)?),
@@ -344,7 +349,7 @@ pub(crate) mod tests {
 
     pub(crate) fn connection() -> NewConnection {
         NewConnection {
-            instagram_user_id: "17841400000000001".into(),
+            instagram_user_id: crate::domain::InstagramUserId::parse("17841400000000001").expect("an id"),
             username: Some("creator".into()),
             name: None,
             facebook_page_id: "200000000000001".into(),

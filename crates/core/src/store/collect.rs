@@ -11,7 +11,9 @@ use super::connections::PAGE_TOKEN;
 use super::history::{Backfill, DayRange, Reconstructed, reconstructed_sql, rollup_sql};
 use super::jobs::{LogEntry, LogStatus, log_sql};
 use super::sql::{account_exists, now, opt_int, opt_text, text, ts};
+use super::values::instagram_user_id;
 use super::{Login, Result, Store, StoreError, TokenStatus};
+use crate::domain::InstagramUserId;
 use crate::secret::{AccessToken, Secret};
 
 /// The two collections, each with its own "last collected" time.
@@ -51,7 +53,7 @@ pub struct RejectedMetric {
 #[derive(Debug, Clone)]
 pub struct Candidate {
     pub id: i64,
-    pub instagram_user_id: String,
+    pub instagram_user_id: InstagramUserId,
     pub followers_count: Option<i64>,
     pub status: TokenStatus,
     pub throttled_until: Option<String>,
@@ -168,7 +170,7 @@ impl<'a> Finish<'a> {
 /// The operator's view of one account.
 #[derive(Debug, Clone, Serialize)]
 pub struct AccountOverview {
-    pub instagram_user_id: String,
+    pub instagram_user_id: InstagramUserId,
     pub username: Option<String>,
     pub facebook_page_name: Option<String>,
     pub followers_count: Option<i64>,
@@ -252,11 +254,11 @@ impl Store {
     }
 
     /// One connected account, as a collection run would see it.
-    pub async fn candidate(&self, instagram_user_id: &str, kind: CollectKind) -> Result<Option<Candidate>> {
+    pub async fn candidate(&self, instagram_user_id: &InstagramUserId, kind: CollectKind) -> Result<Option<Candidate>> {
         Ok(self.candidates(kind, Some(instagram_user_id)).await?.pop())
     }
 
-    async fn candidates(&self, kind: CollectKind, only: Option<&str>) -> Result<Vec<Candidate>> {
+    async fn candidates(&self, kind: CollectKind, only: Option<&InstagramUserId>) -> Result<Vec<Candidate>> {
         let conn = self.conn().await?;
         let last = kind.last_column();
         let mut rows = conn
@@ -275,7 +277,7 @@ impl Store {
         while let Some(r) = rows.next().await? {
             out.push(Candidate {
                 id: r.get(0)?,
-                instagram_user_id: r.get(1)?,
+                instagram_user_id: instagram_user_id(&r, 1)?,
                 followers_count: r.get(2)?,
                 status: TokenStatus::parse(&r.get::<String>(3)?)?,
                 throttled_until: r.get(4)?,
@@ -617,7 +619,7 @@ impl Store {
         let mut out = Vec::new();
         while let Some(r) = rows.next().await? {
             out.push(AccountOverview {
-                instagram_user_id: r.get(0)?,
+                instagram_user_id: instagram_user_id(&r, 0)?,
                 username: r.get(1)?,
                 facebook_page_name: r.get(2)?,
                 followers_count: r.get(3)?,
@@ -668,7 +670,7 @@ mod tests {
         let store = store(&dir).await;
         let a = store.upsert_connection(&connection()).await.unwrap().account_id;
         let mut other = connection();
-        other.instagram_user_id = "17841400000000002".into();
+        other.instagram_user_id = crate::domain::InstagramUserId::parse("17841400000000002").expect("an id");
         let b = store.upsert_connection(&other).await.unwrap().account_id;
 
         assert!(store.reserve_calls(a, 8, 10).await.unwrap());

@@ -11,6 +11,7 @@ use super::connections::{PAGE_TOKEN, USER_TOKEN};
 use super::sql::now;
 use super::status::event_sql;
 use super::{Account, Connected, Result, StatusChange, Store, StoreError, TokenStatus};
+use crate::domain::InstagramUserId;
 use crate::secret::AccessToken;
 
 /// Which login gave the token that collects an account.
@@ -42,7 +43,7 @@ impl Login {
 #[derive(Debug, Clone)]
 pub struct NewInstagramLogin {
     /// The professional account id, the same Facebook Login's path knows.
-    pub instagram_user_id: String,
+    pub instagram_user_id: InstagramUserId,
     /// The Instagram-scoped user id Meta's callbacks name.
     pub instagram_scoped_id: String,
     pub username: Option<String>,

@@ -11,7 +11,7 @@ use serde::Serialize;
 
 use super::sql::{account_exists, opt_int, opt_text, text, ts};
 use super::{Result, Store};
-use crate::domain::{MediaId, MediaKind, ProductType};
+use crate::domain::{InstagramUserId, MediaId, MediaKind, ProductType};
 
 /// One media as Meta lists it.
 #[derive(Debug, Clone, PartialEq)]
@@ -121,7 +121,7 @@ impl Store {
     /// delivery wins, a repeat or a late one changes nothing.
     pub async fn save_story_final(
         &self,
-        instagram_user_id: &str,
+        instagram_user_id: &InstagramUserId,
         media_id: &MediaId,
         values: &[(String, FinalValue)],
         received_at: DateTime<Utc>,
@@ -130,7 +130,10 @@ impl Store {
         let tx = conn.transaction().await?;
         let account: Option<i64> = {
             let mut rows = tx
-                .query("SELECT id FROM users WHERE instagram_user_id = ?1", [instagram_user_id])
+                .query(
+                    "SELECT id FROM users WHERE instagram_user_id = ?1",
+                    [instagram_user_id.as_str()],
+                )
                 .await?;
             match rows.next().await? {
                 Some(row) => Some(row.get(0)?),

@@ -21,6 +21,7 @@ mod sessions;
 pub mod sql;
 mod status;
 mod upkeep;
+mod values;
 
 use std::time::Duration;
 

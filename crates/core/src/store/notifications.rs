@@ -5,7 +5,9 @@
 use libsql::params;
 
 use super::sql::now;
+use super::values::opt_instagram_user_id;
 use super::{Result, Store};
+use crate::domain::InstagramUserId;
 
 /// An event waiting to be delivered.
 #[derive(Debug, Clone)]
@@ -22,7 +24,7 @@ pub struct PendingNotification {
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct NotificationRecord {
     pub id: i64,
-    pub instagram_user_id: Option<String>,
+    pub instagram_user_id: Option<InstagramUserId>,
     pub event: String,
     pub created_at: String,
     pub delivered_at: Option<String>,
@@ -91,7 +93,7 @@ impl Store {
         while let Some(r) = rows.next().await? {
             out.push(NotificationRecord {
                 id: r.get(0)?,
-                instagram_user_id: r.get(1)?,
+                instagram_user_id: opt_instagram_user_id(&r, 1)?,
                 event: r.get(2)?,
                 created_at: r.get(3)?,
                 delivered_at: r.get(4)?,

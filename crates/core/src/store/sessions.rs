@@ -6,14 +6,16 @@ use libsql::params;
 use sha2::{Digest, Sha256};
 
 use super::sql::{parse_ts, ts};
+use super::values::opt_instagram_user_id;
 use super::{Conn, Result, Store, StoreError};
+use crate::domain::InstagramUserId;
 use crate::secret::SessionId;
 
 /// A live session as stored.
 #[derive(Debug, Clone)]
 pub struct StoredSession {
     /// The Instagram ids it may see, in the order they were connected.
-    pub accounts: Vec<String>,
+    pub accounts: Vec<InstagramUserId>,
     pub expires_at: DateTime<Utc>,
 }
 
@@ -30,7 +32,7 @@ impl Store {
         &self,
         id: &SessionId,
         previous: Option<&SessionId>,
-        instagram_user_ids: &[String],
+        instagram_user_ids: &[InstagramUserId],
         expires_at: DateTime<Utc>,
     ) -> Result<()> {
         let now = ts(Utc::now());
@@ -100,9 +102,7 @@ impl Store {
                 accounts: Vec::new(),
                 expires_at,
             });
-            if let Some(ig) = row.get::<Option<String>>(1)? {
-                s.accounts.push(ig);
-            }
+            s.accounts.extend(opt_instagram_user_id(&row, 1)?);
         }
         Ok(session)
     }

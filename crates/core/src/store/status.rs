@@ -5,7 +5,9 @@
 use serde::Serialize;
 
 use super::sql::{now, opt_int, opt_text, text};
+use super::values::instagram_user_id;
 use super::{Result, Store, StoreError};
+use crate::domain::InstagramUserId;
 
 /// The health of a connection, as influencers and operators see it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -154,7 +156,7 @@ impl Store {
                     TokenStatus::parse(&row.get::<String>(0)?)?,
                     row.get::<Option<i64>>(1)?,
                     row.get::<i64>(2)?,
-                    row.get::<String>(3)?,
+                    instagram_user_id(&row, 3)?,
                     row.get::<Option<String>>(4)?,
                 )),
                 None => None,
@@ -187,7 +189,7 @@ impl Store {
 /// The SQL that queues one webhook event for a status transition.
 pub(super) fn event_sql(
     account_id: i64,
-    instagram_user_id: &str,
+    instagram_user_id: &InstagramUserId,
     username: Option<&str>,
     change: &StatusChange,
 ) -> String {
@@ -211,7 +213,7 @@ pub(super) fn event_sql(
     format!(
         "INSERT INTO notifications (user_id, instagram_user_id, event, payload, created_at, next_attempt_at) VALUES ({}, {}, {}, {}, {}, {});",
         account_id,
-        text(instagram_user_id),
+        text(instagram_user_id.as_str()),
         text(event),
         text(&payload.to_string()),
         text(&created_at),

@@ -27,6 +27,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::app::App;
+use crate::domain::InstagramUserId;
 use crate::engine::{self, Run};
 use crate::graph::{ErrorKind, GraphError};
 use crate::store::sql::{self, ts};
@@ -90,7 +91,7 @@ pub enum Due {
 }
 
 impl engine::Candidate for Due {
-    fn instagram_user_id(&self) -> &str {
+    fn instagram_user_id(&self) -> &InstagramUserId {
         match self {
             Due::Facebook(c) => &c.account.instagram_user_id,
             Due::Instagram(account) => &account.instagram_user_id,

@@ -1,0 +1,23 @@
+//! Domain values out of stored rows: each column read as its type, and a
+//! stored value that is not one of them is corrupt data, said so, never
+//! carried on as text.
+
+use libsql::Row;
+
+use super::{Result, StoreError};
+use crate::domain::InstagramUserId;
+
+pub(super) fn instagram_user_id(row: &Row, column: i32) -> Result<InstagramUserId> {
+    parse_instagram_user_id(row.get(column)?)
+}
+
+/// A nullable column (an outer join's, or an event's that outlives its account).
+pub(super) fn opt_instagram_user_id(row: &Row, column: i32) -> Result<Option<InstagramUserId>> {
+    row.get::<Option<String>>(column)?
+        .map(parse_instagram_user_id)
+        .transpose()
+}
+
+fn parse_instagram_user_id(raw: String) -> Result<InstagramUserId> {
+    InstagramUserId::parse(&raw).ok_or_else(|| StoreError::Corrupt(format!("instagram user id `{raw}`")))
+}
