@@ -7,8 +7,9 @@ use std::time::Duration;
 
 use chrono::Utc;
 use urlinsta_core::App;
+use urlinsta_core::clock::ManualClock;
 use urlinsta_core::jobs::JobKind;
-use urlinsta_core::retry::{Backoff, ManualClock, Retry};
+use urlinsta_core::retry::{Backoff, Retry};
 use urlinsta_sandbox::{Endpoint, Fault};
 
 use crate::faults::code_from_dialog;

@@ -11,7 +11,7 @@ use chrono::{DateTime, SubsecRound, Utc};
 use serde::{Deserialize, Serialize};
 use tokio::sync::{Semaphore, mpsc};
 use urlinsta_core::App;
-use urlinsta_core::clock::Clock;
+use urlinsta_core::clock::{Clock, HandClock};
 use urlinsta_core::engine::{self, Halt, Progress, Report, Run, RunOptions, Shard};
 use urlinsta_core::store::StoreError;
 
@@ -182,8 +182,9 @@ on_both_databases! {
     async fn a_run_longer_than_its_lease_keeps_it_and_a_crashed_one_loses_it(t: TestApp) {
         connect_influencers(&t, 0).await;
         let start = Utc::now().trunc_subsecs(0);
+        let clock = Arc::new(HandClock::new(start));
         let app = App {
-            clock: Clock::manual(start),
+            clock: clock.clone(),
             ..t.app.clone()
         };
         let ttl = Duration::from_secs(60);
@@ -205,9 +206,9 @@ on_both_databases! {
         });
         started.1.recv().await.expect("the account started");
         assert_eq!(lease_end(&t).await, Some(at(60)));
-        app.clock.advance(Duration::from_secs(30));
+        clock.advance(Duration::from_secs(30));
         until_lease_ends_at(&t, &at(90)).await;
-        app.clock.advance(Duration::from_secs(40));
+        clock.advance(Duration::from_secs(40));
         until_lease_ends_at(&t, &at(130)).await;
         // 70 s after it was taken for 60, the lease is still the run's.
         assert!(greet(&app, Greet::default(), options.clone()).await.busy);
@@ -229,15 +230,15 @@ on_both_databases! {
         started.1.recv().await.expect("the account started");
         crashing.abort();
         assert!(crashing.await.is_err(), "the run crashed");
-        let taken = app.clock.now();
+        let taken = clock.utc_now();
         // Past the time of a renewal, and a while for one to land if anything still renewed.
-        app.clock.advance(Duration::from_secs(30));
+        clock.advance(Duration::from_secs(30));
         assert!(greet(&app, Greet::default(), options.clone()).await.busy, "held until it expires");
         for _ in 0..100 {
             tokio::task::yield_now().await;
         }
         assert_eq!(lease_end(&t).await, Some(ts(taken + ttl)), "never renewed");
-        app.clock.advance(ttl - Duration::from_secs(30));
+        clock.advance(ttl - Duration::from_secs(30));
         let next = greet(&app, Greet::default(), options).await;
         assert_eq!((next.busy, next.counts.greeted), (false, 1), "{next:?}");
     }

@@ -5,7 +5,7 @@
 
 use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc};
 use urlinsta_core::collect::days::meta_day;
-use urlinsta_core::store::{DayRange, Finish, InsightsFilter, MetricRow, Reconstructed, Store};
+use urlinsta_core::store::{CollectionRecord, DayRange, InsightsFilter, MetricRow, Reconstructed, Store};
 
 use urlinsta_core::trends::{self, SUMMED, WINDOWS};
 
@@ -54,11 +54,11 @@ on_both_databases! {
         let days = [meta_day(date("2026-11-01")), meta_day(date("2026-11-02")), meta_day(date("2026-11-03"))];
         let mut rows: Vec<MetricRow> = days.iter().flat_map(|d| hourly(*d, 1000)).collect();
         rows.push(row("reach", 7, "day", days[0].until));
-        store.finish_collection(&Finish::insights(id, "fill", rows)).await.unwrap();
+        store.finish_collection(&CollectionRecord::insights(id, "fill", rows)).await.unwrap();
         assert_eq!(followers(&store, id).await.len(), 25 + 24 + 24);
 
         for _ in 0..2 {
-            let mut finish = Finish::insights(id, "rollup", Vec::new());
+            let mut finish = CollectionRecord::insights(id, "rollup", Vec::new());
             finish.rollup = days[..2].to_vec();
             store.finish_collection(&finish).await.unwrap();
             let kept = followers(&store, id).await;
@@ -75,14 +75,14 @@ on_both_databases! {
         let id = store.upsert_connection(&connection("1784100002", "fb-2")).await.unwrap().account_id;
         let measured_day = meta_day(date("2026-12-01"));
         let measured = row("followers_count", 500, "lifetime", measured_day.since + Duration::hours(3));
-        store.finish_collection(&Finish::insights(id, "hour", vec![measured])).await.unwrap();
+        store.finish_collection(&CollectionRecord::insights(id, "hour", vec![measured])).await.unwrap();
 
         let guess = |day: DayRange, value| Reconstructed {
             row: row("followers_count", value, "lifetime", day.until - Duration::hours(1)),
             day,
         };
         let earlier = meta_day(date("2026-11-30"));
-        let mut finish = Finish::insights(id, "backfill", Vec::new());
+        let mut finish = CollectionRecord::insights(id, "backfill", Vec::new());
         finish.reconstructed = vec![guess(earlier, 480), guess(measured_day, 999)];
         store.finish_collection(&finish).await.unwrap();
         let stored = followers(&store, id).await;
@@ -99,7 +99,7 @@ on_both_databases! {
 
         // The same hour measured later: the measured value wins, and is no longer marked.
         let now_measured = row("followers_count", 481, "lifetime", earlier.until - Duration::hours(1));
-        store.finish_collection(&Finish::insights(id, "hour", vec![now_measured])).await.unwrap();
+        store.finish_collection(&CollectionRecord::insights(id, "hour", vec![now_measured])).await.unwrap();
         assert_eq!(followers(&store, id).await[0], (ts(earlier.until - Duration::hours(1)), Some(481), false));
         // Reconstructing again changes nothing measured.
         store.finish_collection(&finish).await.unwrap();
@@ -131,7 +131,7 @@ async fn fill_days(store: &Store, id: i64, today: NaiveDate, days: u32, missing:
             rows.push(count);
         }
     }
-    let mut finish = Finish::insights(id, "fill", rows);
+    let mut finish = CollectionRecord::insights(id, "fill", rows);
     finish.reconstructed = reconstructed;
     store.finish_collection(&finish).await.unwrap();
 }
@@ -165,7 +165,7 @@ on_both_databases! {
         fill_days(&store, id, today, 200, &missing).await;
         // Today's unfinished values are in no total.
         let today_row = row("reach", 1_000_000, "day", urlinsta_sandbox::day_end(today));
-        store.finish_collection(&Finish::insights(id, "today", vec![today_row])).await.unwrap();
+        store.finish_collection(&CollectionRecord::insights(id, "today", vec![today_row])).await.unwrap();
 
         for days in WINDOWS {
             let s = trends::summary(&store, id, days, now).await.unwrap();

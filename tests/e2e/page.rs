@@ -6,7 +6,7 @@
 use chrono::{Duration, Utc};
 use serde_json::{Value, json};
 use urlinsta_core::jobs::JobKind;
-use urlinsta_core::store::{CollectKind, Finish, LogEntry, LogStatus, MetricRow, StatusChange, TokenStatus};
+use urlinsta_core::store::{CollectKind, CollectionRecord, LogEntry, LogStatus, MetricRow, StatusChange, TokenStatus};
 use urlinsta_sandbox::{PageSpec, UserSpec};
 
 use crate::harness::*;
@@ -382,7 +382,7 @@ pub(crate) async fn store_history(t: &TestApp, days: i64) {
         });
     }
     let started = Utc::now().to_rfc3339();
-    let finish = Finish {
+    let finish = CollectionRecord {
         account_id: account.id,
         kind: CollectKind::Insights,
         complete: false,

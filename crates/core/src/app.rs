@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use tokio::sync::OnceCell;
 
-use crate::clock::Clock;
+use crate::clock::{Clock, SystemClock};
 use crate::config::{Config, ConfigError};
 use crate::graph::{GraphClient, InstagramClients};
 use crate::store::{Store, StoreError};
@@ -25,8 +25,8 @@ pub struct App {
     pub config: Arc<Config>,
     pub store: Store,
     pub graph: GraphClient,
-    /// The wall clock of leases; tests move a manual one by hand.
-    pub clock: Clock,
+    /// The clock of leases; tests move one by hand.
+    pub clock: Arc<dyn Clock>,
     /// Instagram Login's hosts, when that path is on.
     pub instagram: Option<InstagramClients>,
 }
@@ -47,7 +47,7 @@ impl App {
             config: Arc::new(config),
             store,
             graph,
-            clock: Clock::System,
+            clock: Arc::new(SystemClock),
             instagram,
         })
     }

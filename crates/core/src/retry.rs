@@ -3,19 +3,19 @@
 //! is attempted again after an exponential backoff with full jitter, capped,
 //! honouring a server's Retry-After, and never past a deadline.
 //!
-//! Its clock and its dice are injected: production uses tokio's clock and a
-//! generator seeded from the OS; tests fix both ([`ManualClock`], a seed) and
-//! assert the exact delays.
+//! Its clock (`crate::clock`) and its dice are injected: production uses
+//! tokio's clock and a generator seeded from the OS; tests fix both (a
+//! `ManualClock`, a seed) and assert the exact delays.
 
 use std::future::Future;
-use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use tokio::time::Instant;
+
+use crate::clock::{Clock, SystemClock};
 
 /// How a kind of work is retried.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -25,76 +25,6 @@ pub struct Backoff {
     /// Attempt n (from 0) waits a random time in `[0, min(cap, base * 2^n)]`.
     pub base: Duration,
     pub cap: Duration,
-}
-
-/// Time, as the retry loop sees it.
-pub trait Clock: Send + Sync + 'static {
-    /// For deadlines.
-    fn now(&self) -> Instant;
-    /// For dates that are stored (e.g. when a parked account may be called again).
-    fn utc_now(&self) -> DateTime<Utc>;
-    fn sleep(&self, wait: Duration) -> Pin<Box<dyn Future<Output = ()> + Send>>;
-}
-
-/// The real clock.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct SystemClock;
-
-impl Clock for SystemClock {
-    fn now(&self) -> Instant {
-        Instant::now()
-    }
-
-    fn utc_now(&self) -> DateTime<Utc> {
-        Utc::now()
-    }
-
-    fn sleep(&self, wait: Duration) -> Pin<Box<dyn Future<Output = ()> + Send>> {
-        Box::pin(tokio::time::sleep(wait))
-    }
-}
-
-/// A clock for tests: it stands still until slept on, and every sleep
-/// returns at once, moving it forward and noting how long it was.
-#[derive(Debug)]
-pub struct ManualClock {
-    start: Instant,
-    start_utc: DateTime<Utc>,
-    slept: Mutex<Vec<Duration>>,
-}
-
-impl ManualClock {
-    pub fn new(start_utc: DateTime<Utc>) -> Self {
-        ManualClock {
-            start: Instant::now(),
-            start_utc,
-            slept: Mutex::default(),
-        }
-    }
-
-    /// Every sleep so far, in order.
-    pub fn sleeps(&self) -> Vec<Duration> {
-        self.slept.lock().unwrap_or_else(|e| e.into_inner()).clone()
-    }
-
-    fn elapsed(&self) -> Duration {
-        self.sleeps().iter().sum()
-    }
-}
-
-impl Clock for ManualClock {
-    fn now(&self) -> Instant {
-        self.start + self.elapsed()
-    }
-
-    fn utc_now(&self) -> DateTime<Utc> {
-        self.start_utc + chrono::Duration::from_std(self.elapsed()).unwrap_or(chrono::Duration::MAX)
-    }
-
-    fn sleep(&self, wait: Duration) -> Pin<Box<dyn Future<Output = ()> + Send>> {
-        self.slept.lock().unwrap_or_else(|e| e.into_inner()).push(wait);
-        Box::pin(std::future::ready(()))
-    }
 }
 
 /// What one attempt came to.
@@ -249,6 +179,9 @@ impl Retry {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use chrono::Utc;
+
+    use crate::clock::ManualClock;
 
     fn ms(n: u64) -> Duration {
         Duration::from_millis(n)

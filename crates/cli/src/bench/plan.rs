@@ -15,7 +15,7 @@ use urlinsta_core::App;
 use urlinsta_core::collect::days::recent_days;
 use urlinsta_core::collect::metrics::{day_call, day_rows};
 use urlinsta_core::graph::{Auth, Call, Reply};
-use urlinsta_core::store::{Candidate, Finish, MetricRow};
+use urlinsta_core::store::{Candidate, CollectionRecord, MetricRow};
 
 /// Runs the plan's loop over `accounts` and returns its wall time.
 pub async fn run(app: &App, accounts: &[Candidate], pause: Duration) -> anyhow::Result<Duration> {
@@ -53,7 +53,7 @@ async fn collect_one(app: &App, account: &Candidate) -> anyhow::Result<()> {
         period: "lifetime".into(),
         end_time: urlinsta_core::store::sql::now(),
     });
-    let mut finish = Finish::insights(account.id, "bench-plan", rows);
+    let mut finish = CollectionRecord::insights(account.id, "bench-plan", rows);
     finish.followers_count = followers;
     finish.log.started_at = started_at;
     app.store.finish_collection(&finish).await?;

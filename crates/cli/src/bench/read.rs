@@ -11,7 +11,7 @@ use serde::Serialize;
 use urlinsta_core::App;
 use urlinsta_core::collect::days::rollup_days;
 use urlinsta_core::collect::metrics::SNAPSHOT_FIELDS;
-use urlinsta_core::store::{Finish, MetricRow};
+use urlinsta_core::store::{CollectionRecord, MetricRow};
 
 /// The figures of one query.
 #[derive(Debug, Clone, Serialize)]
@@ -47,11 +47,11 @@ pub async fn fill(app: &App, account_id: i64, days: i64) -> anyhow::Result<usize
     }
     let total = rows.len();
     for chunk in rows.chunks(2_000) {
-        let finish = Finish::insights(account_id, "bench-history", chunk.to_vec());
+        let finish = CollectionRecord::insights(account_id, "bench-history", chunk.to_vec());
         app.store.finish_collection(&finish).await?;
     }
     // What the hourly runs of that year would have left: old counts rolled up.
-    let mut rollup = Finish::insights(account_id, "bench-history", Vec::new());
+    let mut rollup = CollectionRecord::insights(account_id, "bench-history", Vec::new());
     rollup.rollup = rollup_days(start, Utc::now(), app.config.hourly_retention_days);
     app.store.finish_collection(&rollup).await?;
     Ok(total)

@@ -5,11 +5,11 @@
 
 use serde_json::Value;
 
-use super::limits::{Answer, Plan};
+use super::limits::{Next, Plan};
 use super::metrics::{
     BREAKDOWNS, DEMOGRAPHIC_METRICS, MIN_FOLLOWERS_FOR_DEMOGRAPHICS, breakdown_values, demographics_call,
 };
-use super::{Harvest, Rejections};
+use super::{Gathered, Rejections};
 use crate::domain::InstagramUserId;
 use crate::graph::{Call, ErrorKind, GraphError};
 use crate::store::{AudienceSnapshot, Candidate, SnapshotStatus};
@@ -76,8 +76,8 @@ impl<'r> AudiencePlan<'r> {
     }
 
     /// Complete snapshots only: a metric with a missing breakdown waits for the next run.
-    pub fn harvest(self) -> Harvest {
-        let mut harvest = Harvest::default();
+    pub fn gathered(self) -> Gathered {
+        let mut gathered = Gathered::default();
         for (metric, r) in DEMOGRAPHIC_METRICS.iter().zip(self.results) {
             let snapshot = |status, detail, values| AudienceSnapshot {
                 metric: metric.to_string(),
@@ -86,19 +86,19 @@ impl<'r> AudiencePlan<'r> {
                 values,
             };
             match r.state {
-                State::Rejected(reason) => harvest.rejected.push((metric.to_string(), reason)),
+                State::Rejected(reason) => gathered.rejected.push((metric.to_string(), reason)),
                 State::NotAvailable(why) => {
-                    harvest
+                    gathered
                         .audience
                         .push(snapshot(SnapshotStatus::NotAvailable, Some(why), Vec::new()))
                 }
                 State::Collecting if r.answered == BREAKDOWNS.len() => {
-                    harvest.audience.push(snapshot(SnapshotStatus::Ok, None, r.values))
+                    gathered.audience.push(snapshot(SnapshotStatus::Ok, None, r.values))
                 }
                 State::Collecting => {}
             }
         }
-        harvest
+        gathered
     }
 }
 
@@ -110,26 +110,26 @@ impl Plan for AudiencePlan<'_> {
             .then(|| demographics_call(&self.ig_id, DEMOGRAPHIC_METRICS[m], BREAKDOWNS[b]))
     }
 
-    fn answer(&mut self, (m, _): Op, answer: Result<&Value, &GraphError>) -> Answer {
+    fn answer(&mut self, (m, _): Op, answer: Result<&Value, &GraphError>) -> Next {
         let metric = DEMOGRAPHIC_METRICS[m];
         let result = &mut self.results[m];
         match answer {
             Ok(body) => {
                 result.values.extend(breakdown_values(body));
                 result.answered += 1;
-                Answer::Done
+                Next::Done
             }
             Err(e) if e.kind == ErrorKind::NotEnoughAudience => {
                 result.state = State::NotAvailable(e.message.clone());
-                Answer::Done
+                Next::Done
             }
             Err(e) if e.kind == ErrorKind::MetricRejected => {
                 tracing::warn!(metric, instagram_user_id = %self.ig_id, error = %e, "Meta refused a demographics metric: dropped for this run");
                 self.run_rejected.insert(metric.to_string(), e.message.clone());
                 result.state = State::Rejected(e.message.clone());
-                Answer::Done
+                Next::Done
             }
-            Err(_) => Answer::Fail,
+            Err(_) => Next::Fail,
         }
     }
 }

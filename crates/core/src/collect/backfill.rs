@@ -15,9 +15,9 @@ use serde_json::Value;
 
 use super::days::{DAYS_FETCHED, MetaDay, meta_day, pacific_date};
 use super::insights::drop_refused;
-use super::limits::{Answer, Ended, Plan, exchange};
+use super::limits::{ExchangeEnd, Next, Plan, exchange};
 use super::metrics::{day_call, day_rows};
-use super::{Harvest, Rejections};
+use super::{Gathered, Rejections};
 use crate::app::App;
 use crate::domain::InstagramUserId;
 use crate::engine::Run;
@@ -98,13 +98,13 @@ impl<'r> BackfillPlan<'r> {
         let curve_missing =
             (1..=FOLLOWER_CHANGE_DAYS).any(|back| !counted.contains(&(today - chrono::Days::new(back))));
         let ask_followers = curve_missing && account.followers_count.is_some();
-        let budget = (app.config.backfill_calls_per_run as usize).saturating_sub(usize::from(ask_followers));
+        let calls = (app.config.backfill_calls_per_run as usize).saturating_sub(usize::from(ask_followers));
         let known = run_rejected.known();
         BackfillPlan {
             ig_id: account.instagram_user_id.clone(),
             today,
-            whole: missing.len() <= budget,
-            days: missing.into_iter().take(budget).collect(),
+            whole: missing.len() <= calls,
+            days: missing.into_iter().take(calls).collect(),
             metrics: (app.config.insight_metrics.iter())
                 .filter(|m| !known.contains_key(*m))
                 .cloned()
@@ -168,7 +168,7 @@ impl Plan for BackfillPlan<'_> {
         }
     }
 
-    fn answer(&mut self, op: Op, answer: Result<&Value, &GraphError>) -> Answer {
+    fn answer(&mut self, op: Op, answer: Result<&Value, &GraphError>) -> Next {
         match (op, answer) {
             (Op::FollowerChanges, Ok(body)) => {
                 for row in day_rows(body, &meta_day(self.today)) {
@@ -176,10 +176,10 @@ impl Plan for BackfillPlan<'_> {
                         self.changes.insert(row.end_time, v);
                     }
                 }
-                Answer::Done
+                Next::Done
             }
             // Followers changes are a bonus: the daily metrics go on without them.
-            (Op::FollowerChanges, Err(_)) => Answer::Done,
+            (Op::FollowerChanges, Err(_)) => Next::Done,
             (Op::Day(i), Ok(body)) => {
                 let day = self.days[i];
                 let rows = day_rows(body, &day);
@@ -195,21 +195,21 @@ impl Plan for BackfillPlan<'_> {
                     }
                 }
                 self.rows.extend(rows);
-                Answer::Done
+                Next::Done
             }
             (Op::Day(_), Err(e)) => drop_refused(&self.ig_id, &mut self.metrics, self.run_rejected, e),
         }
     }
 }
 
-/// Backfills one account within its budgets; what it gathered, and how it ended.
+/// Backfills one account within its calls per run and its hourly allowance; what it gathered, and how it ended.
 pub async fn backfill(
     app: &App,
     run: &Run,
     run_rejected: &Rejections,
     account: &Candidate,
     auth: Auth<'_>,
-) -> (Ended, Harvest) {
+) -> (ExchangeEnd, Gathered) {
     let now = Utc::now();
     let oldest = meta_day(pacific_date(now) - chrono::Days::new(u64::from(app.config.backfill_days))).since;
     let stored = match app.store.stored_days(account.id, oldest).await {
@@ -217,29 +217,29 @@ pub async fn backfill(
         Err(e) => {
             run.note_store_error(&e);
             return (
-                Ended::Failed(format!("the stored history could not be read: {e}"), None),
-                Harvest::default(),
+                ExchangeEnd::Failed(format!("the stored history could not be read: {e}"), None),
+                Gathered::default(),
             );
         }
     };
     let mut plan = BackfillPlan::new(app, run_rejected, account, now, &stored);
     // Batches as large as Meta takes; when the hourly ceiling has no room
     // for one, smaller ones, down to a single call: the ceiling is used up, never passed.
-    let (mut pending, mut size, mut ended) = (plan.ops(), MAX_BATCH_OPERATIONS, Ended::Complete);
+    let (mut pending, mut size, mut ended) = (plan.ops(), MAX_BATCH_OPERATIONS, ExchangeEnd::Complete);
     while !pending.is_empty() {
         let n = size.min(pending.len());
         match exchange(app, run, account, auth, &mut plan, pending[..n].to_vec(), 0).await {
-            Ended::Complete => {
+            ExchangeEnd::Complete => {
                 pending.drain(..n);
             }
-            Ended::OverBudget if n > 1 => size = n / 2,
+            ExchangeEnd::OverAllowance if n > 1 => size = n / 2,
             other => {
                 ended = other;
                 break;
             }
         }
     }
-    let complete = matches!(ended, Ended::Complete);
+    let complete = matches!(ended, ExchangeEnd::Complete);
     let reconstructed = match (complete || !plan.changes.is_empty(), account.followers_count) {
         (true, Some(count)) if plan.ask_followers => plan.curve(count),
         _ => Vec::new(),
@@ -252,12 +252,12 @@ pub async fn backfill(
         .filter(|m| !plan.metrics.contains(m))
         .map(|m| (m.clone(), refused.get(m).cloned().unwrap_or_default()))
         .collect();
-    let harvest = Harvest {
+    let gathered = Gathered {
         insights: plan.rows,
         reconstructed,
         rejected,
         backfill: (complete && plan.whole).then_some(Backfill::Done),
-        ..Harvest::default()
+        ..Gathered::default()
     };
-    (ended, harvest)
+    (ended, gathered)
 }

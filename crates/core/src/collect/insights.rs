@@ -7,9 +7,9 @@ use chrono::{DateTime, Utc};
 use serde_json::Value;
 
 use super::days::{DAYS_FETCHED, MetaDay, hour_start, recent_days};
-use super::limits::{Answer, Plan};
+use super::limits::{Next, Plan};
 use super::metrics::{day_call, day_rows, snapshot_call, snapshot_rows};
-use super::{Harvest, Rejections};
+use super::{Gathered, Rejections};
 use crate::domain::InstagramUserId;
 use crate::graph::{Call, ErrorKind, GraphError};
 use crate::store::{Candidate, MetricRow};
@@ -60,18 +60,18 @@ impl<'r> InsightsPlan<'r> {
     }
 
     /// What was gathered; `rejected` names the configured metrics not collected.
-    pub fn harvest(self, configured: &[String]) -> Harvest {
+    pub fn gathered(self, configured: &[String]) -> Gathered {
         let refused = self.run_rejected.known();
         let rejected = configured
             .iter()
             .filter(|m| !self.metrics.contains(m))
             .map(|m| (m.clone(), refused.get(m).cloned().unwrap_or_default()))
             .collect();
-        Harvest {
+        Gathered {
             insights: self.rows,
             followers_count: self.followers,
             rejected,
-            ..Harvest::default()
+            ..Gathered::default()
         }
     }
 }
@@ -87,20 +87,20 @@ impl Plan for InsightsPlan<'_> {
         }
     }
 
-    fn answer(&mut self, op: Op, answer: Result<&Value, &GraphError>) -> Answer {
+    fn answer(&mut self, op: Op, answer: Result<&Value, &GraphError>) -> Next {
         match (op, answer) {
             (Op::Snapshot, Ok(body)) => {
                 let (rows, followers) = snapshot_rows(body, self.hour);
                 self.rows.extend(rows);
                 self.followers = followers;
-                Answer::Done
+                Next::Done
             }
             (Op::Day(i), Ok(body)) => {
                 self.rows.extend(day_rows(body, &self.days[i]));
-                Answer::Done
+                Next::Done
             }
             (Op::Day(_), Err(e)) => drop_refused(&self.ig_id, &mut self.metrics, self.run_rejected, e),
-            (Op::Snapshot, Err(_)) => Answer::Fail,
+            (Op::Snapshot, Err(_)) => Next::Fail,
         }
     }
 }
@@ -113,7 +113,7 @@ pub(super) fn drop_refused(
     metrics: &mut Vec<String>,
     run_rejected: &Rejections,
     e: &GraphError,
-) -> Answer {
+) -> Next {
     match e.rejected_metric() {
         Some(metric) if e.kind == ErrorKind::MetricRejected => {
             if metrics.iter().any(|m| metric == m.as_str()) {
@@ -121,8 +121,8 @@ pub(super) fn drop_refused(
                 metrics.retain(|m| metric != m.as_str());
                 run_rejected.insert(metric.to_string(), e.message.clone());
             }
-            Answer::Again
+            Next::Again
         }
-        _ => Answer::Fail,
+        _ => Next::Fail,
     }
 }

@@ -1,5 +1,5 @@
 //! Staying inside the limits, in one mechanism that both collections use:
-//! every round trip first takes its calls from the account's hourly budget
+//! every round trip first takes its calls from the account's hourly allowance
 //! (kept in the database: serverless processes share no memory), Meta's
 //! usage headers are read on every answer (the run slows down above 75% of
 //! the app's limit and stops above 90%; an account above 90% is parked),
@@ -42,23 +42,25 @@ pub trait Plan {
     /// The call for an operation as things stand now; None when nothing is left to ask.
     fn call(&self, op: Self::Op) -> Option<Call<'static>>;
     /// An answer, or an error that is not about limits, tokens or transience.
-    fn answer(&mut self, op: Self::Op, answer: Result<&Value, &GraphError>) -> Answer;
+    fn answer(&mut self, op: Self::Op, answer: Result<&Value, &GraphError>) -> Next;
 }
 
-/// What a plan makes of an answer.
-pub enum Answer {
+/// What comes next for an operation, as the plan reads its answer.
+pub enum Next {
+    /// Answered: nothing more to ask.
     Done,
     /// Ask again (e.g. without a metric Meta refused).
     Again,
+    /// The account's collection fails.
     Fail,
 }
 
 /// How an account's exchange with Meta ended.
 #[derive(Debug)]
-pub enum Ended {
+pub enum ExchangeEnd {
     Complete,
-    /// Our hourly ceiling for the account had no room left.
-    OverBudget,
+    /// The account's hourly allowance of calls (our ceiling) had no room left.
+    OverAllowance,
     /// Meta asked us to leave the account alone.
     Parked {
         until: DateTime<Utc>,
@@ -67,8 +69,9 @@ pub enum Ended {
     Failed(String, Option<GraphError>),
 }
 
-/// What to do about an error, the same for every call.
-enum Triage {
+/// What the exchange does about an error, decided by its kind alone, the
+/// same for every call.
+enum Action {
     /// The token is dead or lacks a permission.
     Token,
     Retry(Option<Duration>),
@@ -77,22 +80,22 @@ enum Triage {
     Plan,
 }
 
-fn triage(e: &GraphError, cap: Duration, last_round: bool) -> Triage {
+fn action_for(e: &GraphError, cap: Duration, last_round: bool) -> Action {
     match e.kind {
-        ErrorKind::Auth | ErrorKind::Permission => Triage::Token,
-        ErrorKind::Throttled if last_round || e.retry_after.is_some_and(|ra| ra > cap) => Triage::Park(e.retry_after),
-        ErrorKind::Throttled | ErrorKind::Transient => Triage::Retry(e.retry_after),
+        ErrorKind::Auth | ErrorKind::Permission => Action::Token,
+        ErrorKind::Throttled if last_round || e.retry_after.is_some_and(|ra| ra > cap) => Action::Park(e.retry_after),
+        ErrorKind::Throttled | ErrorKind::Transient => Action::Retry(e.retry_after),
         ErrorKind::MetricRejected | ErrorKind::NotEnoughAudience | ErrorKind::InvalidParameter | ErrorKind::Other => {
-            Triage::Plan
+            Action::Plan
         }
     }
 }
 
 /// Runs `ops` for one account in batches until each is answered, within the
-/// account's budget, `MAX_ROUNDS` round trips and the run's hard deadline,
+/// account's allowance, `MAX_ROUNDS` round trips and the run's hard deadline,
 /// waiting between round trips as the one retry loop decides (Meta's
 /// Retry-After, our backoff, and a pause when the account nears its limit).
-/// `prepaid` calls were already taken from the budget for the first round.
+/// `prepaid` calls were already taken from the allowance for the first round.
 pub async fn exchange<P: Plan>(
     app: &App,
     run: &Run,
@@ -101,7 +104,7 @@ pub async fn exchange<P: Plan>(
     plan: &mut P,
     ops: Vec<P::Op>,
     prepaid: u32,
-) -> Ended {
+) -> ExchangeEnd {
     let graph = app.graph.retry();
     let retry = graph.with_backoff(Backoff {
         max_attempts: MAX_ROUNDS,
@@ -134,7 +137,7 @@ struct Exchange<'a, 'p, P: Plan> {
     plan: &'p mut P,
     /// The operations still unanswered.
     pending: Vec<P::Op>,
-    /// Calls already taken from the budget for the next round trip.
+    /// Calls already taken from the allowance for the next round trip.
     prepaid: u32,
     /// The last transient or throttled failure: the reason, if no round trip is left.
     last_error: Option<GraphError>,
@@ -142,14 +145,14 @@ struct Exchange<'a, 'p, P: Plan> {
 
 impl<P: Plan> Exchange<'_, '_, P> {
     /// One batch of what is pending, and what its answers leave to do.
-    async fn round_trip(&mut self, last_round: bool) -> Attempt<Ended> {
+    async fn round_trip(&mut self, last_round: bool) -> Attempt<ExchangeEnd> {
         let (app, run, account) = (self.app, self.run, self.account);
         let backoff = app.graph.retry().backoff();
         let (ops, calls): (Vec<P::Op>, Vec<Call<'static>>) = (self.pending.iter())
             .filter_map(|op| self.plan.call(*op).map(|c| (*op, c)))
             .unzip();
         if calls.is_empty() {
-            return Attempt::Done(Ended::Complete);
+            return Attempt::Done(ExchangeEnd::Complete);
         }
         let unpaid = (calls.len() as u32).saturating_sub(std::mem::take(&mut self.prepaid));
         if unpaid > 0 {
@@ -159,10 +162,10 @@ impl<P: Plan> Exchange<'_, '_, P> {
                 .await
             {
                 Ok(true) => {}
-                Ok(false) => return Attempt::Done(Ended::OverBudget),
+                Ok(false) => return Attempt::Done(ExchangeEnd::OverAllowance),
                 Err(e) => {
-                    let reason = format!("could not take calls from the budget: {e}");
-                    return Attempt::Done(Ended::Failed(reason, None));
+                    let reason = format!("could not take calls from the account's allowance: {e}");
+                    return Attempt::Done(ExchangeEnd::Failed(reason, None));
                 }
             }
         }
@@ -170,46 +173,46 @@ impl<P: Plan> Exchange<'_, '_, P> {
         let mut retry_after: Option<Option<Duration>> = None;
         let (answers, account_usage) = self.send(&calls).await;
         // Every answer is heard before anything stops the account, so no data already fetched is lost.
-        let mut stop: Option<Ended> = None;
+        let mut stop: Option<ExchangeEnd> = None;
         for (op, answer) in ops.into_iter().zip(answers) {
             let verdict = match &answer {
                 Ok(data) => self.plan.answer(op, Ok(data)),
-                Err(e) => match triage(e, backoff.cap, last_round) {
-                    Triage::Token => {
+                Err(e) => match action_for(e, backoff.cap, last_round) {
+                    Action::Token => {
                         if stop.is_none() {
                             crate::tokens::note_graph_error(app, account.id, account.token_generation, e).await;
-                            stop = Some(Ended::Failed(e.reason(), Some(e.clone())));
+                            stop = Some(ExchangeEnd::Failed(e.reason(), Some(e.clone())));
                         }
                         continue;
                     }
-                    Triage::Park(wait) => {
+                    Action::Park(wait) => {
                         if e.throttles_the_app() {
                             run.halt(Halt::AppThrottled);
                         }
-                        stop.get_or_insert_with(|| Ended::Parked {
+                        stop.get_or_insert_with(|| ExchangeEnd::Parked {
                             until: park_until(app.graph.retry(), wait),
                             reason: e.to_string(),
                         });
                         continue;
                     }
-                    Triage::Retry(after) => {
+                    Action::Retry(after) => {
                         retry_after = Some(retry_after.flatten().max(after));
                         self.last_error = Some(e.clone());
-                        Answer::Again
+                        Next::Again
                     }
-                    Triage::Plan => self.plan.answer(op, Err(e)),
+                    Action::Plan => self.plan.answer(op, Err(e)),
                 },
             };
             match verdict {
-                Answer::Done => {}
-                Answer::Again => next.push(op),
-                Answer::Fail => {
+                Next::Done => {}
+                Next::Again => next.push(op),
+                Next::Fail => {
                     let e = answer.err();
                     let reason = e
                         .as_ref()
                         .map(GraphError::to_string)
                         .unwrap_or_else(|| "unusable answer".into());
-                    stop.get_or_insert(Ended::Failed(reason, e));
+                    stop.get_or_insert(ExchangeEnd::Failed(reason, e));
                 }
             }
         }
@@ -221,13 +224,13 @@ impl<P: Plan> Exchange<'_, '_, P> {
             && pct > STOP_PCT
         {
             let reason = format!("Meta reports {pct}% of this account's limit in use");
-            return Attempt::Done(Ended::Parked {
+            return Attempt::Done(ExchangeEnd::Parked {
                 until: park_until(app.graph.retry(), Some(wait)),
                 reason,
             });
         }
         if next.is_empty() {
-            return Attempt::Done(Ended::Complete);
+            return Attempt::Done(ExchangeEnd::Complete);
         }
         self.pending = next;
         let otherwise = self.unanswered();
@@ -278,11 +281,11 @@ impl<P: Plan> Exchange<'_, '_, P> {
     }
 
     /// How the exchange ends when no round trip is left.
-    fn unanswered(&self) -> Ended {
+    fn unanswered(&self) -> ExchangeEnd {
         let reason = (self.last_error.as_ref())
             .map(GraphError::to_string)
             .unwrap_or_else(|| format!("still unanswered after {MAX_ROUNDS} round trips"));
-        Ended::Failed(reason, self.last_error.clone())
+        ExchangeEnd::Failed(reason, self.last_error.clone())
     }
 }
 
@@ -302,7 +305,7 @@ mod tests {
     fn parking_honours_meta_and_adds_jitter() {
         use chrono::TimeZone;
         let start = Utc.with_ymd_and_hms(2026, 12, 5, 12, 0, 0).single().expect("a time");
-        let clock = std::sync::Arc::new(crate::retry::ManualClock::new(start));
+        let clock = std::sync::Arc::new(crate::clock::ManualClock::new(start));
         let backoff = Backoff {
             max_attempts: 1,
             base: Duration::from_secs(1),

@@ -12,6 +12,7 @@ pub mod days;
 pub mod insights;
 pub mod limits;
 pub mod metrics;
+mod record;
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;
@@ -26,10 +27,10 @@ use crate::engine::{self, Run};
 use crate::graph::Auth;
 use crate::store::sql::{now, parse_ts, ts};
 use crate::store::{
-    AudienceSnapshot, Backfill, Candidate, CollectKind, DayRange, Finish, LogEntry, LogStatus, MetricRow,
-    Reconstructed, RejectedMetric, StoreError, TokenStatus,
+    AudienceSnapshot, Backfill, Candidate, CollectKind, MetricRow, Reconstructed, StoreError, TokenStatus,
 };
-use limits::{Ended, Plan, exchange};
+use limits::{ExchangeEnd, Plan, exchange};
+use record::record;
 
 /// A manual collection answers within a function's 30 s.
 const COLLECT_NOW_TIME: Duration = Duration::from_secs(20);
@@ -69,7 +70,7 @@ impl Rejections {
 }
 
 /// An account due for collection, and the calls of its first round
-/// already taken from its hourly budget (`None`: they did not fit).
+/// already taken from its hourly allowance (`None`: they did not fit).
 #[derive(Debug)]
 pub struct Due {
     account: Candidate,
@@ -92,7 +93,7 @@ pub struct CollectCounts {
     /// Not collected for a known reason: a dead token, a throttle, our hourly
     /// ceiling, or (audience) an account too small for demographics.
     pub skipped: usize,
-    /// Accounts whose past was fetched (in part, when their budget was short).
+    /// Accounts whose past was fetched (in part, when their allowance was short).
     #[serde(default, skip_serializing_if = "is_zero")]
     pub backfilled: usize,
 }
@@ -183,7 +184,7 @@ impl engine::Job for Collection {
         })
     }
 
-    /// Takes the calls of the accounts' first rounds from their budgets in
+    /// Takes the calls of the accounts' first rounds from their allowances in
     /// one write. (Accounts the time budget then leaves unstarted keep their
     /// calls taken: the ceiling errs on the safe side.)
     async fn prepare(&self, app: &App, run: &Run, next: &mut [Due]) {
@@ -213,7 +214,7 @@ impl engine::Job for Collection {
             }
             Err(e) => {
                 // Each account then asks for its own calls, and fails on its own if it must.
-                tracing::warn!(error = %e, "could not take a chunk's calls from their budgets");
+                tracing::warn!(error = %e, "could not take a chunk's calls from their allowances");
                 run.note_store_error(&e);
                 next.into_iter().for_each(|due| due.prepaid = Some(0));
             }
@@ -263,12 +264,12 @@ pub enum Skip {
     /// Meta throttled the account; it is left alone until `retry_at`.
     Parked,
     /// Our hourly ceiling of Graph calls for the account is reached.
-    OverBudget,
+    OverAllowance,
 }
 
 /// What one account's collection gathered.
 #[derive(Debug, Default)]
-pub struct Harvest {
+pub struct Gathered {
     pub insights: Vec<MetricRow>,
     pub followers_count: Option<i64>,
     pub audience: Vec<AudienceSnapshot>,
@@ -344,18 +345,18 @@ pub async fn collect_now(app: &App, instagram_user_id: &InstagramUserId) -> Resu
 /// Fetches one account's past and records what it gathered.
 async fn backfill_account(app: &App, run: &Run, rejected: &Rejections, account: &Candidate) -> Outcome {
     let started_at = now();
-    let (ended, harvest) = match app.store.page_token(account) {
+    let (ended, gathered) = match app.store.page_token(account) {
         Ok(token) => backfill::backfill(app, run, rejected, account, Auth::Page(&token)).await,
         Err(e) => (
-            Ended::Failed(format!("the Page token could not be read: {e}"), None),
-            Harvest::default(),
+            ExchangeEnd::Failed(format!("the Page token could not be read: {e}"), None),
+            Gathered::default(),
         ),
     };
-    settle(app, run, account, CollectKind::Insights, &started_at, ended, harvest).await
+    record(app, run, account, CollectKind::Insights, &started_at, ended, gathered).await
 }
 
 /// Collects one account and records the result; never fails the run.
-/// `prepaid`: the calls already taken from its budget, `None` when they did not fit.
+/// `prepaid`: the calls already taken from its allowance, `None` when they did not fit.
 async fn collect_account(
     app: &App,
     run: &Run,
@@ -366,178 +367,28 @@ async fn collect_account(
 ) -> Outcome {
     let started_at = now();
     let ready = match prepaid {
-        None => Err(Ended::OverBudget),
+        None => Err(ExchangeEnd::OverAllowance),
         Some(prepaid) => (app.store.page_token(account))
             .map(|token| (prepaid, token))
-            .map_err(|e| Ended::Failed(format!("the Page token could not be read: {e}"), None)),
+            .map_err(|e| ExchangeEnd::Failed(format!("the Page token could not be read: {e}"), None)),
     };
     let (prepaid, page_token) = match ready {
         Ok(ready) => ready,
-        Err(ended) => return settle(app, run, account, kind, &started_at, ended, Harvest::default()).await,
+        Err(ended) => return record(app, run, account, kind, &started_at, ended, Gathered::default()).await,
     };
     // The plan's choice, kept explicit: insights are read with the Page token.
     let auth = Auth::Page(&page_token);
-    let (ended, harvest) = match kind {
+    let (ended, gathered) = match kind {
         CollectKind::Insights => {
             let mut plan = insights::InsightsPlan::new(app, rejected, account, Utc::now());
             let ended = exchange(app, run, account, auth, &mut plan, insights::ops(), prepaid).await;
-            (ended, plan.harvest(&app.config.insight_metrics))
+            (ended, plan.gathered(&app.config.insight_metrics))
         }
         CollectKind::Audience => {
             let mut plan = audience::AudiencePlan::new(rejected, account);
             let ended = exchange(app, run, account, auth, &mut plan, audience::ops(), prepaid).await;
-            (ended, plan.harvest())
+            (ended, plan.gathered())
         }
     };
-    settle(app, run, account, kind, &started_at, ended, harvest).await
-}
-
-/// Writes what an account's collection gathered, its state and its log row
-/// in one round trip, and says how it went.
-async fn settle(
-    app: &App,
-    run: &Run,
-    account: &Candidate,
-    kind: CollectKind,
-    started_at: &str,
-    ended: Ended,
-    harvest: Harvest,
-) -> Outcome {
-    let not_available = kind == CollectKind::Audience
-        && !harvest.audience.is_empty()
-        && harvest
-            .audience
-            .iter()
-            .all(|s| s.status == crate::store::SnapshotStatus::NotAvailable);
-    let rows = harvest.insights.len() + harvest.audience.iter().map(|s| s.values.len()).sum::<usize>();
-    let outcome = match &ended {
-        Ended::Complete if not_available => Outcome::NotAvailable,
-        Ended::Complete => Outcome::Collected { rows },
-        Ended::OverBudget => Outcome::Skipped {
-            why: Skip::OverBudget,
-            reason: format!(
-                "the hourly ceiling of {} Graph calls for this account is reached",
-                app.config.rate_limit_per_hour
-            ),
-            retry_at: None,
-        },
-        Ended::Parked { until, reason } => Outcome::Skipped {
-            why: Skip::Parked,
-            reason: format!("parked: {reason}"),
-            retry_at: Some(*until),
-        },
-        Ended::Failed(reason, _) => Outcome::Failed(reason.clone()),
-    };
-    let (status, message) = match &outcome {
-        Outcome::Collected { .. } => (LogStatus::Success, None),
-        Outcome::NotAvailable => (
-            LogStatus::Skipped,
-            Some("not available yet: too few followers".to_string()),
-        ),
-        Outcome::Skipped { reason, .. } => (LogStatus::Skipped, Some(reason.clone())),
-        Outcome::Failed(reason) => (LogStatus::Failed, Some(reason.clone())),
-        Outcome::Gone => (LogStatus::Skipped, None),
-    };
-    let error_code = match &ended {
-        Ended::Failed(_, Some(e)) => e.code,
-        _ => None,
-    };
-    let rejected_names: Vec<&str> = harvest.rejected.iter().map(|(m, _)| m.as_str()).collect();
-    let details = serde_json::json!({ "rows": rows, "rejected_metrics": rejected_names });
-    let finish = Finish {
-        account_id: account.id,
-        kind,
-        complete: matches!(ended, Ended::Complete),
-        followers_count: harvest.followers_count,
-        snapshot_date: days::day_start(Utc::now()).format("%Y-%m-%d").to_string(),
-        rejected_metrics: Some(rejected_list(account, kind, &harvest.rejected)),
-        error: matches!(outcome, Outcome::Failed(_)).then(|| message.clone()).flatten(),
-        parked: match &ended {
-            Ended::Parked { until, reason } => Some((ts(*until), reason.clone())),
-            _ => None,
-        },
-        log: LogEntry {
-            account_id: Some(account.id),
-            run_id: &run.id,
-            job_type: kind.as_str(),
-            status,
-            error_code,
-            error_message: message.clone(),
-            details: Some(details),
-            started_at: started_at.to_string(),
-        },
-        insights: harvest.insights,
-        audience: harvest.audience,
-        reconstructed: harvest.reconstructed,
-        rollup: match kind {
-            CollectKind::Insights => rollup_days(app, account),
-            CollectKind::Audience => Vec::new(),
-        },
-        backfill: harvest.backfill.or_else(|| {
-            (kind == CollectKind::Insights
-                && matches!(ended, Ended::Complete)
-                && backfill::gap_before(account, Utc::now()))
-            .then_some(Backfill::Due)
-        }),
-    };
-    match app.store.finish_collection(&finish).await {
-        Ok(true) => {}
-        Ok(false) => {
-            tracing::info!(instagram_user_id = %account.instagram_user_id, job = kind.as_str(), "account deleted during its collection; nothing stored");
-            return Outcome::Gone;
-        }
-        Err(e) => {
-            tracing::error!(instagram_user_id = %account.instagram_user_id, error = %e, "collected data could not be stored");
-            run.note_store_error(&e);
-            // The cause is logged; callers and answers get no database internals.
-            return Outcome::Failed("the results could not be stored; the next run collects them again".into());
-        }
-    }
-    match &outcome {
-        Outcome::Failed(reason) => {
-            tracing::warn!(instagram_user_id = %account.instagram_user_id, job = kind.as_str(), reason = %reason, "collection failed")
-        }
-        other => {
-            tracing::debug!(instagram_user_id = %account.instagram_user_id, job = kind.as_str(), outcome = ?other, "collection done")
-        }
-    }
-    outcome
-}
-
-/// The account's rejected metrics after this run: the other job's as they
-/// were, this job's as this run found them (unchanged dates when still refused).
-fn rejected_list(account: &Candidate, kind: CollectKind, found: &[(String, String)]) -> Vec<RejectedMetric> {
-    let job = kind.as_str();
-    let mut list: Vec<RejectedMetric> = account
-        .rejected_metrics
-        .iter()
-        .filter(|r| r.job != job)
-        .cloned()
-        .collect();
-    for (metric, reason) in found {
-        let at = account
-            .rejected_metrics
-            .iter()
-            .find(|r| r.job == job && r.metric == *metric)
-            .map(|r| r.at.clone())
-            .unwrap_or_else(now);
-        list.push(RejectedMetric {
-            metric: metric.clone(),
-            job: job.to_string(),
-            reason: reason.clone(),
-            at,
-        });
-    }
-    list
-}
-
-/// The days an insights write rolls up: from how far the account is rolled
-/// up (or when it was connected) to `HOURLY_RETENTION_DAYS` ago.
-fn rollup_days(app: &App, account: &Candidate) -> Vec<DayRange> {
-    let now_t = Utc::now();
-    let from = (account.rolled_up_to.as_deref())
-        .or(Some(account.connected_at.as_str()))
-        .and_then(parse_ts)
-        .unwrap_or(now_t);
-    days::rollup_days(from, now_t, app.config.hourly_retention_days)
+    record(app, run, account, kind, &started_at, ended, gathered).await
 }

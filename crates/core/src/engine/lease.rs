@@ -32,7 +32,7 @@ impl Lease {
     /// Takes `name` for `ttl` and keeps renewing it; None when someone else holds it.
     pub async fn take(app: &App, name: &str, ttl: Duration) -> Result<Option<Lease>, StoreError> {
         let holder = crate::crypto::random_token(9);
-        if !app.store.try_lease(name, &holder, app.clock.now(), ttl).await? {
+        if !app.store.try_lease(name, &holder, app.clock.utc_now(), ttl).await? {
             return Ok(None);
         }
         let lost = Arc::new(AtomicBool::new(false));
@@ -72,10 +72,16 @@ impl Drop for Lease {
     }
 }
 
-async fn renew(store: Store, clock: Clock, (name, holder): (String, String), ttl: Duration, lost: Arc<AtomicBool>) {
+async fn renew(
+    store: Store,
+    clock: Arc<dyn Clock>,
+    (name, holder): (String, String),
+    ttl: Duration,
+    lost: Arc<AtomicBool>,
+) {
     loop {
         clock.sleep(ttl / RENEWALS_PER_TTL).await;
-        match store.renew_lease(&name, &holder, clock.now(), ttl).await {
+        match store.renew_lease(&name, &holder, clock.utc_now(), ttl).await {
             Ok(true) => tracing::debug!(lease = %name, "lease renewed"),
             Ok(false) => {
                 tracing::warn!(lease = %name, "the lease lapsed and another holder took it");

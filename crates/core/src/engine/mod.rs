@@ -34,7 +34,7 @@ use crate::store::StoreError;
 
 pub use lease::{LEASE_TTL, Lease};
 pub use pacer::{STOP_PCT, pause_for};
-pub use run::{GRACE, Halt, Run};
+pub use run::{Halt, Run};
 pub use shard::{Shard, ShardError};
 
 /// A kind of scheduled work over the connected accounts.
@@ -61,7 +61,7 @@ pub trait Job: Send + Sync + 'static {
 
     /// Prepares the next candidates in one go before they are handed out, so
     /// that what each needs from the database (their Graph calls taken from
-    /// their budgets) costs one round trip per [`PREPARED_TOGETHER`], not one each.
+    /// their allowances) costs one round trip per [`PREPARED_TOGETHER`], not one each.
     fn prepare(&self, _app: &App, _run: &Run, _next: &mut [Self::Candidate]) -> impl Future<Output = ()> + Send {
         async {}
     }
@@ -69,7 +69,7 @@ pub trait Job: Send + Sync + 'static {
     /// Work that comes after every candidate's (an account's past, after
     /// every account's hour): more candidates, asked for only once the first
     /// ones are all done and the run has neither halted nor run out of time,
-    /// worked on under the same lease, budget and halting, and counted in the
+    /// worked on under the same lease, time budget and halting, and counted in the
     /// same report. None by default.
     fn afterwards(
         &self,

@@ -12,7 +12,7 @@ use crate::graph::Usage;
 use crate::store::StoreError;
 
 /// Work already started may go on this long after the budget, retries included.
-pub const GRACE: Duration = Duration::from_secs(30);
+const GRACE: Duration = Duration::from_secs(30);
 
 /// What every account of one run shares.
 #[derive(Debug)]

@@ -342,9 +342,9 @@ fn describe_reqwest(e: &reqwest::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::clock::ManualClock;
     use crate::graph::ErrorKind;
     use crate::graph::stub::{client, meta_answering};
-    use crate::retry::ManualClock;
 
     #[tokio::test]
     async fn retries_wait_exact_delays_on_a_fixed_clock_and_seed() {

@@ -104,15 +104,30 @@ pub async fn audience(app: &App, req: &ApiRequest) -> Result<ApiResponse, ApiErr
     Ok(ApiResponse::ok(&body))
 }
 
-/// `POST /api/insights/:userId/refresh`: collects the account now, within the limits.
-pub async fn refresh(app: &App, req: &ApiRequest) -> Result<ApiResponse, ApiError> {
+/// What a manual collection answers.
+#[derive(Debug, Serialize)]
+struct CollectedNow {
+    success: bool,
+    /// Rows written (0 when Meta has nothing to give yet, e.g. demographics of a small account).
+    collected: usize,
+}
+
+/// `POST /api/insights/:userId/refresh`: collects the account now, within
+/// the limits (a manual collection; the route keeps its public name).
+pub async fn collect_now(app: &App, req: &ApiRequest) -> Result<ApiResponse, ApiError> {
     let account = authorized_account(app, req).await?;
     let outcome = collect::collect_now(app, &account.instagram_user_id)
         .await?
         .ok_or_else(|| ApiError::NotFound("no such connected account".into()))?;
     match outcome {
-        Outcome::Collected { rows } => Ok(ApiResponse::ok(&json!({ "success": true, "collected": rows }))),
-        Outcome::NotAvailable => Ok(ApiResponse::ok(&json!({ "success": true, "collected": 0 }))),
+        Outcome::Collected { rows } => Ok(ApiResponse::ok(&CollectedNow {
+            success: true,
+            collected: rows,
+        })),
+        Outcome::NotAvailable => Ok(ApiResponse::ok(&CollectedNow {
+            success: true,
+            collected: 0,
+        })),
         Outcome::Skipped {
             why: Skip::InvalidToken,
             reason,

@@ -184,7 +184,7 @@ pub async fn handle(app: &App, route: Route, req: ApiRequest) -> ApiResponse {
         Route::Cron(job) => cron::run(app, &req, job).await,
         Route::Insights => insights::insights(app, &req).await,
         Route::InsightsAudience => insights::audience(app, &req).await,
-        Route::InsightsRefresh => insights::refresh(app, &req).await,
+        Route::InsightsRefresh => insights::collect_now(app, &req).await,
         Route::InsightsSummary => trends::summary(app, &req).await,
         Route::InsightsMedia => media::list(app, &req).await,
         Route::InsightsMediaDetail => media::detail(app, &req).await,

@@ -1,5 +1,5 @@
 //! What collection reads and writes: which accounts are due, the per-account
-//! call budget, each account's results in one transactional batch, and the
+//! call allowance, each account's results in one transactional batch, and the
 //! stored insights and audience for the read API and the operator view.
 
 use std::collections::HashSet;
@@ -112,7 +112,7 @@ pub struct AudienceSnapshot {
 
 /// Everything one account's collection leaves behind, written at once.
 #[derive(Debug, Clone)]
-pub struct Finish<'a> {
+pub struct CollectionRecord<'a> {
     pub account_id: i64,
     pub kind: CollectKind,
     /// The collection is complete: the account is not due again this period.
@@ -135,11 +135,11 @@ pub struct Finish<'a> {
     pub log: LogEntry<'a>,
 }
 
-impl<'a> Finish<'a> {
+impl<'a> CollectionRecord<'a> {
     /// A complete, successful collection of `insights` and nothing else,
     /// logged under `run_id`: what a backfill or a benchmark writes.
     pub fn insights(account_id: i64, run_id: &'a str, insights: Vec<MetricRow>) -> Self {
-        Finish {
+        CollectionRecord {
             account_id,
             kind: CollectKind::Insights,
             complete: true,
@@ -300,7 +300,7 @@ impl Store {
         Ok(AccessToken::new(token))
     }
 
-    /// Takes `calls` from the account's hourly budget of `limit`, or nothing
+    /// Takes `calls` from the account's hourly allowance of `limit`, or nothing
     /// when they do not fit. One statement, so concurrent processes (which
     /// share no memory) can never overspend it together.
     pub async fn reserve_calls(&self, account_id: i64, calls: u32, limit: u32) -> Result<bool> {
@@ -359,7 +359,7 @@ impl Store {
     /// An account deleted while it was being collected (a disconnect or a
     /// deletion request won the race) gets nothing written. Returns whether
     /// it still exists.
-    pub async fn finish_collection(&self, f: &Finish<'_>) -> Result<bool> {
+    pub async fn finish_collection(&self, f: &CollectionRecord<'_>) -> Result<bool> {
         let now = now();
         let id = f.account_id;
         let exists = account_exists(id);
@@ -701,7 +701,7 @@ mod tests {
             period: "day".into(),
             end_time: end.into(),
         };
-        let finish = Finish::insights(
+        let finish = CollectionRecord::insights(
             id,
             "test",
             vec![

@@ -220,7 +220,7 @@ mod tests {
     use chrono::Utc;
 
     use super::*;
-    use crate::retry::{Clock, ManualClock};
+    use crate::clock::{Clock, ManualClock};
 
     /// A clock for which time passes only in sleeps: the first sleep lets
     /// the other writer (holding `lock`) commit, so the next attempt finds
@@ -228,6 +228,14 @@ mod tests {
     struct OtherWriterCommitsMeanwhile {
         time: ManualClock,
         lock: Mutex<Option<libsql::Connection>>,
+    }
+
+    impl std::fmt::Debug for OtherWriterCommitsMeanwhile {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.debug_struct("OtherWriterCommitsMeanwhile")
+                .field("time", &self.time)
+                .finish_non_exhaustive()
+        }
     }
 
     impl Clock for OtherWriterCommitsMeanwhile {
@@ -326,5 +334,18 @@ mod tests {
             .err()
             .expect("no transaction begins under the lock");
         assert!(matches!(&e, StoreError::Db(inner) if is_busy(inner)), "{e}");
+    }
+
+    #[test]
+    fn a_hosted_database_s_429_is_a_call_turned_away_and_nothing_else_is() {
+        let hrana = |text: &str| libsql::Error::Hrana(Box::new(std::io::Error::other(text.to_owned())));
+        let refused = hrana(
+            "api error: `status=429 Too Many Requests, body={\"error\":\"Timed out while opening database connection\"}`",
+        );
+        let crowded =
+            hrana("api error: `status=429 Too Many Requests, body={\"error\":\"Too many concurrent requests\"}`");
+        let failed = hrana("api error: `status=500 Internal Server Error, body={\"error\":\"disk I/O error\"}`");
+        assert!(is_turned_away(&refused) && is_turned_away(&crowded));
+        assert!(!is_turned_away(&failed) && !is_busy(&failed));
     }
 }

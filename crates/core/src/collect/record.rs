@@ -1,0 +1,162 @@
+//! The end of one account's collection: everything it gathered, the
+//! account's state (collected until when, parked, refused metrics, last
+//! error) and its log row, written in one round trip, and how it went.
+
+use chrono::Utc;
+
+use super::limits::ExchangeEnd;
+use super::{Gathered, Outcome, Skip, backfill, days};
+use crate::app::App;
+use crate::engine::Run;
+use crate::store::sql::{now, parse_ts, ts};
+use crate::store::{Backfill, Candidate, CollectKind, CollectionRecord, DayRange, LogEntry, LogStatus, RejectedMetric};
+
+/// Writes what an account's collection gathered, its state and its log row
+/// in one round trip, and says how it went.
+pub(super) async fn record(
+    app: &App,
+    run: &Run,
+    account: &Candidate,
+    kind: CollectKind,
+    started_at: &str,
+    ended: ExchangeEnd,
+    gathered: Gathered,
+) -> Outcome {
+    let not_available = kind == CollectKind::Audience
+        && !gathered.audience.is_empty()
+        && gathered
+            .audience
+            .iter()
+            .all(|s| s.status == crate::store::SnapshotStatus::NotAvailable);
+    let rows = gathered.insights.len() + gathered.audience.iter().map(|s| s.values.len()).sum::<usize>();
+    let outcome = match &ended {
+        ExchangeEnd::Complete if not_available => Outcome::NotAvailable,
+        ExchangeEnd::Complete => Outcome::Collected { rows },
+        ExchangeEnd::OverAllowance => Outcome::Skipped {
+            why: Skip::OverAllowance,
+            reason: format!(
+                "the hourly ceiling of {} Graph calls for this account is reached",
+                app.config.rate_limit_per_hour
+            ),
+            retry_at: None,
+        },
+        ExchangeEnd::Parked { until, reason } => Outcome::Skipped {
+            why: Skip::Parked,
+            reason: format!("parked: {reason}"),
+            retry_at: Some(*until),
+        },
+        ExchangeEnd::Failed(reason, _) => Outcome::Failed(reason.clone()),
+    };
+    let (status, message) = match &outcome {
+        Outcome::Collected { .. } => (LogStatus::Success, None),
+        Outcome::NotAvailable => (
+            LogStatus::Skipped,
+            Some("not available yet: too few followers".to_string()),
+        ),
+        Outcome::Skipped { reason, .. } => (LogStatus::Skipped, Some(reason.clone())),
+        Outcome::Failed(reason) => (LogStatus::Failed, Some(reason.clone())),
+        Outcome::Gone => (LogStatus::Skipped, None),
+    };
+    let error_code = match &ended {
+        ExchangeEnd::Failed(_, Some(e)) => e.code,
+        _ => None,
+    };
+    let rejected_names: Vec<&str> = gathered.rejected.iter().map(|(m, _)| m.as_str()).collect();
+    let details = serde_json::json!({ "rows": rows, "rejected_metrics": rejected_names });
+    let finish = CollectionRecord {
+        account_id: account.id,
+        kind,
+        complete: matches!(ended, ExchangeEnd::Complete),
+        followers_count: gathered.followers_count,
+        snapshot_date: days::day_start(Utc::now()).format("%Y-%m-%d").to_string(),
+        rejected_metrics: Some(rejected_list(account, kind, &gathered.rejected)),
+        error: matches!(outcome, Outcome::Failed(_)).then(|| message.clone()).flatten(),
+        parked: match &ended {
+            ExchangeEnd::Parked { until, reason } => Some((ts(*until), reason.clone())),
+            _ => None,
+        },
+        log: LogEntry {
+            account_id: Some(account.id),
+            run_id: &run.id,
+            job_type: kind.as_str(),
+            status,
+            error_code,
+            error_message: message.clone(),
+            details: Some(details),
+            started_at: started_at.to_string(),
+        },
+        insights: gathered.insights,
+        audience: gathered.audience,
+        reconstructed: gathered.reconstructed,
+        rollup: match kind {
+            CollectKind::Insights => rollup_days(app, account),
+            CollectKind::Audience => Vec::new(),
+        },
+        backfill: gathered.backfill.or_else(|| {
+            (kind == CollectKind::Insights
+                && matches!(ended, ExchangeEnd::Complete)
+                && backfill::gap_before(account, Utc::now()))
+            .then_some(Backfill::Due)
+        }),
+    };
+    match app.store.finish_collection(&finish).await {
+        Ok(true) => {}
+        Ok(false) => {
+            tracing::info!(instagram_user_id = %account.instagram_user_id, job = kind.as_str(), "account deleted during its collection; nothing stored");
+            return Outcome::Gone;
+        }
+        Err(e) => {
+            tracing::error!(instagram_user_id = %account.instagram_user_id, error = %e, "collected data could not be stored");
+            run.note_store_error(&e);
+            // The cause is logged; callers and answers get no database internals.
+            return Outcome::Failed("the results could not be stored; the next run collects them again".into());
+        }
+    }
+    match &outcome {
+        Outcome::Failed(reason) => {
+            tracing::warn!(instagram_user_id = %account.instagram_user_id, job = kind.as_str(), reason = %reason, "collection failed")
+        }
+        other => {
+            tracing::debug!(instagram_user_id = %account.instagram_user_id, job = kind.as_str(), outcome = ?other, "collection done")
+        }
+    }
+    outcome
+}
+
+/// The account's rejected metrics after this run: the other job's as they
+/// were, this job's as this run found them (unchanged dates when still refused).
+fn rejected_list(account: &Candidate, kind: CollectKind, found: &[(String, String)]) -> Vec<RejectedMetric> {
+    let job = kind.as_str();
+    let mut list: Vec<RejectedMetric> = account
+        .rejected_metrics
+        .iter()
+        .filter(|r| r.job != job)
+        .cloned()
+        .collect();
+    for (metric, reason) in found {
+        let at = account
+            .rejected_metrics
+            .iter()
+            .find(|r| r.job == job && r.metric == *metric)
+            .map(|r| r.at.clone())
+            .unwrap_or_else(now);
+        list.push(RejectedMetric {
+            metric: metric.clone(),
+            job: job.to_string(),
+            reason: reason.clone(),
+            at,
+        });
+    }
+    list
+}
+
+/// The days an insights write rolls up: from how far the account is rolled
+/// up (or when it was connected) to `HOURLY_RETENTION_DAYS` ago.
+fn rollup_days(app: &App, account: &Candidate) -> Vec<DayRange> {
+    let now_t = Utc::now();
+    let from = (account.rolled_up_to.as_deref())
+        .or(Some(account.connected_at.as_str()))
+        .and_then(parse_ts)
+        .unwrap_or(now_t);
+    days::rollup_days(from, now_t, app.config.hourly_retention_days)
+}
