@@ -76,6 +76,8 @@
     status: null,
     account: null,
     range: 30,
+    /** Draw the period before the range too, dashed. */
+    compare: false,
     lastCollected: null,
     charts: new Map(),
     generation: 0,
@@ -289,6 +291,11 @@
     setView('dashboard');
     loadCharts();
     loadAudience();
+    loadTrends();
+  }
+
+  function loadTrends() {
+    if (window.UrlinstaTrends) window.UrlinstaTrends.load(state.status.instagram_user_id);
   }
 
   function renderSwitcher() {
@@ -412,13 +419,19 @@
   /**
    * The day a stored value describes. Meta ends a daily value's `end_time` at
    * the end of that (Pacific) day, early the next morning in UTC: the value
-   * belongs to the day before. Hourly snapshots (`lifetime`) belong to their own day.
+   * belongs to the day before. Hourly snapshots (`lifetime`) belong to the
+   * Pacific day they were taken in, like the daily values of that day.
    */
   function dayOf(row) {
     const t = Date.parse(row.end_time);
     if (Number.isNaN(t)) return null;
-    const shifted = row.period === 'day' ? t - 12 * 3600000 : t;
-    return new Date(shifted).toISOString().slice(0, 10);
+    if (row.period === 'day') return new Date(t - 12 * 3600000).toISOString().slice(0, 10);
+    return window.UrlinstaTrends ? window.UrlinstaTrends.pacificDay(t) : new Date(t).toISOString().slice(0, 10);
+  }
+
+  /** Today's Instagram (Pacific) day: still filling up. */
+  function todayDay() {
+    return window.UrlinstaTrends ? window.UrlinstaTrends.pacificDay(Date.now()) : isoDay(0);
   }
 
   // ---------------------------------------------------------------- charts
@@ -464,23 +477,33 @@
     const chart = state.charts.get(spec.metric);
     const generation = state.generation;
     const range = state.range;
+    const compare = state.compare;
     const { from, to } = rangeDates();
+    // Comparing reads the period before the range as well.
+    const readFrom = compare ? isoDay(2 * range - 1) : from;
+    // Up to tomorrow (UTC): today's unfinished Instagram day ends there at the latest.
+    const readTo = isoDay(-1);
     showState(chart.body, 'loading', `Loading ${spec.title.toLowerCase()}…`);
     const slow = setTimeout(() => {
       if (chart.body.dataset.state === 'loading') showState(chart.body, 'loading', 'Still loading: the server is slow today…');
     }, SLOW_MS);
     const id = encodeURIComponent(state.status.instagram_user_id);
     try {
-      const data = await api(`/api/insights/${id}?from=${from}&to=${to}&metric=${spec.metric}&format=json`);
-      if (generation !== state.generation || range !== state.range) return;
+      const data = await api(`/api/insights/${id}?from=${readFrom}&to=${readTo}&metric=${spec.metric}&format=json`);
+      if (generation !== state.generation || range !== state.range || compare !== state.compare) return;
       const rows = (data && data.insights) || [];
       for (const row of rows) setLastCollected(row.collected_at);
-      const points = toPoints(rows.filter((r) => r.metric_name === spec.metric));
-      chart.points = points;
       // A daily value is stored with the end of its day, so the first one
       // requested from `from` describes the day before it.
       chart.from = new Date(dayMs(from) - 86400000).toISOString().slice(0, 10);
-      chart.to = to;
+      chart.to = todayDay() > to ? todayDay() : to;
+      const all = toPoints(rows.filter((r) => r.metric_name === spec.metric));
+      const points = all.filter((p) => p.day >= chart.from);
+      // The period before, moved forward by the range to lie under this one.
+      chart.previous = compare
+        ? all.filter((p) => p.day < chart.from).map((p) => ({ ...p, was: p.day, day: new Date(dayMs(p.day) + range * 86400000).toISOString().slice(0, 10) }))
+        : [];
+      chart.points = points;
       if (!points.length) {
         setSummary(chart, null);
         showState(chart.body, 'empty', 'No data yet for these days. urlinsta collects every hour; press Refresh now to collect right away.');
@@ -489,7 +512,7 @@
       setSummary(chart, points);
       drawChart(chart);
     } catch (e) {
-      if (generation !== state.generation || range !== state.range) return;
+      if (generation !== state.generation || range !== state.range || compare !== state.compare) return;
       chart.points = [];
       setSummary(chart, null);
       showState(chart.body, 'error', `Could not load ${spec.title.toLowerCase()}. ${chartErrorText(e)}`, () => loadChart(spec));
@@ -503,7 +526,10 @@
     return e.message;
   }
 
-  /** One point per day: daily metrics as reported, totals as the day's last snapshot. */
+  /**
+   * One point per day: daily metrics as reported, totals as the day's last
+   * snapshot. Today's point is unfinished; a reconstructed one says so.
+   */
   function toPoints(rows) {
     const byDay = new Map();
     for (const row of rows) {
@@ -512,9 +538,11 @@
       const value = row.metric_value === null || row.metric_value === undefined ? NaN : Number(row.metric_value);
       if (!day || !Number.isFinite(value)) continue;
       const seen = byDay.get(day);
-      if (!seen || row.end_time >= seen.end_time) byDay.set(day, { day, value, end_time: row.end_time });
+      if (!seen || row.end_time >= seen.end_time) byDay.set(day, { day, value, end_time: row.end_time, reconstructed: row.reconstructed === true });
     }
-    return [...byDay.values()].sort((a, b) => (a.day < b.day ? -1 : 1)).map(({ day, value }) => ({ day, value }));
+    const today = todayDay();
+    return [...byDay.values()].sort((a, b) => (a.day < b.day ? -1 : 1))
+      .map(({ day, value, reconstructed }) => ({ day, value, reconstructed, unfinished: day >= today }));
   }
 
   function setSummary(chart, points) {
@@ -522,17 +550,22 @@
     const summary = $(`chart-${chart.spec.metric}-summary`);
     figure.parentElement.hidden = !points || !points.length;
     if (figure.parentElement.hidden) return;
-    const last = points[points.length - 1];
+    // The headline is the last whole day's value: today's is still filling up (the follower count is as of now).
+    const whole = points.filter((p) => !p.unfinished);
+    const last = chart.spec.kind === 'daily' && whole.length ? whole[whole.length - 1] : points[points.length - 1];
     figure.textContent = numberFormat.format(last.value);
     let context = '';
     if (points.length > 1 && chart.spec.kind === 'total') {
       const change = last.value - points[0].value;
       const sign = change > 0 ? '+' : change < 0 ? '−' : '±';
       context = `${sign}${numberFormat.format(Math.abs(change))} since ${dayFormat.format(dayMs(points[0].day))}`;
-    } else if (points.length > 1) {
+    } else {
       // Daily unique counts are not summed: an account seen on two days counts on both.
-      const average = points.reduce((sum, p) => sum + p.value, 0) / points.length;
-      context = `daily average ${numberFormat.format(Math.round(average))}`;
+      // Today is still filling up: it would pull the average down.
+      if (whole.length > 1) {
+        const average = whole.reduce((sum, p) => sum + p.value, 0) / whole.length;
+        context = `daily average ${numberFormat.format(Math.round(average))}${whole.length < points.length ? ', today left out' : ''}`;
+      }
     }
     summary.textContent = `on ${dayFormat.format(dayMs(last.day))}${context ? ` · ${context}` : ''}`;
   }
@@ -570,6 +603,7 @@
   /** Draws `chart.points` over the whole range, as wide as the card is now. */
   function drawChart(chart) {
     const { spec, points } = chart;
+    const previous = chart.previous || [];
     const width = Math.max(240, Math.round(chart.body.clientWidth || 520));
     chart.drawnWidth = Math.round(chart.body.clientWidth);
     const height = CHART_HEIGHT;
@@ -577,7 +611,7 @@
     const innerH = height - MARGIN.top - MARGIN.bottom;
 
     // Scales: daily counts from zero; the follower total around its values.
-    const values = points.map((p) => p.value);
+    const values = points.concat(previous).map((p) => p.value);
     const ticks = niceTicks(spec.kind === 'daily' ? 0 : Math.min(...values), Math.max(...values), 4);
     const yMin = ticks[0];
     const yMax = ticks[ticks.length - 1];
@@ -598,7 +632,15 @@
     });
 
     const segments = gapless(points);
-    const line = segments.map((seg) => `M${seg.map(at).join('L')}`).join('');
+    // Measured whole days solid; a stretch into a reconstructed or unfinished day dashed.
+    const lines = { line: '', reconstructed: '', unfinished: '' };
+    for (const seg of segments) {
+      for (let i = 1; i < seg.length; i += 1) {
+        const kind = seg[i].unfinished ? 'unfinished' : seg[i].reconstructed || seg[i - 1].reconstructed ? 'reconstructed' : 'line';
+        lines[kind] += `M${at(seg[i - 1])}L${at(seg[i])}`;
+      }
+    }
+    const before = gapless(previous).map((seg) => `M${seg.map(at).join('L')}`).join('');
     // A filled area reads as "amount" and so starts at zero: daily metrics only.
     const floor = (p) => `${x(p.day).toFixed(1)},${y(yMin).toFixed(1)}`;
     const area = spec.kind !== 'daily' ? '' : segments.filter((seg) => seg.length > 1)
@@ -607,7 +649,7 @@
     // Dots for a month; for a quarter they would crowd the line, so only the one read shows.
     const dense = innerW / Math.max(1, state.range) < 8;
     const dots = points.map((p) => s('circle', {
-      class: 'point', cx: x(p.day).toFixed(1), cy: y(p.value).toFixed(1), r: dense ? 3.5 : 3.25, 'data-day': p.day, 'data-value': p.value,
+      class: p.unfinished ? 'point unfinished' : 'point', cx: x(p.day).toFixed(1), cy: y(p.value).toFixed(1), r: dense ? 3.5 : 3.25, 'data-day': p.day, 'data-value': p.value,
     }));
     const guide = s('line', { class: 'guide', y1: MARGIN.top, y2: MARGIN.top + innerH, x1: -10, x2: -10, visibility: 'hidden' });
     const hit = s('rect', { class: 'hit', x: MARGIN.left, y: MARGIN.top, width: innerW, height: innerH });
@@ -620,7 +662,10 @@
       yAxis,
       s('g', { class: 'axis x-axis' }, xAxis),
       s('path', { class: 'area', d: area }),
-      s('path', { class: 'line', d: line }),
+      before ? s('path', { class: 'line previous', d: before }) : null,
+      s('path', { class: 'line', d: lines.line }),
+      lines.reconstructed ? s('path', { class: 'line reconstructed', d: lines.reconstructed }) : null,
+      lines.unfinished ? s('path', { class: 'line unfinished', d: lines.unfinished }) : null,
       guide,
       s('g', { class: dense ? 'points dense' : 'points' }, dots),
       hit);
@@ -630,8 +675,14 @@
     const note = dayMs(first.day) - start > 2 * 86400000
       ? h('p', { class: 'chart-note' }, `Collected since ${longDayFormat.format(dayMs(first.day))}; each day adds a point.`)
       : '';
+    const keys = [
+      previous.length ? `Dashed grey: the ${state.range} days before, moved under these.` : '',
+      points.some((p) => p.reconstructed) ? 'Dashed: follower counts worked out from Instagram’s daily changes, before urlinsta measured them.' : '',
+      last.unfinished ? 'Today is still filling up (dotted).' : '',
+    ].filter(Boolean);
+    const legend = keys.length ? h('p', { class: 'chart-legend' }, keys.map((k) => h('span', {}, k))) : '';
     chart.body.dataset.state = 'ready';
-    chart.body.replaceChildren(svg, tooltip, live, note);
+    chart.body.replaceChildren(svg, tooltip, live, note, legend);
 
     // Reading a value: the pointer picks the nearest day, the keys step through days.
     let active = -1;
@@ -643,7 +694,10 @@
       guide.setAttribute('x1', x(p.day));
       guide.setAttribute('x2', x(p.day));
       guide.setAttribute('visibility', 'visible');
-      tooltip.replaceChildren(longDayFormat.format(dayMs(p.day)), h('strong', {}, numberFormat.format(p.value)));
+      const was = previous.find((q) => q.day === p.day);
+      tooltip.replaceChildren(longDayFormat.format(dayMs(p.day)), h('strong', {}, numberFormat.format(p.value)),
+        p.unfinished ? ' (today, so far)' : p.reconstructed ? ' (worked out)' : '',
+        was ? h('span', { class: 'tooltip-previous' }, ` · ${dayFormat.format(dayMs(was.was))}: ${numberFormat.format(was.value)}`) : '');
       tooltip.hidden = false;
       tooltip.style.left = `${Math.min(Math.max(x(p.day), 70), width - 70)}px`;
       tooltip.style.top = `${y(p.value)}px`;
@@ -827,6 +881,7 @@
       setLastCollected(new Date().toISOString());
       loadCharts();
       loadAudience();
+      loadTrends();
     } catch (e) {
       if (generation !== state.generation) return;
       result.dataset.kind = 'error';
@@ -931,6 +986,10 @@
       loadStatus();
     });
     for (const radio of document.querySelectorAll('input[name="range"]')) radio.addEventListener('change', onRangeChange);
+    $('compare-previous').addEventListener('change', (e) => {
+      state.compare = e.target.checked;
+      loadCharts();
+    });
     setInterval(() => { if (state.lastCollected) setLastCollected(null); }, 60000);
     readCallbackResult();
     loadStatus();

@@ -48,6 +48,7 @@ macro_rules! on_both_databases {
 }
 
 mod attacks;
+mod backfill;
 mod backoff;
 mod collect;
 mod collect_media;
@@ -59,6 +60,7 @@ mod extremes;
 mod faults;
 mod fuzz;
 mod harness;
+mod history;
 mod hosted;
 mod input;
 mod instagram;
@@ -77,6 +79,7 @@ mod sessions;
 mod slow_clients;
 mod storage;
 mod tokens;
+mod trends_page;
 mod webdriver;
 mod webhooks;
 mod writers;

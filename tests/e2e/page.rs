@@ -12,8 +12,8 @@ use urlinsta_sandbox::{PageSpec, UserSpec};
 use crate::harness::*;
 use crate::webdriver::Browser;
 
-const DESKTOP: (u32, u32) = (1280, 900);
-const PHONE: (u32, u32) = (375, 812);
+pub(crate) const DESKTOP: (u32, u32) = (1280, 900);
+pub(crate) const PHONE: (u32, u32) = (375, 812);
 const SANDBOX_IG: &str = "17841400000000001";
 const CHARTS: [&str; 4] = ["reach", "views", "accounts_engaged", "followers_count"];
 const BREAKDOWNS: [&str; 4] = ["country", "city", "age", "gender"];
@@ -47,13 +47,25 @@ pub(crate) async fn connect(browser: &Browser, t: &TestApp) {
 }
 
 /// Waits until no chart and no audience card is loading any more.
-async fn wait_for_charts(browser: &Browser) {
+pub(crate) async fn wait_for_charts(browser: &Browser) {
     browser
         .wait_for(
             "[...document.querySelectorAll('.chart-body, .audience-body')].every(b => b.dataset.state !== 'loading')",
             "the charts and the audience to load",
         )
         .await;
+}
+
+/// Switches the charts to 90 days and waits for them.
+pub(crate) async fn show_90_days(browser: &Browser) {
+    browser.click("label[for=range-90]").await;
+    browser
+        .wait_for(
+            "document.getElementById('csv-download').textContent.includes('90 days')",
+            "the 90-day range",
+        )
+        .await;
+    wait_for_charts(browser).await;
 }
 
 /// The number of data points each chart draws, by metric.
@@ -329,7 +341,7 @@ async fn connect_collect_refresh_and_disconnect_in_a_real_browser() {
 }
 
 /// The stored history's daily value of `metric`, `ago` days before today: a weekly wave.
-fn seeded(metric: &str, ago: i64) -> i64 {
+pub(crate) fn seeded(metric: &str, ago: i64) -> i64 {
     let (base, spread) = match metric {
         "reach" => (900, 400),
         "views" => (2600, 900),
@@ -341,7 +353,7 @@ fn seeded(metric: &str, ago: i64) -> i64 {
 /// Stores `days` days of history through the collector's own write, as if
 /// the account had been collected every day: Meta's daily values end at
 /// 08:00 UTC the next day, the follower count is an hourly snapshot.
-async fn store_history(t: &TestApp, days: i64) {
+pub(crate) async fn store_history(t: &TestApp, days: i64) {
     let account = t
         .app
         .store
@@ -378,6 +390,9 @@ async fn store_history(t: &TestApp, days: i64) {
         followers_count: None,
         snapshot_date: today.to_string(),
         audience: Vec::new(),
+        reconstructed: Vec::new(),
+        rollup: Vec::new(),
+        backfill: None,
         rejected_metrics: None,
         error: None,
         parked: None,
@@ -413,14 +428,7 @@ async fn ninety_days_of_history_read_by_mouse_and_keyboard() {
         let n = month[metric].as_u64().unwrap_or(0);
         assert!((29..=31).contains(&n), "{metric}: {n} points in 30 days");
     }
-    browser.click("label[for=range-90]").await;
-    browser
-        .wait_for(
-            "document.getElementById('csv-download').textContent.includes('90 days')",
-            "the 90-day range",
-        )
-        .await;
-    wait_for_charts(&browser).await;
+    show_90_days(&browser).await;
     let quarter = points(&browser).await;
     for metric in CHARTS {
         let n = quarter[metric].as_u64().unwrap_or(0);

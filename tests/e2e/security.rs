@@ -52,6 +52,7 @@ fn access(route: Route) -> Access {
         | Route::Insights
         | Route::InsightsAudience
         | Route::InsightsRefresh
+        | Route::InsightsSummary
         | Route::InsightsMedia
         | Route::InsightsMediaDetail => Access::Account,
         Route::AdminAccounts => Access::Admin,

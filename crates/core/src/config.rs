@@ -89,6 +89,12 @@ pub struct Config {
     pub graph_timeout: Duration,
     /// Account metrics collected hourly; configuration, not code.
     pub insight_metrics: Vec<String>,
+    /// How many days back a new account's daily metrics are fetched (Meta keeps 90).
+    pub backfill_days: u32,
+    /// Graph calls one collection run may spend on an account's backfill.
+    pub backfill_calls_per_run: u32,
+    /// Hourly counts older than this many days are rolled up to one a day.
+    pub hourly_retention_days: u32,
     /// `None`: the Instagram Login path is off (no IG_APP_ID), the page offers Facebook only.
     pub instagram: Option<InstagramLogin>,
     /// What Meta must echo to verify the Instagram webhook subscription.
@@ -247,6 +253,9 @@ impl Config {
             cron_secret: cron_secret.map(Secret::new),
             notify,
             rate_limit_per_hour: number(vars, "RATE_LIMIT_PER_HOUR", 180)?,
+            backfill_days: number(vars, "BACKFILL_DAYS", 90)?,
+            backfill_calls_per_run: number(vars, "BACKFILL_CALLS_PER_RUN", 100)?,
+            hourly_retention_days: number(vars, "HOURLY_RETENTION_DAYS", 14)?.max(1),
             collect_concurrency: number(vars, "COLLECT_CONCURRENCY", 16)?.max(1),
             job_time_budget: Duration::from_secs(number(vars, "JOB_TIME_BUDGET_SECS", 240)?),
             log_level: get("LOG_LEVEL").unwrap_or_else(|| "info".into()),

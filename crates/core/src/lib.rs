@@ -74,6 +74,7 @@ pub mod secret;
 pub mod store;
 pub mod telemetry;
 pub mod tokens;
+pub mod trends;
 
 pub use app::App;
 pub use config::Config;

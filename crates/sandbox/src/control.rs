@@ -398,6 +398,15 @@ impl Control {
             .insert((ig_id.to_string(), metric.to_string(), day), value);
     }
 
+    /// The truth behind Meta's daily follower changes: the follower count
+    /// at the end of (Pacific) `day`, before today. Today's changes count
+    /// from tomorrow on, as Meta reports a day's `follower_count` once it ends.
+    pub fn followers_at_end_of(&self, ig_id: &str, day: NaiveDate) -> Option<i64> {
+        let world = self.world();
+        let ig = world.igs.get(ig_id)?;
+        Some(crate::insights::followers_at_end_of(&world, ig, day))
+    }
+
     // --- Observability ---
 
     pub fn calls(&self) -> Vec<CallRecord> {

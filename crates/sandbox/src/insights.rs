@@ -20,6 +20,8 @@ use crate::world::{IgAccount, World};
 const PST_HOURS: i64 = 8;
 const MAX_RANGE_SECS: i64 = 30 * 24 * 3600;
 const RETENTION_DAYS: i64 = 90;
+/// `follower_count` (new followers a day) covers the last 30 days, not today.
+const FOLLOWER_CHANGE_DAYS: i64 = 30;
 const MAX_BREAKDOWN_RESULTS: usize = 45;
 const TIMEFRAMES: [&str; 2] = ["this_week", "this_month"];
 const BREAKDOWNS: [&str; 4] = ["age", "city", "country", "gender"];
@@ -441,12 +443,19 @@ fn account_metrics(world: &World, ig: &IgAccount, query: &Query) -> Result<Vec<V
     let mut data = Vec::with_capacity(query.metrics.len());
     for metric in &query.metrics {
         let mut entry = header(ig, metric, &query.period);
-        // Meta keeps no new-follower series for small accounts: an empty set.
-        let no_data = metric.name == "follower_count" && ig.followers_count < MIN_FOLLOWERS_FOR_DEMOGRAPHICS;
+        // Meta keeps no new-follower series for small accounts: an empty set;
+        // for the others, the 30 days before today.
+        let follower_changes = metric.name == "follower_count";
+        let no_data = follower_changes && ig.followers_count < MIN_FOLLOWERS_FOR_DEMOGRAPHICS;
+        let today = meta_day(world.now());
+        let served = |day: &NaiveDate| {
+            !follower_changes || (*day < today && *day >= today - Duration::days(FOLLOWER_CHANGE_DAYS))
+        };
         let daily: Vec<(NaiveDate, Value)> = if no_data {
             Vec::new()
         } else {
             days.iter()
+                .filter(|day| served(day))
                 .map(|day| (*day, day_value(world, ig, metric, *day)))
                 .collect()
         };
@@ -512,6 +521,20 @@ fn daily_number(world: &World, ig: &IgAccount, name: &str, day: NaiveDate) -> i6
     let jitter = (hash(&[&ig.id, name, &day.to_string()]) % 10_000) as i64;
     let per_ten_million = lo * 10_000 + jitter * (hi - lo);
     scale(ig.followers_count, per_ten_million, 10_000_000)
+}
+
+/// The follower count at the end of `day`: today's count less the follower
+/// changes of the days after `day` up to yesterday (today's changes are
+/// counted when today ends, so today's count is yesterday's closing one).
+pub(crate) fn followers_at_end_of(world: &World, ig: &IgAccount, day: NaiveDate) -> i64 {
+    let mut count = i128::from(ig.followers_count);
+    let mut d = day;
+    let today = meta_day(world.now());
+    while let Some(next) = d.succ_opt().filter(|n| *n < today) {
+        count -= i128::from(daily_number(world, ig, "follower_count", next));
+        d = next;
+    }
+    clamp(count)
 }
 
 /// Followers online per hour of the day, peaking in the evening.

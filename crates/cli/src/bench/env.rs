@@ -116,6 +116,8 @@ impl Env {
             ("ADMIN_API_KEY", admin_key.clone()),
             // Our own ceiling and the time budget must not cut a run short.
             ("RATE_LIMIT_PER_HOUR", "1000000".into()),
+            // The hourly runs of accounts whose history is whole, as every run after their first.
+            ("BACKFILL_DAYS", "0".into()),
             ("JOB_TIME_BUDGET_SECS", "3600".into()),
             ("GRAPH_TIMEOUT_MS", "60000".into()),
             ("COLLECT_CONCURRENCY", concurrency.to_string()),
@@ -314,9 +316,10 @@ impl Env {
                 admin_key: &self.admin_key,
                 ig_id: ig,
             };
-            let mut f = read::measure(&target, &query, settings.read_samples).await?;
-            f.db = self.name().into();
-            figures.push(f);
+            if let Some(mut f) = read::measure(&target, &query, settings.read_samples).await? {
+                f.db = self.name().into();
+                figures.push(f);
+            }
         }
         server.shutdown().await;
         Ok(figures)

@@ -1,13 +1,15 @@
 //! The read path: `GET /api/insights/:userId` over the local server with the
-//! admin key, for an account holding a year of hourly data (written through
-//! the store, the way collection writes it: the daily metrics once a day,
-//! the follower/follow/media counts every hour).
+//! admin key, for an account holding a year of history (written through the
+//! store, the way collection writes it: the daily metrics once a day, the
+//! follower/follow/media counts every hour, rolled up to one a day past
+//! `HOURLY_RETENTION_DAYS`).
 
 use std::time::{Duration, Instant};
 
 use chrono::{DurationRound, Utc};
 use serde::Serialize;
 use urlinsta_core::App;
+use urlinsta_core::collect::days::rollup_days;
 use urlinsta_core::collect::metrics::SNAPSHOT_FIELDS;
 use urlinsta_core::store::{CollectionRecord, MetricRow};
 
@@ -17,6 +19,7 @@ pub struct ReadFigures {
     pub db: String,
     pub query: String,
     pub what: String,
+    pub kind: ReadKind,
     pub samples: usize,
     pub p50_ms: f64,
     pub p99_ms: f64,
@@ -47,6 +50,10 @@ pub async fn fill(app: &App, account_id: i64, days: i64) -> anyhow::Result<usize
         let finish = CollectionRecord::insights(account_id, "bench-history", chunk.to_vec());
         app.store.finish_collection(&finish).await?;
     }
+    // What the hourly runs of that year would have left: old counts rolled up.
+    let mut rollup = CollectionRecord::insights(account_id, "bench-history", Vec::new());
+    rollup.rollup = rollup_days(start, Utc::now(), app.config.hourly_retention_days);
+    app.store.finish_collection(&rollup).await?;
     Ok(total)
 }
 
@@ -59,43 +66,65 @@ fn row(metric: &str, value: i64, period: &str, end: chrono::DateTime<Utc>) -> Me
     }
 }
 
-/// The queries measured: the whole history as JSON and CSV, and what the
-/// page asks for (one request per chart and range, and the CSV download).
-/// One page of the paged read (`limit`; the next pages cost the same).
+/// The queries measured: the whole history as JSON and CSV, one page of the
+/// paged read (`limit`; the next pages cost the same), every read the page
+/// makes (one request per chart and range, twice the range when comparing
+/// with the previous period, the CSV download, the trend summary).
 pub const PAGE_QUERY: &str = "?limit=5000";
 
-pub fn queries() -> Vec<(String, String)> {
+/// What a query is: the whole year in one answer, or a read the page makes
+/// (their targets differ).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReadKind {
+    WholeYear,
+    Paged,
+    Page,
+    Summary,
+}
+
+pub fn queries() -> Vec<(String, String, ReadKind)> {
     let day = |back: i64| {
         (Utc::now() - chrono::Duration::days(back))
             .format("%Y-%m-%d")
             .to_string()
     };
-    let (d30, d90) = (day(29), day(89));
     let to = day(0);
-    vec![
-        ("".into(), "everything, JSON".into()),
-        ("?format=csv".into(), "everything, CSV".into()),
+    let mut list = vec![
+        ("".into(), "everything, JSON".into(), ReadKind::WholeYear),
+        ("?format=csv".into(), "everything, CSV".into(), ReadKind::WholeYear),
         (
             PAGE_QUERY.into(),
             "the year in pages: the first 5,000 rows, JSON".into(),
+            ReadKind::Paged,
         ),
-        (
-            format!("?from={d30}&to={to}&metric=followers_count&format=json"),
-            "dashboard chart: followers, 30 days (hourly)".into(),
-        ),
-        (
-            format!("?from={d90}&to={to}&metric=followers_count&format=json"),
-            "dashboard chart: followers, 90 days (hourly)".into(),
-        ),
-        (
-            format!("?from={d90}&to={to}&metric=reach&format=json"),
-            "dashboard chart: reach, 90 days".into(),
-        ),
-        (
-            format!("?from={d90}&to={to}&format=csv"),
-            "dashboard CSV download, 90 days".into(),
-        ),
-    ]
+    ];
+    // The page's ranges, and twice each when the previous period is drawn too.
+    for (days, how) in [(30, ""), (90, ""), (60, ", compared"), (180, ", compared")] {
+        let from = day(days - 1);
+        for metric in ["reach", "views", "accounts_engaged", "followers_count"] {
+            list.push((
+                format!("?from={from}&to={to}&metric={metric}&format=json"),
+                format!("page chart: {metric}, {days} days{how}"),
+                ReadKind::Page,
+            ));
+        }
+    }
+    for days in [30, 90] {
+        list.push((
+            format!("?from={}&to={to}&format=csv", day(days - 1)),
+            format!("page CSV download, {days} days"),
+            ReadKind::Page,
+        ));
+    }
+    for days in [7, 28, 90] {
+        list.push((
+            format!("/summary?days={days}"),
+            format!("page trend tiles: summary of {days} days"),
+            ReadKind::Summary,
+        ));
+    }
+    list
 }
 
 /// Where the read requests go.
@@ -109,9 +138,9 @@ pub struct Target<'a> {
 /// Times `samples` sequential requests of `query` (after a few to warm up).
 pub async fn measure(
     target: &Target<'_>,
-    (query, what): &(String, String),
+    (query, what, kind): &(String, String, ReadKind),
     samples: usize,
-) -> anyhow::Result<ReadFigures> {
+) -> anyhow::Result<Option<ReadFigures>> {
     let url = format!("{}/api/insights/{}{query}", target.base, target.ig_id);
     let mut times = Vec::with_capacity(samples);
     let mut bytes = 0;
@@ -122,6 +151,10 @@ pub async fn measure(
         let status = response.status();
         let body = response.bytes().await?;
         let elapsed = started.elapsed();
+        if status == 404 && query.starts_with('/') {
+            // A route this build does not have (the summary, before it existed).
+            return Ok(None);
+        }
         anyhow::ensure!(status == 200, "GET {url}: {status}");
         if i >= 3 {
             times.push(elapsed);
@@ -135,10 +168,11 @@ pub async fn measure(
         }
     }
     times.sort();
-    Ok(ReadFigures {
+    Ok(Some(ReadFigures {
         db: String::new(),
         query: query.clone(),
         what: what.clone(),
+        kind: *kind,
         samples,
         p50_ms: ms(percentile(&times, 50.0)),
         p99_ms: ms(percentile(&times, 99.0)),
@@ -146,7 +180,7 @@ pub async fn measure(
         bytes,
         rows,
         load: super::probe::load_average(),
-    })
+    }))
 }
 
 /// Nearest-rank percentile of sorted samples.

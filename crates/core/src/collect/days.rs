@@ -4,11 +4,7 @@
 use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveTime, Timelike, Utc, Weekday};
 
 /// One Meta day: `since` (its opening midnight) to `until` (its closing one, the `end_time`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct MetaDay {
-    pub since: DateTime<Utc>,
-    pub until: DateTime<Utc>,
-}
+pub use crate::store::DayRange as MetaDay;
 
 /// How many days each hourly run fetches: today and the two before it,
 /// since Meta's numbers arrive up to 48 hours late.
@@ -17,14 +13,37 @@ pub const DAYS_FETCHED: usize = 3;
 /// Today (still filling up) and the two days before it, newest first.
 pub fn recent_days(now: DateTime<Utc>) -> [MetaDay; DAYS_FETCHED] {
     let today = pacific_date(now);
-    let day = |back: u64| {
-        let date = today - chrono::Days::new(back);
-        MetaDay {
-            since: pacific_midnight(date),
-            until: pacific_midnight(date + chrono::Days::new(1)),
-        }
-    };
+    let day = |back: u64| meta_day(today - chrono::Days::new(back));
     [day(0), day(1), day(2)]
+}
+
+/// The Meta day of a Pacific calendar date.
+pub fn meta_day(date: NaiveDate) -> MetaDay {
+    MetaDay {
+        since: pacific_midnight(date),
+        until: pacific_midnight(date + chrono::Days::new(1)),
+    }
+}
+
+/// The days whose hourly counts are due to be rolled up: every Meta day that
+/// ended at least `retention_days` before `now` and after `from` (how far
+/// the account is rolled up, or when it was connected), oldest first, at
+/// most [`MAX_ROLLUP_DAYS`](crate::store::MAX_ROLLUP_DAYS).
+pub fn rollup_days(from: DateTime<Utc>, now: DateTime<Utc>, retention_days: u32) -> Vec<MetaDay> {
+    let cutoff = now - Duration::days(i64::from(retention_days));
+    let mut date = pacific_date(from);
+    let mut days = Vec::new();
+    while days.len() < crate::store::MAX_ROLLUP_DAYS {
+        let day = meta_day(date);
+        if day.until > cutoff {
+            break;
+        }
+        if day.until > from {
+            days.push(day);
+        }
+        date = date + chrono::Days::new(1);
+    }
+    days
 }
 
 /// The start of the hour, which names an hourly snapshot.
@@ -40,8 +59,8 @@ pub fn day_start(now: DateTime<Utc>) -> DateTime<Utc> {
     now.date_naive().and_time(NaiveTime::MIN).and_utc()
 }
 
-/// The Pacific calendar date at `t`.
-fn pacific_date(t: DateTime<Utc>) -> NaiveDate {
+/// The Pacific calendar date at `t`: the Meta day `t` belongs to.
+pub fn pacific_date(t: DateTime<Utc>) -> NaiveDate {
     let guess = (t - Duration::hours(8)).date_naive();
     if pacific_midnight(guess + chrono::Days::new(1)) <= t {
         guess + chrono::Days::new(1)

@@ -99,18 +99,30 @@ impl Plan for InsightsPlan<'_> {
                 self.rows.extend(day_rows(body, &self.days[i]));
                 Next::Done
             }
-            (Op::Day(_), Err(e)) => match e.rejected_metric() {
-                Some(metric) if e.kind == ErrorKind::MetricRejected => {
-                    if self.metrics.iter().any(|m| metric == m.as_str()) {
-                        tracing::warn!(%metric, instagram_user_id = %self.ig_id, error = %e, "Meta refused a metric: dropped for this run");
-                        self.metrics.retain(|m| metric != m.as_str());
-                        self.run_rejected.insert(metric.to_string(), e.message.clone());
-                    }
-                    Next::Again
-                }
-                _ => Next::Fail,
-            },
+            (Op::Day(_), Err(e)) => drop_refused(&self.ig_id, &mut self.metrics, self.run_rejected, e),
             (Op::Snapshot, Err(_)) => Next::Fail,
         }
+    }
+}
+
+/// An error answering a request for `metrics`: when it is Meta refusing one
+/// of them, that metric is dropped (here and for the run's other accounts)
+/// and the request is asked again without it; any other error fails it.
+pub(super) fn drop_refused(
+    ig_id: &InstagramUserId,
+    metrics: &mut Vec<String>,
+    run_rejected: &Rejections,
+    e: &GraphError,
+) -> Next {
+    match e.rejected_metric() {
+        Some(metric) if e.kind == ErrorKind::MetricRejected => {
+            if metrics.iter().any(|m| metric == m.as_str()) {
+                tracing::warn!(%metric, instagram_user_id = %ig_id, error = %e, "Meta refused a metric: dropped for this run");
+                metrics.retain(|m| metric != m.as_str());
+                run_rejected.insert(metric.to_string(), e.message.clone());
+            }
+            Next::Again
+        }
+        _ => Next::Fail,
     }
 }

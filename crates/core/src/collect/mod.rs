@@ -2,9 +2,12 @@
 //! the two collection jobs of the engine. What is due is every connected
 //! account not yet collected in this hour (day), stalest first, with its
 //! Page token; one account's work is one exchange of Graph batches (see
-//! `limits`) and one transactional write of everything it gathered.
+//! `limits`) and one transactional write of everything it gathered. After
+//! every account's hour, collect-insights fetches the past of the accounts
+//! still without it (`backfill`).
 
 pub mod audience;
+pub mod backfill;
 pub mod days;
 pub mod insights;
 pub mod limits;
@@ -24,7 +27,9 @@ use crate::domain::InstagramUserId;
 use crate::engine::{self, Run};
 use crate::graph::Auth;
 use crate::store::sql::{now, parse_ts, ts};
-use crate::store::{AudienceSnapshot, Candidate, CollectKind, MetricRow, StoreError, TokenStatus};
+use crate::store::{
+    AudienceSnapshot, Backfill, Candidate, CollectKind, MetricRow, Reconstructed, StoreError, TokenStatus,
+};
 use limits::{ExchangeEnd, Plan, exchange};
 use record::record;
 
@@ -71,6 +76,8 @@ impl Rejections {
 pub struct Due {
     account: Candidate,
     prepaid: Option<u32>,
+    /// Its past is due (see [`Job::afterwards`](engine::Job::afterwards)), not its hour.
+    past: bool,
 }
 
 impl engine::Candidate for Due {
@@ -87,14 +94,25 @@ pub struct CollectCounts {
     /// Not collected for a known reason: a dead token, a throttle, our hourly
     /// ceiling, or (audience) an account too small for demographics.
     pub skipped: usize,
+    /// Accounts whose past was fetched (in part, when their allowance was short).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub backfilled: usize,
 }
 
-impl engine::Counts<Outcome> for CollectCounts {
-    fn add(&mut self, outcome: &Outcome) {
-        match outcome {
-            Outcome::Collected { .. } => self.collected += 1,
-            Outcome::NotAvailable | Outcome::Skipped { .. } | Outcome::Gone => self.skipped += 1,
-            Outcome::Failed(_) => self.failed += 1,
+fn is_zero(n: &usize) -> bool {
+    *n == 0
+}
+
+impl engine::Counts<Worked> for CollectCounts {
+    fn add(&mut self, worked: &Worked) {
+        match worked {
+            Worked::Hour(Outcome::Collected { .. }) => self.collected += 1,
+            Worked::Hour(Outcome::NotAvailable | Outcome::Skipped { .. } | Outcome::Gone) => self.skipped += 1,
+            Worked::Hour(Outcome::Failed(_)) => self.failed += 1,
+            // A past that failed or did not fit is asked for again by the next run.
+            Worked::Past(outcome) => {
+                self.backfilled += usize::from(matches!(outcome, Outcome::Collected { rows } if *rows > 0))
+            }
         }
     }
 
@@ -105,7 +123,7 @@ impl engine::Counts<Outcome> for CollectCounts {
 
 impl engine::Job for Collection {
     type Candidate = Due;
-    type Outcome = Outcome;
+    type Outcome = Worked;
     type Counts = CollectCounts;
 
     fn name(&self) -> &'static str {
@@ -129,22 +147,53 @@ impl engine::Job for Collection {
                     .as_deref()
                     .is_none_or(|last| last < period_start.as_str())
             })
-            .map(|account| Due { account, prepaid: None })
+            .map(|account| Due {
+                account,
+                prepaid: None,
+                past: false,
+            })
             .collect())
     }
 
-    fn screen(&self, _run: &Run, due: &Due) -> Option<Outcome> {
+    /// The accounts whose past is due, once every account's hour is
+    /// collected: history never starves an account of its hour.
+    async fn afterwards(&self, app: &App, _run: &Run) -> Result<Vec<Due>, StoreError> {
+        if self.kind != CollectKind::Insights || app.config.backfill_days == 0 {
+            return Ok(Vec::new());
+        }
+        let accounts = app.store.collection_candidates(self.kind).await?;
+        let now_t = Utc::now();
+        Ok(accounts
+            .into_iter()
+            .filter(|c| skip_now(c, now_t).is_none() && backfill::due(app, c))
+            .map(|account| Due {
+                account,
+                prepaid: Some(0),
+                past: true,
+            })
+            .collect())
+    }
+
+    fn screen(&self, _run: &Run, due: &Due) -> Option<Worked> {
         let skipped = skip_now(&due.account, Utc::now());
         if let Some(Outcome::Skipped { reason, .. }) = &skipped {
             tracing::debug!(instagram_user_id = %due.account.instagram_user_id, reason, "skipped");
         }
-        skipped
+        skipped.map(|outcome| match due.past {
+            true => Worked::Past(outcome),
+            false => Worked::Hour(outcome),
+        })
     }
 
     /// Takes the calls of the accounts' first rounds from their allowances in
     /// one write. (Accounts the time budget then leaves unstarted keep their
     /// calls taken: the ceiling errs on the safe side.)
     async fn prepare(&self, app: &App, run: &Run, next: &mut [Due]) {
+        // A past's calls are taken round by round (see `backfill`).
+        let next: Vec<&mut Due> = next.iter_mut().filter(|due| !due.past).collect();
+        if next.is_empty() {
+            return;
+        }
         let wanted: Vec<(i64, u32)> = next
             .iter()
             .map(|due| {
@@ -160,7 +209,7 @@ impl engine::Job for Collection {
             .await
         {
             Ok(granted) => {
-                for (due, (id, calls)) in next.iter_mut().zip(wanted) {
+                for (due, (id, calls)) in next.into_iter().zip(wanted) {
                     due.prepaid = granted.contains(&id).then_some(calls);
                 }
             }
@@ -168,13 +217,18 @@ impl engine::Job for Collection {
                 // Each account then asks for its own calls, and fails on its own if it must.
                 tracing::warn!(error = %e, "could not take a chunk's calls from their allowances");
                 run.note_store_error(&e);
-                next.iter_mut().for_each(|due| due.prepaid = Some(0));
+                next.into_iter().for_each(|due| due.prepaid = Some(0));
             }
         }
     }
 
-    async fn work(&self, app: &App, run: &Run, due: Due) -> Outcome {
-        collect_account(app, run, &self.rejected, &due.account, self.kind, due.prepaid).await
+    async fn work(&self, app: &App, run: &Run, due: Due) -> Worked {
+        match due.past {
+            true => Worked::Past(backfill_account(app, run, &self.rejected, &due.account).await),
+            false => {
+                Worked::Hour(collect_account(app, run, &self.rejected, &due.account, self.kind, due.prepaid).await)
+            }
+        }
     }
 }
 
@@ -194,6 +248,13 @@ pub enum Outcome {
     Failed(String),
     /// The account was deleted while it was being collected; nothing was stored.
     Gone,
+}
+
+/// One candidate's work in a run: its hour, or its past (after every account's hour).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Worked {
+    Hour(Outcome),
+    Past(Outcome),
 }
 
 /// Why an account was not collected, for those who must act differently on each.
@@ -217,6 +278,10 @@ pub struct Gathered {
     pub rejected: Vec<(String, String)>,
     /// What the media part of the run did (collect-insights, after the account metrics).
     pub media: Option<media::MediaSummary>,
+    /// Values derived rather than measured (the follower curve before connecting).
+    pub reconstructed: Vec<Reconstructed>,
+    /// What this collection found of the account's history.
+    pub backfill: Option<Backfill>,
 }
 
 /// The outcome of an account that is not called at all now, if it is not:
@@ -268,9 +333,29 @@ pub async fn collect_now(app: &App, instagram_user_id: &InstagramUserId) -> Resu
     }
     let run = Run::single(app, "refresh", COLLECT_NOW_TIME);
     let rejected = Rejections::default();
-    Ok(Some(
-        collect_account(app, &run, &rejected, &account, CollectKind::Insights, Some(0)).await,
-    ))
+    let outcome = collect_account(app, &run, &rejected, &account, CollectKind::Insights, Some(0)).await;
+    // A new account's past comes with its first refresh.
+    if let (Outcome::Collected { rows }, true) = (&outcome, backfill::due(app, &account)) {
+        let rows = *rows;
+        return Ok(Some(match backfill_account(app, &run, &rejected, &account).await {
+            Outcome::Collected { rows: more } => Outcome::Collected { rows: rows + more },
+            _ => Outcome::Collected { rows },
+        }));
+    }
+    Ok(Some(outcome))
+}
+
+/// Fetches one account's past and records what it gathered.
+async fn backfill_account(app: &App, run: &Run, rejected: &Rejections, account: &Candidate) -> Outcome {
+    let started_at = now();
+    let (ended, gathered) = match app.store.page_token(account) {
+        Ok(token) => backfill::backfill(app, run, rejected, account, Auth::Page(&token)).await,
+        Err(e) => (
+            ExchangeEnd::Failed(format!("the Page token could not be read: {e}"), None),
+            Gathered::default(),
+        ),
+    };
+    record(app, run, account, CollectKind::Insights, &started_at, ended, gathered).await
 }
 
 /// Collects one account and records the result; never fails the run.

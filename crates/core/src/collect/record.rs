@@ -5,11 +5,11 @@
 use chrono::Utc;
 
 use super::limits::ExchangeEnd;
-use super::{Gathered, Outcome, Skip, days};
+use super::{Gathered, Outcome, Skip, backfill, days};
 use crate::app::App;
 use crate::engine::Run;
-use crate::store::sql::{now, ts};
-use crate::store::{Candidate, CollectKind, CollectionRecord, LogEntry, LogStatus, RejectedMetric};
+use crate::store::sql::{now, parse_ts, ts};
+use crate::store::{Backfill, Candidate, CollectKind, CollectionRecord, DayRange, LogEntry, LogStatus, RejectedMetric};
 
 /// Writes what an account's collection gathered, its state and its log row
 /// in one round trip, and says how it went.
@@ -87,6 +87,17 @@ pub(super) async fn record(
         },
         insights: gathered.insights,
         audience: gathered.audience,
+        reconstructed: gathered.reconstructed,
+        rollup: match kind {
+            CollectKind::Insights => rollup_days(app, account),
+            CollectKind::Audience => Vec::new(),
+        },
+        backfill: gathered.backfill.or_else(|| {
+            (kind == CollectKind::Insights
+                && matches!(ended, ExchangeEnd::Complete)
+                && backfill::gap_before(account, Utc::now()))
+            .then_some(Backfill::Due)
+        }),
     };
     match app.store.finish_collection(&finish).await {
         Ok(true) => {}
@@ -137,4 +148,15 @@ fn rejected_list(account: &Candidate, kind: CollectKind, found: &[(String, Strin
         });
     }
     list
+}
+
+/// The days an insights write rolls up: from how far the account is rolled
+/// up (or when it was connected) to `HOURLY_RETENTION_DAYS` ago.
+fn rollup_days(app: &App, account: &Candidate) -> Vec<DayRange> {
+    let now_t = Utc::now();
+    let from = (account.rolled_up_to.as_deref())
+        .or(Some(account.connected_at.as_str()))
+        .and_then(parse_ts)
+        .unwrap_or(now_t);
+    days::rollup_days(from, now_t, app.config.hourly_retention_days)
 }

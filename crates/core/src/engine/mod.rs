@@ -66,6 +66,19 @@ pub trait Job: Send + Sync + 'static {
         async {}
     }
 
+    /// Work that comes after every candidate's (an account's past, after
+    /// every account's hour): more candidates, asked for only once the first
+    /// ones are all done and the run has neither halted nor run out of time,
+    /// worked on under the same lease, time budget and halting, and counted in the
+    /// same report. None by default.
+    fn afterwards(
+        &self,
+        _app: &App,
+        _run: &Run,
+    ) -> impl Future<Output = Result<Vec<Self::Candidate>, StoreError>> + Send {
+        async { Ok(Vec::new()) }
+    }
+
     /// One candidate's work, start to end; a failure stays with its candidate.
     fn work(&self, app: &App, run: &Run, candidate: Self::Candidate) -> impl Future<Output = Self::Outcome> + Send;
 }
@@ -164,29 +177,64 @@ async fn work_through<J: Job>(
     lease_lost: Arc<AtomicBool>,
     progress: Option<ProgressFn>,
 ) -> Result<Report<J::Counts>, StoreError> {
-    let mut counts = J::Counts::default();
+    let tally = Arc::new(Mutex::new((J::Counts::default(), Progress::default())));
+    let first = job.candidates(app, &run).await?;
+    let mut remaining = work_on(app, &job, &run, &lease_lost, &progress, &tally, first).await;
+    if remaining == 0 && run.halted().is_none() && !run.out_of_time() {
+        match job.afterwards(app, &run).await {
+            Ok(more) => remaining = work_on(app, &job, &run, &lease_lost, &progress, &tally, more).await,
+            Err(e) => {
+                // The first candidates' work is done and counted; the rest waits for the next run.
+                tracing::warn!(job = job.name(), error = %e, "the work after the accounts' could not be read");
+                run.note_store_error(&e);
+            }
+        }
+    }
+    let (counts, _) = tally.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    let report = Report {
+        counts,
+        remaining,
+        duration_ms: run.elapsed_ms(),
+        busy: false,
+    };
+    tracing::info!(job = job.name(), run_id = %run.id, counts = ?report.counts, remaining = report.remaining,
+        duration_ms = report.duration_ms, halted = ?run.halted(), "run finished");
+    Ok(report)
+}
+
+type Tally<C> = Arc<Mutex<(C, Progress)>>;
+
+/// Works through `candidates` of the run's shard, at most COLLECT_CONCURRENCY
+/// at once, until they are done, the time is up or the run halts; how many
+/// were due but not started.
+async fn work_on<J: Job>(
+    app: &App,
+    job: &Arc<J>,
+    run: &Arc<Run>,
+    lease_lost: &Arc<AtomicBool>,
+    progress: &Option<ProgressFn>,
+    tally: &Tally<J::Counts>,
+    candidates: Vec<J::Candidate>,
+) -> usize {
     let mut due = VecDeque::new();
-    for candidate in job.candidates(app, &run).await? {
-        if !run.shard.includes(candidate.instagram_user_id()) {
-            continue;
+    {
+        let mut tally = tally.lock().unwrap_or_else(|e| e.into_inner());
+        for candidate in candidates {
+            if !run.shard.includes(candidate.instagram_user_id()) {
+                continue;
+            }
+            match job.screen(run, &candidate) {
+                Some(outcome) => tally.0.add(&outcome),
+                None => due.push_back(candidate),
+            }
         }
-        match job.screen(&run, &candidate) {
-            Some(outcome) => counts.add(&outcome),
-            None => due.push_back(candidate),
-        }
+        tally.1.total += due.len();
     }
     let total = due.len();
     let queue = Arc::new(tokio::sync::Mutex::new(Queue {
         due,
         ready: VecDeque::new(),
     }));
-    let tally = Arc::new(Mutex::new((
-        counts,
-        Progress {
-            total,
-            ..Progress::default()
-        },
-    )));
     let mut workers = tokio::task::JoinSet::new();
     for _ in 0..app.config.collect_concurrency.min(total) {
         let (app, job, run, lease_lost) = (app.clone(), job.clone(), run.clone(), lease_lost.clone());
@@ -226,16 +274,7 @@ async fn work_through<J: Job>(
             tracing::error!(job = job.name(), error = %e, "a worker of the run panicked");
         }
     }
-    let (counts, _) = tally.lock().unwrap_or_else(|e| e.into_inner()).clone();
-    let report = Report {
-        counts,
-        remaining: queue.lock().await.len(),
-        duration_ms: run.elapsed_ms(),
-        busy: false,
-    };
-    tracing::info!(job = job.name(), run_id = %run.id, counts = ?report.counts, remaining = report.remaining,
-        duration_ms = report.duration_ms, halted = ?run.halted(), "run finished");
-    Ok(report)
+    queue.lock().await.len()
 }
 
 /// The due candidates, stalest first, handed to the workers one at a time

@@ -14,6 +14,7 @@ mod request;
 mod response;
 pub mod server;
 pub mod session;
+mod trends;
 pub mod vercel;
 mod webhooks;
 
@@ -43,6 +44,7 @@ pub enum Route {
     Insights,
     InsightsAudience,
     InsightsRefresh,
+    InsightsSummary,
     InsightsMedia,
     InsightsMediaDetail,
     AdminAccounts,
@@ -89,6 +91,7 @@ impl Route {
             &[Method::GET],
         ),
         (Route::InsightsRefresh, "/api/insights/:userId/refresh", &[Method::POST]),
+        (Route::InsightsSummary, "/api/insights/:userId/summary", &[Method::GET]),
         (Route::InsightsMedia, "/api/insights/:userId/media", &[Method::GET]),
         (
             Route::InsightsMediaDetail,
@@ -182,6 +185,7 @@ pub async fn handle(app: &App, route: Route, req: ApiRequest) -> ApiResponse {
         Route::Insights => insights::insights(app, &req).await,
         Route::InsightsAudience => insights::audience(app, &req).await,
         Route::InsightsRefresh => insights::collect_now(app, &req).await,
+        Route::InsightsSummary => trends::summary(app, &req).await,
         Route::InsightsMedia => media::list(app, &req).await,
         Route::InsightsMediaDetail => media::detail(app, &req).await,
         Route::AdminAccounts => insights::admin_accounts(app, &req).await,

@@ -8,6 +8,7 @@ use libsql::{Value, params};
 use serde::{Deserialize, Serialize};
 
 use super::connections::PAGE_TOKEN;
+use super::history::{Backfill, DayRange, Reconstructed, reconstructed_sql, rollup_sql};
 use super::jobs::{LogEntry, LogStatus, log_sql};
 use super::sql::{account_exists, now, opt_int, opt_text, text, ts};
 use super::values::{instagram_user_id, login};
@@ -59,6 +60,12 @@ pub struct Candidate {
     /// The last successful collection of the kind asked for.
     pub last_collected_at: Option<String>,
     pub rejected_metrics: Vec<RejectedMetric>,
+    /// Hourly counts before this are rolled up to one a day (none yet: `None`).
+    pub rolled_up_to: Option<String>,
+    /// When the account was connected: no count of it is older.
+    pub connected_at: String,
+    /// When its history was last found whole; none: a backfill is due.
+    pub backfilled_at: Option<String>,
     /// The token generation the Page token belongs to: an error it earns
     /// must not mark a connection a reconnect has renewed meanwhile.
     pub token_generation: i64,
@@ -114,6 +121,12 @@ pub struct CollectionRecord<'a> {
     pub followers_count: Option<i64>,
     pub snapshot_date: String,
     pub audience: Vec<AudienceSnapshot>,
+    /// Values derived rather than measured (stored where no measured one is).
+    pub reconstructed: Vec<Reconstructed>,
+    /// Days whose hourly counts are rolled up to the day's last, oldest first.
+    pub rollup: Vec<DayRange>,
+    /// The account's history found whole, or holes found in it.
+    pub backfill: Option<Backfill>,
     /// The account's whole list, when it changed.
     pub rejected_metrics: Option<Vec<RejectedMetric>>,
     pub error: Option<String>,
@@ -134,6 +147,9 @@ impl<'a> CollectionRecord<'a> {
             followers_count: None,
             snapshot_date: String::new(),
             audience: Vec::new(),
+            reconstructed: Vec::new(),
+            rollup: Vec::new(),
+            backfill: None,
             rejected_metrics: None,
             error: None,
             parked: None,
@@ -184,6 +200,9 @@ pub struct StoredInsight {
     pub period: String,
     pub end_time: String,
     pub collected_at: String,
+    /// Derived rather than measured (see [`Reconstructed`]); only said when true.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub reconstructed: bool,
 }
 
 /// Which stored insights to read: `from <= end_time < until`, some metrics
@@ -246,7 +265,7 @@ impl Store {
             .query(
                 &format!(
                     "SELECT u.id, u.instagram_user_id, u.followers_count, t.status, s.throttled_until, s.{last}, s.rejected_metrics,
-                            t.page_access_token, t.generation, t.login
+                            t.page_access_token, t.generation, t.login, s.rolled_up_to, u.created_at, s.backfilled_at
                      FROM users u JOIN tokens t ON t.user_id = u.id LEFT JOIN account_state s ON s.user_id = u.id
                      WHERE ?1 IS NULL OR u.instagram_user_id = ?1
                      ORDER BY s.{last} IS NOT NULL, s.{last}, u.id"
@@ -267,6 +286,9 @@ impl Store {
                 sealed_page_token: Secret::new(r.get::<String>(7)?),
                 token_generation: r.get(8)?,
                 login: login(&r, 9)?,
+                rolled_up_to: r.get(10)?,
+                connected_at: r.get(11)?,
+                backfilled_at: r.get(12)?,
             });
         }
         Ok(out)
@@ -358,8 +380,10 @@ impl Store {
             insights,
             &format!(") WHERE {exists}"),
             "ON CONFLICT (user_id, metric_name, period, end_time) DO UPDATE SET metric_value = excluded.metric_value,
-                collected_at = excluded.collected_at WHERE insights.metric_value IS NOT excluded.metric_value",
+                collected_at = excluded.collected_at, reconstructed = 0
+                WHERE insights.metric_value IS NOT excluded.metric_value OR insights.reconstructed = 1",
         );
+        sql.push_str(&reconstructed_sql(id, &f.reconstructed, &now));
         for snap in &f.audience {
             let (metric, date) = (text(&snap.metric), text(&f.snapshot_date));
             sql.push_str(&format!(
@@ -398,6 +422,7 @@ impl Store {
         sql.push_str(&format!(
             "INSERT OR IGNORE INTO account_state (user_id) SELECT {id} WHERE {exists};\n"
         ));
+        sql.push_str(&rollup_sql(id, &f.rollup));
         let mut sets = Vec::new();
         if f.complete {
             sets.push(format!("{} = {}", f.kind.last_column(), text(&now)));
@@ -410,6 +435,11 @@ impl Store {
         if let Some(list) = &f.rejected_metrics {
             let json = (!list.is_empty()).then(|| serde_json::to_string(list).unwrap_or_default());
             sets.push(format!("rejected_metrics = {}", opt_text(json.as_deref())));
+        }
+        match f.backfill {
+            Some(Backfill::Done) => sets.push(format!("backfilled_at = {}", text(&now))),
+            Some(Backfill::Due) => sets.push("backfilled_at = NULL".to_string()),
+            None => {}
         }
         if let Some((until, reason)) = &f.parked {
             sets.push(format!("throttled_until = {}", text(until)));
@@ -468,7 +498,7 @@ impl Store {
             Value::Text(filter.until.clone().unwrap_or_else(|| "\u{10FFFF}".to_string())),
         ];
         let mut rows_sql = String::from(
-            "SELECT metric_name, metric_value, period, end_time, collected_at FROM insights
+            "SELECT metric_name, metric_value, period, end_time, collected_at, reconstructed FROM insights
              WHERE user_id = ?1 AND end_time >= ?2 AND end_time < ?3",
         );
         if let Some(RowKey(end_time, metric, period)) = &filter.after {
@@ -495,8 +525,11 @@ impl Store {
         // largest JSON array of the keys: end times have one width, and names
         // (letters, digits, _) end where their closing quote sorts first.
         let sql = format!(
-            "SELECT COUNT(*), json_group_array(json_object('metric_name', metric_name, 'metric_value', metric_value,
-                    'period', period, 'end_time', end_time, 'collected_at', collected_at)),
+            "SELECT COUNT(*), json_group_array(CASE WHEN reconstructed THEN
+                    json_object('metric_name', metric_name, 'metric_value', metric_value, 'period', period,
+                        'end_time', end_time, 'collected_at', collected_at, 'reconstructed', json('true'))
+                    ELSE json_object('metric_name', metric_name, 'metric_value', metric_value,
+                        'period', period, 'end_time', end_time, 'collected_at', collected_at) END),
                     max(json_array(end_time, metric_name, period))
              FROM ({rows_sql})"
         );
@@ -612,7 +645,7 @@ impl Store {
 }
 
 /// Rows per INSERT: well under SQLite's limits on a statement.
-const ROWS_PER_INSERT: usize = 500;
+pub(super) const ROWS_PER_INSERT: usize = 500;
 
 /// `head (row), (row), ... tail;` for every `ROWS_PER_INSERT` rows: a hosted
 /// database pays per statement, so many rows travel in few of them.

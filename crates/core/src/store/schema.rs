@@ -265,4 +265,19 @@ CREATE TABLE instagram_logins (
 CREATE INDEX idx_instagram_logins_scoped ON instagram_logins(instagram_scoped_id);
 "#,
     },
+    Migration {
+        version: 6,
+        name: "history: reconstructed values, and how far hourly counts are rolled up",
+        // `reconstructed`: a value derived rather than measured (the follower
+        // count of a day before connecting, from today's count and Meta's
+        // daily changes); a measured value always replaces it.
+        // `rolled_up_to`: hourly counts before this are one value per day.
+        // `backfilled_at`: when the account's history was last found whole
+        // (none: a backfill is due, for a new account or after a long gap).
+        sql: r#"
+ALTER TABLE insights ADD COLUMN reconstructed INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE account_state ADD COLUMN rolled_up_to TEXT;
+ALTER TABLE account_state ADD COLUMN backfilled_at TEXT;
+"#,
+    },
 ];

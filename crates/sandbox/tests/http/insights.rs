@@ -254,3 +254,90 @@ async fn small_accounts_get_no_demographics() {
     assert_eq!(answer.error(), (100, Some(2_108_006)));
     assert!(answer.text.contains("Insufficient followers"));
 }
+
+/// `since`/`until` of the 30 days ending at `end`, in unix seconds.
+fn month_before(end: chrono::DateTime<Utc>) -> (String, String) {
+    let until = end.timestamp();
+    ((until - 30 * 86_400).to_string(), until.to_string())
+}
+
+#[tokio::test]
+async fn history_goes_back_90_days_and_follower_changes_30_adding_up_to_the_count() {
+    let now = Utc.with_ymd_and_hms(2026, 12, 5, 20, 0, 0).single().expect("time");
+    let (env, page) = connected_at(Some(now)).await;
+    let days_of = |answer: &serde_json::Value, i: usize| answer["data"][i]["values"].as_array().map_or(0, Vec::len);
+
+    // Account metrics: four 30-day requests reach 120 days back; only 90 come back.
+    let mut reach_days = 0;
+    for back in 0..4 {
+        let (since, until) = month_before(now - chrono::Duration::days(30 * back));
+        let params = [
+            ("metric", "reach"),
+            ("period", "day"),
+            ("since", since.as_str()),
+            ("until", until.as_str()),
+        ];
+        reach_days += days_of(&insights(&env, &page, &params).await.json(), 0);
+    }
+    assert!((89..=90).contains(&reach_days), "{reach_days} days of reach");
+
+    // Follower changes: the 30 days before today (November 5 to December 4), not today, nothing older.
+    let day = |m, d| NaiveDate::from_ymd_opt(2026, m, d).expect("date");
+    let (since, until) = (
+        urlinsta_sandbox::day_end(day(11, 4)).timestamp().to_string(),
+        urlinsta_sandbox::day_end(day(12, 4)).timestamp().to_string(),
+    );
+    let params = [
+        ("metric", "follower_count"),
+        ("period", "day"),
+        ("since", since.as_str()),
+        ("until", until.as_str()),
+    ];
+    let changes = insights(&env, &page, &params).await.json();
+    let values = changes["data"][0]["values"].as_array().cloned().unwrap_or_default();
+    assert_eq!(values.len(), 30, "{changes}");
+    assert_eq!(
+        values[29]["end_time"], "2026-12-05T08:00:00+0000",
+        "yesterday (December 4) is the last"
+    );
+    let (since, until) = month_before(now - chrono::Duration::days(30));
+    let params = [
+        ("metric", "follower_count"),
+        ("period", "day"),
+        ("since", since.as_str()),
+        ("until", until.as_str()),
+    ];
+    assert_eq!(
+        days_of(&insights(&env, &page, &params).await.json(), 0),
+        0,
+        "older than 30 days: nothing"
+    );
+
+    // The truth behind them: yesterday closed at today's count, each day before
+    // at the next day's close less that next day's change.
+    let count = |day: NaiveDate| env.control.followers_at_end_of(IG_ID, day).expect("account");
+    let yesterday = day(12, 4);
+    let node = env
+        .graph(&format!("/{IG_ID}"), &page, &[("fields", "followers_count")])
+        .await
+        .json();
+    assert_eq!(Some(count(yesterday)), node["followers_count"].as_i64());
+    for (i, v) in values.iter().enumerate().skip(1) {
+        let day = yesterday - chrono::Days::new(29 - i as u64);
+        let change = v["value"].as_i64().expect("a change");
+        assert_eq!(count(day.pred_opt().expect("date")), count(day) - change, "{day}");
+    }
+
+    // A range of total_value is one total for the whole range, not one per day.
+    let (since, until) = month_before(now);
+    let params = [
+        ("metric", "views"),
+        ("period", "day"),
+        ("metric_type", "total_value"),
+        ("since", since.as_str()),
+        ("until", until.as_str()),
+    ];
+    let total = insights(&env, &page, &params).await.json();
+    assert!(total["data"][0]["total_value"]["value"].as_i64().is_some(), "{total}");
+    assert!(total["data"][0].get("values").is_none(), "{total}");
+}

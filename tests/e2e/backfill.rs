@@ -1,0 +1,175 @@
+//! Day-one history against the sandbox, on both databases: one collection
+//! run after connecting stores the last 90 days of daily metrics and a
+//! follower curve that matches the sandbox's truth; a backfill cut short by
+//! its per-run budget resumes without gaps or duplicates; and it stays
+//! within the hourly ceiling without starving another account.
+
+use std::collections::BTreeSet;
+
+use chrono::{NaiveDate, Utc};
+use serde_json::Value;
+use urlinsta_core::collect::days::pacific_date;
+use urlinsta_core::store::{InsightsFilter, StoredInsight};
+
+use crate::harness::*;
+
+async fn app_with(sqld: bool, vars: &[(&'static str, &str)]) -> TestApp {
+    let mut options = Options {
+        vars: fixed_keys(),
+        ..Options::default()
+    };
+    options.vars.push(("BACKFILL_DAYS", "90".into()));
+    options.vars.extend(vars.iter().map(|(k, v)| (*k, v.to_string())));
+    let server = if sqld { Some(Sqld::start().await) } else { None };
+    options.remote_db = server.as_ref().map(|s| s.url.clone());
+    let mut t = spawn_app_with(options).await;
+    t.sqld = server;
+    t
+}
+
+async fn collect(t: &TestApp) -> Value {
+    let r = t
+        .browser
+        .get(t.api("/api/cron/collect-insights"))
+        .bearer_auth(CRON_SECRET)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    r.json().await.unwrap()
+}
+
+async fn stored(t: &TestApp, ig: &str, metric: &str) -> Vec<StoredInsight> {
+    let id = t
+        .app
+        .store
+        .account(&instagram_id(ig))
+        .await
+        .unwrap()
+        .expect("connected")
+        .id;
+    let filter = InsightsFilter {
+        metrics: vec![metric.into()],
+        ..InsightsFilter::default()
+    };
+    t.app.store.stored_insights(id, &filter).await.unwrap()
+}
+
+/// The Pacific days that have a daily `reach` value.
+async fn reach_days(t: &TestApp, ig: &str) -> Vec<NaiveDate> {
+    let rows = stored(t, ig, "reach").await;
+    let days: Vec<NaiveDate> = rows
+        .iter()
+        .filter(|r| r.period == "day")
+        .map(|r| pacific_date(urlinsta_core::store::sql::parse_ts(&r.end_time).unwrap() - chrono::Duration::hours(1)))
+        .collect();
+    let unique: BTreeSet<NaiveDate> = days.iter().copied().collect();
+    assert_eq!(unique.len(), days.len(), "no day twice");
+    days
+}
+
+fn today() -> NaiveDate {
+    pacific_date(Utc::now())
+}
+
+async fn one_run_brings_90_days_and_the_follower_curve(sqld: bool) {
+    let t = app_with(sqld, &[]).await;
+    t.connect().await;
+    let report = collect(&t).await;
+    assert_eq!(report["backfilled"], 1, "{report}");
+    let days = reach_days(&t, DEFAULT_IG).await;
+    let expected: Vec<NaiveDate> = (0..90).rev().map(|b| today() - chrono::Days::new(b)).collect();
+    assert_eq!(days, expected, "every one of the last 90 days, today included");
+
+    // The follower curve: reconstructed for the 30 days before today, and right.
+    let followers = stored(&t, DEFAULT_IG, "followers_count").await;
+    let curve: Vec<&StoredInsight> = followers.iter().filter(|r| r.reconstructed).collect();
+    assert_eq!(curve.len(), 30, "{followers:?}");
+    for r in curve {
+        let day = pacific_date(urlinsta_core::store::sql::parse_ts(&r.end_time).unwrap());
+        assert_eq!(r.metric_value, t.control.followers_at_end_of(DEFAULT_IG, day), "{day}");
+    }
+    // Measured counts are not marked.
+    assert!(followers.iter().any(|r| !r.reconstructed));
+
+    // Whole: the next run asks Meta for no history again.
+    t.control.reset_calls();
+    let again = collect(&t).await;
+    assert!(again.get("backfilled").is_none(), "{again}");
+    assert_eq!(t.control.graph_calls(), 0, "nothing due, nothing asked");
+}
+
+async fn a_short_budget_resumes_without_gaps_or_duplicates(sqld: bool) {
+    let t = app_with(sqld, &[("BACKFILL_CALLS_PER_RUN", "25")]).await;
+    t.connect().await;
+    let mut seen = Vec::new();
+    for _ in 0..5 {
+        collect(&t).await;
+        seen.push(reach_days(&t, DEFAULT_IG).await.len());
+    }
+    // 3 days from the hourly run, then 24 a run (one call goes to the follower changes), then 25.
+    assert_eq!(
+        seen,
+        vec![3 + 24, 3 + 24 + 25, 3 + 24 + 50, 90, 90],
+        "days stored after each run"
+    );
+    let days = reach_days(&t, DEFAULT_IG).await;
+    assert_eq!(days.first(), Some(&(today() - chrono::Days::new(89))));
+    assert!(
+        days.windows(2).all(|w| w[1] - w[0] == chrono::Duration::days(1)),
+        "no gap"
+    );
+}
+
+async fn the_hourly_ceiling_holds_and_the_other_account_is_collected(sqld: bool) {
+    let t = app_with(sqld, &[("RATE_LIMIT_PER_HOUR", "40")]).await;
+    t.connect().await;
+    let (other, _) = connect_another(&t).await;
+    for _ in 0..3 {
+        collect(&t).await;
+    }
+    for ig in [DEFAULT_IG, other.as_str()] {
+        let calls = t
+            .control
+            .calls()
+            .iter()
+            .filter(|c| c.in_batch && c.account.as_deref() == Some(ig))
+            .count();
+        assert!(calls <= 40, "{ig}: {calls} Graph calls this hour");
+        // Each got its hourly collection (today's count), and as much history as fitted.
+        let followers = stored(&t, ig, "followers_count").await;
+        assert!(followers.iter().any(|r| !r.reconstructed), "{ig} collected");
+        let days = reach_days(&t, ig).await.len();
+        assert!((3..90).contains(&days), "{ig}: {days} days within the ceiling");
+    }
+}
+
+#[tokio::test]
+async fn one_run_after_connecting_brings_90_days_and_the_follower_curve_embedded_file() {
+    one_run_brings_90_days_and_the_follower_curve(false).await;
+}
+
+#[tokio::test]
+async fn one_run_after_connecting_brings_90_days_and_the_follower_curve_sqld() {
+    one_run_brings_90_days_and_the_follower_curve(true).await;
+}
+
+#[tokio::test]
+async fn a_backfill_cut_short_resumes_without_gaps_or_duplicates_embedded_file() {
+    a_short_budget_resumes_without_gaps_or_duplicates(false).await;
+}
+
+#[tokio::test]
+async fn a_backfill_cut_short_resumes_without_gaps_or_duplicates_sqld() {
+    a_short_budget_resumes_without_gaps_or_duplicates(true).await;
+}
+
+#[tokio::test]
+async fn the_backfill_keeps_the_hourly_ceiling_and_starves_no_account_embedded_file() {
+    the_hourly_ceiling_holds_and_the_other_account_is_collected(false).await;
+}
+
+#[tokio::test]
+async fn the_backfill_keeps_the_hourly_ceiling_and_starves_no_account_sqld() {
+    the_hourly_ceiling_holds_and_the_other_account_is_collected(true).await;
+}
