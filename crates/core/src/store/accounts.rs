@@ -8,7 +8,7 @@ use serde::Serialize;
 use super::connections::{PAGE_TOKEN, TokenHealth, USER_TOKEN};
 use super::sql::now;
 use super::status::{StatusChange, TokenStatus, event_sql};
-use super::values::instagram_user_id;
+use super::values::{instagram_user_id, login};
 use super::{Conn, Login, Result, Rows, Store, StoreError, Tx};
 use crate::domain::InstagramUserId;
 use crate::secret::AccessToken;
@@ -237,7 +237,15 @@ impl Store {
             ],
         )
         .await?;
-        login_stored(tx, account_id, &c.instagram_user_id, c.username.as_deref(), Login::Facebook, previous).await
+        login_stored(
+            tx,
+            account_id,
+            &c.instagram_user_id,
+            c.username.as_deref(),
+            Login::Facebook,
+            previous,
+        )
+        .await
     }
 
     pub async fn account(&self, instagram_user_id: &InstagramUserId) -> Result<Option<Account>> {

@@ -8,7 +8,7 @@ use libsql::params;
 use super::accounts::{delete_account_rows, login_stored, returned_id, status_before};
 use super::connections::{PAGE_TOKEN, USER_TOKEN};
 use super::sql::now;
-use super::{Connected, Result, Store, StoreError};
+use super::{Connected, Result, Store};
 use crate::domain::InstagramUserId;
 use crate::secret::AccessToken;
 
@@ -88,7 +88,15 @@ impl Store {
             params![account_id, c.instagram_scoped_id.as_str(), now.as_str()],
         )
         .await?;
-        login_stored(tx, account_id, &c.instagram_user_id, c.username.as_deref(), Login::Instagram, previous).await
+        login_stored(
+            tx,
+            account_id,
+            &c.instagram_user_id,
+            c.username.as_deref(),
+            Login::Instagram,
+            previous,
+        )
+        .await
     }
 
     /// Deletes every account connected with this Instagram-scoped id, with
