@@ -14,7 +14,7 @@ use crate::harness::*;
 const IG: &str = "17841400000000001";
 
 /// The next hour's run: the account is due again, with a fresh budget.
-async fn next_run(t: &TestApp) -> CollectReport {
+pub(crate) async fn next_run(t: &TestApp) -> CollectReport {
     t.app
         .store
         .conn()

@@ -19,7 +19,7 @@ use crate::receiver::{Receiver, WEBHOOK_SECRET, verified};
 /// The sandbox's Instagram app (`SandboxConfig::default()`).
 const IG_SECRET: &str = "sandbox-ig-secret";
 /// A creator with no Facebook Page in the sandbox's world.
-const SOLO: &str = "17841400000000901";
+pub(crate) const SOLO: &str = "17841400000000901";
 const PERSONAL: &str = "17841400000000902";
 
 impl TestApp {
@@ -288,7 +288,7 @@ async fn let_time_pass(t: &TestApp, hours: i64) {
     }
 }
 
-async fn connect_solo(t: &TestApp) {
+pub(crate) async fn connect_solo(t: &TestApp) {
     t.control.set_instagram_dialog_account(SOLO);
     assert_eq!(
         location(&t.instagram_login(&t.browser, "allow").await),

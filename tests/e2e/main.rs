@@ -64,6 +64,7 @@ mod history;
 mod hosted;
 mod input;
 mod instagram;
+mod instagram_media;
 mod link;
 mod load;
 mod media_api;

@@ -5,6 +5,9 @@
 //!
 //! One metric a media's product type does not support fails the whole
 //! request with error 100, in an expansion over a page of media too.
+//!
+//! Both logins' hosts serve these reads; each checks its own tokens (a
+//! [`Reader`]): Facebook Login's here, Instagram Login's in `instagram::media`.
 
 use serde_json::{Map, Value, json};
 
@@ -26,14 +29,57 @@ pub(crate) enum Edge {
     Stories,
 }
 
+/// What a read of media needs of its caller's token.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) enum Need {
+    /// The media themselves.
+    Basic,
+    /// Their insights.
+    Insights,
+}
+
+/// How one login's host checks the tokens that read media.
+pub(crate) trait Reader {
+    /// The request's token, checked before anything is looked up (Meta
+    /// answers a bad token before a missing object).
+    fn authenticate(world: &World, req: &ApiRequest) -> Result<(), GraphError>;
+    /// Whether that token may read `owner`'s media (`asked` is the node in the path).
+    fn authorize(world: &World, req: &ApiRequest, owner: &str, asked: &str, need: Need) -> Result<(), GraphError>;
+}
+
+/// Facebook Login's host: a user or Page token of someone with a role on
+/// the Page the Instagram account is linked to, with `instagram_basic`
+/// (and `instagram_manage_insights` for insights).
+pub(crate) struct Facebook;
+
+impl Reader for Facebook {
+    fn authenticate(world: &World, req: &ApiRequest) -> Result<(), GraphError> {
+        auth::authenticate(world, req).map(|_| ())
+    }
+
+    fn authorize(world: &World, req: &ApiRequest, owner: &str, asked: &str, need: Need) -> Result<(), GraphError> {
+        let caller = auth::authenticate(world, req)?;
+        authorize_ig(world, &caller, owner, asked)?;
+        let scope = match need {
+            Need::Basic => "instagram_basic",
+            Need::Insights => "instagram_manage_insights",
+        };
+        require_scope(world, &caller, scope)
+    }
+}
+
 /// `GET /{ig-user-id}/media` or `/stories`.
-pub(crate) fn list(world: &mut World, req: &ApiRequest, ig_id: &str, edge: Edge) -> Result<Reply, GraphError> {
+pub(crate) fn list<R: Reader>(
+    world: &mut World,
+    req: &ApiRequest,
+    ig_id: &str,
+    edge: Edge,
+) -> Result<Reply, GraphError> {
     if req.method != "GET" {
         return Err(GraphError::unsupported(&req.method, ig_id));
     }
-    let caller = auth::authenticate(world, req)?;
-    authorize_ig(world, &caller, ig_id, ig_id)?;
-    require_scope(world, &caller, "instagram_basic")?;
+    R::authenticate(world, req)?;
+    R::authorize(world, req, ig_id, ig_id, Need::Basic)?;
     let fields = Fields::parse(req.param("fields").unwrap_or(""))?;
     let limit = req
         .param("limit")
@@ -80,21 +126,21 @@ pub(crate) fn list(world: &mut World, req: &ApiRequest, ig_id: &str, edge: Edge)
 }
 
 /// `GET /{media-id}`.
-pub(crate) fn node(world: &mut World, req: &ApiRequest, id: &str) -> Result<Reply, GraphError> {
+pub(crate) fn node<R: Reader>(world: &mut World, req: &ApiRequest, id: &str) -> Result<Reply, GraphError> {
     if req.method != "GET" {
         return Err(GraphError::unsupported(&req.method, id));
     }
-    authorize_media(world, req, id, "instagram_basic")?;
+    authorize_media::<R>(world, req, id, Need::Basic)?;
     let fields = Fields::parse(req.param("fields").unwrap_or(""))?;
     Ok(Reply::ok(media_json(world, id, &fields)?))
 }
 
 /// `GET /{media-id}/children`: a carousel's images.
-pub(crate) fn children(world: &mut World, req: &ApiRequest, id: &str) -> Result<Reply, GraphError> {
+pub(crate) fn children<R: Reader>(world: &mut World, req: &ApiRequest, id: &str) -> Result<Reply, GraphError> {
     if req.method != "GET" {
         return Err(GraphError::unsupported(&req.method, id));
     }
-    let media = authorize_media(world, req, id, "instagram_basic")?;
+    let media = authorize_media::<R>(world, req, id, Need::Basic)?;
     let fields = Fields::parse(req.param("fields").unwrap_or(""))?;
     let mut data = Vec::new();
     for child in &media.children {
@@ -104,11 +150,11 @@ pub(crate) fn children(world: &mut World, req: &ApiRequest, id: &str) -> Result<
 }
 
 /// `GET /{media-id}/insights?metric=...`: lifetime values.
-pub(crate) fn insights(world: &mut World, req: &ApiRequest, id: &str) -> Result<Reply, GraphError> {
+pub(crate) fn insights<R: Reader>(world: &mut World, req: &ApiRequest, id: &str) -> Result<Reply, GraphError> {
     if req.method != "GET" {
         return Err(GraphError::unsupported(&req.method, id));
     }
-    authorize_media(world, req, id, "instagram_manage_insights")?;
+    authorize_media::<R>(world, req, id, Need::Insights)?;
     if let Some(period) = req.nonempty("period").filter(|p| *p != "lifetime") {
         return Err(GraphError::param(format!(
             "Incompatible period: media insights support period=lifetime only, not {period}"
@@ -120,18 +166,17 @@ pub(crate) fn insights(world: &mut World, req: &ApiRequest, id: &str) -> Result<
     ))
 }
 
-/// The media if it can be read now by the caller with `scope`; a deleted
+/// The media if it can be read now by the caller for `need`; a deleted
 /// media and an expired story do not exist any more (unverified: Meta's
 /// exact answer for an expired story).
-fn authorize_media(world: &World, req: &ApiRequest, id: &str, scope: &str) -> Result<Media, GraphError> {
-    let caller = auth::authenticate(world, req)?;
+fn authorize_media<R: Reader>(world: &World, req: &ApiRequest, id: &str, need: Need) -> Result<Media, GraphError> {
+    R::authenticate(world, req)?;
     let media = world
         .media
         .get(id)
         .filter(|m| m.visible(world.now()))
         .ok_or_else(|| GraphError::unsupported("GET", id))?;
-    authorize_ig(world, &caller, &media.owner, id)?;
-    require_scope(world, &caller, scope)?;
+    R::authorize(world, req, &media.owner, id, need)?;
     Ok(media.clone())
 }
 

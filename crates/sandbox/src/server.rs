@@ -23,6 +23,7 @@ use crate::batch;
 use crate::control::CallRecord;
 use crate::errors::GraphError;
 use crate::faults::Fault;
+use crate::media_api::Facebook;
 use crate::request::{ApiRequest, Reply, Saturation, parse_pairs};
 use crate::route::{self, Route, Target};
 use crate::world::World;
@@ -346,11 +347,11 @@ fn handle(world: &mut World, req: &ApiRequest, target: &Target) -> Reply {
         Route::AccessToken => oauth::access_token(world, req),
         Route::DebugToken => oauth::debug_token(world, req),
         Route::Permissions(node, scope) => oauth::permissions(world, req, node, scope.as_deref()),
-        Route::Node(id) if world.media.get(id).is_some() => media_api::node(world, req, id),
-        Route::Insights(id) if world.media.get(id).is_some() => media_api::insights(world, req, id),
-        Route::MediaList(id) => media_api::list(world, req, id, media_api::Edge::Media),
-        Route::Stories(id) => media_api::list(world, req, id, media_api::Edge::Stories),
-        Route::Children(id) => media_api::children(world, req, id),
+        Route::Node(id) if world.media.get(id).is_some() => media_api::node::<Facebook>(world, req, id),
+        Route::Insights(id) if world.media.get(id).is_some() => media_api::insights::<Facebook>(world, req, id),
+        Route::MediaList(id) => media_api::list::<Facebook>(world, req, id, media_api::Edge::Media),
+        Route::Stories(id) => media_api::list::<Facebook>(world, req, id, media_api::Edge::Stories),
+        Route::Children(id) => media_api::children::<Facebook>(world, req, id),
         Route::Node(id) => graph::node(world, req, id),
         Route::Accounts(id) => graph::accounts(world, req, target, id),
         Route::Insights(id) => insights::insights(world, req, id),

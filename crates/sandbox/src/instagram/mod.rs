@@ -6,7 +6,7 @@
 //! |-----------------------------|---------------|--------|
 //! | `https://www.instagram.com`   | `/ig/www`     | the authorize dialog (`/oauth/authorize`) |
 //! | `https://api.instagram.com`   | `/ig/api`     | the code exchange (`/oauth/access_token`) |
-//! | `https://graph.instagram.com` | `/ig/graph`   | `/access_token`, `/refresh_access_token`, `/{v}/me`, `/{v}/{id}`, `/{v}/{id}/insights` |
+//! | `https://graph.instagram.com` | `/ig/graph`   | `/access_token`, `/refresh_access_token`, `/{v}/me`, `/{v}/{id}`, `/{v}/{id}/insights`, `/{v}/{id}/media`, `/{v}/{id}/stories`, `/{v}/{media-id}/children` |
 //!
 //! Instagram-login tokens live apart from Facebook's, so each family is
 //! refused by the other's endpoints with Meta's "Cannot parse access token".
@@ -18,6 +18,7 @@
 mod control;
 mod dialog;
 mod graph;
+mod media;
 mod tokens;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -26,6 +27,7 @@ use chrono::{DateTime, Utc};
 
 use crate::errors::GraphError;
 use crate::faults::Endpoint;
+use crate::media_api::Edge;
 use crate::request::{ApiRequest, Reply};
 use crate::route::{Route, Target};
 use crate::world::World;
@@ -71,6 +73,14 @@ pub enum IgEndpoint {
     Insights,
     /// `/{ig-id}/insights` for follower or engaged-audience demographics.
     Demographics,
+    /// `/{ig-id}/media`: posts and reels, newest first.
+    MediaList,
+    /// `/{ig-id}/stories`: live stories.
+    Stories,
+    /// A media node or its `children` edge.
+    MediaNode,
+    /// `/{media-id}/insights`.
+    MediaInsights,
     /// Anything else on these hosts.
     Other,
 }
@@ -91,8 +101,13 @@ pub(crate) enum IgRoute {
     CodeExchange,
     LongLivedExchange,
     Refresh,
+    /// `/{node}`: the account (`me` or one of its ids) or a media.
     Profile(String),
+    /// `/{node}/insights`: the account's or a media's.
     Insights(String),
+    Media(String),
+    Stories(String),
+    Children(String),
     Unknown(Host),
 }
 
@@ -226,6 +241,9 @@ pub(crate) fn parse(segments: &[&str]) -> Option<Target> {
         (Host::Graph, ["refresh_access_token"]) => IgRoute::Refresh,
         (Host::Graph, [node]) => IgRoute::Profile(node.to_string()),
         (Host::Graph, [node, "insights"]) => IgRoute::Insights(node.to_string()),
+        (Host::Graph, [node, "media"]) => IgRoute::Media(node.to_string()),
+        (Host::Graph, [node, "stories"]) => IgRoute::Stories(node.to_string()),
+        (Host::Graph, [node, "children"]) => IgRoute::Children(node.to_string()),
         (host, _) => IgRoute::Unknown(host),
     };
     Some(Target {
@@ -237,7 +255,16 @@ pub(crate) fn parse(segments: &[&str]) -> Option<Target> {
 /// The endpoint a call counts as and the Instagram account it touches.
 pub(crate) fn classify(world: &World, req: &ApiRequest, route: &IgRoute) -> (Endpoint, Option<String>) {
     let account = |node: &str| graph::resolve(world, req, node);
+    let media_owner = |id: &str| world.media.get(id).map(|m| m.owner.clone());
+    let on = |endpoint, account| (Endpoint::Instagram(endpoint), account);
     let endpoint = match route {
+        IgRoute::Profile(id) | IgRoute::Children(id) if media_owner(id).is_some() => {
+            return on(IgEndpoint::MediaNode, media_owner(id));
+        }
+        IgRoute::Insights(id) if media_owner(id).is_some() => return on(IgEndpoint::MediaInsights, media_owner(id)),
+        IgRoute::Media(node) => return on(IgEndpoint::MediaList, account(node)),
+        IgRoute::Stories(node) => return on(IgEndpoint::Stories, account(node)),
+        IgRoute::Children(_) => IgEndpoint::MediaNode,
         IgRoute::Authorize | IgRoute::AuthorizeConfirm => IgEndpoint::Dialog,
         IgRoute::CodeExchange => IgEndpoint::CodeExchange,
         IgRoute::LongLivedExchange => IgEndpoint::LongLivedExchange,
@@ -267,8 +294,13 @@ pub(crate) fn handle(world: &mut World, req: &ApiRequest, route: &IgRoute) -> Re
         IgRoute::CodeExchange => tokens::code_exchange(world, req),
         IgRoute::LongLivedExchange => graph_reply(tokens::long_lived_exchange(world, req)),
         IgRoute::Refresh => graph_reply(tokens::refresh(world, req)),
+        IgRoute::Profile(id) if world.media.get(id).is_some() => graph_reply(media::node(world, req, id)),
+        IgRoute::Insights(id) if world.media.get(id).is_some() => graph_reply(media::insights(world, req, id)),
         IgRoute::Profile(node) => graph_reply(graph::profile(world, req, node)),
         IgRoute::Insights(node) => graph_reply(graph::insights(world, req, node)),
+        IgRoute::Media(node) => graph_reply(media::list(world, req, node, Edge::Media)),
+        IgRoute::Stories(node) => graph_reply(media::list(world, req, node, Edge::Stories)),
+        IgRoute::Children(id) => graph_reply(media::children(world, req, id)),
         // Batch requests (`POST /`) included: unverified whether the graph host
         // serves them; the Instagram Login docs never mention them.
         IgRoute::Unknown(_) => Reply::error(&GraphError::unsupported(&req.method, "")),

@@ -66,7 +66,7 @@ impl Env {
             .await
     }
 
-    async fn ig_short_token(&self) -> String {
+    pub(crate) async fn ig_short_token(&self) -> String {
         let code = self.ig_code(IG_SCOPES).await;
         let answer = self.ig_exchange_code(&code).await;
         assert_eq!(answer.status, 200, "{}", answer.text);

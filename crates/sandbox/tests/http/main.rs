@@ -6,6 +6,7 @@ mod graph;
 mod helpers;
 mod insights;
 mod instagram;
+mod instagram_media;
 mod login;
 mod media;
 mod tokens;
