@@ -444,8 +444,9 @@ impl<'a> MediaPlan<'a> {
         });
         self.pages += 1;
         self.listed = true;
-        if self.state.catalogued_until.is_none() {
+        if self.state.catalogued_until.is_none() && !page.is_empty() {
             // The first listing: what is older than this page is the backlog.
+            // (An account that never posted has nothing to note.)
             self.catalogued_until = Some(self.backlog_from(&page, body));
         }
         let more = self.wants_more(&page);
