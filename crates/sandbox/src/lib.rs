@@ -41,6 +41,7 @@
 mod auth;
 mod batch;
 mod control;
+mod demographics;
 mod dialog;
 mod errors;
 mod faults;
