@@ -45,6 +45,7 @@ mod demographics;
 mod dialog;
 mod errors;
 mod faults;
+mod fields;
 mod graph;
 mod insights;
 mod instagram;
