@@ -56,6 +56,7 @@ mod oauth;
 mod request;
 mod route;
 mod server;
+mod spec;
 mod story_webhook;
 mod world;
 
