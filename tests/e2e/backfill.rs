@@ -1,15 +1,17 @@
 //! Day-one history against the sandbox, on both databases: one collection
 //! run after connecting stores the last 90 days of daily metrics and a
 //! follower curve that matches the sandbox's truth; a backfill cut short by
-//! its per-run budget resumes without gaps or duplicates; and it stays
-//! within the hourly ceiling without starving another account.
+//! its per-run budget, a throttle or the run's time resumes without gaps or
+//! duplicates; and it stays within the hourly ceiling without starving
+//! another account.
 
 use std::collections::BTreeSet;
 
 use chrono::{NaiveDate, Utc};
 use serde_json::Value;
 use urlinsta_core::collect::days::pacific_date;
-use urlinsta_core::store::{InsightsFilter, StoredInsight};
+use urlinsta_core::store::{CollectKind, InsightsFilter, StoredInsight};
+use urlinsta_sandbox::{Endpoint, Fault};
 
 use crate::harness::*;
 
@@ -142,6 +144,103 @@ async fn the_hourly_ceiling_holds_and_the_other_account_is_collected(sqld: bool)
         let days = reach_days(&t, ig).await.len();
         assert!((3..90).contains(&days), "{ig}: {days} days within the ceiling");
     }
+}
+
+/// Every day of the last 90 stored once, none missing.
+async fn assert_whole(t: &TestApp) {
+    let days = reach_days(t, DEFAULT_IG).await;
+    let expected: Vec<NaiveDate> = (0..90).rev().map(|b| today() - chrono::Days::new(b)).collect();
+    assert_eq!(days, expected, "no gap, no duplicate");
+}
+
+/// As if the park Meta asked for was over (only time would end it).
+async fn end_the_park(t: &TestApp) {
+    let db = match &t.sqld {
+        Some(server) => {
+            libsql::Builder::new_remote(server.url.clone(), String::new())
+                .build()
+                .await
+        }
+        None => libsql::Builder::new_local(t.db_path()).build().await,
+    };
+    let conn = db.unwrap().connect().unwrap();
+    let statement = "UPDATE account_state SET throttled_until = NULL, throttle_reason = NULL";
+    conn.execute(statement, ()).await.unwrap();
+}
+
+async fn a_throttle_stops_the_backfill_and_the_next_run_resumes(sqld: bool) {
+    let t = app_with(sqld, &[("BACKFILL_CALLS_PER_RUN", "30")]).await;
+    t.connect().await;
+    collect(&t).await;
+    let first = reach_days(&t, DEFAULT_IG).await.len();
+    assert_eq!(first, 3 + 29, "the hourly run's days and a first share of the past");
+
+    // Meta throttles the account on one call of the next share: the answers
+    // already in are stored, and the account is parked.
+    let throttle = Fault::Throttle {
+        code: 80002,
+        minutes_to_regain: 30,
+    };
+    t.control.inject(Endpoint::Insights, throttle, Some(1));
+    collect(&t).await;
+    t.control.clear_faults();
+    let account = t
+        .app
+        .store
+        .candidate(&instagram_id(DEFAULT_IG), CollectKind::Insights)
+        .await
+        .unwrap();
+    assert!(account.and_then(|a| a.throttled_until).is_some(), "parked");
+    let second = reach_days(&t, DEFAULT_IG).await.len();
+    assert!(first < second && second < 90, "{first} then {second} days");
+    // Parked: the next run asks Meta nothing for it.
+    t.control.reset_calls();
+    collect(&t).await;
+    assert_eq!(t.control.graph_calls(), 0, "parked means no call");
+    assert_eq!(reach_days(&t, DEFAULT_IG).await.len(), second);
+
+    end_the_park(&t).await;
+    for _ in 0..3 {
+        collect(&t).await;
+    }
+    assert_whole(&t).await;
+}
+
+async fn out_of_time_the_backfill_starts_no_batch_and_the_next_run_resumes(sqld: bool) {
+    let t = app_with(sqld, &[("JOB_TIME_BUDGET_SECS", "2")]).await;
+    t.connect().await;
+    // A time-budget test, so round trips take time: the hourly collection's
+    // two (its account batch, its media lists) leave room for the
+    // backfill's first batch (the follower changes and 49 days), not its second.
+    t.control.set_latency(std::time::Duration::from_millis(750));
+    collect(&t).await;
+    t.control.set_latency(std::time::Duration::ZERO);
+    let first = reach_days(&t, DEFAULT_IG).await.len();
+    assert!(first < 90, "the run's time ended the backfill: {first} days");
+    for _ in 0..2 {
+        collect(&t).await;
+    }
+    assert_whole(&t).await;
+}
+
+#[tokio::test]
+async fn a_throttled_backfill_resumes_without_gaps_or_duplicates_embedded_file() {
+    a_throttle_stops_the_backfill_and_the_next_run_resumes(false).await;
+}
+
+#[tokio::test]
+async fn a_throttled_backfill_resumes_without_gaps_or_duplicates_sqld() {
+    a_throttle_stops_the_backfill_and_the_next_run_resumes(true).await;
+}
+
+#[tokio::test]
+async fn a_backfill_out_of_time_resumes_without_gaps_or_duplicates_embedded_file() {
+    out_of_time_the_backfill_starts_no_batch_and_the_next_run_resumes(false).await;
+}
+
+#[tokio::test]
+async fn a_backfill_out_of_time_resumes_without_gaps_or_duplicates_sqld() {
+    out_of_time_the_backfill_starts_no_batch_and_the_next_run_resumes(true).await;
 }
 
 #[tokio::test]

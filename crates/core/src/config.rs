@@ -1,13 +1,20 @@
 //! Configuration, read once per process from the environment (names fixed by
 //! design.md). Startup decides; nothing below reads environment variables.
 
+mod instagram;
+mod local_keys;
+
 use std::collections::{BTreeMap, HashMap};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use url::Url;
 
-use crate::crypto::{Keyring, random_token};
+pub use instagram::InstagramLogin;
+use instagram::instagram_login;
+use local_keys::{LocalKeys, local_keys_path};
+
+use crate::crypto::Keyring;
 use crate::domain::{ProductType, RefreshSchedule};
 use crate::secret::{AppSecret, Secret};
 
@@ -39,20 +46,6 @@ pub enum DatabaseConfig {
 pub struct NotifyConfig {
     pub url: Url,
     pub secret: Secret,
-}
-
-/// Instagram API with Instagram Login: the Instagram product's own app and
-/// Meta's three hosts for it (dialog, code exchange, graph).
-#[derive(Debug, Clone)]
-pub struct InstagramLogin {
-    pub app_id: String,
-    pub app_secret: AppSecret,
-    pub redirect_uri: Url,
-    pub dialog_base_url: Url,
-    pub api_base_url: Url,
-    pub graph_base_url: Url,
-    /// Tokens are renewed once fewer days than this remain (IG_RENEW_BEFORE_DAYS).
-    pub renew_before_days: i64,
 }
 
 #[derive(Debug, Clone)]
@@ -321,56 +314,6 @@ fn is_strict(vars: &HashMap<String, String>) -> bool {
             .is_some_and(|v| v.trim().eq_ignore_ascii_case("production"))
 }
 
-/// The Instagram Login path: on with IG_APP_ID (which then needs
-/// IG_APP_SECRET), on with the sandbox's Instagram app in sandbox mode, off
-/// otherwise. Its redirect URI defaults to OAUTH_REDIRECT_URI: one callback
-/// serves both logins.
-fn instagram_login(
-    vars: &HashMap<String, String>,
-    strict: bool,
-    sandbox: bool,
-    oauth_redirect_uri: &Url,
-) -> Result<Option<InstagramLogin>, ConfigError> {
-    let get = |name: &str| vars.get(name).map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
-    let (app_id, app_secret) = match (get("IG_APP_ID"), get("IG_APP_SECRET")) {
-        (Some(id), Some(secret)) => (id, secret),
-        (Some(_), None) if strict => return Err(ConfigError::Missing("IG_APP_SECRET")),
-        (Some(_), None) => {
-            return Err(ConfigError::Invalid {
-                name: "IG_APP_SECRET",
-                reason: "IG_APP_ID is set, so IG_APP_SECRET must be too".into(),
-            });
-        }
-        (None, Some(_)) => {
-            return Err(ConfigError::Invalid {
-                name: "IG_APP_ID",
-                reason: "IG_APP_SECRET is set without the Instagram app id it belongs to".into(),
-            });
-        }
-        (None, None) if sandbox && !strict => (SANDBOX_IG_APP_ID.into(), SANDBOX_IG_APP_SECRET.into()),
-        (None, None) => return Ok(None),
-    };
-    let url = |name: &'static str, default: &str| parse_url(name, &get(name).unwrap_or_else(|| default.into()));
-    Ok(Some(InstagramLogin {
-        app_id,
-        app_secret: AppSecret::new(app_secret),
-        redirect_uri: url("IG_OAUTH_REDIRECT_URI", oauth_redirect_uri.as_str())?,
-        dialog_base_url: url("IG_DIALOG_BASE_URL", "https://www.instagram.com")?,
-        api_base_url: url("IG_API_BASE_URL", "https://api.instagram.com")?,
-        graph_base_url: url("IG_GRAPH_BASE_URL", "https://graph.instagram.com")?,
-        renew_before_days: match number(vars, "IG_RENEW_BEFORE_DAYS", 30)? {
-            // Meta renews for 60 days from now, and only day-old tokens.
-            days @ 2..=58 => days,
-            _ => {
-                return Err(ConfigError::Invalid {
-                    name: "IG_RENEW_BEFORE_DAYS",
-                    reason: "must be between 2 and 58 (days before the 60-day token ends)".into(),
-                });
-            }
-        },
-    }))
-}
-
 /// DB_TIMEOUT_MS, default 10 s: a hosted statement answers in milliseconds
 /// and Turso wakes from idle in a second or two, while a request that meets a
 /// silent database still answers 503 well inside Vercel's 30 s for API
@@ -436,238 +379,5 @@ fn public_base_url(vars: &HashMap<String, String>) -> String {
     format!("http://localhost:{port}")
 }
 
-fn local_keys_path(db: &DatabaseConfig) -> PathBuf {
-    match db {
-        DatabaseConfig::Local { path } => path.with_extension("keys"),
-        DatabaseConfig::Remote { .. } => PathBuf::from("./data/urlinsta.keys"),
-    }
-}
-
-/// Keys generated on first local start and kept (mode 0600) beside the database.
-struct LocalKeys {
-    session_secret: String,
-    token_key: String,
-}
-
-impl LocalKeys {
-    fn load_or_create(path: &Path) -> Result<Self, ConfigError> {
-        let err = |source| ConfigError::LocalKeys {
-            path: path.display().to_string(),
-            source,
-        };
-        if let Ok(text) = std::fs::read_to_string(path) {
-            let mut session_secret = None;
-            let mut token_key = None;
-            for line in text.lines() {
-                match line.split_once('=') {
-                    Some(("SESSION_SECRET", v)) => session_secret = Some(v.to_string()),
-                    Some(("TOKEN_ENCRYPTION_KEY", v)) => token_key = Some(v.to_string()),
-                    _ => {}
-                }
-            }
-            if let (Some(session_secret), Some(token_key)) = (session_secret, token_key) {
-                return Ok(Self {
-                    session_secret,
-                    token_key,
-                });
-            }
-        }
-        let keys = Self {
-            session_secret: random_token(32),
-            token_key: Keyring::generate_spec().expose().to_string(),
-        };
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(err)?;
-        }
-        let text = format!(
-            "# Generated by urlinsta for local use. Losing this file makes stored tokens unreadable.\nSESSION_SECRET={}\nTOKEN_ENCRYPTION_KEY={}\n",
-            keys.session_secret, keys.token_key
-        );
-        write_private(path, &text).map_err(err)?;
-        Ok(keys)
-    }
-}
-
-fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
-    use std::io::Write;
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    match options.open(path) {
-        Ok(mut f) => f.write_all(text.as_bytes()),
-        // Another process created it first: theirs wins, and is read next start.
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
-        Err(e) => Err(e),
-    }
-}
-
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn vars(pairs: &[(&str, &str)]) -> HashMap<String, String> {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
-    }
-
-    #[test]
-    fn production_names_the_missing_secret() {
-        let err = Config::from_vars(&vars(&[("VERCEL_ENV", "production"), ("FB_APP_ID", "1")])).unwrap_err();
-        assert_eq!(
-            err.to_string(),
-            "FB_APP_SECRET is required on Vercel and with URLINSTA_ENV=production, but is not set"
-        );
-        let err = Config::from_vars(&vars(&[
-            ("VERCEL_ENV", "production"),
-            ("FB_APP_ID", "1"),
-            ("FB_APP_SECRET", "s"),
-            ("SESSION_SECRET", "x"),
-            (
-                "TOKEN_ENCRYPTION_KEY",
-                "k1:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",
-            ),
-        ]))
-        .unwrap_err();
-        assert!(err.to_string().starts_with("CRON_SECRET"), "{err}");
-    }
-
-    /// Every secret, as a strict deployment must have them.
-    const ALL_SECRETS: [(&str, &str); 5] = [
-        ("FB_APP_ID", "1"),
-        ("FB_APP_SECRET", "s"),
-        ("SESSION_SECRET", "x"),
-        (
-            "TOKEN_ENCRYPTION_KEY",
-            "k1:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",
-        ),
-        ("CRON_SECRET", "c"),
-    ];
-
-    #[test]
-    fn every_reachable_environment_is_strict_and_names_each_missing_secret() {
-        let dir = tempfile::tempdir().unwrap();
-        let db = dir.path().join("u.db");
-        let environments: [&[(&str, &str)]; 6] = [
-            &[("VERCEL", "1"), ("VERCEL_ENV", "preview")],
-            &[("VERCEL", "1"), ("VERCEL_ENV", "development")],
-            &[("VERCEL", "1")],
-            &[("VERCEL_ENV", "preview")],
-            &[("VERCEL_ENV", "production")],
-            &[("URLINSTA_ENV", "production")],
-        ];
-        for env in environments {
-            for (missing, _) in ALL_SECRETS {
-                let mut v = vars(env);
-                v.insert("DATABASE_PATH".into(), db.to_str().unwrap().into());
-                for (k, val) in ALL_SECRETS.iter().filter(|(k, _)| *k != missing) {
-                    v.insert(k.to_string(), val.to_string());
-                }
-                let err = Config::from_vars(&v).expect_err(&format!("{env:?} without {missing}"));
-                assert!(err.to_string().starts_with(missing), "{env:?}: {err}");
-            }
-            let mut v = vars(env);
-            v.extend(vars(&ALL_SECRETS));
-            let config = Config::from_vars(&v).expect("every secret given");
-            assert!(config.strict && !config.sandbox, "{env:?}");
-        }
-        // Nothing was generated: strict mode never falls back to local keys.
-        assert!(!dir.path().join("u.keys").exists());
-    }
-
-    #[test]
-    fn local_development_alone_runs_the_sandbox() {
-        let dir = tempfile::tempdir().unwrap();
-        let db = dir.path().join("u.db");
-        for env in [&[][..], &[("URLINSTA_ENV", "development")][..]] {
-            let mut v = vars(env);
-            v.insert("DATABASE_PATH".into(), db.to_str().unwrap().into());
-            let config = Config::from_vars(&v).expect("local config");
-            assert!(!config.strict && config.sandbox, "{env:?}");
-        }
-    }
-
-    #[test]
-    fn local_mode_generates_keys_once() {
-        let dir = tempfile::tempdir().unwrap();
-        let db = dir.path().join("u.db");
-        let v = vars(&[("DATABASE_PATH", db.to_str().unwrap())]);
-        let a = Config::from_vars(&v).unwrap();
-        let b = Config::from_vars(&v).unwrap();
-        assert!(a.sandbox);
-        assert_eq!(a.session_secret, b.session_secret);
-        assert_eq!(a.token_keys.current_key_id(), b.token_keys.current_key_id());
-        assert_eq!(a.graph_version, "v26.0");
-        assert_eq!(a.oauth_redirect_uri.as_str(), "http://localhost:3000/api/auth/callback");
-        assert_eq!(a.error_redirect("no_pages"), "/?error=no_pages");
-        let ig = a.instagram.expect("the sandbox offers Instagram Login too");
-        assert_eq!(ig.app_id, SANDBOX_IG_APP_ID);
-        assert_eq!(ig.redirect_uri, a.oauth_redirect_uri);
-        assert_eq!(ig.graph_base_url.as_str(), "https://graph.instagram.com/");
-    }
-
-    #[test]
-    fn instagram_login_is_off_without_its_app_and_named_when_half_set() {
-        let dir = tempfile::tempdir().unwrap();
-        let db = dir.path().join("u.db");
-        let db = db.to_str().unwrap();
-        let with_meta_app = [("DATABASE_PATH", db), ("FB_APP_ID", "1"), ("FB_APP_SECRET", "s")];
-        assert!(Config::from_vars(&vars(&with_meta_app)).unwrap().instagram.is_none());
-
-        let mut half = with_meta_app.to_vec();
-        half.push(("IG_APP_ID", "9"));
-        let err = Config::from_vars(&vars(&half)).unwrap_err();
-        assert!(err.to_string().starts_with("IG_APP_SECRET"), "{err}");
-        let err = Config::from_vars(&vars(&[("DATABASE_PATH", db), ("IG_APP_SECRET", "x")])).unwrap_err();
-        assert!(err.to_string().starts_with("IG_APP_ID"), "{err}");
-
-        let production = [
-            ("VERCEL_ENV", "production"),
-            ("FB_APP_ID", "1"),
-            ("FB_APP_SECRET", "s"),
-            ("SESSION_SECRET", "x"),
-            (
-                "TOKEN_ENCRYPTION_KEY",
-                "k1:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",
-            ),
-            ("CRON_SECRET", "c"),
-            ("IG_APP_ID", "9"),
-        ];
-        let err = Config::from_vars(&vars(&production)).unwrap_err();
-        assert!(err.to_string().starts_with("IG_APP_SECRET is required"), "{err}");
-
-        let mut full = production.to_vec();
-        full.extend([
-            ("IG_APP_SECRET", "ig-secret-value"),
-            ("IG_OAUTH_REDIRECT_URI", "https://example.com/api/auth/callback"),
-            ("IG_GRAPH_BASE_URL", "http://127.0.0.1:9/ig/graph"),
-        ]);
-        let ig = Config::from_vars(&vars(&full)).unwrap().instagram.expect("on");
-        assert_eq!(ig.app_id, "9");
-        assert_eq!(ig.redirect_uri.as_str(), "https://example.com/api/auth/callback");
-        assert_eq!(ig.graph_base_url.path(), "/ig/graph");
-        assert_eq!(ig.api_base_url.as_str(), "https://api.instagram.com/");
-        assert!(!format!("{ig:?}").contains("ig-secret-value"));
-        assert_eq!(ig.renew_before_days, 30);
-        full.push(("IG_RENEW_BEFORE_DAYS", "60"));
-        let err = Config::from_vars(&vars(&full)).unwrap_err();
-        assert!(err.to_string().starts_with("IG_RENEW_BEFORE_DAYS"), "{err}");
-    }
-
-    #[test]
-    fn bad_values_are_named() {
-        let dir = tempfile::tempdir().unwrap();
-        let db = dir.path().join("u.db");
-        let err = Config::from_vars(&vars(&[
-            ("DATABASE_PATH", db.to_str().unwrap()),
-            ("RATE_LIMIT_PER_HOUR", "lots"),
-        ]))
-        .unwrap_err();
-        assert!(err.to_string().starts_with("RATE_LIMIT_PER_HOUR"));
-        let err = Config::from_vars(&vars(&[
-            ("DATABASE_PATH", db.to_str().unwrap()),
-            ("FB_GRAPH_VERSION", "latest"),
-        ]))
-        .unwrap_err();
-        assert!(err.to_string().starts_with("FB_GRAPH_VERSION"));
-    }
-}
+mod tests;

@@ -440,6 +440,13 @@ fn end_time(day: NaiveDate) -> String {
 
 fn account_metrics(world: &World, ig: &IgAccount, query: &Query) -> Result<Vec<Value>, GraphError> {
     let days = query.days(world.now())?;
+    // Meta refuses the whole request when follower changes are asked further back than it keeps them.
+    let oldest_change = meta_day(world.now()) - Duration::days(FOLLOWER_CHANGE_DAYS);
+    if query.metrics.iter().any(|m| m.name == "follower_count") && days.iter().any(|d| *d < oldest_change) {
+        return Err(GraphError::param(
+            "(follower_count) metric only supports querying data for the last 30 days excluding the current day",
+        ));
+    }
     let mut data = Vec::with_capacity(query.metrics.len());
     for metric in &query.metrics {
         let mut entry = header(ig, metric, &query.period);
@@ -448,9 +455,7 @@ fn account_metrics(world: &World, ig: &IgAccount, query: &Query) -> Result<Vec<V
         let follower_changes = metric.name == "follower_count";
         let no_data = follower_changes && ig.followers_count < MIN_FOLLOWERS_FOR_DEMOGRAPHICS;
         let today = meta_day(world.now());
-        let served = |day: &NaiveDate| {
-            !follower_changes || (*day < today && *day >= today - Duration::days(FOLLOWER_CHANGE_DAYS))
-        };
+        let served = |day: &NaiveDate| !follower_changes || *day < today;
         let daily: Vec<(NaiveDate, Value)> = if no_data {
             Vec::new()
         } else {

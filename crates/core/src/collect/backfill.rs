@@ -19,6 +19,7 @@ use super::limits::{ExchangeEnd, Next, Plan, exchange};
 use super::metrics::{day_call, day_rows};
 use super::{Gathered, Rejections};
 use crate::app::App;
+use crate::config::Config;
 use crate::domain::InstagramUserId;
 use crate::engine::Run;
 use crate::graph::{Auth, Call, GraphError, MAX_BATCH_OPERATIONS};
@@ -27,6 +28,8 @@ use crate::store::{Backfill, Candidate, MetricRow, Reconstructed};
 
 /// Meta serves daily follower changes for the 30 days before today.
 pub const FOLLOWER_CHANGE_DAYS: u64 = 30;
+/// The longest `since`..`until` Meta serves in one request.
+const MAX_RANGE: Duration = Duration::days(30);
 /// Collection that stopped longer than this leaves days the hourly run no longer reaches.
 const GAP: Duration = Duration::days(DAYS_FETCHED as i64 - 1);
 
@@ -70,11 +73,12 @@ pub struct BackfillPlan<'r> {
 }
 
 impl<'r> BackfillPlan<'r> {
-    /// The plan for what `stored` (`(period, end_time)` pairs since `oldest`) lacks.
+    /// The plan for what `stored` (`(period, end_time)` pairs since `oldest`)
+    /// lacks; `followers` is the account's follower count now, if known.
     fn new(
-        app: &App,
+        config: &Config,
         run_rejected: &'r Rejections,
-        account: &Candidate,
+        (ig_id, followers): (&InstagramUserId, Option<i64>),
         now: DateTime<Utc>,
         stored: &[(String, String)],
     ) -> Self {
@@ -91,21 +95,21 @@ impl<'r> BackfillPlan<'r> {
             .map(pacific_date)
             .collect();
         // The hourly run fetches today and the days just before; the backfill, the rest.
-        let missing: Vec<MetaDay> = (DAYS_FETCHED as u64..u64::from(app.config.backfill_days))
+        let missing: Vec<MetaDay> = (DAYS_FETCHED as u64..u64::from(config.backfill_days))
             .map(|back| meta_day(today - chrono::Days::new(back)))
             .filter(|d| !have.contains(ts(d.until).as_str()))
             .collect();
         let curve_missing =
             (1..=FOLLOWER_CHANGE_DAYS).any(|back| !counted.contains(&(today - chrono::Days::new(back))));
-        let ask_followers = curve_missing && account.followers_count.is_some();
-        let calls = (app.config.backfill_calls_per_run as usize).saturating_sub(usize::from(ask_followers));
+        let ask_followers = curve_missing && followers.is_some();
+        let calls = (config.backfill_calls_per_run as usize).saturating_sub(usize::from(ask_followers));
         let known = run_rejected.known();
         BackfillPlan {
-            ig_id: account.instagram_user_id.clone(),
+            ig_id: ig_id.clone(),
             today,
             whole: missing.len() <= calls,
             days: missing.into_iter().take(calls).collect(),
-            metrics: (app.config.insight_metrics.iter())
+            metrics: (config.insight_metrics.iter())
                 .filter(|m| !known.contains_key(*m))
                 .cloned()
                 .collect(),
@@ -148,19 +152,30 @@ impl<'r> BackfillPlan<'r> {
     }
 }
 
+/// The range that asks for the daily follower changes of the 30 days
+/// before `today`. Meta refuses more than 30 days of seconds between
+/// `since` and `until`, and 30 Pacific days that take in the night daylight
+/// time ends last an hour longer: then `since` starts an hour into the
+/// oldest day, whose value (named by the day's end) is still in range.
+fn follower_change_range(today: NaiveDate) -> (DateTime<Utc>, DateTime<Utc>) {
+    let until = meta_day(today).since;
+    let oldest = meta_day(today - chrono::Days::new(FOLLOWER_CHANGE_DAYS)).since;
+    (oldest.max(until - MAX_RANGE), until)
+}
+
 impl Plan for BackfillPlan<'_> {
     type Op = Op;
 
     fn call(&self, op: Op) -> Option<Call<'static>> {
         match op {
             Op::FollowerChanges => {
-                let oldest = meta_day(self.today - chrono::Days::new(FOLLOWER_CHANGE_DAYS));
+                let (since, until) = follower_change_range(self.today);
                 Some(
                     Call::get(format!("{}/insights", self.ig_id), Auth::None)
                         .param("metric", "follower_count")
                         .param("period", "day")
-                        .param("since", oldest.since.timestamp().to_string())
-                        .param("until", meta_day(self.today).since.timestamp().to_string()),
+                        .param("since", since.timestamp().to_string())
+                        .param("until", until.timestamp().to_string()),
                 )
             }
             Op::Day(_) if self.metrics.is_empty() => None,
@@ -222,11 +237,14 @@ pub async fn backfill(
             );
         }
     };
-    let mut plan = BackfillPlan::new(app, run_rejected, account, now, &stored);
+    let account_now = (&account.instagram_user_id, account.followers_count);
+    let mut plan = BackfillPlan::new(&app.config, run_rejected, account_now, now, &stored);
     // Batches as large as Meta takes; when the hourly ceiling has no room
-    // for one, smaller ones, down to a single call: the ceiling is used up, never passed.
+    // for one, smaller ones, down to a single call: the ceiling is used up,
+    // never passed. None starts once the run's time is up or Meta's usage of
+    // the app halted it: the next run resumes from what is stored.
     let (mut pending, mut size, mut ended) = (plan.ops(), MAX_BATCH_OPERATIONS, ExchangeEnd::Complete);
-    while !pending.is_empty() {
+    while !pending.is_empty() && !run.out_of_time() && run.halted().is_none() {
         let n = size.min(pending.len());
         match exchange(app, run, account, auth, &mut plan, pending[..n].to_vec(), 0).await {
             ExchangeEnd::Complete => {
@@ -239,7 +257,7 @@ pub async fn backfill(
             }
         }
     }
-    let complete = matches!(ended, ExchangeEnd::Complete);
+    let complete = matches!(ended, ExchangeEnd::Complete) && pending.is_empty();
     let reconstructed = match (complete || !plan.changes.is_empty(), account.followers_count) {
         (true, Some(count)) if plan.ask_followers => plan.curve(count),
         _ => Vec::new(),
@@ -260,4 +278,131 @@ pub async fn backfill(
         ..Gathered::default()
     };
     (ended, gathered)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(s: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+    }
+
+    fn date(s: &str) -> NaiveDate {
+        NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()
+    }
+
+    fn config(backfill_days: u32) -> Config {
+        let vars = [
+            ("SESSION_SECRET", "s".to_string()),
+            ("TOKEN_ENCRYPTION_KEY", format!("k1:{}", "A".repeat(43) + "=")),
+            ("CRON_SECRET", "c".into()),
+            ("TURSO_DATABASE_URL", "http://127.0.0.1:9".into()),
+            ("BACKFILL_DAYS", backfill_days.to_string()),
+        ];
+        Config::from_vars(&vars.into_iter().map(|(k, v)| (k.to_string(), v)).collect()).unwrap()
+    }
+
+    fn plan<'r>(
+        rejected: &'r Rejections,
+        id: &InstagramUserId,
+        now: &str,
+        stored: &[(String, String)],
+    ) -> BackfillPlan<'r> {
+        BackfillPlan::new(&config(90), rejected, (id, Some(10_000)), at(now), stored)
+    }
+
+    fn id() -> InstagramUserId {
+        InstagramUserId::parse("17841400000000001").unwrap()
+    }
+
+    #[test]
+    fn the_days_asked_follow_pacific_midnights_without_a_gap() {
+        let (rejected, id) = (Rejections::default(), id());
+        // 07:59 UTC on December 1 is still November 30 in Los Angeles.
+        let p = plan(&rejected, &id, "2026-12-01T07:59:00Z", &[]);
+        assert_eq!(p.today, date("2026-11-30"));
+        // The hourly run fetches the newest three days; the backfill the 87 before.
+        assert_eq!(p.days.len(), 87);
+        assert_eq!(p.days[0], meta_day(date("2026-11-27")));
+        assert_eq!(p.days[86], meta_day(date("2026-09-02")));
+        // Each day ends where the one after it starts: across October's 31
+        // days and the 25-hour November 1, when daylight time ends.
+        assert!(
+            p.days.windows(2).all(|w| w[1].until == w[0].since),
+            "no gap, no overlap"
+        );
+        assert!(p.days.contains(&meta_day(date("2026-10-31"))));
+        let nov1 = meta_day(date("2026-11-01"));
+        assert_eq!(
+            (nov1.since, nov1.until),
+            (at("2026-11-01T07:00:00Z"), at("2026-11-02T08:00:00Z"))
+        );
+        assert!(p.days.contains(&nov1));
+        // A minute later it is December 1 there, and the days move by one.
+        let p = plan(&rejected, &id, "2026-12-01T08:00:00Z", &[]);
+        assert_eq!((p.today, p.days[0]), (date("2026-12-01"), meta_day(date("2026-11-28"))));
+    }
+
+    #[test]
+    fn stored_days_and_counts_are_not_asked_again() {
+        let (rejected, id) = (Rejections::default(), id());
+        let now = "2026-12-01T13:00:00Z";
+        let today = date("2026-12-01");
+        let mut stored = vec![("day".to_string(), ts(meta_day(date("2026-10-15")).until))];
+        let p = plan(&rejected, &id, now, &stored);
+        assert_eq!(p.days.len(), 86);
+        assert!(!p.days.contains(&meta_day(date("2026-10-15"))));
+        assert!(p.ask_followers, "no follower count stored yet");
+        // A count (measured or worked out) on each of the 30 days: no follower changes asked.
+        stored.extend((1..=30).map(|back| {
+            let day = meta_day(today - chrono::Days::new(back));
+            ("lifetime".to_string(), ts(day.until - Duration::hours(1)))
+        }));
+        assert!(!plan(&rejected, &id, now, &stored).ask_followers);
+    }
+
+    #[test]
+    fn the_follower_changes_are_asked_within_30_days_across_daylight_time() {
+        // December 1's 30 days take in the 25-hour November 1; April 1's the 23-hour March 8.
+        for today in ["2026-12-01", "2026-11-02", "2026-12-06", "2026-04-01", "2026-07-31"] {
+            let today = date(today);
+            let (since, until) = follower_change_range(today);
+            assert!(until - since <= MAX_RANGE, "{today}: {since}..{until}");
+            assert_eq!(until, meta_day(today).since, "{today}: today is not asked");
+            // Each of the 30 days' value is named by its day's end, which must be in (since, until].
+            for back in 1..=FOLLOWER_CHANGE_DAYS {
+                let end = meta_day(today - chrono::Days::new(back)).until;
+                assert!(since < end && end <= until, "{today}: {back} days back");
+            }
+        }
+    }
+
+    #[test]
+    fn the_curve_goes_back_by_each_days_change_and_stops_at_a_hole() {
+        let (rejected, id) = (Rejections::default(), id());
+        let mut p = plan(&rejected, &id, "2026-12-01T13:00:00Z", &[]);
+        let today = date("2026-12-01");
+        let day = |back: u64| meta_day(today - chrono::Days::new(back));
+        p.changes = (1..=30).map(|back| (ts(day(back).until), back as i64)).collect();
+        let curve = p.curve(10_000);
+        assert_eq!(curve.len(), 30);
+        for (i, r) in curve.iter().enumerate() {
+            let back = i as i64 + 1;
+            // Yesterday closed at today's count; each day before, less the changes of the days after it.
+            assert_eq!(
+                r.row.metric_value,
+                Some(10_000 - back * (back - 1) / 2),
+                "{back} days back"
+            );
+            assert_eq!(r.day, day(back as u64));
+            assert_eq!(r.row.end_time, ts(r.day.until - Duration::hours(1)));
+        }
+        // November 1 (25 hours) is named by its last hour, 07:00 UTC on November 2.
+        assert_eq!(curve[29].row.end_time, ts(at("2026-11-02T07:00:00Z")));
+
+        // Without the change of 10 days back, the days before it cannot be worked out.
+        p.changes.remove(&ts(day(10).until));
+        assert_eq!(p.curve(10_000).len(), 10);
+    }
 }

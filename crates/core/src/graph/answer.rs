@@ -9,7 +9,8 @@ use std::time::Duration;
 use reqwest::header::HeaderMap;
 use serde::de::DeserializeOwned;
 
-use super::client::{Auth, Call, Reply};
+use super::call::{Auth, Call};
+use super::client::Reply;
 use super::error::{GraphError, InstagramErrorBody, MetaError, MetaErrorBody};
 use super::usage::Usage;
 use crate::secret::AppSecret;

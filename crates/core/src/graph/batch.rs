@@ -10,7 +10,8 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::answer::{Answer, Secrets, read};
-use super::client::{Auth, Call, GraphClient, Reply};
+use super::call::{Auth, Call};
+use super::client::{GraphClient, Reply};
 use super::error::GraphError;
 use super::usage::Usage;
 

@@ -3,6 +3,7 @@
 
 mod answer;
 mod batch;
+mod call;
 mod classify;
 mod client;
 mod error;
@@ -14,7 +15,8 @@ pub mod types;
 mod usage;
 
 pub use batch::{BatchReply, MAX_BATCH_OPERATIONS};
-pub use client::{Auth, Call, GraphClient, Reply};
+pub use call::{Auth, Call};
+pub use client::{GraphClient, Reply};
 pub use error::{ErrorKind, GraphError, MetaError};
 pub use instagram::{InstagramClients, join};
 pub use scopes::{INSTAGRAM_SCOPES, REQUIRED_SCOPES, SCOPES};

@@ -10,7 +10,8 @@ use hyper::StatusCode;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::insights::{Bound, Format, authorized_account, csv_field, next_url, parse_bound, parse_limit};
+use super::insights::authorized_account;
+use super::query::{Bound, Format, csv_field, next_url, parse_bound, parse_limit};
 use super::{ApiError, ApiRequest, ApiResponse};
 use crate::app::App;
 use crate::domain::{InstagramUserId, MediaId, ProductType};

@@ -10,6 +10,7 @@ mod media;
 mod meta;
 mod openapi;
 mod origin;
+mod query;
 mod request;
 mod response;
 pub mod server;

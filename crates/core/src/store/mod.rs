@@ -5,7 +5,9 @@
 //! idle (platform-facts). Nothing outside this module writes SQL.
 
 mod accounts;
+mod allowance;
 mod collect;
+mod collect_read;
 mod conn;
 mod connections;
 mod deletions;
@@ -29,6 +31,7 @@ use libsql::{Builder, Database};
 
 pub use accounts::*;
 pub use collect::*;
+pub use collect_read::*;
 use conn::{BUSY_BACKOFF, BUSY_TIMEOUT};
 pub use conn::{Conn, Rows, Tx};
 pub use connections::*;

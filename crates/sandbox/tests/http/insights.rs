@@ -307,10 +307,15 @@ async fn history_goes_back_90_days_and_follower_changes_30_adding_up_to_the_coun
         ("since", since.as_str()),
         ("until", until.as_str()),
     ];
+    let older = insights(&env, &page, &params).await;
+    assert_eq!(older.status, 400, "older than 30 days: refused");
+    let message = older.json()["error"]["message"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
     assert_eq!(
-        days_of(&insights(&env, &page, &params).await.json(), 0),
-        0,
-        "older than 30 days: nothing"
+        message,
+        "(#100) (follower_count) metric only supports querying data for the last 30 days excluding the current day"
     );
 
     // The truth behind them: yesterday closed at today's count, each day before
