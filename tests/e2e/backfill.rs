@@ -93,6 +93,19 @@ async fn one_run_brings_90_days_and_the_follower_curve(sqld: bool) {
     }
     // Measured counts are not marked.
     assert!(followers.iter().any(|r| !r.reconstructed));
+    // The CSV export says so too, in its last column.
+    let csv = t
+        .browser
+        .get(t.api(&format!("/api/insights/{DEFAULT_IG}?format=csv&metric=followers_count")))
+        .bearer_auth(ADMIN_KEY)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(csv.starts_with("metric_name,metric_value,period,end_time,collected_at,reconstructed\n"));
+    assert_eq!(csv.lines().filter(|l| l.ends_with(",true")).count(), 30, "{csv}");
 
     // Whole: the next run asks Meta for no history again.
     t.control.reset_calls();
@@ -155,17 +168,11 @@ async fn assert_whole(t: &TestApp) {
 
 /// As if the park Meta asked for was over (only time would end it).
 async fn end_the_park(t: &TestApp) {
-    let db = match &t.sqld {
-        Some(server) => {
-            libsql::Builder::new_remote(server.url.clone(), String::new())
-                .build()
-                .await
-        }
-        None => libsql::Builder::new_local(t.db_path()).build().await,
-    };
-    let conn = db.unwrap().connect().unwrap();
-    let statement = "UPDATE account_state SET throttled_until = NULL, throttle_reason = NULL";
-    conn.execute(statement, ()).await.unwrap();
+    sql(
+        t,
+        "UPDATE account_state SET throttled_until = NULL, throttle_reason = NULL",
+    )
+    .await;
 }
 
 async fn a_throttle_stops_the_backfill_and_the_next_run_resumes(sqld: bool) {

@@ -559,12 +559,13 @@ async fn csv_export_parses_and_from_to_filter_by_end_time() {
     let mut lines = text.lines();
     assert_eq!(
         lines.next(),
-        Some("metric_name,metric_value,period,end_time,collected_at")
+        Some("metric_name,metric_value,period,end_time,collected_at,reconstructed")
     );
     let parsed: Vec<Vec<&str>> = lines.map(|l| l.split(',').collect()).collect();
     assert_eq!(parsed.len(), all.len());
     for (fields, row) in parsed.iter().zip(&all) {
-        assert_eq!(fields.len(), 5);
+        assert_eq!(fields.len(), 6);
+        assert_eq!(fields[5], "false", "measured");
         assert_eq!(fields[0], row["metric_name"]);
         assert_eq!(fields[1].parse::<i64>().ok(), row["metric_value"].as_i64());
         assert!(chrono::DateTime::parse_from_rfc3339(fields[3]).is_ok());

@@ -452,11 +452,23 @@ pub fn ts(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
 
-/// Raw SQL on the test's database file, for states only time would produce.
+/// Raw SQL on the test's database (its file, or its `sqld`), for states only time would produce.
 pub async fn sql(t: &TestApp, statement: &str) {
-    let db = libsql::Builder::new_local(t.db_path()).build().await.unwrap();
-    let conn = db.connect().unwrap();
-    conn.busy_timeout(std::time::Duration::from_secs(10)).unwrap();
+    let conn = match &t.sqld {
+        Some(server) => {
+            let db = libsql::Builder::new_remote(server.url.clone(), String::new())
+                .build()
+                .await
+                .unwrap();
+            db.connect().unwrap()
+        }
+        None => {
+            let db = libsql::Builder::new_local(t.db_path()).build().await.unwrap();
+            let conn = db.connect().unwrap();
+            conn.busy_timeout(std::time::Duration::from_secs(10)).unwrap();
+            conn
+        }
+    };
     conn.execute(statement, ()).await.unwrap();
 }
 

@@ -4,7 +4,7 @@
 //! one), and the trend summary adding up what is stored.
 
 use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc};
-use urlinsta_core::collect::days::meta_day;
+use urlinsta_core::collect::days::{meta_day, pacific_date};
 use urlinsta_core::store::{CollectionRecord, DayRange, InsightsFilter, MetricRow, Reconstructed, Store};
 
 use urlinsta_core::trends::{self, SUMMED, WINDOWS};
@@ -228,5 +228,99 @@ on_both_databases! {
         }
         assert_eq!(get(format!("/api/insights/{ig}/summary"), false).await.unwrap().status(), 401);
         assert_eq!(get("/api/insights/1234/summary".into(), true).await.unwrap().status(), 404);
+    }
+}
+
+/// Every three hours of `day`, each count of the Instagram user node, `base + hour`.
+fn counts_every_three_hours(day: DayRange, base: i64) -> Vec<MetricRow> {
+    let hours = (day.until - day.since).num_hours();
+    let mut rows = Vec::new();
+    for h in (0..hours).step_by(3) {
+        for (i, metric) in ["followers_count", "follows_count", "media_count"].iter().enumerate() {
+            rows.push(row(
+                metric,
+                base * (i as i64 + 1) + h,
+                "lifetime",
+                day.since + Duration::hours(h),
+            ));
+        }
+    }
+    rows
+}
+
+/// The last of `counts_every_three_hours`: its hour and value.
+fn last_of_day(day: DayRange, base: i64) -> (DateTime<Utc>, i64) {
+    let last = ((day.until - day.since).num_hours() - 1) / 3 * 3;
+    (day.since + Duration::hours(last), base + last)
+}
+
+on_both_databases! {
+    async fn a_year_of_counts_rolls_up_in_the_collection_and_its_csv_has_every_day(t: TestApp) {
+        t.connect().await;
+        let ig = crate::harness::DEFAULT_IG;
+        let id = t.app.store.account(&crate::harness::instagram_id(ig)).await.unwrap().unwrap().id;
+        let now = Utc::now();
+        let today = pacific_date(now);
+        // Connected a year ago, collected every three hours since (a test writes
+        // what a year of runs would have), never rolled up yet.
+        let year: Vec<NaiveDate> = (1..=365).rev().map(|b| today - chrono::Days::new(b)).collect();
+        let base = |d: NaiveDate| 10_000 + i64::from(d.ordinal()) * 10;
+        let mut rows = Vec::new();
+        for d in &year {
+            rows.extend(counts_every_three_hours(meta_day(*d), base(*d)));
+            rows.push(row("reach", base(*d), "day", meta_day(*d).until));
+        }
+        // Not complete: the hourly collection is still due this hour.
+        let mut fill = CollectionRecord::insights(id, "a year", rows);
+        fill.complete = false;
+        t.app.store.finish_collection(&fill).await.unwrap();
+        let connected = ts(meta_day(year[0]).since);
+        crate::harness::sql(&t, &format!("UPDATE users SET created_at = '{connected}'")).await;
+
+        // One hourly run: its write rolls every day older than 14 days up to the day's last count.
+        let r = t.browser.get(t.api("/api/cron/collect-insights")).bearer_auth(crate::harness::CRON_SECRET).send().await.unwrap();
+        assert_eq!(r.status(), 200);
+        let cutoff = now - Duration::days(14);
+        let stored = followers(&t.app.store, id).await;
+        for d in &year {
+            let day = meta_day(*d);
+            let kept: Vec<&(String, Option<i64>, bool)> = stored
+                .iter()
+                .filter(|(end, _, _)| {
+                    let t = urlinsta_core::store::sql::parse_ts(end).unwrap();
+                    day.since <= t && t < day.until
+                })
+                .collect();
+            if day.until <= cutoff {
+                let (hour, value) = last_of_day(day, base(*d));
+                assert_eq!(kept, vec![&(ts(hour), Some(value), false)], "{d}: the day's last count");
+            } else {
+                assert_eq!(kept.len() as i64, ((day.until - day.since).num_hours() + 2) / 3, "{d}: every count kept");
+            }
+        }
+
+        // The year as CSV: it parses, and every metric has every day.
+        let r = t.browser.get(t.api(&format!("/api/insights/{ig}?format=csv"))).bearer_auth(crate::harness::ADMIN_KEY).send().await.unwrap();
+        assert_eq!(r.status(), 200);
+        let csv = r.text().await.unwrap();
+        let mut lines = csv.lines();
+        let header: Vec<&str> = lines.next().unwrap_or_default().split(',').collect();
+        let column = |name: &str| header.iter().position(|h| *h == name).expect(name);
+        let (name, value, end) = (column("metric_name"), column("metric_value"), column("end_time"));
+        let mut days: std::collections::BTreeMap<String, std::collections::BTreeSet<NaiveDate>> = Default::default();
+        for line in lines {
+            let fields: Vec<&str> = line.split(',').collect();
+            assert_eq!(fields.len(), header.len(), "{line}");
+            assert!(fields[value].is_empty() || fields[value].parse::<i64>().is_ok(), "{line}");
+            let at = DateTime::parse_from_rfc3339(fields[end]).unwrap().with_timezone(&Utc);
+            // A daily value is named by its day's end; a count by its hour.
+            let day = if fields[name] == "reach" { pacific_date(at - Duration::seconds(1)) } else { pacific_date(at) };
+            days.entry(fields[name].to_string()).or_default().insert(day);
+        }
+        for metric in ["followers_count", "follows_count", "media_count", "reach"] {
+            let got = &days[metric];
+            let wanted: std::collections::BTreeSet<NaiveDate> = year.iter().copied().collect();
+            assert!(wanted.is_subset(got), "{metric}: days missing: {:?}", wanted.difference(got).collect::<Vec<_>>());
+        }
     }
 }

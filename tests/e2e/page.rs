@@ -276,7 +276,7 @@ async fn connect_collect_refresh_and_disconnect_in_a_real_browser() {
         .await;
     let csv = csv.as_str().unwrap_or_default();
     assert!(
-        csv.starts_with("metric_name,metric_value,period,end_time,collected_at\n"),
+        csv.starts_with("metric_name,metric_value,period,end_time,collected_at,reconstructed\n"),
         "{csv}"
     );
     assert!(csv.contains("\nreach,"), "{csv}");

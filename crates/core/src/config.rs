@@ -246,7 +246,7 @@ impl Config {
             cron_secret: cron_secret.map(Secret::new),
             notify,
             rate_limit_per_hour: number(vars, "RATE_LIMIT_PER_HOUR", 180)?,
-            backfill_days: number(vars, "BACKFILL_DAYS", 90)?,
+            backfill_days: backfill_days(vars)?,
             backfill_calls_per_run: number(vars, "BACKFILL_CALLS_PER_RUN", 100)?,
             hourly_retention_days: number(vars, "HOURLY_RETENTION_DAYS", 14)?.max(1),
             collect_concurrency: number(vars, "COLLECT_CONCURRENCY", 16)?.max(1),
@@ -325,6 +325,22 @@ fn db_timeout(vars: &HashMap<String, String>) -> Result<Duration, ConfigError> {
             reason: "must be at least 1 (milliseconds)".into(),
         }),
         ms => Ok(Duration::from_millis(ms)),
+    }
+}
+
+/// The most days a backfill may reach back: Meta refuses a `since` more than
+/// two years back ("Metrics data is available for the last 2 years"), and a
+/// backfill that asked would fail in every run.
+pub const MAX_BACKFILL_DAYS: u32 = 729;
+
+/// BACKFILL_DAYS, default 90: what Meta's documentation says it keeps of account metrics.
+fn backfill_days(vars: &HashMap<String, String>) -> Result<u32, ConfigError> {
+    match number(vars, "BACKFILL_DAYS", 90)? {
+        days @ 0..=MAX_BACKFILL_DAYS => Ok(days),
+        _ => Err(ConfigError::Invalid {
+            name: "BACKFILL_DAYS",
+            reason: format!("must be at most {MAX_BACKFILL_DAYS}: Meta serves no account metrics older than two years"),
+        }),
     }
 }
 

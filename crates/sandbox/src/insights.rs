@@ -20,6 +20,8 @@ use crate::world::{IgAccount, World};
 const PST_HOURS: i64 = 8;
 const MAX_RANGE_SECS: i64 = 30 * 24 * 3600;
 const RETENTION_DAYS: i64 = 90;
+/// How far back Meta takes a `since` at all (reported by its users, not documented).
+const HISTORY_LIMIT_DAYS: i64 = 730;
 /// `follower_count` (new followers a day) covers the last 30 days, not today.
 const FOLLOWER_CHANGE_DAYS: i64 = 30;
 const MAX_BREAKDOWN_RESULTS: usize = 45;
@@ -354,6 +356,12 @@ impl Query {
             return Err(GraphError::param(format!(
                 "There cannot be more than 30 days ({MAX_RANGE_SECS} s) between since and until"
             )));
+        }
+        // Older data than 90 days is not served, and a `since` past two years is refused.
+        if since < now - Duration::days(HISTORY_LIMIT_DAYS) {
+            return Err(GraphError::param(
+                "since param is not valid. Metrics data is available for the last 2 years",
+            ));
         }
         let cap = until.min(now);
         let oldest = now - Duration::days(RETENTION_DAYS);

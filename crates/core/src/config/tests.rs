@@ -163,4 +163,10 @@ fn bad_values_are_named() {
     ]))
     .unwrap_err();
     assert!(err.to_string().starts_with("FB_GRAPH_VERSION"));
+    let err = Config::from_vars(&vars(&[
+        ("DATABASE_PATH", db.to_str().unwrap()),
+        ("BACKFILL_DAYS", "730"),
+    ]))
+    .unwrap_err();
+    assert!(err.to_string().starts_with("BACKFILL_DAYS"), "{err}");
 }

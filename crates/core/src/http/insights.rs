@@ -231,7 +231,7 @@ impl InsightsQuery {
 
 fn to_csv(rows: &[StoredInsight]) -> String {
     let mut out = String::with_capacity(64 + rows.len() * 72);
-    out.push_str("metric_name,metric_value,period,end_time,collected_at\n");
+    out.push_str("metric_name,metric_value,period,end_time,collected_at,reconstructed\n");
     for r in rows {
         csv_field(&mut out, &r.metric_name);
         out.push(',');
@@ -242,7 +242,7 @@ fn to_csv(rows: &[StoredInsight]) -> String {
             out.push(',');
             csv_field(&mut out, field);
         }
-        out.push('\n');
+        out.push_str(if r.reconstructed { ",true\n" } else { ",false\n" });
     }
     out
 }

@@ -281,6 +281,22 @@ async fn history_goes_back_90_days_and_follower_changes_30_adding_up_to_the_coun
     }
     assert!((89..=90).contains(&reach_days), "{reach_days} days of reach");
 
+    // A `since` more than two years back is refused.
+    let (since, until) = month_before(now - chrono::Duration::days(731));
+    let params = [
+        ("metric", "reach"),
+        ("period", "day"),
+        ("since", since.as_str()),
+        ("until", until.as_str()),
+    ];
+    let refused = insights(&env, &page, &params).await;
+    assert_eq!(refused.status, 400, "{}", refused.text);
+    assert!(
+        refused.text.contains("Metrics data is available for the last 2 years"),
+        "{}",
+        refused.text
+    );
+
     // Follower changes: the 30 days before today (November 5 to December 4), not today, nothing older.
     let day = |m, d| NaiveDate::from_ymd_opt(2026, m, d).expect("date");
     let (since, until) = (
