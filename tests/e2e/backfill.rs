@@ -9,6 +9,7 @@ use std::collections::BTreeSet;
 
 use chrono::{NaiveDate, Utc};
 use urlinsta_core::collect::days::pacific_date;
+use urlinsta_core::domain::MetricName;
 use urlinsta_core::store::{CollectKind, InsightsFilter, StoredInsight};
 use urlinsta_sandbox::{Endpoint, Fault};
 
@@ -50,7 +51,7 @@ async fn stored(t: &TestApp, ig: &str, metric: &str) -> Vec<StoredInsight> {
         .expect("connected")
         .id;
     let filter = InsightsFilter {
-        metrics: vec![metric.into()],
+        metrics: vec![MetricName::parse(metric).expect("a metric")],
         ..InsightsFilter::default()
     };
     t.app.store.stored_insights(id, &filter).await.unwrap()

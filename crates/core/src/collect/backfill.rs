@@ -42,10 +42,7 @@ pub fn due(app: &App, account: &Candidate) -> bool {
 /// Whether this hourly collection reopens the backfill: the last one is so
 /// long ago that days fell out of the hourly run's reach.
 pub fn gap_before(account: &Candidate, now: DateTime<Utc>) -> bool {
-    let last = account
-        .last_collected_at
-        .as_deref()
-        .and_then(crate::store::sql::parse_ts);
+    let last = account.last_collected_at.map(|t| t.to_datetime());
     account.backfilled_at.is_some() && last.is_some_and(|t| now - t > GAP)
 }
 
