@@ -124,22 +124,72 @@ on_both_databases! {
     async fn refreshes_follow_the_age_and_stop_past_the_horizon(t: TestApp) {
         assert_eq!(t.connect().await.status(), 302);
         let now = t.control.now();
-        t.control.add_media(IG, MediaSpec::post().posted_at(now - Duration::days(7)));
-        t.control.add_media(IG, MediaSpec::post().posted_at(now - Duration::days(100)));
+        let week = t.control.add_media(IG, MediaSpec::post().posted_at(now - Duration::days(7)));
+        let ancient = t.control.add_media(IG, MediaSpec::post().posted_at(now - Duration::days(100)));
+        let young = t.control.add_media(IG, MediaSpec::reel().posted_at(now - Duration::hours(30)));
         run_collect(&t.app, JobKind::CollectInsights).await;
-        let measures = |t: &TestApp| full_sets(t, ProductType::Feed).iter().map(|(_, n)| n).sum::<u64>();
+        let lists = |t: &TestApp| t.control.count(Endpoint::MediaList);
+        let full = |t: &TestApp, p| full_sets(t, p).iter().map(|(_, n)| n).sum::<u64>();
+        // Measured by the first listing: the young reel with its own set next, nothing else.
+        t.control.reset_calls();
         t.control.reset_media_counts();
         next_run(&t).await;
-        assert_eq!(measures(&t), 1, "the week-old post; past 90 days: never");
-        // Daily at a week old: not again two hours later, again a day later.
-        t.control.reset_media_counts();
+        assert_eq!((lists(&t), full(&t, ProductType::Reels), full(&t, ProductType::Feed)), (1, 1, 0));
+        // Daily at a week old: not again two hours later; a day later in a
+        // window of the list (its shared metrics), never one call per post.
+        t.control.reset_calls();
         measured_hours_ago(&t, 2).await;
         next_run(&t).await;
-        assert_eq!(measures(&t), 0);
+        assert_eq!(lists(&t), 1, "nothing older is due");
+        t.control.reset_calls();
+        t.control.reset_media_counts();
         measured_hours_ago(&t, 24).await;
         next_run(&t).await;
-        assert_eq!(measures(&t), 1);
-        assert_eq!(media_of(&t).await.iter().filter(|m| m.insights_status == "ok").count(), 1);
+        assert_eq!(lists(&t), 2, "the newest page and one refresh window");
+        assert_eq!(full(&t, ProductType::Feed), 0, "no call per older post");
+        assert_eq!(full(&t, ProductType::Reels), 1, "the 30-hour-old reel, 12-hourly while young");
+        let media = media_of(&t).await;
+        let of = |id: &str| media.iter().find(|m| m.media_id == id).unwrap();
+        assert_eq!(of(&week).metrics.get("reach").copied(), t.control.media_value(&week, "reach"));
+        assert!(of(&week).last_insights_at.is_some());
+        assert!(of(&young).metrics.contains_key("ig_reels_avg_watch_time"));
+        // Past 90 days: catalogued by the newest page, never measured.
+        assert_eq!(of(&ancient).insights_status, "pending");
+        assert!(of(&ancient).metrics.is_empty(), "{:?}", of(&ancient).metrics);
+    }
+
+    async fn the_catalog_reaches_back_to_the_horizon_a_wide_page_a_run(t: TestApp) {
+        assert_eq!(t.connect().await.status(), 302);
+        let now = t.control.now();
+        // 250 posts over the 83 days before connecting, and one from before the horizon.
+        for i in 0..250 {
+            t.control.add_media(IG, MediaSpec::post().posted_at(now - Duration::hours(8 * i + 2)));
+        }
+        t.control.add_media(IG, MediaSpec::post().posted_at(now - Duration::days(95)));
+        let mut seen = Vec::new();
+        for run in 0..5 {
+            t.control.reset_calls();
+            if run == 0 {
+                run_collect(&t.app, JobKind::CollectInsights).await;
+            } else {
+                next_run(&t).await;
+            }
+            assert_eq!(t.control.http_requests(), 2, "run {run}: the account's batch and the media batch");
+            seen.push(media_of(&t).await.len());
+        }
+        // The newest page, then a wide page of 100 a run back to the horizon;
+        // each wide page begins with the oldest one already catalogued
+        // (`until` is widened by a second, so that none can fall between two pages).
+        assert_eq!(seen, [25, 124, 223, 250, 250]);
+        let media = media_of(&t).await;
+        let age = |m: &urlinsta_core::store::StoredMedia| {
+            now - chrono::DateTime::parse_from_rfc3339(&m.posted_at).unwrap().with_timezone(&Utc)
+        };
+        assert!(media.iter().all(|m| age(m) <= Duration::days(90)), "nothing from before the horizon");
+        assert!(
+            media.iter().filter(|m| age(m) > Duration::hours(48)).all(|m| m.metrics.contains_key("reach")),
+            "each measured as it was catalogued"
+        );
     }
 
     async fn stories_are_measured_while_live_and_few_viewers_are_no_failure(t: TestApp) {

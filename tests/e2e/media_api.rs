@@ -59,7 +59,7 @@ pub(crate) async fn seed_media(t: &TestApp) -> i64 {
             } else {
                 vec![("reach".into(), reach[i]), ("views".into(), reach[i] * 2)]
             },
-            full: true,
+            refreshes: true,
         })
         .collect();
     let write = MediaWrite {
@@ -74,7 +74,7 @@ pub(crate) async fn seed_media(t: &TestApp) -> i64 {
         snapshots: vec![MediaSnapshot {
             media_id: MediaId::parse("18100000000000001").unwrap(),
             values: vec![("reach".into(), 65)],
-            full: true,
+            refreshes: true,
         }],
         ..MediaWrite::default()
     };

@@ -39,7 +39,7 @@ fn snapshot(raw: &str, reach: i64) -> MediaSnapshot {
     MediaSnapshot {
         media_id: id(raw),
         values: vec![("reach".into(), reach), ("views".into(), reach * 2)],
-        full: true,
+        refreshes: true,
     }
 }
 

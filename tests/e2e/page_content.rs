@@ -2,6 +2,10 @@
 //! chosen metric, a post's growth curve on selecting it, and the stories of
 //! the last days with the ones Meta's webhook completed.
 
+use chrono::{Duration, Utc};
+use urlinsta_core::domain::{MediaId, MediaKind, ProductType};
+use urlinsta_core::store::{MediaItem, MediaWrite};
+
 use crate::harness::*;
 use crate::media_api::seed_media;
 use crate::page::{assert_readable, connect, screenshots};
@@ -31,7 +35,26 @@ async fn top_content_a_posts_curve_and_stories_in_a_real_browser() {
     let t = spawn_app().await;
     let browser = Browser::start(1280, 900).await;
     connect(&browser, &t).await;
-    seed_media(&t).await;
+    let account_id = seed_media(&t).await;
+    // A story too few people saw for Meta to give numbers.
+    let few = MediaId::parse("18100000000000010").unwrap();
+    let write = MediaWrite {
+        account_id,
+        items: vec![MediaItem {
+            media_id: few.clone(),
+            parent: None,
+            kind: MediaKind::Image,
+            product: ProductType::Story,
+            posted_at: Utc::now() - Duration::hours(20),
+            permalink: None,
+            caption: None,
+            like_count: None,
+            comments_count: None,
+        }],
+        not_enough_viewers: vec![few],
+        ..MediaWrite::default()
+    };
+    t.app.store.save_media(&write, Utc::now()).await.unwrap();
     // Content arrives after the page loaded: switching the window reloads it.
     browser.goto(&t.url).await;
     wait_ready(&browser, "content-list").await;
@@ -94,14 +117,67 @@ async fn top_content_a_posts_curve_and_stories_in_a_real_browser() {
 
     // The story, completed by the webhook, with Meta's -1 shown as words.
     wait_ready(&browser, "story-list").await;
-    let story = browser.text("#story-list .story-item").await;
+    let story = browser
+        .text("#story-list .story-item[data-media='18100000000000009']")
+        .await;
     assert!(story.contains("Final numbers from Instagram"), "{story}");
     assert!(
         story.contains("Reach 44") && story.contains("Replies fewer than 5"),
         "{story}"
     );
+    let few = browser
+        .text("#story-list .story-item[data-media='18100000000000010']")
+        .await;
+    assert!(few.contains("Not enough viewers"), "{few}");
+
+    // The list's CSV, as the page links it, parses: a header, then the
+    // ranked media, the first ranked first.
+    let csv = browser
+        .execute(
+            "return fetch(document.getElementById('content-csv').href, { credentials: 'same-origin' }).then(r => r.text());",
+            serde_json::json!([]),
+        )
+        .await;
+    let csv = csv.as_str().unwrap_or_default().to_string();
+    let rows = parse_csv(&csv);
+    assert_eq!(rows[0][..2], ["media_id", "product_type"], "{csv}");
+    assert_eq!(rows[1][0], "18100000000000001", "ranked by reach: {csv}");
+    assert!(rows.len() >= 7, "{csv}");
+    assert!(rows.iter().all(|r| r.len() == rows[0].len()), "{csv}");
+    assert!(
+        rows.iter().any(|r| r.contains(&"'=post 1, with a comma".to_string())),
+        "{csv}"
+    );
 
     assert_readable(&browser, "the content section").await;
     screenshots(&browser, "content").await;
     browser.quit().await;
+}
+
+/// RFC 4180: fields split at commas outside quotes, `""` a quote inside them.
+fn parse_csv(text: &str) -> Vec<Vec<String>> {
+    let mut rows = Vec::new();
+    let (mut row, mut field, mut quoted) = (Vec::new(), String::new(), false);
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        match (c, quoted) {
+            ('"', true) if chars.peek() == Some(&'"') => {
+                field.push('"');
+                chars.next();
+            }
+            ('"', _) => quoted = !quoted,
+            (',', false) => row.push(std::mem::take(&mut field)),
+            ('\r', false) => {}
+            ('\n', false) => {
+                row.push(std::mem::take(&mut field));
+                rows.push(std::mem::take(&mut row));
+            }
+            (c, _) => field.push(c),
+        }
+    }
+    if !field.is_empty() || !row.is_empty() {
+        row.push(field);
+        rows.push(row);
+    }
+    rows
 }

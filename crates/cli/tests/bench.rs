@@ -20,6 +20,12 @@ fn a_small_bench_runs_and_reports_figures_that_add_up() {
             "2",
             "--read-samples",
             "3",
+            "--media-accounts",
+            "2",
+            "--media-warmup-days",
+            "1",
+            "--media-hours",
+            "3",
         ])
         .arg("--json")
         .output()
@@ -56,4 +62,20 @@ fn a_small_bench_runs_and_reports_figures_that_add_up() {
         assert!(read["p99_ms"].as_f64() >= read["p50_ms"].as_f64(), "{read}");
     }
     assert!(reads[0]["rows"].as_u64().is_some_and(|n| n > 100), "{}", reads[0]);
+
+    // A day of content insights: every account collected every hour, in the
+    // account's batch and the media batch; the account metrics' 4 calls, the
+    // two lists and what is due besides.
+    let media = &figures["media_days"][0];
+    assert_eq!(media["hours"], 3, "{media}");
+    assert_eq!(media["collected_share"], 1.0, "{media}");
+    assert_eq!(media["http_requests_per_run"], 2.0, "{media}");
+    assert!(
+        media["graph_calls_per_run"].as_f64().is_some_and(|c| c >= 6.0),
+        "{media}"
+    );
+    assert!(
+        media["media_per_account"].as_f64().is_some_and(|m| m > 500.0),
+        "90 days catalogued: {media}"
+    );
 }

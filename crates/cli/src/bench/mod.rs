@@ -13,6 +13,7 @@
 
 mod cold;
 mod env;
+mod media_day;
 mod paths;
 mod plan;
 mod probe;
@@ -89,6 +90,18 @@ pub struct BenchArgs {
     /// Instagram Login); 0 skips it [--all: 50]. `--accounts 0` runs only this.
     #[arg(long)]
     paths: Option<usize>,
+    /// Accounts that post 3 feed posts or reels and 3 stories a day, for a
+    /// simulated day of hourly runs (content insights' calls, round trips
+    /// and run time); 0 skips it [--all: 100]. `--accounts 0` runs only this
+    /// and what else is asked.
+    #[arg(long)]
+    media_accounts: Option<usize>,
+    /// Simulated days of hourly runs at no latency before the measured day.
+    #[arg(long, default_value_t = 7)]
+    media_warmup_days: i64,
+    /// Hourly runs measured at the latency.
+    #[arg(long, default_value_t = 24)]
+    media_hours: usize,
     /// Starts per cold-start figure.
     #[arg(long, default_value_t = 20)]
     cold_samples: usize,
@@ -141,6 +154,9 @@ pub struct Settings {
     pub cold_start: Option<PathBuf>,
     pub cold_samples: usize,
     pub paths: usize,
+    pub media_accounts: usize,
+    pub media_warmup_days: i64,
+    pub media_hours: usize,
 }
 
 impl Settings {
@@ -186,6 +202,9 @@ impl Settings {
                 .or_else(|| all.then(|| PathBuf::from("target/release/health-db"))),
             cold_samples: args.cold_samples,
             paths: args.paths.unwrap_or(if all { 50 } else { 0 }),
+            media_accounts: args.media_accounts.unwrap_or(if all { 100 } else { 0 }),
+            media_warmup_days: args.media_warmup_days,
+            media_hours: args.media_hours,
         })
     }
 
@@ -239,6 +258,17 @@ pub async fn bench(args: BenchArgs) -> anyhow::Result<()> {
             &paths::measure(&settings, settings.paths, sqld_bin.as_deref()).await?,
             settings.latency_ms,
         ));
+    }
+    if settings.media_accounts > 0 && !args.memory_child {
+        let media = media_day::measure(
+            &settings,
+            settings.media_accounts,
+            settings.media_warmup_days,
+            settings.media_hours,
+        )
+        .await?;
+        markdown.push_str(&media_day::to_markdown(&media));
+        figures.media_days.push(media);
     }
     if args.json {
         println!("{}", serde_json::to_string_pretty(&figures)?);

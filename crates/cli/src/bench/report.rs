@@ -41,6 +41,9 @@ pub struct Figures {
     pub plans: Vec<PlanFigures>,
     pub reads: Vec<ReadFigures>,
     pub cold: Vec<ColdFigures>,
+    /// Content insights over a simulated day (`--media-accounts`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub media_days: Vec<super::media_day::MediaDayFigures>,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -196,6 +199,7 @@ impl Figures {
             plans: Vec::new(),
             reads: Vec::new(),
             cold: Vec::new(),
+            media_days: Vec::new(),
         }
     }
 

@@ -135,8 +135,8 @@ impl engine::Job for Collection {
 
     async fn candidates(&self, app: &App, _run: &Run) -> Result<Vec<Due>, StoreError> {
         let period_start = ts(match self.kind {
-            CollectKind::Insights => days::hour_start(Utc::now()),
-            CollectKind::Audience => days::day_start(Utc::now()),
+            CollectKind::Insights => days::hour_start(app.clock.utc_now()),
+            CollectKind::Audience => days::day_start(app.clock.utc_now()),
         });
         let accounts = app.store.collection_candidates(self.kind).await?;
         Ok(accounts
@@ -162,7 +162,7 @@ impl engine::Job for Collection {
             return Ok(Vec::new());
         }
         let accounts = app.store.collection_candidates(self.kind).await?;
-        let now_t = Utc::now();
+        let now_t = app.clock.utc_now();
         Ok(accounts
             .into_iter()
             .filter(|c| skip_now(c, now_t).is_none() && backfill::due(app, c))
@@ -315,7 +315,7 @@ fn first_round_calls(app: &App, rejected: &Rejections, account: &Candidate, kind
     }
     match kind {
         CollectKind::Insights => count(
-            &insights::InsightsPlan::new(app, rejected, account, Utc::now()),
+            &insights::InsightsPlan::new(app, rejected, account, app.clock.utc_now()),
             insights::ops(),
         ),
         CollectKind::Audience => count(&audience::AudiencePlan::new(rejected, account), audience::ops()),
@@ -328,7 +328,7 @@ pub async fn collect_now(app: &App, instagram_user_id: &InstagramUserId) -> Resu
     let Some(account) = app.store.candidate(instagram_user_id, CollectKind::Insights).await? else {
         return Ok(None);
     };
-    if let Some(skipped) = skip_now(&account, Utc::now()) {
+    if let Some(skipped) = skip_now(&account, app.clock.utc_now()) {
         return Ok(Some(skipped));
     }
     let run = Run::single(app, "refresh", COLLECT_NOW_TIME);
@@ -383,12 +383,12 @@ async fn collect_account(
     let auth = Auth::Page(&page_token);
     let (ended, gathered) = match kind {
         CollectKind::Insights => {
-            let mut plan = insights::InsightsPlan::new(app, rejected, account, Utc::now());
+            let mut plan = insights::InsightsPlan::new(app, rejected, account, app.clock.utc_now());
             let ended = exchange(app, run, account, auth, &mut plan, insights::ops(), prepaid).await;
             let mut gathered = plan.gathered(&app.config.insight_metrics);
             // Account metrics first; media take what the account's allowance has left.
             if matches!(ended, ExchangeEnd::Complete) && run.halted().is_none() {
-                gathered.media = Some(media::collect(app, run, account, auth, Utc::now()).await);
+                gathered.media = Some(media::collect(app, run, account, auth, app.clock.utc_now()).await);
             }
             (ended, gathered)
         }

@@ -36,9 +36,10 @@ pub struct MediaSnapshot {
     pub media_id: MediaId,
     /// `(metric, value)`; a metric Meta had no data for is absent.
     pub values: Vec<(String, i64)>,
-    /// The product type's whole metric set was asked (the refresh schedule
-    /// counts these), not only the metrics a list shares.
-    pub full: bool,
+    /// It counts as the media's refresh for the schedule: its product
+    /// type's whole metric set, or a list's shared set past the young age
+    /// (a young media's shared values, measured in place every hour, do not).
+    pub refreshes: bool,
 }
 
 /// A metric Meta refused for one product type.
@@ -63,6 +64,8 @@ pub struct MediaWrite {
     pub not_enough_viewers: Vec<MediaId>,
     /// `(product type, metric, Meta's reason)`.
     pub rejected: Vec<(ProductType, String, String)>,
+    /// How far back the catalog is now complete, when that moved.
+    pub catalogued_until: Option<DateTime<Utc>>,
 }
 
 /// A story's final number as the webhook gave it; in JSON a number, or
@@ -230,7 +233,7 @@ fn media_write_sql(write: &MediaWrite, at: DateTime<Utc>) -> String {
                 text(metric)
             ));
         }
-        if snapshot.full {
+        if snapshot.refreshes {
             sql.push_str(&format!(
                 "UPDATE media SET insights_status = 'ok', last_insights_at = {now} WHERE user_id = {id} AND media_id = {media};\n"
             ));
@@ -251,6 +254,13 @@ fn media_write_sql(write: &MediaWrite, at: DateTime<Utc>) -> String {
             text(product.as_str()),
             text(metric),
             text(reason)
+        ));
+    }
+    if let Some(until) = write.catalogued_until {
+        sql.push_str(&format!(
+            "INSERT INTO account_state (user_id, media_catalogued_until) SELECT {id}, {} WHERE {guard}
+             ON CONFLICT (user_id) DO UPDATE SET media_catalogued_until = excluded.media_catalogued_until;\n",
+            text(&ts(until))
         ));
     }
     sql

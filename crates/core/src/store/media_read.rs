@@ -54,8 +54,17 @@ pub struct KnownMedia {
     pub product: ProductType,
     pub posted_at: DateTime<Utc>,
     pub deleted: bool,
-    /// The last time its product type's whole metric set was asked.
+    /// The last time a snapshot counted as its refresh.
     pub last_measured_at: Option<DateTime<Utc>>,
+}
+
+/// Where an account's media collection stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MediaState {
+    /// Of the account's hourly ceiling.
+    pub calls_left: u32,
+    /// Media posted before this are not catalogued yet; none: never listed.
+    pub catalogued_until: Option<DateTime<Utc>>,
 }
 
 /// One stored value of a media's metric at one snapshot.
@@ -94,6 +103,27 @@ impl Store {
             out.insert(id, media);
         }
         Ok(out)
+    }
+
+    /// What the media part of a run starts from besides the catalog, in one read.
+    pub async fn media_state(&self, account_id: i64, limit: u32) -> Result<MediaState> {
+        let conn = self.conn().await?;
+        let window_open_since = ts(Utc::now() - chrono::Duration::hours(1));
+        let mut rows = conn
+            .query(
+                "SELECT CASE WHEN rate_window_start > ?2 THEN rate_window_calls ELSE 0 END, media_catalogued_until
+                 FROM account_state WHERE user_id = ?1",
+                params![account_id, window_open_since],
+            )
+            .await?;
+        let (used, until): (i64, Option<String>) = match rows.next().await? {
+            Some(row) => (row.get(0)?, row.get(1)?),
+            None => (0, None),
+        };
+        Ok(MediaState {
+            calls_left: u32::try_from(i64::from(limit) - used).unwrap_or(0),
+            catalogued_until: until.as_deref().and_then(parse_ts),
+        })
     }
 
     /// Calls left of the account's hourly ceiling of `limit` (see [`Store::reserve_calls`]).

@@ -280,4 +280,14 @@ ALTER TABLE account_state ADD COLUMN rolled_up_to TEXT;
 ALTER TABLE account_state ADD COLUMN backfilled_at TEXT;
 "#,
     },
+    Migration {
+        version: 7,
+        name: "media catalog: how far back it is complete",
+        // `media_catalogued_until`: the account's media posted before this are
+        // not catalogued yet; each hourly run lists one wide page further back
+        // until the refresh horizon. None: its media were never listed.
+        sql: r#"
+ALTER TABLE account_state ADD COLUMN media_catalogued_until TEXT;
+"#,
+    },
 ];

@@ -1,0 +1,307 @@
+//! Content insights at steady state: accounts that post 3 feed posts or
+//! reels and 3 stories a day, with 90 days of posts behind them, collected
+//! hourly over simulated days. The app runs on the sandbox's virtual clock,
+//! so a day of hourly runs takes as long as its requests do. Days of
+//! warm-up at no latency bring the catalog and the refresh schedule to
+//! steady state; then every hourly run of one day is measured at the
+//! settings' latency: Graph calls and HTTP requests per account and run
+//! (the account metrics' batch and the media batch), and the run's wall
+//! time. In process, on an embedded file.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, DurationRound, TimeDelta, Utc};
+use serde::Serialize;
+use urlinsta_core::clock::Clock;
+use urlinsta_core::engine::RunOptions;
+use urlinsta_core::jobs::{self, JobKind, JobReport};
+use urlinsta_core::secret::AccessToken;
+use urlinsta_core::store::{NewConnection, sql::ts};
+use urlinsta_core::{App, Config};
+use urlinsta_sandbox::{Control, MediaSpec, Sandbox, SandboxConfig, UserSpec};
+
+use super::{Settings, note};
+
+/// Days of posts behind each account: the refresh schedule's horizon.
+const HISTORY_DAYS: i64 = 90;
+/// Hours (UTC) of the day's feed posts and reels, and of its stories.
+const POSTS_AT: [u32; 3] = [8, 12, 18];
+const STORIES_AT: [u32; 3] = [9, 14, 20];
+/// Minutes past the hour the cron calls collect-insights.
+const RUN_MINUTE: i64 = 7;
+
+/// What a day of hourly runs cost.
+#[derive(Debug, Clone, Serialize)]
+pub struct MediaDayFigures {
+    pub accounts: usize,
+    pub warmup_days: i64,
+    pub hours: usize,
+    pub latency_ms: u64,
+    pub concurrency: usize,
+    pub rate_limit_per_hour: u32,
+    /// Averages over the measured runs, per account and run.
+    pub graph_calls_per_run: f64,
+    pub http_requests_per_run: f64,
+    /// The dearest run's, per account.
+    pub max_graph_calls_per_run: f64,
+    pub max_http_requests_per_run: f64,
+    /// Accounts collected over all measured runs / (accounts x runs).
+    pub collected_share: f64,
+    /// Mean and longest wall time of a measured run.
+    pub mean_run_s: f64,
+    pub max_run_s: f64,
+    /// Catalogued media per account at the end, and stored snapshots.
+    pub media_per_account: f64,
+    pub load_start: String,
+    pub load_end: String,
+}
+
+/// The app's dates follow the sandbox's virtual clock; waiting and
+/// deadlines stay on real time.
+struct SandboxTime(Control);
+
+impl std::fmt::Debug for SandboxTime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SandboxTime")
+    }
+}
+
+impl Clock for SandboxTime {
+    fn now(&self) -> tokio::time::Instant {
+        tokio::time::Instant::now()
+    }
+
+    fn utc_now(&self) -> DateTime<Utc> {
+        self.0.now()
+    }
+
+    fn sleep(&self, wait: Duration) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> {
+        Box::pin(tokio::time::sleep(wait))
+    }
+}
+
+pub async fn measure(
+    settings: &Settings,
+    accounts: usize,
+    warmup_days: i64,
+    hours: usize,
+) -> anyhow::Result<MediaDayFigures> {
+    let sandbox = Sandbox::start(SandboxConfig::default()).await?;
+    let control = sandbox.control();
+    // A run's minutes past the next midnight, so that the measured day is a
+    // calendar day, and the virtual clock ahead of the real one, which dates
+    // the accounts' last collection.
+    let midnight = control.now().duration_trunc(TimeDelta::days(1))? + TimeDelta::days(1);
+    control.set_now(midnight + TimeDelta::minutes(RUN_MINUTE));
+    let dir = tempfile::tempdir()?;
+    let vars: HashMap<String, String> = [
+        ("DATABASE_PATH", dir.path().join("media.db").display().to_string()),
+        ("FB_GRAPH_BASE_URL", sandbox.base_url()),
+        ("FB_DIALOG_BASE_URL", sandbox.base_url()),
+        ("COLLECT_CONCURRENCY", settings.concurrency.to_string()),
+        // History is not what this measures (every run after an account's first skips it).
+        ("BACKFILL_DAYS", "0".into()),
+        ("JOB_TIME_BUDGET_SECS", "3600".into()),
+        // The store dates the hourly ceiling's window by the real clock, which
+        // stands nearly still here; at steady state a run asks far less than
+        // the default 180 anyway (the e2e tests hold media to the ceiling).
+        ("RATE_LIMIT_PER_HOUR", "1000000".into()),
+        ("GRAPH_TIMEOUT_MS", "60000".into()),
+        ("LOG_LEVEL", "warn".into()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect();
+    let mut app = App::build(Config::from_vars(&vars)?).await?;
+    app.clock = Arc::new(SandboxTime(control.clone()));
+
+    note(&format!(
+        "media: {accounts} accounts with {HISTORY_DAYS} days of posts, {warmup_days} days of warm-up"
+    ));
+    let igs = connect(&app, &control, accounts).await?;
+    for day in (1..=HISTORY_DAYS).rev() {
+        post_day(&control, &igs, midnight - TimeDelta::days(day), day == 1);
+    }
+    for _ in 0..warmup_days * 24 {
+        hourly(&app, &control, &igs, midnight).await?;
+    }
+
+    control.set_latency(settings.latency());
+    let load_start = super::probe::load_average();
+    let mut runs = Vec::with_capacity(hours);
+    for hour in 0..hours {
+        if hour % 6 == 0 {
+            note(&format!("media: measured hour {hour} of {hours}"));
+        }
+        runs.push(hourly(&app, &control, &igs, midnight).await?);
+    }
+    let load_end = super::probe::load_average();
+    let media = app
+        .store
+        .conn()
+        .await?
+        .query("SELECT COUNT(*) FROM media", ())
+        .await?
+        .next()
+        .await?
+        .map(|row| row.get::<i64>(0))
+        .transpose()?
+        .unwrap_or(0);
+    sandbox.shutdown().await;
+
+    let n = accounts.max(1) as f64;
+    let runs_n = runs.len().max(1) as f64;
+    let per = |f: fn(&Hour) -> u64| runs.iter().map(move |r| f(r) as f64 / n);
+    Ok(MediaDayFigures {
+        accounts,
+        warmup_days,
+        hours,
+        latency_ms: settings.latency_ms,
+        concurrency: settings.concurrency,
+        rate_limit_per_hour: app.config.rate_limit_per_hour,
+        graph_calls_per_run: per(|r| r.graph_calls).sum::<f64>() / runs_n,
+        http_requests_per_run: per(|r| r.http_requests).sum::<f64>() / runs_n,
+        max_graph_calls_per_run: per(|r| r.graph_calls).fold(0.0, f64::max),
+        max_http_requests_per_run: per(|r| r.http_requests).fold(0.0, f64::max),
+        collected_share: runs.iter().map(|r| r.collected as f64).sum::<f64>() / (n * runs_n),
+        mean_run_s: runs.iter().map(|r| r.seconds).sum::<f64>() / runs_n,
+        max_run_s: runs.iter().map(|r| r.seconds).fold(0.0, f64::max),
+        media_per_account: media as f64 / n,
+        load_start,
+        load_end,
+    })
+}
+
+/// One hourly run's counts.
+struct Hour {
+    graph_calls: u64,
+    http_requests: u64,
+    collected: usize,
+    seconds: f64,
+}
+
+/// The hour's posts and stories (made at the hour, so the run a few minutes
+/// later finds them), the hourly run, then the clock to the next hour.
+async fn hourly(app: &App, control: &Control, igs: &[String], midnight: DateTime<Utc>) -> anyhow::Result<Hour> {
+    let now = control.now();
+    let hour_start = now.duration_trunc(TimeDelta::hours(1))?;
+    let hour = u32::try_from((hour_start - midnight).num_hours().rem_euclid(24))?;
+    post_hour(control, igs, hour_start, hour);
+    control.reset_calls();
+    let started = Instant::now();
+    let report = jobs::run(app, JobKind::CollectInsights, RunOptions::default()).await?;
+    let seconds = started.elapsed().as_secs_f64();
+    let collected = match report {
+        JobReport::Collect(r) => r.counts.collected,
+        JobReport::RefreshTokens(_) => 0,
+    };
+    let out = Hour {
+        graph_calls: control.graph_calls(),
+        http_requests: control.http_requests(),
+        collected,
+        seconds,
+    };
+    control.advance(TimeDelta::hours(1));
+    Ok(out)
+}
+
+/// The posts and stories of one hour of the day, for every account.
+fn post_hour(control: &Control, igs: &[String], at: DateTime<Utc>, hour: u32) {
+    let post = POSTS_AT.iter().position(|h| *h == hour);
+    let story = STORIES_AT.contains(&hour);
+    for ig in igs {
+        if let Some(i) = post {
+            control.add_media(ig, kind(i).posted_at(at));
+        }
+        if story {
+            control.add_media(ig, MediaSpec::story().posted_at(at));
+        }
+    }
+}
+
+/// A whole past day's posts (and its stories, for the last day: older ones
+/// have expired).
+fn post_day(control: &Control, igs: &[String], day: DateTime<Utc>, stories: bool) {
+    for hour in 0..24 {
+        let at = day + TimeDelta::hours(i64::from(hour));
+        if stories {
+            post_hour(control, igs, at, hour);
+        } else if let Some(i) = POSTS_AT.iter().position(|h| *h == hour) {
+            for ig in igs {
+                control.add_media(ig, kind(i).posted_at(at));
+            }
+        }
+    }
+}
+
+/// The day's first post is a photo, the second a reel, the third a carousel.
+fn kind(i: usize) -> MediaSpec {
+    match i {
+        0 => MediaSpec::post(),
+        1 => MediaSpec::reel(),
+        _ => MediaSpec::carousel(3),
+    }
+}
+
+/// `count` influencers connected through Facebook Login; their Instagram ids.
+async fn connect(app: &App, control: &Control, count: usize) -> anyhow::Result<Vec<String>> {
+    let now = Utc::now();
+    let mut igs = Vec::with_capacity(count);
+    for _ in 0..count {
+        let spec = UserSpec::default_influencer();
+        let page = spec.pages[0].clone();
+        let ig = page.instagram.clone().expect("an influencer has an Instagram account");
+        let user = control.add_user(spec);
+        let granted = control
+            .grant_tokens(&user, urlinsta_core::oauth::SCOPES)
+            .expect("the user exists");
+        app.store
+            .upsert_connection(&NewConnection {
+                instagram_user_id: super::env::sandbox_id(&ig.id),
+                username: Some(ig.username),
+                name: Some(ig.name),
+                facebook_page_id: page.id,
+                facebook_page_name: page.name,
+                facebook_user_id: Some(user),
+                followers_count: Some(ig.followers_count),
+                user_token: AccessToken::new(granted.user_token),
+                user_token_expires_at: Some(ts(now + chrono::Duration::days(50))),
+                page_token: AccessToken::new(granted.pages[0].1.clone()),
+                data_access_expires_at: Some(ts(now + chrono::Duration::days(90))),
+                granted_scopes: urlinsta_core::oauth::SCOPES.iter().map(|s| s.to_string()).collect(),
+            })
+            .await?;
+        igs.push(ig.id);
+    }
+    Ok(igs)
+}
+
+/// The figures as Markdown.
+pub fn to_markdown(f: &MediaDayFigures) -> String {
+    format!(
+        "\n### Content insights: a day of hourly runs\n\n\
+         {accounts} accounts that post 3 feed posts or reels (a photo, a reel, a carousel of 3) and 3 stories a day, with {HISTORY_DAYS} days of posts behind them, after {warm} days of hourly runs at no latency; then {hours} hourly runs at {lat} ms, {conc} accounts at once, (no hourly ceiling: see `media_day.rs`). \
+         Per account and run: the account metrics' batch and the media batch together.\n\n\
+         | Graph calls / run (mean) | (dearest run) | HTTP requests / run (mean) | (dearest run) | collected | media / account | mean run s | longest run s | accounts/s | load start | load end |\n\
+         |--:|--:|--:|--:|--:|--:|--:|--:|--:|---|---|\n\
+         | {calls:.2} | {max_calls:.2} | {req:.2} | {max_req:.2} | {share:.0}% | {media:.0} | {mean:.2} | {max:.2} | {rate:.0} | {ls} | {le} |\n",
+        accounts = f.accounts,
+        warm = f.warmup_days,
+        hours = f.hours,
+        lat = f.latency_ms,
+        conc = f.concurrency,
+        calls = f.graph_calls_per_run,
+        max_calls = f.max_graph_calls_per_run,
+        req = f.http_requests_per_run,
+        max_req = f.max_http_requests_per_run,
+        share = f.collected_share * 100.0,
+        media = f.media_per_account,
+        mean = f.mean_run_s,
+        max = f.max_run_s,
+        rate = f.accounts as f64 / f.mean_run_s.max(1e-9),
+        ls = f.load_start,
+        le = f.load_end,
+    )
+}
