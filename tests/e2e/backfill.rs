@@ -8,7 +8,6 @@
 use std::collections::BTreeSet;
 
 use chrono::{NaiveDate, Utc};
-use serde_json::Value;
 use urlinsta_core::collect::days::pacific_date;
 use urlinsta_core::store::{CollectKind, InsightsFilter, StoredInsight};
 use urlinsta_sandbox::{Endpoint, Fault};
@@ -29,7 +28,7 @@ async fn app_with(sqld: bool, vars: &[(&'static str, &str)]) -> TestApp {
     t
 }
 
-async fn collect(t: &TestApp) -> Value {
+async fn collect(t: &TestApp) -> CollectReport {
     let r = t
         .browser
         .get(t.api("/api/cron/collect-insights"))
@@ -38,7 +37,7 @@ async fn collect(t: &TestApp) -> Value {
         .await
         .unwrap();
     assert_eq!(r.status(), 200);
-    r.json().await.unwrap()
+    r.json().await.expect("a collection report")
 }
 
 async fn stored(t: &TestApp, ig: &str, metric: &str) -> Vec<StoredInsight> {
@@ -78,7 +77,7 @@ async fn one_run_brings_90_days_and_the_follower_curve(sqld: bool) {
     let t = app_with(sqld, &[]).await;
     t.connect().await;
     let report = collect(&t).await;
-    assert_eq!(report["backfilled"], 1, "{report}");
+    assert_eq!(report.counts.backfilled, 1, "{report:?}");
     let days = reach_days(&t, DEFAULT_IG).await;
     let expected: Vec<NaiveDate> = (0..90).rev().map(|b| today() - chrono::Days::new(b)).collect();
     assert_eq!(days, expected, "every one of the last 90 days, today included");
@@ -110,7 +109,7 @@ async fn one_run_brings_90_days_and_the_follower_curve(sqld: bool) {
     // Whole: the next run asks Meta for no history again.
     t.control.reset_calls();
     let again = collect(&t).await;
-    assert!(again.get("backfilled").is_none(), "{again}");
+    assert_eq!(again.counts.backfilled, 0, "{again:?}");
     assert_eq!(t.control.graph_calls(), 0, "nothing due, nothing asked");
 }
 

@@ -9,7 +9,7 @@ use serde::Serialize;
 use serde_json::value::RawValue;
 use serde_json::{Value, json};
 
-use super::query::{Bound, Format, csv_field, next_url, parse_bound, parse_limit};
+use super::query::{Format, csv_field, next_url, parse_limit, parse_range};
 use super::session::Principal;
 use super::{ApiError, ApiRequest, ApiResponse};
 use crate::app::App;
@@ -188,16 +188,7 @@ impl InsightsQuery {
     /// it: values are taken as sent (no trimming); an empty `metric` means
     /// all metrics, an empty `from`, `to` or `format` is refused.
     fn parse(req: &ApiRequest) -> Result<Self, ApiError> {
-        let from = req
-            .query("from")
-            .map(|v| parse_bound(v, "from", Bound::From))
-            .transpose()?;
-        let until = req.query("to").map(|v| parse_bound(v, "to", Bound::To)).transpose()?;
-        if let (Some(f), Some(u)) = (from, until)
-            && f >= u
-        {
-            return Err(ApiError::BadRequest("`from` must not be after `to`".into()));
-        }
+        let (from, until) = parse_range(req)?;
         let mut metrics = Vec::new();
         if let Some(list) = req.query("metric").filter(|m| !m.is_empty()) {
             for raw in list.split(',') {
