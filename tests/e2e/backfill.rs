@@ -262,7 +262,7 @@ async fn a_gap_in_collection_reopens_the_backfill(sqld: bool) {
 
     // The next hourly run collects its hour, sees the gap, and fetches the days it no longer reaches.
     let report = collect(&t).await;
-    assert_eq!(report["backfilled"], 1, "{report}");
+    assert_eq!(report.counts.backfilled, 1, "{report:?}");
     assert_whole(&t).await;
 }
 
