@@ -230,6 +230,63 @@ async fn out_of_time_the_backfill_starts_no_batch_and_the_next_run_resumes(sqld:
     assert_whole(&t).await;
 }
 
+async fn refresh_now_brings_the_past_with_the_hour(sqld: bool) {
+    let t = app_with(sqld, &[]).await;
+    t.connect().await;
+    // The page's Refresh now, with the session that connected the account.
+    let r = t
+        .post(&t.browser, &format!("/api/insights/{DEFAULT_IG}/refresh"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap_or_default());
+    assert_whole(&t).await;
+}
+
+async fn a_gap_in_collection_reopens_the_backfill(sqld: bool) {
+    let t = app_with(sqld, &[]).await;
+    t.connect().await;
+    collect(&t).await;
+    assert_whole(&t).await;
+    // Its collection stopped for five days (a long reauth_required, say):
+    // those days were never stored, and the last collection is five days old.
+    let since = urlinsta_core::store::sql::ts(Utc::now() - chrono::Duration::days(6));
+    sql(
+        &t,
+        &format!("DELETE FROM insights WHERE period = 'day' AND end_time >= '{since}'"),
+    )
+    .await;
+    let last = urlinsta_core::store::sql::ts(Utc::now() - chrono::Duration::days(5));
+    sql(&t, &format!("UPDATE account_state SET last_insights_at = '{last}'")).await;
+    let missing = reach_days(&t, DEFAULT_IG).await.len();
+    assert!(missing <= 85, "{missing} days left");
+
+    // The next hourly run collects its hour, sees the gap, and fetches the days it no longer reaches.
+    let report = collect(&t).await;
+    assert_eq!(report.counts.backfilled, 1, "{report:?}");
+    assert_whole(&t).await;
+}
+
+#[tokio::test]
+async fn refresh_now_brings_the_past_embedded_file() {
+    refresh_now_brings_the_past_with_the_hour(false).await;
+}
+
+#[tokio::test]
+async fn refresh_now_brings_the_past_sqld() {
+    refresh_now_brings_the_past_with_the_hour(true).await;
+}
+
+#[tokio::test]
+async fn a_gap_in_collection_reopens_the_backfill_embedded_file() {
+    a_gap_in_collection_reopens_the_backfill(false).await;
+}
+
+#[tokio::test]
+async fn a_gap_in_collection_reopens_the_backfill_sqld() {
+    a_gap_in_collection_reopens_the_backfill(true).await;
+}
+
 #[tokio::test]
 async fn a_throttled_backfill_resumes_without_gaps_or_duplicates_embedded_file() {
     a_throttle_stops_the_backfill_and_the_next_run_resumes(false).await;
