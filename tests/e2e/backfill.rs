@@ -8,8 +8,8 @@
 use std::collections::BTreeSet;
 
 use chrono::{NaiveDate, Utc};
-use serde_json::Value;
 use urlinsta_core::collect::days::pacific_date;
+use urlinsta_core::domain::MetricName;
 use urlinsta_core::store::{CollectKind, InsightsFilter, StoredInsight};
 use urlinsta_sandbox::{Endpoint, Fault};
 
@@ -29,7 +29,7 @@ async fn app_with(sqld: bool, vars: &[(&'static str, &str)]) -> TestApp {
     t
 }
 
-async fn collect(t: &TestApp) -> Value {
+async fn collect(t: &TestApp) -> CollectReport {
     let r = t
         .browser
         .get(t.api("/api/cron/collect-insights"))
@@ -38,7 +38,7 @@ async fn collect(t: &TestApp) -> Value {
         .await
         .unwrap();
     assert_eq!(r.status(), 200);
-    r.json().await.unwrap()
+    r.json().await.expect("a collection report")
 }
 
 async fn stored(t: &TestApp, ig: &str, metric: &str) -> Vec<StoredInsight> {
@@ -51,7 +51,7 @@ async fn stored(t: &TestApp, ig: &str, metric: &str) -> Vec<StoredInsight> {
         .expect("connected")
         .id;
     let filter = InsightsFilter {
-        metrics: vec![metric.into()],
+        metrics: vec![MetricName::parse(metric).expect("a metric")],
         ..InsightsFilter::default()
     };
     t.app.store.stored_insights(id, &filter).await.unwrap()
@@ -78,7 +78,7 @@ async fn one_run_brings_90_days_and_the_follower_curve(sqld: bool) {
     let t = app_with(sqld, &[]).await;
     t.connect().await;
     let report = collect(&t).await;
-    assert_eq!(report["backfilled"], 1, "{report}");
+    assert_eq!(report.counts.backfilled, 1, "{report:?}");
     let days = reach_days(&t, DEFAULT_IG).await;
     let expected: Vec<NaiveDate> = (0..90).rev().map(|b| today() - chrono::Days::new(b)).collect();
     assert_eq!(days, expected, "every one of the last 90 days, today included");
@@ -110,7 +110,7 @@ async fn one_run_brings_90_days_and_the_follower_curve(sqld: bool) {
     // Whole: the next run asks Meta for no history again.
     t.control.reset_calls();
     let again = collect(&t).await;
-    assert!(again.get("backfilled").is_none(), "{again}");
+    assert_eq!(again.counts.backfilled, 0, "{again:?}");
     assert_eq!(t.control.graph_calls(), 0, "nothing due, nothing asked");
 }
 
@@ -228,6 +228,63 @@ async fn out_of_time_the_backfill_starts_no_batch_and_the_next_run_resumes(sqld:
         collect(&t).await;
     }
     assert_whole(&t).await;
+}
+
+async fn refresh_now_brings_the_past_with_the_hour(sqld: bool) {
+    let t = app_with(sqld, &[]).await;
+    t.connect().await;
+    // The page's Refresh now, with the session that connected the account.
+    let r = t
+        .post(&t.browser, &format!("/api/insights/{DEFAULT_IG}/refresh"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap_or_default());
+    assert_whole(&t).await;
+}
+
+async fn a_gap_in_collection_reopens_the_backfill(sqld: bool) {
+    let t = app_with(sqld, &[]).await;
+    t.connect().await;
+    collect(&t).await;
+    assert_whole(&t).await;
+    // Its collection stopped for five days (a long reauth_required, say):
+    // those days were never stored, and the last collection is five days old.
+    let since = urlinsta_core::store::sql::ts(Utc::now() - chrono::Duration::days(6));
+    sql(
+        &t,
+        &format!("DELETE FROM insights WHERE period = 'day' AND end_time >= '{since}'"),
+    )
+    .await;
+    let last = urlinsta_core::store::sql::ts(Utc::now() - chrono::Duration::days(5));
+    sql(&t, &format!("UPDATE account_state SET last_insights_at = '{last}'")).await;
+    let missing = reach_days(&t, DEFAULT_IG).await.len();
+    assert!(missing <= 85, "{missing} days left");
+
+    // The next hourly run collects its hour, sees the gap, and fetches the days it no longer reaches.
+    let report = collect(&t).await;
+    assert_eq!(report.counts.backfilled, 1, "{report:?}");
+    assert_whole(&t).await;
+}
+
+#[tokio::test]
+async fn refresh_now_brings_the_past_embedded_file() {
+    refresh_now_brings_the_past_with_the_hour(false).await;
+}
+
+#[tokio::test]
+async fn refresh_now_brings_the_past_sqld() {
+    refresh_now_brings_the_past_with_the_hour(true).await;
+}
+
+#[tokio::test]
+async fn a_gap_in_collection_reopens_the_backfill_embedded_file() {
+    a_gap_in_collection_reopens_the_backfill(false).await;
+}
+
+#[tokio::test]
+async fn a_gap_in_collection_reopens_the_backfill_sqld() {
+    a_gap_in_collection_reopens_the_backfill(true).await;
 }
 
 #[tokio::test]

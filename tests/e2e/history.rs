@@ -5,6 +5,7 @@
 
 use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc};
 use urlinsta_core::collect::days::{meta_day, pacific_date};
+use urlinsta_core::domain::MetricName;
 use urlinsta_core::store::{CollectionRecord, DayRange, InsightsFilter, MetricRow, Reconstructed, Store};
 
 use urlinsta_core::trends::{self, SUMMED, WINDOWS};
@@ -38,7 +39,7 @@ fn hourly(day: DayRange, base: i64) -> Vec<MetricRow> {
 
 async fn followers(store: &Store, id: i64) -> Vec<(String, Option<i64>, bool)> {
     let filter = InsightsFilter {
-        metrics: vec!["followers_count".into()],
+        metrics: vec![MetricName::parse("followers_count").expect("a metric")],
         ..InsightsFilter::default()
     };
     let rows = store.stored_insights(id, &filter).await.unwrap();
@@ -67,7 +68,7 @@ on_both_databases! {
             assert_eq!(kept[0], (ts(days[0].until - Duration::hours(1)), Some(1024), false));
             assert_eq!(kept[1], (ts(days[1].until - Duration::hours(1)), Some(1023), false));
         }
-        let reach = InsightsFilter { metrics: vec!["reach".into()], ..InsightsFilter::default() };
+        let reach = InsightsFilter { metrics: vec![MetricName::parse("reach").expect("a metric")], ..InsightsFilter::default() };
         assert_eq!(store.stored_insights(id, &reach).await.unwrap().len(), 1, "daily metrics are kept");
     }
 

@@ -408,6 +408,6 @@ async fn webhook_events_say_the_connection_uses_instagram_login() {
     assert_eq!(admin["accounts"][0]["login"], "instagram", "{admin}");
 }
 
-async fn sql_on(t: &TestApp, statement: &str) {
+pub(crate) async fn sql_on(t: &TestApp, statement: &str) {
     t.app.store.conn().await.unwrap().execute(statement, ()).await.unwrap();
 }

@@ -89,3 +89,35 @@ on_both_databases! {
         assert_no_secrets(&t.control, captured_logs().as_bytes(), "the logs");
     }
 }
+
+/// `total_likes` counts ads too and is served on Facebook Login's host only:
+/// asked of an Instagram-login account's posts, it is refused and dropped
+/// for that account's posts, and the rest of the set is still measured.
+#[tokio::test]
+async fn a_metric_instagram_login_does_not_serve_costs_that_metric_only() {
+    let t = spawn_app_with(Options {
+        vars: vec![("MEDIA_METRICS_FEED", "reach,likes,total_likes".into())],
+        ..Options::default()
+    })
+    .await;
+    connect_solo(&t).await;
+    let now = t.control.now();
+    let post = t
+        .control
+        .add_media(SOLO, MediaSpec::post().posted_at(now - Duration::hours(3)));
+    run_collect(&t.app, JobKind::CollectInsights).await;
+    let report = next_run(&t).await;
+    assert_eq!(report.counts.collected, 1, "{report:?}");
+    let id = account(&t, SOLO).await.id;
+    let rejected = t.app.store.rejected_media_metrics(id).await.unwrap();
+    let names: Vec<(&str, &str)> = rejected.iter().map(|r| (r.product_type, r.metric.as_str())).collect();
+    assert_eq!(names, [("FEED", "total_likes")]);
+    let media = media_of(&t).await;
+    let measured = media.iter().find(|m| m.media_id == post).unwrap();
+    assert_eq!(measured.insights_status, "ok");
+    assert_eq!(
+        measured.metrics.get("likes").copied(),
+        t.control.media_value(&post, "likes")
+    );
+    assert!(!measured.metrics.contains_key("total_likes"), "{:?}", measured.metrics);
+}

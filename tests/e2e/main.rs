@@ -65,6 +65,7 @@ mod hosted;
 mod input;
 mod instagram;
 mod instagram_media;
+mod instagram_renewal;
 mod link;
 mod load;
 mod media_api;

@@ -6,7 +6,9 @@
 use chrono::{Duration, Utc};
 use serde_json::{Value, json};
 use urlinsta_core::jobs::JobKind;
-use urlinsta_core::store::{CollectKind, CollectionRecord, LogEntry, LogStatus, MetricRow, StatusChange, TokenStatus};
+use urlinsta_core::store::{
+    CollectKind, CollectionRecord, LogEntry, LogJob, LogStatus, MetricRow, StatusChange, TokenStatus,
+};
 use urlinsta_sandbox::{PageSpec, UserSpec};
 
 use crate::harness::*;
@@ -399,7 +401,7 @@ pub(crate) async fn store_history(t: &TestApp, days: i64) {
         log: LogEntry {
             account_id: Some(account.id),
             run_id: "history",
-            job_type: "collect-insights",
+            job_type: LogJob::Collect(CollectKind::Insights),
             status: LogStatus::Success,
             error_code: None,
             error_message: None,

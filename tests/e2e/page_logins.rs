@@ -156,6 +156,21 @@ async fn instagram_logins_reason_codes_read_as_plain_words() {
     t.stop().await;
 }
 
+/// Whatever the callback can end on, the page says in words, never as the raw code.
+#[tokio::test]
+async fn every_code_the_callback_gives_is_explained() {
+    let t = spawn_app().await;
+    let browser = Browser::start(PHONE.0, PHONE.1).await;
+    for reason in urlinsta_core::oauth::ConnectError::REASON_CODES {
+        browser.goto(&format!("{}/?error={reason}", t.url)).await;
+        wait_for_view(&browser, "connect").await;
+        let notice = browser.text("#notice").await;
+        assert!(notice.len() > 40 && !notice.contains(reason), "{reason}: {notice}");
+    }
+    browser.quit().await;
+    t.stop().await;
+}
+
 #[tokio::test]
 async fn without_instagram_login_the_page_offers_facebook_only() {
     // A Meta app without an Instagram app: the Instagram path is off.

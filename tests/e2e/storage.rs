@@ -7,8 +7,8 @@ use urlinsta_core::config::DatabaseConfig;
 use urlinsta_core::crypto::Keyring;
 use urlinsta_core::secret::{AccessToken, Secret};
 use urlinsta_core::store::{
-    CheckedToken, LogEntry, LogStatus, Login, NewConnection, RenewedTokens, StatusChange, StatusUpdate, Store,
-    TokenStatus, UpkeepCandidate, UpkeepRecord, Upkept,
+    CheckedToken, CollectKind, LogEntry, LogJob, LogStatus, Login, NewConnection, RenewedTokens, StatusChange,
+    StatusUpdate, Store, TokenStatus, UpkeepCandidate, UpkeepRecord, Upkept,
 };
 
 use crate::harness::{Sqld, instagram_id};
@@ -91,7 +91,7 @@ async fn due_for_upkeep(store: &Store) -> UpkeepCandidate {
     due.pop().unwrap()
 }
 
-fn upkeep_log(account_id: i64, job_type: &'static str) -> LogEntry<'static> {
+fn upkeep_log(account_id: i64, job_type: LogJob) -> LogEntry<'static> {
     LogEntry {
         account_id: Some(account_id),
         run_id: "test-run",
@@ -167,7 +167,7 @@ pub async fn fill_account(store: &Store, account_id: i64) {
         .log_run(&LogEntry {
             account_id: Some(account_id),
             run_id: "run-1",
-            job_type: "insights",
+            job_type: LogJob::Collect(CollectKind::Insights),
             status: LogStatus::Success,
             error_code: None,
             error_message: None,
@@ -285,7 +285,7 @@ on_both_databases! {
                 page_token: AccessToken::new("EAAnew-page"),
             }),
             status: Some(reauth.clone()),
-            log: vec![upkeep_log(id, "token_check"), upkeep_log(id, "token_refresh")],
+            log: vec![upkeep_log(id, LogJob::TokenCheck), upkeep_log(id, LogJob::TokenRefresh)],
         };
         let written = store.finish_upkeep(&candidate, &record).await.unwrap();
         assert_eq!(written, Upkept::Written(Some(StatusUpdate::Changed)));
@@ -318,7 +318,7 @@ on_both_databases! {
         store.set_status(id, &permission).await.unwrap();
         let healthy = UpkeepRecord {
             status: Some(StatusChange::active()),
-            log: vec![upkeep_log(id, "token_check")],
+            log: vec![upkeep_log(id, LogJob::TokenCheck)],
             ..UpkeepRecord::default()
         };
         let kept = Upkept::Written(Some(StatusUpdate::Unchanged(TokenStatus::ReauthRequired)));

@@ -60,6 +60,20 @@ pub enum ConnectError {
 }
 
 impl ConnectError {
+    /// Every code [`reason_code`](Self::reason_code) gives: the page
+    /// explains each in plain words (tested in Chromium).
+    pub const REASON_CODES: [&'static str; 9] = [
+        "state_mismatch",
+        "access_denied",
+        "no_pages",
+        "no_instagram_account",
+        "missing_permissions",
+        "personal_account",
+        "instagram_unavailable",
+        "graph_error",
+        "server_error",
+    ];
+
     pub fn reason_code(&self) -> &'static str {
         match self {
             ConnectError::StateMismatch => "state_mismatch",
@@ -258,4 +272,32 @@ pub async fn revoke(app: &App, user_token: &AccessToken) -> Result<(), GraphErro
         )
         .await
         .map(|_| ())
+}
+
+#[cfg(test)]
+mod reason_tests {
+    use super::*;
+
+    #[test]
+    fn every_reason_code_is_listed_for_the_page() {
+        let every = [
+            ConnectError::StateMismatch,
+            ConnectError::AccessDenied,
+            ConnectError::NoPages,
+            ConnectError::NoInstagramAccount,
+            ConnectError::MissingPermissions(vec![]),
+            ConnectError::PersonalAccount,
+            ConnectError::InstagramOff,
+            ConnectError::Graph(GraphError::transport(
+                "me",
+                None,
+                "down".into(),
+                None,
+                Default::default(),
+            )),
+            ConnectError::Store(StoreError::Open("gone".into())),
+        ];
+        let codes: Vec<&str> = every.iter().map(ConnectError::reason_code).collect();
+        assert_eq!(codes, ConnectError::REASON_CODES);
+    }
 }

@@ -1,9 +1,10 @@
-//! Which endpoint a call hit, the faults a test can arm on it, and the queue
-//! that hands armed faults out one call at a time.
+//! Which endpoint a call hit, the faults a test can arm on it, the queue
+//! that hands armed faults out one call at a time, and what each answers.
 
 use std::time::Duration;
 
 use crate::errors::GraphError;
+use crate::request::{ApiRequest, Reply, Saturation};
 
 /// The Graph API surface the emulator serves, one value per kind of call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -142,6 +143,80 @@ impl FaultQueue {
     pub fn clear(&mut self) {
         self.armed.clear();
     }
+}
+
+/// The answer of a fault that answers in place of the endpoint.
+pub(crate) fn fault_reply(fault: Fault, req: &ApiRequest) -> Option<Reply> {
+    Some(match fault {
+        Fault::GraphError {
+            http_status,
+            code,
+            subcode,
+            message,
+            error_type,
+            is_transient,
+        } => Reply::error(&GraphError {
+            http_status,
+            code,
+            subcode,
+            message,
+            error_type,
+            is_transient,
+        }),
+        Fault::Http {
+            status,
+            content_type,
+            body,
+        } => Reply {
+            status,
+            content_type,
+            headers: Vec::new(),
+            body: body.replace("{request_url}", &request_url(req)),
+            saturated: None,
+        },
+        // Meta itself throttles with codes, not 429; a proxy in front may not.
+        Fault::RetryAfter { secs } => {
+            Reply::error(&GraphError::throttle(4).with_status(429)).with_header("Retry-After", secs.to_string())
+        }
+        Fault::Throttle {
+            code,
+            minutes_to_regain,
+        } => throttle_reply(code, minutes_to_regain),
+        Fault::Truncated | Fault::Delay(_) | Fault::Close => return None,
+    })
+}
+
+/// The path and query as the client sent them (form parameters included).
+fn request_url(req: &ApiRequest) -> String {
+    let query: String = url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(&req.params)
+        .finish();
+    format!("{}?{query}", req.path)
+}
+
+pub(crate) fn throttle_reply(code: i64, minutes: u64) -> Reply {
+    let mut reply = Reply::error(&GraphError::throttle(code));
+    reply.saturated = Some(match code {
+        4 => Saturation::App,
+        _ => Saturation::Account { minutes },
+    });
+    reply
+}
+
+/// A 200 whose JSON stops half way, as when a proxy cuts the stream.
+pub(crate) fn truncated(mut reply: Reply) -> Reply {
+    let mut cut = reply.body.len() / 2;
+    while cut > 0 && !reply.body.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    reply.body.truncate(cut);
+    if reply.body.is_empty() {
+        reply.body = "{\"data\":[".to_string();
+    }
+    reply.status = 200;
+    reply.content_type = "application/json; charset=UTF-8".to_string();
+    reply.headers.retain(|(name, _)| name != "WWW-Authenticate");
+    reply
 }
 
 #[cfg(test)]

@@ -41,9 +41,11 @@
 mod auth;
 mod batch;
 mod control;
+mod demographics;
 mod dialog;
 mod errors;
 mod faults;
+mod fields;
 mod graph;
 mod insights;
 mod instagram;
@@ -54,6 +56,7 @@ mod oauth;
 mod request;
 mod route;
 mod server;
+mod spec;
 mod story_webhook;
 mod world;
 

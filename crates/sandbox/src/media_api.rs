@@ -13,7 +13,8 @@ use serde_json::{Map, Value, json};
 
 use crate::auth::{self, Caller};
 use crate::errors::GraphError;
-use crate::graph::{Field, Fields, authorize_ig};
+use crate::fields::{Field, Fields};
+use crate::graph::authorize_ig;
 use crate::insights::{hash, parse_time};
 use crate::media::{MIN_STORY_VIEWERS, Media, MediaKind, ProductType, REMOVED_METRICS, Via, media_metric};
 use crate::request::{ApiRequest, Reply};

@@ -22,7 +22,7 @@ use crate::auth;
 use crate::batch;
 use crate::control::CallRecord;
 use crate::errors::GraphError;
-use crate::faults::Fault;
+use crate::faults::{Fault, fault_reply, throttle_reply, truncated};
 use crate::media_api::Facebook;
 use crate::request::{ApiRequest, Reply, Saturation, parse_pairs};
 use crate::route::{self, Route, Target};
@@ -258,55 +258,6 @@ pub(crate) async fn before(world: &Mutex<World>, req: &ApiRequest, target: &Targ
     }
 }
 
-/// The answer of a fault that answers in place of the endpoint.
-fn fault_reply(fault: Fault, req: &ApiRequest) -> Option<Reply> {
-    Some(match fault {
-        Fault::GraphError {
-            http_status,
-            code,
-            subcode,
-            message,
-            error_type,
-            is_transient,
-        } => Reply::error(&GraphError {
-            http_status,
-            code,
-            subcode,
-            message,
-            error_type,
-            is_transient,
-        }),
-        Fault::Http {
-            status,
-            content_type,
-            body,
-        } => Reply {
-            status,
-            content_type,
-            headers: Vec::new(),
-            body: body.replace("{request_url}", &request_url(req)),
-            saturated: None,
-        },
-        // Meta itself throttles with codes, not 429; a proxy in front may not.
-        Fault::RetryAfter { secs } => {
-            Reply::error(&GraphError::throttle(4).with_status(429)).with_header("Retry-After", secs.to_string())
-        }
-        Fault::Throttle {
-            code,
-            minutes_to_regain,
-        } => throttle_reply(code, minutes_to_regain),
-        Fault::Truncated | Fault::Delay(_) | Fault::Close => return None,
-    })
-}
-
-/// The path and query as the client sent them (form parameters included).
-fn request_url(req: &ApiRequest) -> String {
-    let query: String = url::form_urlencoded::Serializer::new(String::new())
-        .extend_pairs(&req.params)
-        .finish();
-    format!("{}?{query}", req.path)
-}
-
 /// Adds usage headers, logs the call and hands the reply out.
 pub(crate) fn finish(world: &mut World, req: &ApiRequest, call: &CallInfo, mut reply: Reply) -> Outcome {
     add_usage_headers(world, &mut reply, call.account.as_deref());
@@ -377,31 +328,6 @@ fn unknown_path(world: &World, req: &ApiRequest) -> GraphError {
         .find(|s| !s.starts_with('v') || !s.contains('.'))
         .unwrap_or("");
     GraphError::unsupported(&req.method, object)
-}
-
-fn throttle_reply(code: i64, minutes: u64) -> Reply {
-    let mut reply = Reply::error(&GraphError::throttle(code));
-    reply.saturated = Some(match code {
-        4 => Saturation::App,
-        _ => Saturation::Account { minutes },
-    });
-    reply
-}
-
-/// A 200 whose JSON stops half way, as when a proxy cuts the stream.
-fn truncated(mut reply: Reply) -> Reply {
-    let mut cut = reply.body.len() / 2;
-    while cut > 0 && !reply.body.is_char_boundary(cut) {
-        cut -= 1;
-    }
-    reply.body.truncate(cut);
-    if reply.body.is_empty() {
-        reply.body = "{\"data\":[".to_string();
-    }
-    reply.status = 200;
-    reply.content_type = "application/json; charset=UTF-8".to_string();
-    reply.headers.retain(|(name, _)| name != "WWW-Authenticate");
-    reply
 }
 
 /// `X-App-Usage` on every reply, `X-Business-Use-Case-Usage` on replies for

@@ -13,6 +13,7 @@
 
 mod cold;
 mod env;
+mod markdown;
 mod media_day;
 mod paths;
 mod plan;
@@ -276,7 +277,7 @@ pub async fn bench(args: BenchArgs) -> anyhow::Result<()> {
         println!("{markdown}");
     }
     if let Some(path) = &args.write {
-        report::write_into(path, &markdown)?;
+        markdown::write_into(path, &markdown)?;
         note(&format!("figures written into {}", path.display()));
     }
     Ok(())

@@ -1,4 +1,5 @@
-//! Round trips per account by login: the same accounts' collection and
+//! Round trips per account by login: the same accounts' collection (account
+//! metrics, audience, and a few days of posts, a reel and a story) and
 //! token upkeep through Facebook Login (`graph.facebook.com`, one batch
 //! request per round) and through Instagram Login (`graph.instagram.com`,
 //! which serves no batch requests: one request per call). In process,
@@ -16,7 +17,7 @@ use urlinsta_core::jobs::{self, JobKind, JobReport};
 use urlinsta_core::secret::AccessToken;
 use urlinsta_core::store::{NewConnection, NewInstagramLogin, sql::ts};
 use urlinsta_core::{App, Config};
-use urlinsta_sandbox::{IgSpec, Sandbox, SandboxConfig, UserSpec};
+use urlinsta_sandbox::{Control, IgSpec, MediaSpec, Sandbox, SandboxConfig, UserSpec};
 
 use super::Settings;
 use super::sqld::{CountingProxy, Sqld};
@@ -43,8 +44,9 @@ enum Login {
     Instagram,
 }
 
-/// Both paths, `accounts` each: collect-insights, collect-audience, then
-/// refresh-tokens twice, with every token due for its daily check, then
+/// Both paths, `accounts` each: collect-insights twice (the media are
+/// catalogued in the first hour and measured in the next), collect-audience,
+/// then refresh-tokens twice, with every token due for its daily check, then
 /// with every token due for renewal. On `sqld` when `sqld_bin` is given.
 pub async fn measure(
     settings: &Settings,
@@ -58,9 +60,11 @@ pub async fn measure(
     Ok(out)
 }
 
-/// What the tokens are made due for before a refresh-tokens run.
+/// What is made due before a run: the next hour's collection, or the
+/// tokens' daily check or renewal.
 #[derive(Clone, Copy)]
 enum Due {
+    NextHour,
     Check,
     Renewal,
 }
@@ -68,16 +72,22 @@ enum Due {
 impl Due {
     fn label(self) -> &'static str {
         match self {
+            Due::NextHour => "collect-insights (next hour: media measured)",
             Due::Check => "refresh-tokens (daily check)",
             Due::Renewal => "refresh-tokens (renewal)",
         }
     }
 
-    /// Every token checked two days ago, and (for a renewal) ending in five
-    /// days, issued two days ago: due on both logins.
+    /// Every account due again with a fresh hourly budget; every token
+    /// checked two days ago, and (for a renewal) ending in five days, issued
+    /// two days ago: due on both logins.
     fn sql(self, now: chrono::DateTime<chrono::Utc>) -> String {
         let ago = ts(now - chrono::Duration::days(2));
         match self {
+            Due::NextHour => {
+                "UPDATE account_state SET last_insights_at = NULL, rate_window_calls = 0, rate_window_start = NULL"
+                    .to_string()
+            }
             Due::Check => format!("UPDATE tokens SET last_checked_at = '{ago}'"),
             Due::Renewal => format!(
                 "UPDATE tokens SET last_checked_at = '{ago}', last_refreshed_at = '{ago}', user_token_expires_at = '{}'",
@@ -139,6 +149,7 @@ async fn one_path(
                     .grant_tokens(&user, urlinsta_core::oauth::SCOPES)
                     .expect("the user exists");
                 let page_token = granted.pages[0].1.clone();
+                post_media(&control, &ig.id);
                 app.store
                     .upsert_connection(&NewConnection {
                         instagram_user_id: super::env::sandbox_id(&ig.id),
@@ -166,6 +177,7 @@ async fn one_path(
                     follows_count: 300,
                     media_count: 40,
                 });
+                post_media(&control, &id);
                 let token = control.grant_instagram_token(&id);
                 app.store
                     .upsert_instagram_login(&NewInstagramLogin {
@@ -187,6 +199,7 @@ async fn one_path(
     }
     let runs = [
         (JobKind::CollectInsights, None),
+        (JobKind::CollectInsights, Some(Due::NextHour)),
         (JobKind::CollectAudience, None),
         (JobKind::RefreshTokens, Some(Due::Check)),
         (JobKind::RefreshTokens, Some(Due::Renewal)),
@@ -240,6 +253,21 @@ async fn one_path(
     Ok(out)
 }
 
+/// A creator's last days: three posts, a reel and a live story.
+fn post_media(control: &Control, ig_id: &str) {
+    let now = control.now();
+    for hours in [50, 30, 10] {
+        control.add_media(ig_id, MediaSpec::post().posted_at(now - chrono::Duration::hours(hours)));
+    }
+    control.add_media(ig_id, MediaSpec::reel().posted_at(now - chrono::Duration::hours(5)));
+    control.add_media(
+        ig_id,
+        MediaSpec::story()
+            .reaching(200)
+            .posted_at(now - chrono::Duration::hours(2)),
+    );
+}
+
 /// The figures as a Markdown table.
 pub fn to_markdown(figures: &[PathFigures], latency_ms: u64) -> String {
     let on = match figures.first().is_some_and(|f| f.db_round_trips_per_account.is_some()) {
@@ -247,7 +275,7 @@ pub fn to_markdown(figures: &[PathFigures], latency_ms: u64) -> String {
         false => "embedded database",
     };
     let mut md = format!(
-        "\n### Round trips per account by login\n\nThe same collection and token upkeep through each login ({} accounts each, sandbox latency {latency_ms} ms, {on}). Facebook Login's calls travel in one batch request per round; `graph.instagram.com` serves no batch requests, so every call is a request of its own. refresh-tokens runs once with every token due for its daily check, then once with every token due for renewal; done counts the accounts collected, checked or renewed. Database round trips and writes are per account of the run, its lease and candidate query included.\n\n| login | job | done | HTTP requests / account | Graph calls / account | DB round trips / account | DB writes / account | seconds |\n|---|---|---:|---:|---:|---:|---:|---:|\n",
+        "\n### Round trips per account by login\n\nThe same collection and token upkeep through each login ({} accounts each, every one with three posts, a reel and a live story; sandbox latency {latency_ms} ms, {on}). collect-insights runs twice: the first hour catalogues the media, the next measures them by type. Facebook Login's calls travel in one batch request per round; `graph.instagram.com` serves no batch requests, so every call is a request of its own. refresh-tokens runs once with every token due for its daily check, then once with every token due for renewal; done counts the accounts collected, checked or renewed. Database round trips and writes are per account of the run, its lease and candidate query included.\n\n| login | job | done | HTTP requests / account | Graph calls / account | DB round trips / account | DB writes / account | seconds |\n|---|---|---:|---:|---:|---:|---:|---:|\n",
         figures.first().map_or(0, |f| f.accounts)
     );
     let opt = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{v:.2}"));

@@ -12,7 +12,7 @@ use super::metrics::{
 use super::{Gathered, Rejections};
 use crate::domain::InstagramUserId;
 use crate::graph::{Call, ErrorKind, GraphError};
-use crate::store::{AudienceSnapshot, Candidate, SnapshotStatus};
+use crate::store::{AudienceSnapshot, Candidate, DemographicValue, SnapshotStatus};
 
 /// `(metric, breakdown)`, as indexes into [`DEMOGRAPHIC_METRICS`] and [`BREAKDOWNS`].
 pub type Op = (usize, usize);
@@ -36,7 +36,7 @@ enum State {
 struct MetricResult {
     state: State,
     answered: usize,
-    values: Vec<(String, String, i64)>,
+    values: Vec<DemographicValue>,
 }
 
 pub struct AudiencePlan<'r> {

@@ -42,10 +42,7 @@ pub fn due(app: &App, account: &Candidate) -> bool {
 /// Whether this hourly collection reopens the backfill: the last one is so
 /// long ago that days fell out of the hourly run's reach.
 pub fn gap_before(account: &Candidate, now: DateTime<Utc>) -> bool {
-    let last = account
-        .last_collected_at
-        .as_deref()
-        .and_then(crate::store::sql::parse_ts);
+    let last = account.last_collected_at.map(|t| t.to_datetime());
     account.backfilled_at.is_some() && last.is_some_and(|t| now - t > GAP)
 }
 
@@ -73,8 +70,7 @@ pub struct BackfillPlan<'r> {
 }
 
 impl<'r> BackfillPlan<'r> {
-    /// The plan for what `stored` (`(period, end_time)` pairs since `oldest`)
-    /// lacks; `followers` is the account's follower count now, if known.
+    /// The plan for what `stored` (`(period, end_time)` pairs since `oldest`) lacks.
     fn new(
         config: &Config,
         run_rejected: &'r Rejections,
@@ -152,11 +148,8 @@ impl<'r> BackfillPlan<'r> {
     }
 }
 
-/// The range that asks for the daily follower changes of the 30 days
-/// before `today`. Meta refuses more than 30 days of seconds between
-/// `since` and `until`, and 30 Pacific days that take in the night daylight
-/// time ends last an hour longer: then `since` starts an hour into the
-/// oldest day, whose value (named by the day's end) is still in range.
+/// The range of the 30 days' follower changes before `today`, within Meta's 30 days of seconds:
+/// across the end of daylight time `since` starts an hour into the oldest day, still in range.
 fn follower_change_range(today: NaiveDate) -> (DateTime<Utc>, DateTime<Utc>) {
     let until = meta_day(today).since;
     let oldest = meta_day(today - chrono::Days::new(FOLLOWER_CHANGE_DAYS)).since;
@@ -292,24 +285,22 @@ mod tests {
         NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()
     }
 
-    fn config(backfill_days: u32) -> Config {
-        let vars = [
-            ("SESSION_SECRET", "s".to_string()),
-            ("TOKEN_ENCRYPTION_KEY", format!("k1:{}", "A".repeat(43) + "=")),
-            ("CRON_SECRET", "c".into()),
-            ("TURSO_DATABASE_URL", "http://127.0.0.1:9".into()),
-            ("BACKFILL_DAYS", backfill_days.to_string()),
-        ];
-        Config::from_vars(&vars.into_iter().map(|(k, v)| (k.to_string(), v)).collect()).unwrap()
-    }
-
+    /// The plan with the default configuration (90 days) for an account of 10,000 followers.
     fn plan<'r>(
         rejected: &'r Rejections,
         id: &InstagramUserId,
         now: &str,
         stored: &[(String, String)],
     ) -> BackfillPlan<'r> {
-        BackfillPlan::new(&config(90), rejected, (id, Some(10_000)), at(now), stored)
+        let key = format!("k1:{}=", "A".repeat(43));
+        let vars = [
+            ("SESSION_SECRET", "s"),
+            ("TOKEN_ENCRYPTION_KEY", &key),
+            ("CRON_SECRET", "c"),
+        ];
+        let vars = vars.into_iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let config = Config::from_vars(&vars).unwrap();
+        BackfillPlan::new(&config, rejected, (id, Some(10_000)), at(now), stored)
     }
 
     fn id() -> InstagramUserId {

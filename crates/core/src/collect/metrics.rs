@@ -8,8 +8,8 @@ use serde_json::Value;
 use super::days::MetaDay;
 use crate::domain::InstagramUserId;
 use crate::graph::{Auth, Call};
-use crate::store::MetricRow;
 use crate::store::sql::ts;
+use crate::store::{DemographicValue, MetricRow};
 
 /// Fields of the Instagram user node kept as an hourly snapshot.
 pub const SNAPSHOT_FIELDS: [&str; 3] = ["followers_count", "follows_count", "media_count"];
@@ -94,8 +94,8 @@ pub fn snapshot_rows(body: &Value, hour: DateTime<Utc>) -> (Vec<MetricRow>, Opti
     (rows, body.get("followers_count").and_then(Value::as_i64))
 }
 
-/// `(breakdown, key, value)` of a demographics answer.
-pub fn breakdown_values(body: &Value) -> Vec<(String, String, i64)> {
+/// The values of a demographics answer, each with its breakdown and key.
+pub fn breakdown_values(body: &Value) -> Vec<DemographicValue> {
     let mut out = Vec::new();
     for entry in data(body) {
         let breakdowns = entry.pointer("/total_value/breakdowns").and_then(Value::as_array);
@@ -116,7 +116,11 @@ pub fn breakdown_values(body: &Value) -> Vec<(String, String, i64)> {
                     .filter_map(Value::as_str)
                     .collect();
                 if let Some(value) = r.get("value").and_then(Value::as_i64) {
-                    out.push((keys.join(","), values.join(","), value));
+                    out.push(DemographicValue {
+                        breakdown: keys.join(","),
+                        key: values.join(","),
+                        value,
+                    });
                 }
             }
         }
@@ -162,7 +166,11 @@ mod tests {
             {"dimension_keys": ["country"], "results": [{"dimension_values": ["US"], "value": 7}]}]}}]});
         assert_eq!(
             breakdown_values(&body),
-            vec![("country".to_string(), "US".to_string(), 7)]
+            vec![DemographicValue {
+                breakdown: "country".into(),
+                key: "US".into(),
+                value: 7,
+            }]
         );
     }
 }

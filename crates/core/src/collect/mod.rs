@@ -23,10 +23,10 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::app::App;
-use crate::domain::InstagramUserId;
+use crate::domain::{InstagramUserId, Timestamp};
 use crate::engine::{self, Run};
 use crate::graph::Auth;
-use crate::store::sql::{now, parse_ts, ts};
+use crate::store::sql::now;
 use crate::store::{
     AudienceSnapshot, Backfill, Candidate, CollectKind, MetricRow, Reconstructed, StoreError, TokenStatus,
 };
@@ -134,7 +134,7 @@ impl engine::Job for Collection {
     }
 
     async fn candidates(&self, app: &App, _run: &Run) -> Result<Vec<Due>, StoreError> {
-        let period_start = ts(match self.kind {
+        let period_start = Timestamp::from(match self.kind {
             CollectKind::Insights => days::hour_start(app.clock.utc_now()),
             CollectKind::Audience => days::day_start(app.clock.utc_now()),
         });
@@ -142,11 +142,7 @@ impl engine::Job for Collection {
         Ok(accounts
             .into_iter()
             // Not those already collected in this hour (day).
-            .filter(|c| {
-                c.last_collected_at
-                    .as_deref()
-                    .is_none_or(|last| last < period_start.as_str())
-            })
+            .filter(|c| c.last_collected_at.is_none_or(|last| last < period_start))
             .map(|account| Due {
                 account,
                 prepaid: None,
@@ -301,8 +297,7 @@ fn skip_now(c: &Candidate, now_t: DateTime<Utc>) -> Option<Outcome> {
     }
     let parked_until = c
         .throttled_until
-        .as_deref()
-        .and_then(parse_ts)
+        .map(Timestamp::to_datetime)
         .filter(|until| *until > now_t);
     let reason = "Meta throttled this account; it is parked until the throttle clears";
     parked_until.and_then(|until| skipped(Skip::Parked, reason, Some(until)))

@@ -7,9 +7,11 @@ use chrono::Utc;
 use super::limits::ExchangeEnd;
 use super::{Gathered, Outcome, Skip, backfill, days};
 use crate::app::App;
+use crate::domain::Timestamp;
 use crate::engine::Run;
-use crate::store::sql::{now, parse_ts, ts};
-use crate::store::{Backfill, Candidate, CollectKind, CollectionRecord, DayRange, LogEntry, LogStatus, RejectedMetric};
+use crate::store::{
+    Backfill, Candidate, CollectKind, CollectionRecord, DayRange, LogEntry, LogJob, LogStatus, Parked, RejectedMetric,
+};
 
 /// Writes what an account's collection gathered, its state and its log row
 /// in one round trip, and says how it went.
@@ -72,13 +74,16 @@ pub(super) async fn record(
         rejected_metrics: Some(rejected_list(account, kind, &gathered.rejected)),
         error: matches!(outcome, Outcome::Failed(_)).then(|| message.clone()).flatten(),
         parked: match &ended {
-            ExchangeEnd::Parked { until, reason } => Some((ts(*until), reason.clone())),
+            ExchangeEnd::Parked { until, reason } => Some(Parked {
+                until: Timestamp::from(*until),
+                reason: reason.clone(),
+            }),
             _ => None,
         },
         log: LogEntry {
             account_id: Some(account.id),
             run_id: &run.id,
-            job_type: kind.as_str(),
+            job_type: LogJob::Collect(kind),
             status,
             error_code,
             error_message: message.clone(),
@@ -126,23 +131,21 @@ pub(super) async fn record(
 /// The account's rejected metrics after this run: the other job's as they
 /// were, this job's as this run found them (unchanged dates when still refused).
 fn rejected_list(account: &Candidate, kind: CollectKind, found: &[(String, String)]) -> Vec<RejectedMetric> {
-    let job = kind.as_str();
     let mut list: Vec<RejectedMetric> = account
         .rejected_metrics
         .iter()
-        .filter(|r| r.job != job)
+        .filter(|r| r.job != kind)
         .cloned()
         .collect();
     for (metric, reason) in found {
         let at = account
             .rejected_metrics
             .iter()
-            .find(|r| r.job == job && r.metric == *metric)
-            .map(|r| r.at.clone())
-            .unwrap_or_else(now);
+            .find(|r| r.job == kind && r.metric == *metric)
+            .map_or_else(|| Timestamp::from(Utc::now()), |r| r.at);
         list.push(RejectedMetric {
             metric: metric.clone(),
-            job: job.to_string(),
+            job: kind,
             reason: reason.clone(),
             at,
         });
@@ -154,9 +157,6 @@ fn rejected_list(account: &Candidate, kind: CollectKind, found: &[(String, Strin
 /// up (or when it was connected) to `HOURLY_RETENTION_DAYS` ago.
 fn rollup_days(app: &App, account: &Candidate) -> Vec<DayRange> {
     let now_t = Utc::now();
-    let from = (account.rolled_up_to.as_deref())
-        .or(Some(account.connected_at.as_str()))
-        .and_then(parse_ts)
-        .unwrap_or(now_t);
+    let from = account.rolled_up_to.unwrap_or(account.connected_at).to_datetime();
     days::rollup_days(from, now_t, app.config.hourly_retention_days)
 }

@@ -2,6 +2,8 @@
 
 use std::fmt;
 
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
 /// A metric name as Graph spells them (`reach`, `follower_demographics`):
 /// lowercase ASCII letters, digits and underscores, at most 64 bytes.
 /// Anything else stops at the edge.
@@ -28,6 +30,22 @@ impl MetricName {
 impl fmt::Display for MetricName {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)
+    }
+}
+
+impl Serialize for MetricName {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.0)
+    }
+}
+
+/// Exactly a metric name: blanks around it are not trimmed here.
+impl<'de> Deserialize<'de> for MetricName {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let raw = String::deserialize(d)?;
+        MetricName::parse(&raw)
+            .filter(|m| m.as_str() == raw)
+            .ok_or_else(|| serde::de::Error::custom(format!("`{raw}` is not a metric name")))
     }
 }
 

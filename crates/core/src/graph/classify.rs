@@ -82,10 +82,11 @@ fn refused_metric(message: &str, requested: &[&str]) -> Option<MetricName> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
 
-    fn meta(code: i64, subcode: Option<i64>, is_transient: bool, message: &str) -> MetaError {
+    /// A Meta error body as Graph sends it, for the tests of its meaning.
+    pub(in crate::graph) fn meta(code: i64, subcode: Option<i64>, is_transient: bool, message: &str) -> MetaError {
         MetaError {
             message: message.into(),
             error_type: Some("OAuthException".into()),

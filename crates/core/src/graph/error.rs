@@ -257,18 +257,8 @@ fn missing_permission(login: Login, message: &str) -> Option<&'static str> {
 
 #[cfg(test)]
 mod tests {
+    use super::super::classify::tests::meta;
     use super::*;
-
-    fn meta(code: i64, subcode: Option<i64>, is_transient: bool, message: &str) -> MetaError {
-        MetaError {
-            message: message.into(),
-            error_type: Some("OAuthException".into()),
-            code: Some(code),
-            error_subcode: subcode,
-            is_transient: Some(is_transient),
-            fbtrace_id: None,
-        }
-    }
 
     #[test]
     fn reasons_are_readable() {

@@ -9,14 +9,13 @@ use serde::Serialize;
 use serde_json::value::RawValue;
 use serde_json::{Value, json};
 
-use super::query::{Bound, Format, csv_field, next_url, parse_bound, parse_limit};
+use super::query::{Format, csv_field, next_url, parse_limit, parse_range};
 use super::session::Principal;
 use super::{ApiError, ApiRequest, ApiResponse};
 use crate::app::App;
 use crate::collect::{self, Outcome, Skip};
-use crate::domain::{InstagramUserId, MetricName};
-use crate::store::sql::ts;
-use crate::store::{Account, InsightsFilter, RowKey, SnapshotStatus, StoredAudience, StoredInsight};
+use crate::domain::{InstagramUserId, MetricName, Timestamp};
+use crate::store::{Account, AccountOverview, InsightsFilter, RowKey, SnapshotStatus, StoredAudience, StoredInsight};
 
 /// More metric names than Meta has is a mistake, not a query.
 const MAX_METRICS: usize = 50;
@@ -38,8 +37,8 @@ pub async fn insights(app: &App, req: &ApiRequest) -> Result<ApiResponse, ApiErr
             let insights = RawValue::from_string(page.json).map_err(ApiError::internal)?;
             ApiResponse::ok(&InsightsBody {
                 instagram_user_id: &account.instagram_user_id,
-                from: filter.from.as_deref(),
-                to: filter.until.as_deref(),
+                from: filter.from,
+                to: filter.until,
                 count: page.count,
                 insights: &insights,
                 next: page.next.as_ref().map(cursor),
@@ -62,8 +61,8 @@ pub async fn insights(app: &App, req: &ApiRequest) -> Result<ApiResponse, ApiErr
 #[derive(Serialize)]
 struct InsightsBody<'a> {
     instagram_user_id: &'a InstagramUserId,
-    from: Option<&'a str>,
-    to: Option<&'a str>,
+    from: Option<Timestamp>,
+    to: Option<Timestamp>,
     count: usize,
     insights: &'a RawValue,
     /// The `after` of the next page; only with `limit`, while pages come back full.
@@ -144,24 +143,38 @@ pub async fn admin_accounts(app: &App, req: &ApiRequest) -> Result<ApiResponse, 
             ));
         }
     }
-    let now = ts(Utc::now());
-    let accounts: Vec<Value> = app
+    let now = Timestamp::from(Utc::now());
+    let accounts: Vec<AccountView> = app
         .store
         .account_overviews()
         .await?
         .into_iter()
-        .map(|a| {
-            let throttled = a.throttled_until.as_deref().is_some_and(|t| t > now.as_str());
-            let mut v = serde_json::to_value(&a).unwrap_or_default();
-            v["throttled"] = json!(throttled);
-            v
+        .map(|account| AccountView {
+            throttled: account.throttled_until.is_some_and(|t| t > now),
+            account,
         })
         .collect();
-    Ok(ApiResponse::ok(&json!({
-        "count": accounts.len(),
-        "rate_limit_per_hour": app.config.rate_limit_per_hour,
-        "accounts": accounts,
-    })))
+    Ok(ApiResponse::ok(&AccountsBody {
+        count: accounts.len(),
+        rate_limit_per_hour: app.config.rate_limit_per_hour,
+        accounts,
+    }))
+}
+
+/// The operator view's answer.
+#[derive(Serialize)]
+struct AccountsBody {
+    count: usize,
+    rate_limit_per_hour: u32,
+    accounts: Vec<AccountView>,
+}
+
+/// One account, and whether Meta's throttle still parks it now.
+#[derive(Serialize)]
+struct AccountView {
+    #[serde(flatten)]
+    account: AccountOverview,
+    throttled: bool,
 }
 
 /// The account named by `:userId`, if the caller may see it: the admin key,
@@ -188,16 +201,7 @@ impl InsightsQuery {
     /// it: values are taken as sent (no trimming); an empty `metric` means
     /// all metrics, an empty `from`, `to` or `format` is refused.
     fn parse(req: &ApiRequest) -> Result<Self, ApiError> {
-        let from = req
-            .query("from")
-            .map(|v| parse_bound(v, "from", Bound::From))
-            .transpose()?;
-        let until = req.query("to").map(|v| parse_bound(v, "to", Bound::To)).transpose()?;
-        if let (Some(f), Some(u)) = (from, until)
-            && f >= u
-        {
-            return Err(ApiError::BadRequest("`from` must not be after `to`".into()));
-        }
+        let (from, until) = parse_range(req)?;
         let mut metrics = Vec::new();
         if let Some(list) = req.query("metric").filter(|m| !m.is_empty()) {
             for raw in list.split(',') {
@@ -207,7 +211,7 @@ impl InsightsQuery {
                         raw.chars().take(64).collect::<String>()
                     ))
                 })?;
-                metrics.push(name.to_string());
+                metrics.push(name);
             }
         }
         if metrics.len() > MAX_METRICS {
@@ -218,8 +222,8 @@ impl InsightsQuery {
         let after = req.query("after").map(parse_cursor).transpose()?;
         Ok(InsightsQuery {
             filter: InsightsFilter {
-                from: from.map(ts),
-                until: until.map(ts),
+                from: from.map(Timestamp::from),
+                until: until.map(Timestamp::from),
                 metrics,
                 after,
                 limit,
@@ -269,8 +273,8 @@ fn audience_json(snapshot: Option<&StoredAudience>) -> Value {
         let list: Vec<Value> = s
             .values
             .iter()
-            .filter(|(b, _, _)| b == breakdown || (breakdown == "gender_age" && b == "age,gender"))
-            .map(|(_, key, value)| json!({ "key": key, "value": value }))
+            .filter(|v| v.breakdown == breakdown || (breakdown == "gender_age" && v.breakdown == "age,gender"))
+            .map(|v| json!({ "key": v.key, "value": v.value }))
             .collect();
         // gender_age only when Meta gave it: its breakdowns are one dimension each today.
         if breakdown != "gender_age" || !list.is_empty() {
@@ -285,6 +289,14 @@ mod tests {
     use super::*;
     use hyper::Method;
 
+    fn text(t: Option<Timestamp>) -> Option<String> {
+        t.map(|t| t.to_string())
+    }
+
+    fn names(metrics: &[MetricName]) -> Vec<&str> {
+        metrics.iter().map(MetricName::as_str).collect()
+    }
+
     fn query(q: &str) -> Result<InsightsQuery, ApiError> {
         InsightsQuery::parse(&ApiRequest::new(Method::GET, &format!("/api/insights/1?{q}")))
     }
@@ -292,12 +304,12 @@ mod tests {
     #[test]
     fn dates_and_times_bound_the_range() {
         let q = query("from=2026-11-01&to=2026-11-03&metric=reach,views&format=csv").unwrap();
-        assert_eq!(q.filter.from.as_deref(), Some("2026-11-01T00:00:00Z"));
-        assert_eq!(q.filter.until.as_deref(), Some("2026-11-04T00:00:00Z"));
-        assert_eq!(q.filter.metrics, vec!["reach", "views"]);
+        assert_eq!(text(q.filter.from).as_deref(), Some("2026-11-01T00:00:00Z"));
+        assert_eq!(text(q.filter.until).as_deref(), Some("2026-11-04T00:00:00Z"));
+        assert_eq!(names(&q.filter.metrics), ["reach", "views"]);
         assert_eq!(q.format, Format::Csv);
         let q = query("to=2026-11-03T08:00:00Z").unwrap();
-        assert_eq!(q.filter.until.as_deref(), Some("2026-11-03T08:00:01Z"));
+        assert_eq!(text(q.filter.until).as_deref(), Some("2026-11-03T08:00:01Z"));
         assert!(query("from=yesterday").is_err());
         assert!(query("from=2026-11-05&to=2026-11-01").is_err());
         assert!(query("metric=reach;drop").is_err());
@@ -308,7 +320,7 @@ mod tests {
         assert!(query("metric=%20reach").is_err());
         assert!(query("to=").is_err());
         assert!(query("format=").is_err());
-        assert_eq!(query("metric=").unwrap().filter.metrics, Vec::<String>::new());
+        assert!(query("metric=").unwrap().filter.metrics.is_empty());
     }
 
     #[test]
@@ -317,7 +329,11 @@ mod tests {
         for bad in ["0", "10001", "-1", "+5", "1.5", "x", ""] {
             assert!(query(&format!("limit={bad}")).is_err(), "limit={bad}");
         }
-        let key = RowKey("2026-11-28T08:00:00Z".into(), "reach".into(), "day".into());
+        let key = RowKey {
+            end_time: Timestamp::parse("2026-11-28T08:00:00Z").expect("a time"),
+            metric: MetricName::parse("reach").expect("a metric"),
+            period: "day".into(),
+        };
         let q = query(&format!("limit=2&after={}", cursor(&key))).unwrap();
         assert_eq!(q.filter.after, Some(key));
         for bad in ["", "x", "W10", &crate::crypto::b64url(b"[1,2,3]")] {
@@ -341,6 +357,6 @@ mod tests {
         }
         assert!(query("from=0001-01-01&to=9999-12-30").is_ok());
         let q = query("to=9999-12-31").unwrap();
-        assert_eq!(q.filter.until.as_deref(), Some("9999-12-31T23:59:59Z"));
+        assert_eq!(text(q.filter.until).as_deref(), Some("9999-12-31T23:59:59Z"));
     }
 }

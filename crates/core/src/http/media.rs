@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::insights::authorized_account;
-use super::query::{Bound, Format, csv_field, next_url, parse_bound, parse_limit};
+use super::query::{Format, csv_field, next_url, parse_limit, parse_range};
 use super::{ApiError, ApiRequest, ApiResponse};
 use crate::app::App;
 use crate::domain::{InstagramUserId, MediaId, ProductType};
@@ -78,16 +78,7 @@ enum SortKey {
 
 impl MediaQuery {
     fn parse(req: &ApiRequest) -> Result<Self, ApiError> {
-        let from = req
-            .query("from")
-            .map(|v| parse_bound(v, "from", Bound::From))
-            .transpose()?;
-        let until = req.query("to").map(|v| parse_bound(v, "to", Bound::To)).transpose()?;
-        if let (Some(f), Some(u)) = (from, until)
-            && f >= u
-        {
-            return Err(ApiError::BadRequest("`from` must not be after `to`".into()));
-        }
+        let (from, until) = parse_range(req)?;
         let product = match req.query("type") {
             None => None,
             Some(t) => Some(

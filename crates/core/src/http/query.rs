@@ -35,8 +35,26 @@ pub(super) fn parse_limit(req: &ApiRequest, max: usize) -> Result<Option<usize>,
     }
 }
 
+/// `from <= t < until`, either end open.
+pub(super) type Range = (Option<DateTime<Utc>>, Option<DateTime<Utc>>);
+
+/// `from` and `to` (each a [`parse_bound`]), `from` before `to`.
+pub(super) fn parse_range(req: &ApiRequest) -> Result<Range, ApiError> {
+    let from = req
+        .query("from")
+        .map(|v| parse_bound(v, "from", Bound::From))
+        .transpose()?;
+    let until = req.query("to").map(|v| parse_bound(v, "to", Bound::To)).transpose()?;
+    if let (Some(f), Some(u)) = (from, until)
+        && f >= u
+    {
+        return Err(ApiError::BadRequest("`from` must not be after `to`".into()));
+    }
+    Ok((from, until))
+}
+
 #[derive(Clone, Copy)]
-pub(super) enum Bound {
+enum Bound {
     From,
     To,
 }
@@ -44,7 +62,7 @@ pub(super) enum Bound {
 /// A date (`2026-11-28`: from its start, to its end) or a time (RFC 3339,
 /// inclusive), in years 1 to 9999: the stored text form sorts like time there,
 /// so the extremes chrono parses are a 400; the end of year 9999 is kept in it.
-pub(super) fn parse_bound(value: &str, name: &str, bound: Bound) -> Result<DateTime<Utc>, ApiError> {
+fn parse_bound(value: &str, name: &str, bound: Bound) -> Result<DateTime<Utc>, ApiError> {
     let (start, step) = if let Ok(date) = NaiveDate::parse_from_str(value, "%Y-%m-%d") {
         (date.and_time(chrono::NaiveTime::MIN).and_utc(), Duration::days(1))
     } else if let Ok(t) = DateTime::parse_from_rfc3339(value) {

@@ -7,15 +7,16 @@ use serde::{Deserialize, Serialize};
 
 use super::connections::PAGE_TOKEN;
 use super::history::{Backfill, DayRange, Reconstructed, reconstructed_sql, rollup_sql};
-use super::jobs::{LogEntry, LogStatus, log_sql};
+use super::jobs::{LogEntry, LogJob, LogStatus, log_sql};
 use super::sql::{account_exists, now, opt_int, opt_text, text};
-use super::values::{instagram_user_id, login};
+use super::values::{instagram_user_id, login, opt_timestamp, timestamp};
 use super::{Login, Result, Store, TokenStatus};
-use crate::domain::InstagramUserId;
+use crate::domain::{InstagramUserId, Timestamp};
 use crate::secret::{AccessToken, Secret};
 
 /// The two collections, each with its own "last collected" time.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum CollectKind {
     Insights,
     Audience,
@@ -42,9 +43,9 @@ impl CollectKind {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RejectedMetric {
     pub metric: String,
-    pub job: String,
+    pub job: CollectKind,
     pub reason: String,
-    pub at: String,
+    pub at: Timestamp,
 }
 
 /// An account as a collection run sees it.
@@ -54,16 +55,16 @@ pub struct Candidate {
     pub instagram_user_id: InstagramUserId,
     pub followers_count: Option<i64>,
     pub status: TokenStatus,
-    pub throttled_until: Option<String>,
+    pub throttled_until: Option<Timestamp>,
     /// The last successful collection of the kind asked for.
-    pub last_collected_at: Option<String>,
+    pub last_collected_at: Option<Timestamp>,
     pub rejected_metrics: Vec<RejectedMetric>,
     /// Hourly counts before this are rolled up to one a day (none yet: `None`).
-    pub rolled_up_to: Option<String>,
+    pub rolled_up_to: Option<Timestamp>,
     /// When the account was connected: no count of it is older.
-    pub connected_at: String,
+    pub connected_at: Timestamp,
     /// When its history was last found whole; none: a backfill is due.
-    pub backfilled_at: Option<String>,
+    pub backfilled_at: Option<Timestamp>,
     /// The token generation the Page token belongs to: an error it earns
     /// must not mark a connection a reconnect has renewed meanwhile.
     pub token_generation: i64,
@@ -99,13 +100,29 @@ impl SnapshotStatus {
     }
 }
 
-/// One day's demographics of one metric: `(breakdown, key, value)` rows.
+/// One day's demographics of one metric.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AudienceSnapshot {
     pub metric: String,
     pub status: SnapshotStatus,
     pub detail: Option<String>,
-    pub values: Vec<(String, String, i64)>,
+    pub values: Vec<DemographicValue>,
+}
+
+/// One value of a demographics breakdown: e.g. breakdown `city`, key
+/// `London, England`, value 120.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DemographicValue {
+    pub breakdown: String,
+    pub key: String,
+    pub value: i64,
+}
+
+/// Meta asked us to leave the account alone until `until`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Parked {
+    pub until: Timestamp,
+    pub reason: String,
 }
 
 /// Everything one account's collection leaves behind, written at once.
@@ -129,7 +146,7 @@ pub struct CollectionRecord<'a> {
     pub rejected_metrics: Option<Vec<RejectedMetric>>,
     pub error: Option<String>,
     /// `(until, reason)`: Meta asked us to leave this account alone.
-    pub parked: Option<(String, String)>,
+    pub parked: Option<Parked>,
     pub log: LogEntry<'a>,
 }
 
@@ -154,7 +171,7 @@ impl<'a> CollectionRecord<'a> {
             log: LogEntry {
                 account_id: Some(account_id),
                 run_id,
-                job_type: CollectKind::Insights.as_str(),
+                job_type: LogJob::Collect(CollectKind::Insights),
                 status: LogStatus::Success,
                 error_code: None,
                 error_message: None,
@@ -202,15 +219,15 @@ impl Store {
                 instagram_user_id: instagram_user_id(&r, 1)?,
                 followers_count: r.get(2)?,
                 status: TokenStatus::parse(&r.get::<String>(3)?)?,
-                throttled_until: r.get(4)?,
-                last_collected_at: r.get(5)?,
+                throttled_until: opt_timestamp(&r, 4)?,
+                last_collected_at: opt_timestamp(&r, 5)?,
                 rejected_metrics: parse_rejected(r.get(6)?),
                 sealed_page_token: Secret::new(r.get::<String>(7)?),
                 token_generation: r.get(8)?,
                 login: login(&r, 9)?,
-                rolled_up_to: r.get(10)?,
-                connected_at: r.get(11)?,
-                backfilled_at: r.get(12)?,
+                rolled_up_to: opt_timestamp(&r, 10)?,
+                connected_at: timestamp(&r, 11)?,
+                backfilled_at: opt_timestamp(&r, 12)?,
             });
         }
         Ok(out)
@@ -260,11 +277,12 @@ impl Store {
             sql.push_str(&format!(
                 "DELETE FROM audience_data WHERE user_id = {id} AND metric = {metric} AND snapshot_date = {date};\n"
             ));
-            let values = snap.values.iter().map(|(breakdown, key, value)| {
+            let values = snap.values.iter().map(|v| {
                 format!(
-                    "({id}, {metric}, {}, {}, {value}, {date}, {})",
-                    text(breakdown),
-                    text(key),
+                    "({id}, {metric}, {}, {}, {}, {date}, {})",
+                    text(&v.breakdown),
+                    text(&v.key),
+                    v.value,
                     text(&now)
                 )
             });
@@ -312,9 +330,9 @@ impl Store {
             Some(Backfill::Due) => sets.push("backfilled_at = NULL".to_string()),
             None => {}
         }
-        if let Some((until, reason)) = &f.parked {
-            sets.push(format!("throttled_until = {}", text(until)));
-            sets.push(format!("throttle_reason = {}", text(reason)));
+        if let Some(parked) = &f.parked {
+            sets.push(format!("throttled_until = {}", text(&parked.until.to_string())));
+            sets.push(format!("throttle_reason = {}", text(&parked.reason)));
         }
         if !sets.is_empty() {
             sql.push_str(&format!(

@@ -5,10 +5,10 @@
 use libsql::{Value, params};
 use serde::{Deserialize, Serialize};
 
-use super::collect::{RejectedMetric, SnapshotStatus, parse_rejected};
-use super::values::{instagram_user_id, login};
+use super::collect::{DemographicValue, RejectedMetric, SnapshotStatus, parse_rejected};
+use super::values::{instagram_user_id, login, opt_timestamp, timestamp};
 use super::{Login, Result, Store, StoreError, TokenStatus};
-use crate::domain::InstagramUserId;
+use crate::domain::{InstagramUserId, MetricName, Timestamp};
 
 /// The operator's view of one account.
 #[derive(Debug, Clone, Serialize)]
@@ -21,17 +21,17 @@ pub struct AccountOverview {
     pub login: Login,
     pub token_status: TokenStatus,
     pub token_reason: Option<String>,
-    pub reconnect_by: Option<String>,
-    pub user_token_expires_at: Option<String>,
-    pub last_success_at: Option<String>,
-    pub last_insights_at: Option<String>,
-    pub last_audience_at: Option<String>,
+    pub reconnect_by: Option<Timestamp>,
+    pub user_token_expires_at: Option<Timestamp>,
+    pub last_success_at: Option<Timestamp>,
+    pub last_insights_at: Option<Timestamp>,
+    pub last_audience_at: Option<Timestamp>,
     pub last_error: Option<String>,
-    pub last_error_at: Option<String>,
+    pub last_error_at: Option<Timestamp>,
     pub rejected_metrics: Vec<RejectedMetric>,
-    pub throttled_until: Option<String>,
+    pub throttled_until: Option<Timestamp>,
     pub throttle_reason: Option<String>,
-    pub rate_window_start: Option<String>,
+    pub rate_window_start: Option<Timestamp>,
     pub rate_window_calls: i64,
 }
 
@@ -52,16 +52,38 @@ pub struct StoredInsight {
 /// (none: all), and for paging, only rows after a key and at most `limit`.
 #[derive(Debug, Clone, Default)]
 pub struct InsightsFilter {
-    pub from: Option<String>,
-    pub until: Option<String>,
-    pub metrics: Vec<String>,
+    pub from: Option<Timestamp>,
+    pub until: Option<Timestamp>,
+    pub metrics: Vec<MetricName>,
     pub after: Option<RowKey>,
     pub limit: Option<usize>,
 }
 
-/// Where a stored insight sits in the read order: `(end_time, metric_name, period)`.
+/// Where a stored insight sits in the read order. As JSON (a cursor, and
+/// what SQLite builds of the last row) it is `[end_time, metric_name, period]`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RowKey(pub String, pub String, pub String);
+#[serde(from = "(Timestamp, MetricName, String)", into = "(Timestamp, MetricName, String)")]
+pub struct RowKey {
+    pub end_time: Timestamp,
+    pub metric: MetricName,
+    pub period: String,
+}
+
+impl From<(Timestamp, MetricName, String)> for RowKey {
+    fn from((end_time, metric, period): (Timestamp, MetricName, String)) -> Self {
+        RowKey {
+            end_time,
+            metric,
+            period,
+        }
+    }
+}
+
+impl From<RowKey> for (Timestamp, MetricName, String) {
+    fn from(key: RowKey) -> Self {
+        (key.end_time, key.metric, key.period)
+    }
+}
 
 /// One read of stored insights: how many rows, the JSON array of them, and
 /// the key of the last one when the read stopped at its limit (more may follow).
@@ -79,10 +101,10 @@ pub struct StoredAudience {
     pub snapshot_date: String,
     pub status: SnapshotStatus,
     pub detail: Option<String>,
-    pub collected_at: String,
-    /// `(breakdown, key, value)`, largest first within a breakdown.
+    pub collected_at: Timestamp,
+    /// Largest first within a breakdown.
     #[serde(skip)]
-    pub values: Vec<(String, String, i64)>,
+    pub values: Vec<DemographicValue>,
 }
 
 impl Store {
@@ -102,14 +124,15 @@ impl Store {
         let conn = self.conn().await?;
         let mut args: Vec<Value> = vec![
             Value::Integer(account_id),
-            Value::Text(filter.from.clone().unwrap_or_default()),
-            Value::Text(filter.until.clone().unwrap_or_else(|| "\u{10FFFF}".to_string())),
+            // Stored times are canonical text, whose order is their time order.
+            Value::Text(filter.from.map(|t| t.to_string()).unwrap_or_default()),
+            Value::Text(filter.until.map_or_else(|| "\u{10FFFF}".to_string(), |t| t.to_string())),
         ];
         let mut rows_sql = String::from(
             "SELECT metric_name, metric_value, period, end_time, collected_at, reconstructed FROM insights
              WHERE user_id = ?1 AND end_time >= ?2 AND end_time < ?3",
         );
-        if let Some(RowKey(end_time, metric, period)) = &filter.after {
+        if let Some(key) = &filter.after {
             let n = args.len();
             rows_sql.push_str(&format!(
                 " AND (end_time, metric_name, period) > (?{}, ?{}, ?{})",
@@ -117,13 +140,13 @@ impl Store {
                 n + 2,
                 n + 3
             ));
-            args.extend([end_time, metric, period].map(|v| Value::Text(v.clone())));
+            args.extend([key.end_time.to_string(), key.metric.to_string(), key.period.clone()].map(Value::Text));
         }
         if !filter.metrics.is_empty() {
             let n = args.len();
             let marks: Vec<String> = (0..filter.metrics.len()).map(|i| format!("?{}", n + i + 1)).collect();
             rows_sql.push_str(&format!(" AND metric_name IN ({})", marks.join(", ")));
-            args.extend(filter.metrics.iter().map(|m| Value::Text(m.clone())));
+            args.extend(filter.metrics.iter().map(|m| Value::Text(m.to_string())));
         }
         rows_sql.push_str(" ORDER BY end_time, metric_name, period");
         if let Some(limit) = filter.limit {
@@ -187,7 +210,7 @@ impl Store {
                 snapshot_date: r.get(1)?,
                 status,
                 detail: r.get(3)?,
-                collected_at: r.get(4)?,
+                collected_at: timestamp(&r, 4)?,
                 values: Vec::new(),
             });
         }
@@ -202,8 +225,11 @@ impl Store {
                 )
                 .await?;
             while let Some(r) = rows.next().await? {
-                snap.values
-                    .push((r.get(0)?, r.get(1)?, r.get::<Option<i64>>(2)?.unwrap_or(0)));
+                snap.values.push(DemographicValue {
+                    breakdown: r.get(0)?,
+                    key: r.get(1)?,
+                    value: r.get::<Option<i64>>(2)?.unwrap_or(0),
+                });
             }
         }
         Ok(snapshots)
@@ -234,17 +260,17 @@ impl Store {
                 login: login(&r, 18)?,
                 token_status: TokenStatus::parse(&r.get::<String>(4)?)?,
                 token_reason: r.get(5)?,
-                reconnect_by: r.get(6)?,
-                user_token_expires_at: r.get(7)?,
-                last_success_at: r.get(8)?,
-                last_insights_at: r.get(9)?,
-                last_audience_at: r.get(10)?,
+                reconnect_by: opt_timestamp(&r, 6)?,
+                user_token_expires_at: opt_timestamp(&r, 7)?,
+                last_success_at: opt_timestamp(&r, 8)?,
+                last_insights_at: opt_timestamp(&r, 9)?,
+                last_audience_at: opt_timestamp(&r, 10)?,
                 last_error: r.get(11)?,
-                last_error_at: r.get(12)?,
+                last_error_at: opt_timestamp(&r, 12)?,
                 rejected_metrics: parse_rejected(r.get(13)?),
-                throttled_until: r.get(14)?,
+                throttled_until: opt_timestamp(&r, 14)?,
                 throttle_reason: r.get(15)?,
-                rate_window_start: r.get(16)?,
+                rate_window_start: opt_timestamp(&r, 16)?,
                 rate_window_calls: r.get(17)?,
             });
         }
@@ -296,8 +322,8 @@ mod tests {
             ]
         );
         let reach_since = InsightsFilter {
-            from: Some("2026-11-27T00:00:00Z".into()),
-            metrics: vec!["reach".to_string()],
+            from: Timestamp::parse("2026-11-27T00:00:00Z"),
+            metrics: vec![MetricName::parse("reach").expect("a metric")],
             ..InsightsFilter::default()
         };
         assert_eq!(store.stored_insights(id, &reach_since).await.unwrap().len(), 2);
@@ -309,7 +335,11 @@ mod tests {
         assert_eq!(objects[0]["metric_name"], "it's");
 
         // Pages of three: the last row's key leads on, in the same order.
-        let key = |end: &str, metric: &str| RowKey(end.into(), metric.into(), "day".into());
+        let key = |end: &str, metric: &str| RowKey {
+            end_time: Timestamp::parse(end).expect("a time"),
+            metric: MetricName::parse(metric).expect("a metric"),
+            period: "day".into(),
+        };
         let mut paged = InsightsFilter {
             limit: Some(3),
             ..InsightsFilter::default()

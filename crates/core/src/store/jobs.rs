@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use libsql::params;
 
 use super::sql::{account_exists, now, opt_int, opt_text, text, ts};
-use super::{Result, Store};
+use super::{CollectKind, Result, Store};
 
 /// One row of the collection log.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -27,11 +27,30 @@ impl LogStatus {
     }
 }
 
+/// What a log row is about: a step of a token's upkeep, or a collection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogJob {
+    TokenCheck,
+    TokenRefresh,
+    Collect(CollectKind),
+}
+
+impl LogJob {
+    /// Its `job_type` column.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LogJob::TokenCheck => "token_check",
+            LogJob::TokenRefresh => "token_refresh",
+            LogJob::Collect(kind) => kind.as_str(),
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct LogEntry<'a> {
     pub account_id: Option<i64>,
     pub run_id: &'a str,
-    pub job_type: &'a str,
+    pub job_type: LogJob,
     pub status: LogStatus,
     pub error_code: Option<i64>,
     /// Already free of secrets (Graph errors never carry them).
@@ -133,7 +152,7 @@ impl Store {
             params![
                 e.account_id,
                 e.run_id,
-                e.job_type,
+                e.job_type.as_str(),
                 e.status.as_str(),
                 e.error_code,
                 e.error_message.clone(),
@@ -188,7 +207,7 @@ pub(crate) fn log_sql(e: &LogEntry<'_>) -> String {
         "INSERT INTO collection_log (user_id, run_id, job_type, status, error_code, error_message, details, started_at, completed_at) SELECT {}, {}, {}, {}, {}, {}, {}, {}, {}{guard};\n",
         opt_int(e.account_id),
         text(e.run_id),
-        text(e.job_type),
+        text(e.job_type.as_str()),
         text(e.status.as_str()),
         opt_int(e.error_code),
         opt_text(e.error_message.as_deref()),

@@ -5,7 +5,7 @@
 use libsql::Row;
 
 use super::{Result, StoreError};
-use crate::domain::{InstagramUserId, Login};
+use crate::domain::{InstagramUserId, Login, Timestamp};
 
 pub(super) fn instagram_user_id(row: &Row, column: i32) -> Result<InstagramUserId> {
     parse_instagram_user_id(row.get(column)?)
@@ -26,4 +26,17 @@ fn parse_instagram_user_id(raw: String) -> Result<InstagramUserId> {
 pub(super) fn login(row: &Row, column: i32) -> Result<Login> {
     let raw: String = row.get(column)?;
     Login::parse(&raw).ok_or_else(|| StoreError::Corrupt(format!("login `{raw}`")))
+}
+
+/// A stored time (see [`Timestamp`]): compared as a time from here on.
+pub(super) fn timestamp(row: &Row, column: i32) -> Result<Timestamp> {
+    parse_timestamp(row.get(column)?)
+}
+
+pub(super) fn opt_timestamp(row: &Row, column: i32) -> Result<Option<Timestamp>> {
+    row.get::<Option<String>>(column)?.map(parse_timestamp).transpose()
+}
+
+fn parse_timestamp(raw: String) -> Result<Timestamp> {
+    Timestamp::parse(&raw).ok_or_else(|| StoreError::Corrupt(format!("time `{raw}`")))
 }

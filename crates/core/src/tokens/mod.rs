@@ -34,8 +34,8 @@ use crate::engine::{self, Run};
 use crate::graph::{ErrorKind, GraphError};
 use crate::store::sql::{self, ts};
 use crate::store::{
-    CheckedToken, LogEntry, LogStatus, Login, StatusChange, StatusUpdate, StoreError, TokenStatus, UpkeepCandidate,
-    UpkeepRecord, Upkept,
+    CheckedToken, LogEntry, LogJob, LogStatus, Login, StatusChange, StatusUpdate, StoreError, TokenStatus,
+    UpkeepCandidate, UpkeepRecord, Upkept,
 };
 use steps::{Check, Refresh, check, due_for_refresh, is_stale, refresh};
 pub use verdict::note_graph_error;
@@ -50,8 +50,8 @@ pub const CHECK_INTERVAL: chrono::Duration = chrono::Duration::hours(24);
 /// A refresh counts only if it moved the expiry at least this far.
 const MIN_EXTENSION: chrono::Duration = chrono::Duration::days(1);
 
-const JOB_REFRESH: &str = "token_refresh";
-const JOB_CHECK: &str = "token_check";
+const JOB_REFRESH: LogJob = LogJob::TokenRefresh;
+const JOB_CHECK: LogJob = LogJob::TokenCheck;
 
 /// What a refresh-tokens run did: the cron answer's counts.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -301,7 +301,7 @@ struct Logbook<'a> {
 impl<'a> Logbook<'a> {
     fn entry(
         &self,
-        job_type: &'static str,
+        job_type: LogJob,
         status: LogStatus,
         error: Option<(Option<i64>, String)>,
         details: Option<serde_json::Value>,
@@ -320,8 +320,8 @@ impl<'a> Logbook<'a> {
         }
     }
 
-    fn graph_error(&self, job_type: &'static str, e: &GraphError, started_at: String) -> LogEntry<'a> {
-        tracing::warn!(account_id = self.account_id, job_type, kind = e.kind.as_str(), error = %e, "token upkeep call failed");
+    fn graph_error(&self, job_type: LogJob, e: &GraphError, started_at: String) -> LogEntry<'a> {
+        tracing::warn!(account_id = self.account_id, job_type = job_type.as_str(), kind = e.kind.as_str(), error = %e, "token upkeep call failed");
         let details = serde_json::json!({ "kind": e.kind.as_str(), "subcode": e.subcode });
         let error = Some((e.code, e.to_string()));
         self.entry(job_type, LogStatus::Failed, error, Some(details), started_at)

@@ -61,13 +61,31 @@ async fn an_instagram_login_token_reads_its_accounts_media_stories_and_their_ins
     assert_eq!(insights.json()["data"].as_array().map(Vec::len), Some(2));
     let children = ig_get(&env, &format!("{carousel}/children"), &token, &[]).await;
     assert_eq!(children.json()["data"].as_array().map(Vec::len), Some(2));
+    // The metrics that count ads too are Facebook Login's only.
+    let total = ig_get(
+        &env,
+        &format!("{reel}/insights"),
+        &token,
+        &[("metric", "reach,total_views")],
+    )
+    .await;
+    assert_eq!(total.error().0, 100);
+    assert!(total.text.contains("metric[1]"), "{}", total.text);
+    let expanded = ig_get(
+        &env,
+        "me/media",
+        &token,
+        &[("fields", "id,insights.metric(total_likes)")],
+    )
+    .await;
+    assert_eq!(expanded.error().0, 100);
     let node = ig_get(&env, &reel, &token, &[("fields", "media_type")]).await;
     assert_eq!(node.json()["media_type"], "VIDEO");
 
     for (endpoint, n) in [
-        (IgEndpoint::MediaList, 1),
+        (IgEndpoint::MediaList, 2),
         (IgEndpoint::Stories, 1),
-        (IgEndpoint::MediaInsights, 1),
+        (IgEndpoint::MediaInsights, 2),
         (IgEndpoint::MediaNode, 2),
     ] {
         assert_eq!(env.control.count(Endpoint::Instagram(endpoint)), n, "{endpoint:?}");
