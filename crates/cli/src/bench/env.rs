@@ -14,6 +14,7 @@ use urlinsta_core::jobs::{self, JobKind, JobReport};
 use urlinsta_core::secret::AccessToken;
 use urlinsta_core::store::{CollectKind, NewConnection, sql::ts};
 use urlinsta_core::{App, Config};
+use urlinsta_sandbox::{Control, UserSpec};
 
 use super::probe::{self, RssSampler, WalCommits};
 use super::report::{Figures, PlanFigures, RunFigures, RunInput, SetupFigures};
@@ -363,4 +364,38 @@ impl Env {
 /// An Instagram id the sandbox handed out; it makes only valid ones.
 pub fn sandbox_id(raw: &str) -> urlinsta_core::domain::InstagramUserId {
     urlinsta_core::domain::InstagramUserId::parse(raw).expect("the sandbox hands out Instagram user ids")
+}
+
+/// Connects one default influencer of the sandbox through Facebook Login,
+/// as the callback would store it (user token 50 days, data access 90);
+/// its Instagram id.
+pub async fn connect_influencer(
+    app: &App,
+    control: &Control,
+    now: chrono::DateTime<chrono::Utc>,
+) -> anyhow::Result<String> {
+    let spec = UserSpec::default_influencer();
+    let page = spec.pages[0].clone();
+    let ig = page.instagram.clone().expect("an influencer has an Instagram account");
+    let user = control.add_user(spec);
+    let granted = control
+        .grant_tokens(&user, urlinsta_core::oauth::SCOPES)
+        .expect("the user exists");
+    app.store
+        .upsert_connection(&NewConnection {
+            instagram_user_id: sandbox_id(&ig.id),
+            username: Some(ig.username),
+            name: Some(ig.name),
+            facebook_page_id: page.id,
+            facebook_page_name: page.name,
+            facebook_user_id: Some(user),
+            followers_count: Some(ig.followers_count),
+            user_token: AccessToken::new(granted.user_token),
+            user_token_expires_at: Some(ts(now + chrono::Duration::days(50))),
+            page_token: AccessToken::new(granted.pages[0].1.clone()),
+            data_access_expires_at: Some(ts(now + chrono::Duration::days(90))),
+            granted_scopes: urlinsta_core::oauth::SCOPES.iter().map(|s| s.to_string()).collect(),
+        })
+        .await?;
+    Ok(ig.id)
 }

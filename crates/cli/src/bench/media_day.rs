@@ -17,10 +17,9 @@ use serde::Serialize;
 use urlinsta_core::clock::Clock;
 use urlinsta_core::engine::RunOptions;
 use urlinsta_core::jobs::{self, JobKind, JobReport};
-use urlinsta_core::secret::AccessToken;
-use urlinsta_core::store::{NewConnection, sql::ts};
+
 use urlinsta_core::{App, Config};
-use urlinsta_sandbox::{Control, MediaSpec, Sandbox, SandboxConfig, UserSpec};
+use urlinsta_sandbox::{Control, MediaSpec, Sandbox, SandboxConfig};
 
 use super::{Settings, note};
 
@@ -250,30 +249,7 @@ async fn connect(app: &App, control: &Control, count: usize) -> anyhow::Result<V
     let now = Utc::now();
     let mut igs = Vec::with_capacity(count);
     for _ in 0..count {
-        let spec = UserSpec::default_influencer();
-        let page = spec.pages[0].clone();
-        let ig = page.instagram.clone().expect("an influencer has an Instagram account");
-        let user = control.add_user(spec);
-        let granted = control
-            .grant_tokens(&user, urlinsta_core::oauth::SCOPES)
-            .expect("the user exists");
-        app.store
-            .upsert_connection(&NewConnection {
-                instagram_user_id: super::env::sandbox_id(&ig.id),
-                username: Some(ig.username),
-                name: Some(ig.name),
-                facebook_page_id: page.id,
-                facebook_page_name: page.name,
-                facebook_user_id: Some(user),
-                followers_count: Some(ig.followers_count),
-                user_token: AccessToken::new(granted.user_token),
-                user_token_expires_at: Some(ts(now + chrono::Duration::days(50))),
-                page_token: AccessToken::new(granted.pages[0].1.clone()),
-                data_access_expires_at: Some(ts(now + chrono::Duration::days(90))),
-                granted_scopes: urlinsta_core::oauth::SCOPES.iter().map(|s| s.to_string()).collect(),
-            })
-            .await?;
-        igs.push(ig.id);
+        igs.push(super::env::connect_influencer(app, control, now).await?);
     }
     Ok(igs)
 }

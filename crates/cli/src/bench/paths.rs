@@ -15,9 +15,9 @@ use serde::Serialize;
 use urlinsta_core::engine::RunOptions;
 use urlinsta_core::jobs::{self, JobKind, JobReport};
 use urlinsta_core::secret::AccessToken;
-use urlinsta_core::store::{NewConnection, NewInstagramLogin, sql::ts};
+use urlinsta_core::store::{NewInstagramLogin, sql::ts};
 use urlinsta_core::{App, Config};
-use urlinsta_sandbox::{Control, IgSpec, MediaSpec, Sandbox, SandboxConfig, UserSpec};
+use urlinsta_sandbox::{Control, IgSpec, MediaSpec, Sandbox, SandboxConfig};
 
 use super::Settings;
 use super::sqld::{CountingProxy, Sqld};
@@ -141,31 +141,8 @@ async fn one_path(
     for n in 0..accounts {
         match login {
             Login::Facebook => {
-                let spec = UserSpec::default_influencer();
-                let page = spec.pages[0].clone();
-                let ig = page.instagram.clone().expect("an influencer has an Instagram account");
-                let user = control.add_user(spec);
-                let granted = control
-                    .grant_tokens(&user, urlinsta_core::oauth::SCOPES)
-                    .expect("the user exists");
-                let page_token = granted.pages[0].1.clone();
-                post_media(&control, &ig.id);
-                app.store
-                    .upsert_connection(&NewConnection {
-                        instagram_user_id: super::env::sandbox_id(&ig.id),
-                        username: Some(ig.username),
-                        name: Some(ig.name),
-                        facebook_page_id: page.id,
-                        facebook_page_name: page.name,
-                        facebook_user_id: Some(user),
-                        followers_count: Some(ig.followers_count),
-                        user_token: AccessToken::new(granted.user_token),
-                        user_token_expires_at: Some(ts(now + chrono::Duration::days(50))),
-                        page_token: AccessToken::new(page_token),
-                        data_access_expires_at: Some(ts(now + chrono::Duration::days(90))),
-                        granted_scopes: urlinsta_core::oauth::SCOPES.iter().map(|s| s.to_string()).collect(),
-                    })
-                    .await?;
+                let ig = super::env::connect_influencer(&app, &control, now).await?;
+                post_media(&control, &ig);
             }
             Login::Instagram => {
                 let id = format!("178414{:011}", 50_000 + n);
