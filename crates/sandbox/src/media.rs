@@ -7,7 +7,7 @@
 //! Over 400 lines because Meta's metric table, one entry per metric, is a
 //! third of it.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use chrono::{DateTime, Duration, Utc};
 
@@ -348,6 +348,9 @@ pub struct MetricSetCount {
 #[derive(Default)]
 pub(crate) struct MediaWorld {
     pub items: BTreeMap<String, Media>,
+    /// Each account's top-level media ids: a list reads its owner's
+    /// media, not every account's (a bench has hundreds of thousands).
+    by_owner: HashMap<String, Vec<String>>,
     next_id: u64,
     /// `(product type, metric)` Meta has stopped accepting.
     pub rejected: BTreeSet<(ProductType, String)>,
@@ -411,6 +414,7 @@ impl MediaWorld {
             deleted: false,
         };
         self.items.insert(id.clone(), media);
+        self.by_owner.entry(owner.to_string()).or_default().push(id.clone());
         id
     }
 
@@ -423,9 +427,12 @@ impl MediaWorld {
     /// The account's top-level media of `products` readable at `now`, newest first.
     pub fn listed(&self, owner: &str, products: &[ProductType], now: DateTime<Utc>) -> Vec<&Media> {
         let mut list: Vec<&Media> = self
-            .items
-            .values()
-            .filter(|m| m.owner == owner && m.parent.is_none() && products.contains(&m.product) && m.visible(now))
+            .by_owner
+            .get(owner)
+            .into_iter()
+            .flatten()
+            .filter_map(|id| self.items.get(id))
+            .filter(|m| products.contains(&m.product) && m.visible(now))
             .collect();
         list.sort_by(|a, b| b.posted_at.cmp(&a.posted_at).then(b.id.cmp(&a.id)));
         list
