@@ -236,12 +236,12 @@ fn to_csv(rows: &[StoredInsight]) -> String {
     let mut out = String::with_capacity(64 + rows.len() * 72);
     out.push_str("metric_name,metric_value,period,end_time,collected_at,reconstructed\n");
     for r in rows {
-        csv_field(&mut out, &r.metric_name);
+        csv_field(&mut out, r.metric_name.as_str());
         out.push(',');
         if let Some(v) = r.metric_value {
             out.push_str(&v.to_string());
         }
-        for field in [&r.period, &r.end_time, &r.collected_at] {
+        for field in [&r.period, &r.end_time.to_string(), &r.collected_at.to_string()] {
             out.push(',');
             csv_field(&mut out, field);
         }

@@ -7,6 +7,7 @@ use libsql::params;
 
 use super::sql::{account_exists, now, opt_int, opt_text, text, ts};
 use super::{CollectKind, Result, Store};
+use crate::domain::Timestamp;
 
 /// One row of the collection log.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -56,7 +57,7 @@ pub struct LogEntry<'a> {
     /// Already free of secrets (Graph errors never carry them).
     pub error_message: Option<String>,
     pub details: Option<serde_json::Value>,
-    pub started_at: String,
+    pub started_at: Timestamp,
 }
 
 impl Store {
@@ -157,7 +158,7 @@ impl Store {
                 e.error_code,
                 e.error_message.clone(),
                 e.details.as_ref().map(|d| d.to_string()),
-                e.started_at.as_str(),
+                e.started_at.to_string(),
                 now()
             ],
         )
@@ -212,7 +213,7 @@ pub(crate) fn log_sql(e: &LogEntry<'_>) -> String {
         opt_int(e.error_code),
         opt_text(e.error_message.as_deref()),
         opt_text(e.details.as_ref().map(|d| d.to_string()).as_deref()),
-        text(&e.started_at),
+        text(&e.started_at.to_string()),
         text(&now())
     )
 }
