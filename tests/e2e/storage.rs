@@ -5,7 +5,7 @@
 use tempfile::TempDir;
 use urlinsta_core::config::DatabaseConfig;
 use urlinsta_core::crypto::Keyring;
-use urlinsta_core::domain::Timestamp;
+use urlinsta_core::domain::{LeaseName, Timestamp};
 use urlinsta_core::secret::{AccessToken, Secret};
 use urlinsta_core::store::{
     CheckedToken, CollectKind, LogEntry, LogJob, LogStatus, Login, NewConnection, RenewedTokens, StatusChange,
@@ -346,11 +346,11 @@ on_both_databases! {
 
     async fn leases_exclude_a_second_holder(store: Store) {
         let ttl = std::time::Duration::from_secs(60);
-        assert!(store.try_lease("collect-insights", "run-a", chrono::Utc::now(), ttl).await.unwrap());
-        assert!(!store.try_lease("collect-insights", "run-b", chrono::Utc::now(), ttl).await.unwrap());
-        assert!(store.try_lease("collect-insights", "run-a", chrono::Utc::now(), ttl).await.unwrap(), "the holder may renew");
-        store.release_lease("collect-insights", "run-a").await.unwrap();
-        assert!(store.try_lease("collect-insights", "run-b", chrono::Utc::now(), ttl).await.unwrap());
+        assert!(store.try_lease(&LeaseName::of("collect-insights"), "run-a", chrono::Utc::now(), ttl).await.unwrap());
+        assert!(!store.try_lease(&LeaseName::of("collect-insights"), "run-b", chrono::Utc::now(), ttl).await.unwrap());
+        assert!(store.try_lease(&LeaseName::of("collect-insights"), "run-a", chrono::Utc::now(), ttl).await.unwrap(), "the holder may renew");
+        store.release_lease(&LeaseName::of("collect-insights"), "run-a").await.unwrap();
+        assert!(store.try_lease(&LeaseName::of("collect-insights"), "run-b", chrono::Utc::now(), ttl).await.unwrap());
     }
 
     async fn deleting_an_account_leaves_nothing_of_it_and_all_of_the_others(store: Store) {

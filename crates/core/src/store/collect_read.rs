@@ -12,7 +12,7 @@ use super::{Login, Result, Store, StoreError, TokenStatus};
 use crate::domain::{InstagramUserId, MetricName, Timestamp};
 
 /// The operator's view of one account.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct AccountOverview {
     pub instagram_user_id: InstagramUserId,
     pub username: Option<String>,
