@@ -262,7 +262,11 @@ async fn media_take_what_the_account_metrics_leave_of_the_hourly_ceiling() {
             t.control.graph_calls()
         );
         assert_eq!(
-            t.app.store.calls_left(id, 12).await.unwrap(),
+            t.app
+                .store
+                .calls_left(id, 12, t.app.clock.utc_now().into())
+                .await
+                .unwrap(),
             12 - t.control.graph_calls() as u32
         );
     }

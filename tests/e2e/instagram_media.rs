@@ -57,7 +57,7 @@ on_both_databases! {
             assert_eq!(t.control.count(Endpoint::Instagram(IgEndpoint::Stories)), 1, "run {run}");
             measures += t.control.count(Endpoint::Instagram(IgEndpoint::MediaInsights));
             // Every call came out of the account's hourly budget, none more.
-            assert_eq!(t.app.store.calls_left(id, limit).await.unwrap(), limit - calls as u32, "run {run}");
+            assert_eq!(t.app.store.calls_left(id, limit, t.app.clock.utc_now().into()).await.unwrap(), limit - calls as u32, "run {run}");
         }
 
         let media = media_of(&t).await;
