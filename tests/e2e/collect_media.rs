@@ -105,7 +105,7 @@ on_both_databases! {
         next_run(&t).await;
         let id = account(&t, IG).await.id;
         let rejected = t.app.store.rejected_media_metrics(id).await.unwrap();
-        let names: Vec<(&str, &str)> = rejected.iter().map(|r| (r.product_type, r.metric.as_str())).collect();
+        let names: Vec<(&str, &str)> = rejected.iter().map(|r| (r.product_type.as_str(), r.metric.as_str())).collect();
         assert_eq!(names, [("REELS", "reposts")]);
         let media = media_of(&t).await;
         let post = media.iter().find(|m| m.product_type == "FEED").unwrap();

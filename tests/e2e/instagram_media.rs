@@ -110,7 +110,10 @@ async fn a_metric_instagram_login_does_not_serve_costs_that_metric_only() {
     assert_eq!(report.counts.collected, 1, "{report:?}");
     let id = account(&t, SOLO).await.id;
     let rejected = t.app.store.rejected_media_metrics(id).await.unwrap();
-    let names: Vec<(&str, &str)> = rejected.iter().map(|r| (r.product_type, r.metric.as_str())).collect();
+    let names: Vec<(&str, &str)> = rejected
+        .iter()
+        .map(|r| (r.product_type.as_str(), r.metric.as_str()))
+        .collect();
     assert_eq!(names, [("FEED", "total_likes")]);
     let media = media_of(&t).await;
     let measured = media.iter().find(|m| m.media_id == post).unwrap();

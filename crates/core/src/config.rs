@@ -93,7 +93,7 @@ pub struct Config {
     /// What Meta must echo to verify the Instagram webhook subscription.
     pub webhook_verify_token: Option<Secret>,
     /// Media metrics asked per product type (MEDIA_METRICS_FEED, _REELS, _STORY).
-    pub media_metrics: BTreeMap<ProductType, Vec<String>>,
+    pub media_metrics: BTreeMap<ProductType, Vec<MetricName>>,
     /// When a media's numbers are asked again, by its age (MEDIA_REFRESH_SCHEDULE).
     pub media_schedule: RefreshSchedule,
 }
@@ -254,7 +254,7 @@ impl Config {
             log_level: get("LOG_LEVEL").unwrap_or_else(|| "info".into()),
             retry_base: Duration::from_millis(number(vars, "GRAPH_RETRY_BASE_MS", 1000)?),
             graph_timeout: Duration::from_millis(number(vars, "GRAPH_TIMEOUT_MS", 10_000)?),
-            insight_metrics: metric_names(
+            insight_metrics: metric_list(
                 "INSIGHT_METRICS",
                 &get("INSIGHT_METRICS").unwrap_or_else(|| DEFAULT_METRICS.into()),
             )?,
@@ -264,15 +264,9 @@ impl Config {
                 .iter()
                 .map(|(product, name, default)| {
                     let list = get(name).unwrap_or_else(|| default.to_string());
-                    (
-                        *product,
-                        list.split(',')
-                            .map(|m| m.trim().to_string())
-                            .filter(|m| !m.is_empty())
-                            .collect(),
-                    )
+                    Ok((*product, metric_list(name, &list)?))
                 })
-                .collect(),
+                .collect::<Result<_, ConfigError>>()?,
             media_schedule: match get("MEDIA_REFRESH_SCHEDULE") {
                 None => RefreshSchedule::default(),
                 Some(spec) => RefreshSchedule::parse(&spec).map_err(|e| ConfigError::Invalid {
@@ -342,15 +336,20 @@ fn backfill_days(vars: &HashMap<String, String>) -> Result<u32, ConfigError> {
     }
 }
 
-/// A comma-separated list of metric names; blanks and empty items are ignored.
-fn metric_names(name: &'static str, list: &str) -> Result<Vec<MetricName>, ConfigError> {
-    (list.split(','))
+/// A comma-separated list of metric names (INSIGHT_METRICS,
+/// MEDIA_METRICS_FEED, ...): each as Graph spells it, or the setting is
+/// refused; blanks and empty items are ignored.
+fn metric_list(name: &'static str, list: &str) -> Result<Vec<MetricName>, ConfigError> {
+    list.split(',')
         .map(str::trim)
         .filter(|m| !m.is_empty())
         .map(|m| {
             MetricName::parse(m).ok_or_else(|| ConfigError::Invalid {
                 name,
-                reason: format!("`{m}` is not a metric name (lowercase letters, digits and `_`)"),
+                reason: format!(
+                    "`{}` is not a metric name (lowercase letters, digits and underscores)",
+                    m.chars().take(80).collect::<String>()
+                ),
             })
         })
         .collect()

@@ -146,6 +146,17 @@ mod tests {
     use serde_json::json;
 
     #[test]
+    fn the_names_the_code_spells_are_metric_names() {
+        let spelled = SNAPSHOT_FIELDS
+            .iter()
+            .chain(&DEMOGRAPHIC_METRICS)
+            .chain(&crate::trends::SUMMED);
+        for name in spelled {
+            assert_eq!(MetricName::parse(name).as_ref().map(MetricName::as_str), Some(*name));
+        }
+    }
+
+    #[test]
     fn answers_become_rows() {
         let day = MetaDay {
             since: DateTime::parse_from_rfc3339("2026-11-27T08:00:00Z")
