@@ -15,7 +15,7 @@ use instagram::instagram_login;
 use local_keys::{LocalKeys, local_keys_path};
 
 use crate::crypto::Keyring;
-use crate::domain::{ProductType, RefreshSchedule};
+use crate::domain::{MetricName, ProductType, RefreshSchedule};
 use crate::secret::{AppSecret, Secret};
 
 #[derive(Debug, thiserror::Error)]
@@ -81,7 +81,7 @@ pub struct Config {
     /// Timeout of one Graph request.
     pub graph_timeout: Duration,
     /// Account metrics collected hourly; configuration, not code.
-    pub insight_metrics: Vec<String>,
+    pub insight_metrics: Vec<MetricName>,
     /// How many days back a new account's daily metrics are fetched (Meta keeps 90).
     pub backfill_days: u32,
     /// Graph calls one collection run may spend on an account's backfill.
@@ -93,7 +93,7 @@ pub struct Config {
     /// What Meta must echo to verify the Instagram webhook subscription.
     pub webhook_verify_token: Option<Secret>,
     /// Media metrics asked per product type (MEDIA_METRICS_FEED, _REELS, _STORY).
-    pub media_metrics: BTreeMap<ProductType, Vec<String>>,
+    pub media_metrics: BTreeMap<ProductType, Vec<MetricName>>,
     /// When a media's numbers are asked again, by its age (MEDIA_REFRESH_SCHEDULE).
     pub media_schedule: RefreshSchedule,
 }
@@ -254,27 +254,19 @@ impl Config {
             log_level: get("LOG_LEVEL").unwrap_or_else(|| "info".into()),
             retry_base: Duration::from_millis(number(vars, "GRAPH_RETRY_BASE_MS", 1000)?),
             graph_timeout: Duration::from_millis(number(vars, "GRAPH_TIMEOUT_MS", 10_000)?),
-            insight_metrics: get("INSIGHT_METRICS")
-                .unwrap_or_else(|| DEFAULT_METRICS.into())
-                .split(',')
-                .map(|m| m.trim().to_string())
-                .filter(|m| !m.is_empty())
-                .collect(),
+            insight_metrics: metric_list(
+                "INSIGHT_METRICS",
+                &get("INSIGHT_METRICS").unwrap_or_else(|| DEFAULT_METRICS.into()),
+            )?,
             instagram,
             webhook_verify_token: get("META_WEBHOOK_VERIFY_TOKEN").map(Secret::new),
             media_metrics: DEFAULT_MEDIA_METRICS
                 .iter()
                 .map(|(product, name, default)| {
                     let list = get(name).unwrap_or_else(|| default.to_string());
-                    (
-                        *product,
-                        list.split(',')
-                            .map(|m| m.trim().to_string())
-                            .filter(|m| !m.is_empty())
-                            .collect(),
-                    )
+                    Ok((*product, metric_list(name, &list)?))
                 })
-                .collect(),
+                .collect::<Result<_, ConfigError>>()?,
             media_schedule: match get("MEDIA_REFRESH_SCHEDULE") {
                 None => RefreshSchedule::default(),
                 Some(spec) => RefreshSchedule::parse(&spec).map_err(|e| ConfigError::Invalid {
@@ -342,6 +334,25 @@ fn backfill_days(vars: &HashMap<String, String>) -> Result<u32, ConfigError> {
             reason: format!("must be at most {MAX_BACKFILL_DAYS}: Meta serves no account metrics older than two years"),
         }),
     }
+}
+
+/// A comma-separated list of metric names (INSIGHT_METRICS,
+/// MEDIA_METRICS_FEED, ...): each as Graph spells it, or the setting is
+/// refused; blanks and empty items are ignored.
+fn metric_list(name: &'static str, list: &str) -> Result<Vec<MetricName>, ConfigError> {
+    list.split(',')
+        .map(str::trim)
+        .filter(|m| !m.is_empty())
+        .map(|m| {
+            MetricName::parse(m).ok_or_else(|| ConfigError::Invalid {
+                name,
+                reason: format!(
+                    "`{}` is not a metric name (lowercase letters, digits and underscores)",
+                    m.chars().take(80).collect::<String>()
+                ),
+            })
+        })
+        .collect()
 }
 
 fn number<T: std::str::FromStr>(

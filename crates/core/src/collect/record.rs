@@ -2,12 +2,12 @@
 //! account's state (collected until when, parked, refused metrics, last
 //! error) and its log row, written in one round trip, and how it went.
 
-use chrono::Utc;
+use std::collections::BTreeMap;
 
 use super::limits::ExchangeEnd;
 use super::{Gathered, Outcome, Skip, backfill, days};
 use crate::app::App;
-use crate::domain::Timestamp;
+use crate::domain::{MetricName, Timestamp};
 use crate::engine::Run;
 use crate::store::{
     Backfill, Candidate, CollectKind, CollectionRecord, DayRange, LogEntry, LogJob, LogStatus, Parked, RejectedMetric,
@@ -20,7 +20,7 @@ pub(super) async fn record(
     run: &Run,
     account: &Candidate,
     kind: CollectKind,
-    started_at: &str,
+    started_at: Timestamp,
     ended: ExchangeEnd,
     gathered: Gathered,
 ) -> Outcome {
@@ -63,15 +63,15 @@ pub(super) async fn record(
         ExchangeEnd::Failed(_, Some(e)) => e.code,
         _ => None,
     };
-    let rejected_names: Vec<&str> = gathered.rejected.iter().map(|(m, _)| m.as_str()).collect();
+    let rejected_names: Vec<&MetricName> = gathered.rejected.keys().collect();
     let details = serde_json::json!({ "rows": rows, "rejected_metrics": rejected_names, "media": gathered.media });
     let finish = CollectionRecord {
         account_id: account.id,
         kind,
         complete: matches!(ended, ExchangeEnd::Complete),
         followers_count: gathered.followers_count,
-        snapshot_date: days::day_start(Utc::now()).format("%Y-%m-%d").to_string(),
-        rejected_metrics: Some(rejected_list(account, kind, &gathered.rejected)),
+        snapshot_date: run.utc_now().date_naive(),
+        rejected_metrics: Some(rejected_list(run, account, kind, &gathered.rejected)),
         error: matches!(outcome, Outcome::Failed(_)).then(|| message.clone()).flatten(),
         parked: match &ended {
             ExchangeEnd::Parked { until, reason } => Some(Parked {
@@ -88,19 +88,19 @@ pub(super) async fn record(
             error_code,
             error_message: message.clone(),
             details: Some(details),
-            started_at: started_at.to_string(),
+            started_at,
         },
         insights: gathered.insights,
         audience: gathered.audience,
         reconstructed: gathered.reconstructed,
         rollup: match kind {
-            CollectKind::Insights => rollup_days(app, account),
+            CollectKind::Insights => rollup_days(app, run, account),
             CollectKind::Audience => Vec::new(),
         },
         backfill: gathered.backfill.or_else(|| {
             (kind == CollectKind::Insights
                 && matches!(ended, ExchangeEnd::Complete)
-                && backfill::gap_before(account, Utc::now()))
+                && backfill::gap_before(account, run.utc_now()))
             .then_some(Backfill::Due)
         }),
     };
@@ -130,7 +130,12 @@ pub(super) async fn record(
 
 /// The account's rejected metrics after this run: the other job's as they
 /// were, this job's as this run found them (unchanged dates when still refused).
-fn rejected_list(account: &Candidate, kind: CollectKind, found: &[(String, String)]) -> Vec<RejectedMetric> {
+fn rejected_list(
+    run: &Run,
+    account: &Candidate,
+    kind: CollectKind,
+    found: &BTreeMap<MetricName, String>,
+) -> Vec<RejectedMetric> {
     let mut list: Vec<RejectedMetric> = account
         .rejected_metrics
         .iter()
@@ -142,7 +147,7 @@ fn rejected_list(account: &Candidate, kind: CollectKind, found: &[(String, Strin
             .rejected_metrics
             .iter()
             .find(|r| r.job == kind && r.metric == *metric)
-            .map_or_else(|| Timestamp::from(Utc::now()), |r| r.at);
+            .map_or_else(|| Timestamp::from(run.utc_now()), |r| r.at);
         list.push(RejectedMetric {
             metric: metric.clone(),
             job: kind,
@@ -155,8 +160,8 @@ fn rejected_list(account: &Candidate, kind: CollectKind, found: &[(String, Strin
 
 /// The days an insights write rolls up: from how far the account is rolled
 /// up (or when it was connected) to `HOURLY_RETENTION_DAYS` ago.
-fn rollup_days(app: &App, account: &Candidate) -> Vec<DayRange> {
-    let now_t = Utc::now();
+fn rollup_days(app: &App, run: &Run, account: &Candidate) -> Vec<DayRange> {
+    let now_t = run.utc_now();
     let from = account.rolled_up_to.unwrap_or(account.connected_at).to_datetime();
     days::rollup_days(from, now_t, app.config.hourly_retention_days)
 }
