@@ -347,10 +347,11 @@ pub struct MetricSetCount {
 /// The media part of the world.
 #[derive(Default)]
 pub(crate) struct MediaWorld {
-    pub items: BTreeMap<String, Media>,
-    /// Each account's top-level media ids: a list reads its owner's
-    /// media, not every account's (a bench has hundreds of thousands).
-    by_owner: HashMap<String, Vec<String>>,
+    /// By id; hashed, as a bench holds hundreds of thousands.
+    pub items: HashMap<String, Media>,
+    /// Each account's top-level media ids by product type: a list reads
+    /// its owner's media of its types, not every account's.
+    by_owner: HashMap<(String, ProductType), Vec<String>>,
     next_id: u64,
     /// `(product type, metric)` Meta has stopped accepting.
     pub rejected: BTreeSet<(ProductType, String)>,
@@ -414,7 +415,10 @@ impl MediaWorld {
             deleted: false,
         };
         self.items.insert(id.clone(), media);
-        self.by_owner.entry(owner.to_string()).or_default().push(id.clone());
+        self.by_owner
+            .entry((owner.to_string(), spec.product))
+            .or_default()
+            .push(id.clone());
         id
     }
 
@@ -426,13 +430,12 @@ impl MediaWorld {
 
     /// The account's top-level media of `products` readable at `now`, newest first.
     pub fn listed(&self, owner: &str, products: &[ProductType], now: DateTime<Utc>) -> Vec<&Media> {
-        let mut list: Vec<&Media> = self
-            .by_owner
-            .get(owner)
-            .into_iter()
+        let mut list: Vec<&Media> = products
+            .iter()
+            .filter_map(|product| self.by_owner.get(&(owner.to_string(), *product)))
             .flatten()
             .filter_map(|id| self.items.get(id))
-            .filter(|m| products.contains(&m.product) && m.visible(now))
+            .filter(|m| m.visible(now))
             .collect();
         list.sort_by(|a, b| b.posted_at.cmp(&a.posted_at).then(b.id.cmp(&a.id)));
         list

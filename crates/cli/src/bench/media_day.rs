@@ -289,7 +289,9 @@ pub fn to_markdown(f: &MediaDayFigures) -> String {
         mean = f.mean_run_s,
         max = f.max_run_s,
         rate = f.accounts as f64 / f.mean_run_s.max(1e-9),
-        cpu = f.cpu_s_per_account_run.map_or("-".into(), |s| format!("{:.2}", s * 1000.0)),
+        cpu = f
+            .cpu_s_per_account_run
+            .map_or("-".into(), |s| format!("{:.2}", s * 1000.0)),
         rss = f.peak_rss_mb.map_or("-".into(), |mb| format!("{mb:.0}")),
         ls = f.load_start,
         le = f.load_end,
