@@ -3,6 +3,7 @@
 //! down to the store. The bottom layer: it imports nothing of the crate.
 
 mod instagram;
+mod lease;
 mod login;
 mod media;
 mod metric;
@@ -10,6 +11,7 @@ mod refresh;
 mod time;
 
 pub use instagram::InstagramUserId;
+pub use lease::LeaseName;
 pub use login::Login;
 pub use media::{MediaId, MediaKind, ProductType};
 pub use metric::MetricName;

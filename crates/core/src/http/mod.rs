@@ -19,6 +19,7 @@ mod trends;
 pub mod vercel;
 mod webhooks;
 
+pub use insights::{AccountView, AccountsBody, CollectedNow};
 pub use request::ApiRequest;
 pub use response::{ApiError, ApiResponse};
 

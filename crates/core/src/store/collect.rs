@@ -2,7 +2,7 @@
 //! batch. Which accounts are due is in `candidates`, the call allowance in
 //! `allowance`, what the read API reads of the results in `collect_read`.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::history::{Backfill, DayRange, Reconstructed, reconstructed_sql, rollup_sql};
@@ -10,7 +10,7 @@ use super::jobs::{LogEntry, LogJob, LogStatus, log_sql};
 use super::media::{MediaWrite, media_write_sql};
 use super::sql::{account_exists, now, opt_int, opt_text, text};
 use super::{Result, Store};
-use crate::domain::Timestamp;
+use crate::domain::{MetricName, Timestamp};
 
 /// The two collections, each with its own "last collected" time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -40,7 +40,7 @@ impl CollectKind {
 /// A metric Meta refused, kept for the operator.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RejectedMetric {
-    pub metric: String,
+    pub metric: MetricName,
     pub job: CollectKind,
     pub reason: String,
     pub at: Timestamp,
@@ -49,10 +49,10 @@ pub struct RejectedMetric {
 /// One stored value.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct MetricRow {
-    pub metric_name: String,
+    pub metric_name: MetricName,
     pub metric_value: Option<i64>,
     pub period: String,
-    pub end_time: String,
+    pub end_time: Timestamp,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -74,7 +74,7 @@ impl SnapshotStatus {
 /// One day's demographics of one metric.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AudienceSnapshot {
-    pub metric: String,
+    pub metric: MetricName,
     pub status: SnapshotStatus,
     pub detail: Option<String>,
     pub values: Vec<DemographicValue>,
@@ -105,7 +105,8 @@ pub struct CollectionRecord<'a> {
     pub complete: bool,
     pub insights: Vec<MetricRow>,
     pub followers_count: Option<i64>,
-    pub snapshot_date: String,
+    /// The day the audience snapshots are of.
+    pub snapshot_date: NaiveDate,
     pub audience: Vec<AudienceSnapshot>,
     /// Values derived rather than measured (stored where no measured one is).
     pub reconstructed: Vec<Reconstructed>,
@@ -129,13 +130,14 @@ impl<'a> CollectionRecord<'a> {
     /// A complete, successful collection of `insights` and nothing else,
     /// logged under `run_id`: what a backfill or a benchmark writes.
     pub fn insights(account_id: i64, run_id: &'a str, insights: Vec<MetricRow>) -> Self {
+        let now = Timestamp::from(chrono::Utc::now());
         CollectionRecord {
             account_id,
             kind: CollectKind::Insights,
             complete: true,
             insights,
             followers_count: None,
-            snapshot_date: String::new(),
+            snapshot_date: now.to_datetime().date_naive(),
             audience: Vec::new(),
             reconstructed: Vec::new(),
             rollup: Vec::new(),
@@ -144,7 +146,7 @@ impl<'a> CollectionRecord<'a> {
             error: None,
             parked: None,
             media: None,
-            at: Utc::now(),
+            at: now.to_datetime(),
             log: LogEntry {
                 account_id: Some(account_id),
                 run_id,
@@ -153,7 +155,7 @@ impl<'a> CollectionRecord<'a> {
                 error_code: None,
                 error_message: None,
                 details: None,
-                started_at: now(),
+                started_at: now,
             },
         }
     }
@@ -180,10 +182,10 @@ impl Store {
         let insights = f.insights.iter().map(|row| {
             format!(
                 "({id}, {}, {}, {}, {}, {})",
-                text(&row.metric_name),
+                text(row.metric_name.as_str()),
                 opt_int(row.metric_value),
                 text(&row.period),
-                text(&row.end_time),
+                text(&row.end_time.to_string()),
                 text(&now)
             )
         });
@@ -198,7 +200,7 @@ impl Store {
         );
         sql.push_str(&reconstructed_sql(id, &f.reconstructed, &now));
         for snap in &f.audience {
-            let (metric, date) = (text(&snap.metric), text(&f.snapshot_date));
+            let (metric, date) = (text(snap.metric.as_str()), text(&f.snapshot_date.to_string()));
             sql.push_str(&format!(
                 "DELETE FROM audience_data WHERE user_id = {id} AND metric = {metric} AND snapshot_date = {date};\n"
             ));
