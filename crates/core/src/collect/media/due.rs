@@ -6,7 +6,7 @@
 use chrono::{DateTime, Duration, Utc};
 
 use crate::domain::{MediaId, ProductType, RefreshSchedule};
-use crate::store::{KnownMedia, MediaState};
+use crate::store::KnownMedia;
 
 /// A story is live this long.
 pub(super) const STORY_LIFETIME_HOURS: i64 = 24;
@@ -45,14 +45,17 @@ pub(super) struct Work {
 
 impl Work {
     /// What is due now, most urgent first, as many as `room` calls allow:
-    /// live stories, then young media, then the catalog's backlog, then
-    /// windows of the longest-waiting older media.
+    /// live stories, then young media, then the catalog's backlog (before
+    /// `catalogued_until`), then windows of the longest-waiting older media.
+    /// Only a product type with metrics left to ask (`measurable`) is
+    /// measured by its own set.
     pub fn plan<'k>(
         known: impl Iterator<Item = &'k KnownMedia> + Clone,
-        state: &MediaState,
+        catalogued_until: Option<DateTime<Utc>>,
         schedule: &RefreshSchedule,
         now: DateTime<Utc>,
         mut room: usize,
+        measurable: impl Fn(ProductType) -> bool,
     ) -> Work {
         let mut take = |wanted: usize| {
             let granted = wanted.min(room);
@@ -60,7 +63,7 @@ impl Work {
             granted
         };
         let live = |k: &KnownMedia| now - k.posted_at < Duration::hours(STORY_LIFETIME_HOURS);
-        let candidates = known.filter(|k| k.parent.is_none() && !k.deleted);
+        let candidates = known.filter(|k| !k.deleted);
         let stories = candidates
             .clone()
             .filter(|k| k.product == ProductType::Story && live(k))
@@ -73,6 +76,7 @@ impl Work {
             .partition(|k| now - k.posted_at < schedule.young());
         let mut measures: Vec<Due> = stories
             .chain(young)
+            .filter(|k| measurable(k.product))
             .map(|k| Due {
                 media_id: k.media_id.clone(),
                 product: k.product,
@@ -80,8 +84,7 @@ impl Work {
             .collect();
         measures.truncate(take(measures.len()));
         let horizon = now - schedule.horizon();
-        let backlog = state
-            .catalogued_until
+        let backlog = catalogued_until
             .filter(|until| *until > horizon)
             .filter(|_| take(1) == 1);
         let mut windows = windows(older);
@@ -124,7 +127,6 @@ mod tests {
     ) -> KnownMedia {
         KnownMedia {
             media_id: MediaId::parse(&format!("1790000000{n:04}")).unwrap(),
-            parent: None,
             product,
             posted_at: now - Duration::hours(age_hours),
             deleted: false,
@@ -150,13 +152,10 @@ mod tests {
             )
         }));
         let schedule = RefreshSchedule::default();
-        let state = |until: Option<DateTime<Utc>>| MediaState {
-            calls_left: 0,
-            catalogued_until: until,
-        };
+        let all = |_| true;
         let backlog = now - Duration::days(40);
 
-        let work = Work::plan(known.iter(), &state(Some(backlog)), &schedule, now, 10);
+        let work = Work::plan(known.iter(), Some(backlog), &schedule, now, 10, all);
         let measured: Vec<&str> = work.measures.iter().map(|d| d.product.as_str()).collect();
         assert_eq!(measured, ["STORY", "REELS"]);
         assert_eq!(work.backlog, Some(backlog));
@@ -170,10 +169,16 @@ mod tests {
         assert_eq!(work.windows[0].until, now - Duration::hours(72 + 5 * 100));
 
         // Two calls left: the story and the reel; nothing older.
-        let work = Work::plan(known.iter(), &state(Some(backlog)), &schedule, now, 2);
+        let work = Work::plan(known.iter(), Some(backlog), &schedule, now, 2, all);
         assert_eq!((work.measures.len(), work.backlog, work.windows.len()), (2, None, 0));
         // A catalog whole back to the horizon has no backlog.
-        let work = Work::plan(known.iter(), &state(Some(now - Duration::days(90))), &schedule, now, 10);
+        let work = Work::plan(known.iter(), Some(now - Duration::days(90)), &schedule, now, 10, all);
         assert_eq!(work.backlog, None);
+        // A product type without metrics left to ask is not measured by its own set.
+        let work = Work::plan(known.iter(), Some(backlog), &schedule, now, 10, |p| {
+            p != ProductType::Story
+        });
+        let measured: Vec<&str> = work.measures.iter().map(|d| d.product.as_str()).collect();
+        assert_eq!(measured, ["REELS"]);
     }
 }
