@@ -91,7 +91,17 @@ fn a_day_of_content_insights_on_sqld_costs_about_one_round_trip_per_account() {
     let sqld = std::env::var("SQLD_BIN")
         .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/../../.tools/sqld/sqld").to_string());
     let out = Command::new(env!("CARGO_BIN_EXE_urlinsta"))
-        .args(["bench", "--accounts", "0", "--latency-ms", "0", "--db", "sqld", "--sqld", &sqld])
+        .args([
+            "bench",
+            "--accounts",
+            "0",
+            "--latency-ms",
+            "0",
+            "--db",
+            "sqld",
+            "--sqld",
+            &sqld,
+        ])
         .args(["--plan-accounts", "0", "--media-accounts", "4"])
         .args(["--media-warmup-days", "1", "--media-hours", "2", "--json"])
         .output()
