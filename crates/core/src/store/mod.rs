@@ -52,10 +52,10 @@ pub use status::*;
 pub use upkeep::*;
 
 use crate::config::DatabaseConfig;
+use crate::crypto::{CryptoError, Keyring};
 
 /// How much of a script an embedded file is given at once (see [`Store::write_script`]).
 const SCRIPT_PIECE_BYTES: usize = 4096;
-use crate::crypto::{CryptoError, Keyring};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
