@@ -71,6 +71,7 @@ mod load;
 mod media_api;
 mod media_store;
 mod oauth;
+mod older_media;
 mod page;
 mod page_content;
 mod page_logins;

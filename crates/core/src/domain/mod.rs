@@ -2,6 +2,7 @@
 //! a Graph answer, the configuration, a stored row) and carried as its type
 //! down to the store. The bottom layer: it imports nothing of the crate.
 
+mod catalog;
 mod instagram;
 mod login;
 mod media;
@@ -9,6 +10,7 @@ mod metric;
 mod refresh;
 mod time;
 
+pub use catalog::{CatalogReach, INSTAGRAM_LAUNCH, MAX_DAYS_BACK, ReachError};
 pub use instagram::InstagramUserId;
 pub use login::Login;
 pub use media::{MediaId, MediaKind, ProductType};

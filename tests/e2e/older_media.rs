@@ -1,0 +1,168 @@
+//! Older media on request: the request and its progress over HTTP, who may
+//! ask, what disconnecting takes along; and the hourly collection walking
+//! the catalog back to the day asked, a page a run within the account's
+//! hourly ceiling, after its account metrics, each media measured once.
+
+use chrono::{Duration, Utc};
+use serde_json::{Value, json};
+use urlinsta_core::jobs::JobKind;
+use urlinsta_sandbox::MediaSpec;
+
+use crate::harness::*;
+
+const IG: &str = DEFAULT_IG;
+const HISTORY: &str = "/api/insights/17841400000000001/media/history";
+
+/// Asks for older media as the page does, from the connected browser.
+async fn ask(t: &TestApp, body: Value) -> reqwest::Response {
+    t.post(&t.browser, HISTORY).json(&body).send().await.expect("request")
+}
+
+async fn progress(t: &TestApp) -> Value {
+    let r = t.browser.get(t.api(HISTORY)).send().await.expect("progress");
+    assert_eq!(r.status(), 200);
+    r.json().await.expect("JSON")
+}
+
+fn days_before_today(days: i64) -> String {
+    (Utc::now().date_naive() - Duration::days(days)).to_string()
+}
+
+on_both_databases! {
+    async fn a_request_is_recorded_once_and_goes_with_the_account(t: TestApp) {
+        assert_eq!(t.connect().await.status(), 302);
+        let none = progress(&t).await;
+        assert_eq!((none["status"].as_str(), &none["since"]), (Some("not_requested"), &Value::Null), "{none}");
+
+        let first = ask(&t, json!({ "days": 365 })).await;
+        assert_eq!(first.status(), 202);
+        let first: Value = first.json().await.unwrap();
+        assert_eq!(first["since"], days_before_today(365), "{first}");
+        assert_eq!((first["status"].as_str(), first["changed"].as_bool()), (Some("in_progress"), Some(true)));
+        assert!(first["requested_at"].is_string(), "{first}");
+
+        // The same again, or less far back: nothing changes.
+        for again in [json!({ "days": 365 }), json!({ "since": days_before_today(30) })] {
+            let r = ask(&t, again).await;
+            assert_eq!(r.status(), 202);
+            let body: Value = r.json().await.unwrap();
+            assert_eq!(body["changed"], false, "{body}");
+            assert_eq!((&body["since"], &body["requested_at"]), (&first["since"], &first["requested_at"]));
+        }
+        // Further back moves it.
+        let further: Value = ask(&t, json!({ "since": "2024-01-31" })).await.json().await.unwrap();
+        assert_eq!((further["since"].as_str(), further["changed"].as_bool()), (Some("2024-01-31"), Some(true)));
+        let shown = progress(&t).await;
+        assert_eq!(shown["since"], "2024-01-31");
+        assert!(shown.get("changed").is_none(), "only a POST says what it changed: {shown}");
+
+        // Disconnecting deletes the request with the media.
+        let now = t.control.now();
+        t.control.add_media(IG, MediaSpec::post().posted_at(now - Duration::hours(3)));
+        run_collect(&t.app, JobKind::CollectInsights).await;
+        assert_eq!(progress(&t).await["media"], 1);
+        let gone = t
+            .post(&t.browser, "/api/auth/disconnect")
+            .json(&json!({ "instagram_user_id": IG }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(gone.status(), 200);
+        assert_eq!(row_count(&t, "media").await, 0);
+        assert_eq!(row_count(&t, "account_state").await, 0);
+        assert_no_orphans(&t).await;
+        // Connected again, nothing is asked.
+        assert_eq!(t.connect().await.status(), 302);
+        assert_eq!(progress(&t).await["status"], "not_requested");
+    }
+}
+
+#[tokio::test]
+async fn bad_requests_are_refused_clearly_and_strangers_get_nothing() {
+    let t = spawn_app().await;
+    assert_eq!(t.connect().await.status(), 302);
+    let tomorrow = (Utc::now().date_naive() + Duration::days(1)).to_string();
+    for (body, says) in [
+        (json!({}), "say how far back"),
+        (json!({ "days": 0 }), "`days` must be a whole number from 1 to 6000"),
+        (json!({ "days": 6001 }), "`days` must be"),
+        (json!({ "days": 1.5 }), "invalid JSON body"),
+        (json!({ "days": "30" }), "invalid JSON body"),
+        (json!({ "since": "2025-02-30" }), "YYYY-MM-DD"),
+        (json!({ "since": tomorrow }), "to today"),
+        (json!({ "since": "2009-12-31" }), "2010-10-06"),
+        (json!({ "since": "2025-01-01", "days": 30 }), "not both"),
+        (json!({ "until": "2025-01-01" }), "unknown field"),
+        (json!([365]), "invalid JSON body"),
+    ] {
+        let r = ask(&t, body.clone()).await;
+        assert_eq!(r.status(), 400, "{body}");
+        let error: Value = r.json().await.unwrap();
+        assert!(
+            error["message"].as_str().is_some_and(|m| m.contains(says)),
+            "{body}: {error}"
+        );
+    }
+    let form = t
+        .post(&t.browser, HISTORY)
+        .form(&[("days", "30")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(form.status(), 415, "a form any site can send is refused");
+    assert_eq!(progress(&t).await["status"], "not_requested", "nothing was recorded");
+
+    // Nobody: 401. Another influencer: 403. Another site, with the cookie: 403.
+    let nobody = browser();
+    assert_eq!(nobody.get(t.api(HISTORY)).send().await.unwrap().status(), 401);
+    let r = t
+        .post(&nobody, HISTORY)
+        .json(&json!({ "days": 30 }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    let (_, other) = connect_another(&t).await;
+    assert_eq!(other.get(t.api(HISTORY)).send().await.unwrap().status(), 403);
+    let r = t
+        .post(&other, HISTORY)
+        .json(&json!({ "days": 30 }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    let cross = t
+        .browser
+        .post(t.api(HISTORY))
+        .header("origin", "https://evil.example")
+        .json(&json!({ "days": 30 }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(cross.status(), 403);
+    assert_eq!(
+        progress(&t).await["status"],
+        "not_requested",
+        "none of them recorded anything"
+    );
+
+    // The operator may ask for any account; an unknown one is 404.
+    let admin = reqwest::Client::new();
+    let r = admin
+        .post(t.api(HISTORY))
+        .bearer_auth(ADMIN_KEY)
+        .json(&json!({ "since": "2020-05-01" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 202);
+    assert_eq!(progress(&t).await["since"], "2020-05-01");
+    let r = admin
+        .post(t.api("/api/insights/17841499999999999/media/history"))
+        .bearer_auth(ADMIN_KEY)
+        .json(&json!({ "days": 30 }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404);
+}
