@@ -105,7 +105,7 @@ on_both_databases! {
         next_run(&t).await;
         let id = account(&t, IG).await.id;
         let rejected = t.app.store.rejected_media_metrics(id).await.unwrap();
-        let names: Vec<(&str, &str)> = rejected.iter().map(|r| (r.product_type, r.metric.as_str())).collect();
+        let names: Vec<(&str, &str)> = rejected.iter().map(|r| (r.product_type.as_str(), r.metric.as_str())).collect();
         assert_eq!(names, [("REELS", "reposts")]);
         let media = media_of(&t).await;
         let post = media.iter().find(|m| m.product_type == "FEED").unwrap();
@@ -262,7 +262,11 @@ async fn media_take_what_the_account_metrics_leave_of_the_hourly_ceiling() {
             t.control.graph_calls()
         );
         assert_eq!(
-            t.app.store.calls_left(id, 12).await.unwrap(),
+            t.app
+                .store
+                .calls_left(id, 12, t.app.clock.utc_now().into())
+                .await
+                .unwrap(),
             12 - t.control.graph_calls() as u32
         );
     }

@@ -57,7 +57,7 @@ on_both_databases! {
             assert_eq!(t.control.count(Endpoint::Instagram(IgEndpoint::Stories)), 1, "run {run}");
             measures += t.control.count(Endpoint::Instagram(IgEndpoint::MediaInsights));
             // Every call came out of the account's hourly budget, none more.
-            assert_eq!(t.app.store.calls_left(id, limit).await.unwrap(), limit - calls as u32, "run {run}");
+            assert_eq!(t.app.store.calls_left(id, limit, t.app.clock.utc_now().into()).await.unwrap(), limit - calls as u32, "run {run}");
         }
 
         let media = media_of(&t).await;
@@ -110,7 +110,10 @@ async fn a_metric_instagram_login_does_not_serve_costs_that_metric_only() {
     assert_eq!(report.counts.collected, 1, "{report:?}");
     let id = account(&t, SOLO).await.id;
     let rejected = t.app.store.rejected_media_metrics(id).await.unwrap();
-    let names: Vec<(&str, &str)> = rejected.iter().map(|r| (r.product_type, r.metric.as_str())).collect();
+    let names: Vec<(&str, &str)> = rejected
+        .iter()
+        .map(|r| (r.product_type.as_str(), r.metric.as_str()))
+        .collect();
     assert_eq!(names, [("FEED", "total_likes")]);
     let media = media_of(&t).await;
     let measured = media.iter().find(|m| m.media_id == post).unwrap();

@@ -3,12 +3,19 @@
 
 use chrono::{DateTime, Duration, Utc};
 use serde_json::Value;
-use urlinsta_core::domain::{MediaId, MediaKind, ProductType};
-use urlinsta_core::store::{FinalValue, MediaItem, MediaSnapshot, MediaWrite};
+use urlinsta_core::domain::{MediaId, MediaKind, MetricName, ProductType};
+use urlinsta_core::store::{FinalMetric, FinalValue, MediaItem, MediaSnapshot, MediaWrite, MetricValue};
 
 use crate::harness::*;
 
 const IG: &str = "17841400000000001";
+
+fn value(metric: &str, value: i64) -> MetricValue {
+    MetricValue {
+        metric: MetricName::parse(metric).unwrap(),
+        value,
+    }
+}
 
 fn item(n: u32, product: ProductType, posted: DateTime<Utc>) -> MediaItem {
     MediaItem {
@@ -55,9 +62,9 @@ pub(crate) async fn seed_media(t: &TestApp) -> i64 {
         .map(|i| MediaSnapshot {
             media_id: items[i].media_id.clone(),
             values: if i == 0 {
-                vec![("reach".into(), reach[i])]
+                vec![value("reach", reach[i])]
             } else {
-                vec![("reach".into(), reach[i]), ("views".into(), reach[i] * 2)]
+                vec![value("reach", reach[i]), value("views", reach[i] * 2)]
             },
             refreshes: true,
         })
@@ -73,7 +80,7 @@ pub(crate) async fn seed_media(t: &TestApp) -> i64 {
         account_id,
         snapshots: vec![MediaSnapshot {
             media_id: MediaId::parse("18100000000000001").unwrap(),
-            values: vec![("reach".into(), 65)],
+            values: vec![value("reach", 65)],
             refreshes: true,
         }],
         ..MediaWrite::default()
@@ -81,8 +88,14 @@ pub(crate) async fn seed_media(t: &TestApp) -> i64 {
     t.app.store.save_media(&later, now).await.unwrap();
     let story = MediaId::parse("18100000000000009").unwrap();
     let finals = [
-        ("reach".to_string(), FinalValue::Count(44)),
-        ("replies".to_string(), FinalValue::FewerThanFive),
+        FinalMetric {
+            metric: MetricName::parse("reach").unwrap(),
+            value: FinalValue::Count(44),
+        },
+        FinalMetric {
+            metric: MetricName::parse("replies").unwrap(),
+            value: FinalValue::FewerThanFive,
+        },
     ];
     t.app
         .store

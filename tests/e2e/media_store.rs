@@ -3,8 +3,11 @@
 //! written once, and refused metrics per product type.
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
-use urlinsta_core::domain::{MediaId, MediaKind, ProductType};
-use urlinsta_core::store::{FinalOutcome, FinalValue, MediaFilter, MediaItem, MediaSnapshot, MediaWrite, Store};
+use urlinsta_core::domain::{MediaId, MediaKind, MetricName, ProductType};
+use urlinsta_core::store::{
+    FinalMetric, FinalOutcome, FinalValue, MediaFilter, MediaItem, MediaMetricRefusal, MediaSnapshot, MediaWrite,
+    MetricValue, Store,
+};
 
 use crate::harness::instagram_id;
 use crate::storage::connection;
@@ -35,10 +38,31 @@ fn item(raw: &str, product: ProductType, posted: DateTime<Utc>) -> MediaItem {
     }
 }
 
+fn metric(name: &str) -> MetricName {
+    MetricName::parse(name).unwrap()
+}
+
+fn refused(product: ProductType, name: &str, reason: &str) -> MediaMetricRefusal {
+    MediaMetricRefusal {
+        product,
+        metric: metric(name),
+        reason: reason.into(),
+    }
+}
+
 fn snapshot(raw: &str, reach: i64) -> MediaSnapshot {
     MediaSnapshot {
         media_id: id(raw),
-        values: vec![("reach".into(), reach), ("views".into(), reach * 2)],
+        values: vec![
+            MetricValue {
+                metric: metric("reach"),
+                value: reach,
+            },
+            MetricValue {
+                metric: metric("views"),
+                value: reach * 2,
+            },
+        ],
         refreshes: true,
     }
 }
@@ -121,7 +145,7 @@ on_both_databases! {
             account_id,
             items: vec![story],
             not_enough_viewers: vec![id("18100000000000011")],
-            rejected: vec![(ProductType::Reels, "reposts".into(), "(#100) not supported".into())],
+            rejected: vec![refused(ProductType::Reels, "reposts", "(#100) not supported")],
             ..MediaWrite::default()
         };
         store.save_media(&write, at(9, 0)).await.unwrap();
@@ -130,13 +154,14 @@ on_both_databases! {
         assert_eq!(media[0].insights_status, "not_enough_viewers");
         let rejected = store.rejected_media_metrics(account_id).await.unwrap();
         assert_eq!(rejected.len(), 1);
-        assert_eq!((rejected[0].product_type, rejected[0].metric.as_str()), ("REELS", "reposts"));
+        assert_eq!((rejected[0].product_type, rejected[0].metric.as_str()), (ProductType::Reels, "reposts"));
 
-        let values = vec![("reach".to_string(), FinalValue::from_meta(40)), ("replies".to_string(), FinalValue::from_meta(-1))];
+        let final_metric = |name: &str, value| FinalMetric { metric: metric(name), value };
+        let values = vec![final_metric("reach", FinalValue::from_meta(40)), final_metric("replies", FinalValue::from_meta(-1))];
         let story_id = id("18100000000000011");
         let first = store.save_story_final(&instagram_id("1784100102"), &story_id, &values, at(9, 5)).await.unwrap();
         assert_eq!(first, FinalOutcome::Stored);
-        let other = vec![("reach".to_string(), FinalValue::Count(99))];
+        let other = vec![final_metric("reach", FinalValue::Count(99))];
         let again = store.save_story_final(&instagram_id("1784100102"), &story_id, &other, at(9, 6)).await.unwrap();
         assert_eq!(again, FinalOutcome::AlreadyFinal);
         let unknown = store.save_story_final(&instagram_id("1784199999"), &story_id, &values, at(9, 6)).await.unwrap();
@@ -154,7 +179,7 @@ on_both_databases! {
             account_id,
             items: vec![item("18100000000000021", ProductType::Feed, at(8, 0))],
             snapshots: vec![snapshot("18100000000000021", 5)],
-            rejected: vec![(ProductType::Feed, "follows".into(), "no".into())],
+            rejected: vec![refused(ProductType::Feed, "follows", "no")],
             ..MediaWrite::default()
         };
         store.save_media(&write, at(9, 0) + Duration::minutes(1)).await.unwrap();

@@ -15,7 +15,7 @@ use instagram::instagram_login;
 use local_keys::{LocalKeys, local_keys_path};
 
 use crate::crypto::Keyring;
-use crate::domain::{ProductType, RefreshSchedule};
+use crate::domain::{MetricName, ProductType, RefreshSchedule};
 use crate::secret::{AppSecret, Secret};
 
 #[derive(Debug, thiserror::Error)]
@@ -93,7 +93,7 @@ pub struct Config {
     /// What Meta must echo to verify the Instagram webhook subscription.
     pub webhook_verify_token: Option<Secret>,
     /// Media metrics asked per product type (MEDIA_METRICS_FEED, _REELS, _STORY).
-    pub media_metrics: BTreeMap<ProductType, Vec<String>>,
+    pub media_metrics: BTreeMap<ProductType, Vec<MetricName>>,
     /// When a media's numbers are asked again, by its age (MEDIA_REFRESH_SCHEDULE).
     pub media_schedule: RefreshSchedule,
 }
@@ -266,15 +266,9 @@ impl Config {
                 .iter()
                 .map(|(product, name, default)| {
                     let list = get(name).unwrap_or_else(|| default.to_string());
-                    (
-                        *product,
-                        list.split(',')
-                            .map(|m| m.trim().to_string())
-                            .filter(|m| !m.is_empty())
-                            .collect(),
-                    )
+                    Ok((*product, media_metric_list(name, &list)?))
                 })
-                .collect(),
+                .collect::<Result<_, ConfigError>>()?,
             media_schedule: match get("MEDIA_REFRESH_SCHEDULE") {
                 None => RefreshSchedule::default(),
                 Some(spec) => RefreshSchedule::parse(&spec).map_err(|e| ConfigError::Invalid {
@@ -342,6 +336,24 @@ fn backfill_days(vars: &HashMap<String, String>) -> Result<u32, ConfigError> {
             reason: format!("must be at most {MAX_BACKFILL_DAYS}: Meta serves no account metrics older than two years"),
         }),
     }
+}
+
+/// A comma-separated list of media metrics (MEDIA_METRICS_FEED, ...): each
+/// a metric name as Graph spells it, or the setting is refused.
+fn media_metric_list(name: &'static str, list: &str) -> Result<Vec<MetricName>, ConfigError> {
+    list.split(',')
+        .map(str::trim)
+        .filter(|m| !m.is_empty())
+        .map(|m| {
+            MetricName::parse(m).ok_or_else(|| ConfigError::Invalid {
+                name,
+                reason: format!(
+                    "`{}` is not a metric name (lowercase letters, digits and underscores)",
+                    m.chars().take(80).collect::<String>()
+                ),
+            })
+        })
+        .collect()
 }
 
 fn number<T: std::str::FromStr>(

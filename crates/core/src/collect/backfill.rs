@@ -218,7 +218,7 @@ pub async fn backfill(
     account: &Candidate,
     auth: Auth<'_>,
 ) -> (ExchangeEnd, Gathered) {
-    let now = Utc::now();
+    let now = run.utc_now();
     let oldest = meta_day(pacific_date(now) - chrono::Days::new(u64::from(app.config.backfill_days))).since;
     let stored = match app.store.stored_days(account.id, oldest).await {
         Ok(stored) => stored,

@@ -158,7 +158,7 @@ impl<P: Plan> Exchange<'_, '_, P> {
         if unpaid > 0 {
             match app
                 .store
-                .reserve_calls(account.id, unpaid, app.config.rate_limit_per_hour)
+                .reserve_calls(account.id, unpaid, app.config.rate_limit_per_hour, run.utc_now().into())
                 .await
             {
                 Ok(true) => {}

@@ -170,8 +170,8 @@ impl engine::Job for Collection {
             .collect())
     }
 
-    fn screen(&self, _run: &Run, due: &Due) -> Option<Worked> {
-        let skipped = skip_now(&due.account, Utc::now());
+    fn screen(&self, run: &Run, due: &Due) -> Option<Worked> {
+        let skipped = skip_now(&due.account, run.utc_now());
         if let Some(Outcome::Skipped { reason, .. }) = &skipped {
             tracing::debug!(instagram_user_id = %due.account.instagram_user_id, reason, "skipped");
         }
@@ -201,7 +201,7 @@ impl engine::Job for Collection {
             .collect();
         match app
             .store
-            .reserve_calls_for(&wanted, app.config.rate_limit_per_hour)
+            .reserve_calls_for(&wanted, app.config.rate_limit_per_hour, run.utc_now().into())
             .await
         {
             Ok(granted) => {

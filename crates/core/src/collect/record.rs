@@ -2,8 +2,6 @@
 //! account's state (collected until when, parked, refused metrics, last
 //! error) and its log row, written in one round trip, and how it went.
 
-use chrono::Utc;
-
 use super::limits::ExchangeEnd;
 use super::{Gathered, Outcome, Skip, backfill, days};
 use crate::app::App;
@@ -70,8 +68,8 @@ pub(super) async fn record(
         kind,
         complete: matches!(ended, ExchangeEnd::Complete),
         followers_count: gathered.followers_count,
-        snapshot_date: days::day_start(Utc::now()).format("%Y-%m-%d").to_string(),
-        rejected_metrics: Some(rejected_list(account, kind, &gathered.rejected)),
+        snapshot_date: days::day_start(run.utc_now()).format("%Y-%m-%d").to_string(),
+        rejected_metrics: Some(rejected_list(run, account, kind, &gathered.rejected)),
         error: matches!(outcome, Outcome::Failed(_)).then(|| message.clone()).flatten(),
         parked: match &ended {
             ExchangeEnd::Parked { until, reason } => Some(Parked {
@@ -94,13 +92,13 @@ pub(super) async fn record(
         audience: gathered.audience,
         reconstructed: gathered.reconstructed,
         rollup: match kind {
-            CollectKind::Insights => rollup_days(app, account),
+            CollectKind::Insights => rollup_days(app, run, account),
             CollectKind::Audience => Vec::new(),
         },
         backfill: gathered.backfill.or_else(|| {
             (kind == CollectKind::Insights
                 && matches!(ended, ExchangeEnd::Complete)
-                && backfill::gap_before(account, Utc::now()))
+                && backfill::gap_before(account, run.utc_now()))
             .then_some(Backfill::Due)
         }),
     };
@@ -130,7 +128,7 @@ pub(super) async fn record(
 
 /// The account's rejected metrics after this run: the other job's as they
 /// were, this job's as this run found them (unchanged dates when still refused).
-fn rejected_list(account: &Candidate, kind: CollectKind, found: &[(String, String)]) -> Vec<RejectedMetric> {
+fn rejected_list(run: &Run, account: &Candidate, kind: CollectKind, found: &[(String, String)]) -> Vec<RejectedMetric> {
     let mut list: Vec<RejectedMetric> = account
         .rejected_metrics
         .iter()
@@ -142,7 +140,7 @@ fn rejected_list(account: &Candidate, kind: CollectKind, found: &[(String, Strin
             .rejected_metrics
             .iter()
             .find(|r| r.job == kind && r.metric == *metric)
-            .map_or_else(|| Timestamp::from(Utc::now()), |r| r.at);
+            .map_or_else(|| Timestamp::from(run.utc_now()), |r| r.at);
         list.push(RejectedMetric {
             metric: metric.clone(),
             job: kind,
@@ -155,8 +153,8 @@ fn rejected_list(account: &Candidate, kind: CollectKind, found: &[(String, Strin
 
 /// The days an insights write rolls up: from how far the account is rolled
 /// up (or when it was connected) to `HOURLY_RETENTION_DAYS` ago.
-fn rollup_days(app: &App, account: &Candidate) -> Vec<DayRange> {
-    let now_t = Utc::now();
+fn rollup_days(app: &App, run: &Run, account: &Candidate) -> Vec<DayRange> {
+    let now_t = run.utc_now();
     let from = account.rolled_up_to.unwrap_or(account.connected_at).to_datetime();
     days::rollup_days(from, now_t, app.config.hourly_retention_days)
 }

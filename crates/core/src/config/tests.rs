@@ -170,3 +170,19 @@ fn bad_values_are_named() {
     .unwrap_err();
     assert!(err.to_string().starts_with("BACKFILL_DAYS"), "{err}");
 }
+
+#[test]
+fn media_metrics_are_metric_names_or_the_setting_is_refused() {
+    let config = Config::from_vars(&vars(&[("MEDIA_METRICS_REELS", " reach , views,,")])).unwrap();
+    let reels: Vec<&str> = config.media_metrics[&ProductType::Reels]
+        .iter()
+        .map(MetricName::as_str)
+        .collect();
+    assert_eq!(reels, ["reach", "views"]);
+    assert!(config.media_metrics[&ProductType::Feed].len() > 2, "the default stays");
+    let err = Config::from_vars(&vars(&[("MEDIA_METRICS_STORY", "reach,Views")])).unwrap_err();
+    assert!(
+        err.to_string().contains("MEDIA_METRICS_STORY") && err.to_string().contains("`Views`"),
+        "{err}"
+    );
+}

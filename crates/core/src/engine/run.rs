@@ -1,13 +1,15 @@
 //! One run of a job: its id, its shard, its time, and whether it must stop.
 
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
 use tokio::time::Instant;
 
 use super::pacer::Pacer;
 use super::shard::Shard;
 use crate::app::App;
+use crate::clock::Clock;
 use crate::graph::Usage;
 use crate::store::StoreError;
 
@@ -28,6 +30,9 @@ pub struct Run {
     pub hard_deadline: Instant,
     pacer: Pacer,
     halt: Mutex<Option<Halt>>,
+    /// The app's clock, which dates what the run stores and counts the
+    /// hourly ceiling's window (a sandbox's virtual clock in the bench).
+    clock: Arc<dyn Clock>,
 }
 
 /// Why a run starts no more accounts before its budget is spent. Each
@@ -49,7 +54,7 @@ impl Run {
     pub fn new(app: &App, shard: Shard) -> Run {
         let started = Instant::now();
         let deadline = started + app.config.job_time_budget;
-        let label = chrono::Utc::now().format("%Y%m%dT%H%M%S").to_string();
+        let label = app.clock.utc_now().format("%Y%m%dT%H%M%S").to_string();
         Run::until(app, &label, shard, deadline, deadline + GRACE)
     }
 
@@ -69,7 +74,13 @@ impl Run {
             hard_deadline,
             pacer: Pacer::new(app.config.retry_base),
             halt: Mutex::new(None),
+            clock: app.clock.clone(),
         }
+    }
+
+    /// The time now, as the run's clock has it.
+    pub fn utc_now(&self) -> DateTime<Utc> {
+        self.clock.utc_now()
     }
 
     pub fn time_left(&self) -> Duration {

@@ -3,7 +3,6 @@
 //! `POST /api/insights/:userId/refresh`, `GET /api/admin/accounts`.
 //! `:userId` is the Instagram user id.
 
-use chrono::Utc;
 use hyper::StatusCode;
 use serde::Serialize;
 use serde_json::value::RawValue;
@@ -124,7 +123,7 @@ pub async fn collect_now(app: &App, req: &ApiRequest) -> Result<ApiResponse, Api
             ..
         } => Err(ApiError::Conflict(reason)),
         Outcome::Skipped { reason, retry_at, .. } => {
-            let wait = retry_at.map(|t| (t - Utc::now()).num_seconds().max(1) as u64);
+            let wait = retry_at.map(|t| (t - app.clock.utc_now()).num_seconds().max(1) as u64);
             Err(ApiError::TooManyRequests(reason, wait))
         }
         Outcome::Failed(reason) => Err(ApiError::BadGateway(format!("the collection failed: {reason}"))),
@@ -143,7 +142,7 @@ pub async fn admin_accounts(app: &App, req: &ApiRequest) -> Result<ApiResponse, 
             ));
         }
     }
-    let now = Timestamp::from(Utc::now());
+    let now = Timestamp::from(app.clock.utc_now());
     let accounts: Vec<AccountView> = app
         .store
         .account_overviews()

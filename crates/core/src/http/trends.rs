@@ -1,6 +1,5 @@
 //! `GET /api/insights/:userId/summary?days=7|28|90`: the trend tiles' figures.
 
-use chrono::Utc;
 use serde_json::json;
 
 use super::insights::authorized_account;
@@ -21,7 +20,7 @@ pub async fn summary(app: &App, req: &ApiRequest) -> Result<ApiResponse, ApiErro
             .find(|d| d.to_string() == v)
             .ok_or_else(|| ApiError::BadRequest("`days` must be 7, 28 or 90".into()))?,
     };
-    let summary = trends::summary(&app.store, account.id, days, Utc::now()).await?;
+    let summary = trends::summary(&app.store, account.id, days, app.clock.utc_now()).await?;
     let mut body = serde_json::to_value(&summary).map_err(ApiError::internal)?;
     body["instagram_user_id"] = json!(account.instagram_user_id);
     Ok(ApiResponse::ok(&body))

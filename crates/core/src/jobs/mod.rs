@@ -99,7 +99,7 @@ pub async fn run(app: &App, kind: JobKind, options: RunOptions) -> Result<JobRep
 /// Sessions past their expiry, which no request can use any more (a login
 /// removes them too); a failure leaves them for the next run.
 async fn delete_expired_sessions(app: &App) {
-    match app.store.delete_expired_sessions(chrono::Utc::now()).await {
+    match app.store.delete_expired_sessions(app.clock.utc_now()).await {
         Ok(0) => {}
         Ok(sessions) => tracing::info!(sessions, "expired sessions deleted"),
         Err(e) => tracing::warn!(error = %e, "expired sessions not deleted; the next run tries again"),

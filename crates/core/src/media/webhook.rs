@@ -12,9 +12,9 @@ use serde_json::Value;
 
 use crate::app::App;
 use crate::crypto::{constant_time_eq, hmac_sha256};
-use crate::domain::{InstagramUserId, MediaId};
+use crate::domain::{InstagramUserId, MediaId, MetricName};
 use crate::secret::{AppSecret, Secret};
-use crate::store::{FinalOutcome, FinalValue, StoreError};
+use crate::store::{FinalMetric, FinalOutcome, FinalValue, StoreError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum WebhookError {
@@ -78,7 +78,7 @@ pub fn verify_signature(app_secret: &AppSecret, header: Option<&str>, body: &[u8
 pub struct StoryFinal {
     pub instagram_user_id: InstagramUserId,
     pub media_id: MediaId,
-    pub values: Vec<(String, FinalValue)>,
+    pub values: Vec<FinalMetric>,
 }
 
 /// Reads a verified delivery: `{"object":"instagram","entry":[{"id","time",
@@ -129,16 +129,14 @@ fn story_final(account: &InstagramUserId, value: &Value) -> Result<StoryFinal, W
         .ok_or_else(|| malformed("`media_id` must be a media id"))?;
     let mut values = Vec::new();
     for (name, number) in object.iter().filter(|(k, _)| *k != "media_id") {
-        let ok_name = !name.is_empty()
-            && name.len() <= 64
-            && name
-                .bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
-        let number = number
-            .as_i64()
-            .filter(|_| ok_name)
-            .ok_or_else(|| malformed("story metrics must be whole numbers"))?;
-        values.push((name.clone(), FinalValue::from_meta(number)));
+        let metric = MetricName::parse(name).filter(|m| m == name.as_str());
+        let (Some(metric), Some(number)) = (metric, number.as_i64()) else {
+            return Err(malformed("story metrics must be whole numbers"));
+        };
+        values.push(FinalMetric {
+            metric,
+            value: FinalValue::from_meta(number),
+        });
     }
     Ok(StoryFinal {
         instagram_user_id: account.clone(),
@@ -188,6 +186,13 @@ pub async fn receive(app: &App, signature: Option<&str>, body: &[u8]) -> Result<
 mod tests {
     use super::*;
 
+    fn final_metric(name: &str, value: FinalValue) -> FinalMetric {
+        FinalMetric {
+            metric: MetricName::parse(name).unwrap(),
+            value,
+        }
+    }
+
     const BODY: &str = r#"{"object":"instagram","entry":[{"id":"17841400000000001","time":1547687043,"changes":[{"field":"story_insights","value":{"media_id":"18023345989012587","exits":1,"replies":-1,"reach":17,"taps_forward":12,"taps_back":0,"impressions":28}}]}]}"#;
 
     fn signed(secret: &str, body: &[u8]) -> String {
@@ -224,9 +229,9 @@ mod tests {
         assert!(
             finals[0]
                 .values
-                .contains(&("replies".into(), FinalValue::FewerThanFive))
+                .contains(&final_metric("replies", FinalValue::FewerThanFive))
         );
-        assert!(finals[0].values.contains(&("reach".into(), FinalValue::Count(17))));
+        assert!(finals[0].values.contains(&final_metric("reach", FinalValue::Count(17))));
         // Meta's documented example wraps the delivery in an array.
         assert_eq!(parse(format!("[{BODY}]").as_bytes()).unwrap(), finals);
         for bad in [

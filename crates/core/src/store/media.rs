@@ -12,7 +12,7 @@ use serde::Serialize;
 use super::accounts::account_id;
 use super::sql::{account_exists, opt_int, opt_text, text, ts};
 use super::{Result, Store};
-use crate::domain::{InstagramUserId, MediaId, MediaKind, ProductType};
+use crate::domain::{InstagramUserId, MediaId, MediaKind, MetricName, ProductType};
 
 /// One media as Meta lists it.
 #[derive(Debug, Clone, PartialEq)]
@@ -34,19 +34,35 @@ pub struct MediaItem {
 #[derive(Debug, Clone, PartialEq)]
 pub struct MediaSnapshot {
     pub media_id: MediaId,
-    /// `(metric, value)`; a metric Meta had no data for is absent.
-    pub values: Vec<(String, i64)>,
+    /// A metric Meta had no data for is absent.
+    pub values: Vec<MetricValue>,
     /// It counts as the media's refresh for the schedule: its product
     /// type's whole metric set, or a list's shared set past the young age
     /// (a young media's shared values, measured in place every hour, do not).
     pub refreshes: bool,
 }
 
-/// A metric Meta refused for one product type.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+/// One metric's value in a snapshot.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MetricValue {
+    pub metric: MetricName,
+    pub value: i64,
+}
+
+/// A metric Meta refused for one product type, as collection found it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MediaMetricRefusal {
+    pub product: ProductType,
+    pub metric: MetricName,
+    /// Meta's message.
+    pub reason: String,
+}
+
+/// A metric Meta refused for one product type, as stored.
+#[derive(Debug, Clone, PartialEq)]
 pub struct RejectedMediaMetric {
-    pub product_type: &'static str,
-    pub metric: String,
+    pub product_type: ProductType,
+    pub metric: MetricName,
     pub reason: String,
     pub rejected_at: String,
 }
@@ -62,8 +78,7 @@ pub struct MediaWrite {
     pub snapshots: Vec<MediaSnapshot>,
     /// Stories Meta answers "not enough viewers" for: recorded, not failed.
     pub not_enough_viewers: Vec<MediaId>,
-    /// `(product type, metric, Meta's reason)`.
-    pub rejected: Vec<(ProductType, String, String)>,
+    pub rejected: Vec<MediaMetricRefusal>,
     /// How far back the catalog is now complete, when that moved.
     pub catalogued_until: Option<DateTime<Utc>>,
 }
@@ -95,6 +110,13 @@ impl Serialize for FinalValue {
             FinalValue::FewerThanFive => serializer.serialize_str("fewer_than_5"),
         }
     }
+}
+
+/// One of a story's final numbers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FinalMetric {
+    pub metric: MetricName,
+    pub value: FinalValue,
 }
 
 /// What became of a webhook's final numbers.
@@ -130,7 +152,7 @@ impl Store {
         &self,
         instagram_user_id: &InstagramUserId,
         media_id: &MediaId,
-        values: &[(String, FinalValue)],
+        values: &[FinalMetric],
         received_at: DateTime<Utc>,
     ) -> Result<FinalOutcome> {
         let conn = self.writer().await?;
@@ -151,7 +173,7 @@ impl Store {
             return Ok(FinalOutcome::AlreadyFinal);
         }
         let at = ts(received_at);
-        for (metric, value) in values {
+        for FinalMetric { metric, value } in values {
             let (number, fewer) = match value {
                 FinalValue::Count(n) => (Some(*n), 0),
                 FinalValue::FewerThanFive => (None, 1),
@@ -179,13 +201,17 @@ impl Store {
             .await?;
         let mut out = Vec::new();
         while let Some(r) = rows.next().await? {
-            let product: String = r.get(0)?;
-            out.push(RejectedMediaMetric {
-                product_type: ProductType::parse(&product).map_or("UNKNOWN", ProductType::as_str),
-                metric: r.get(1)?,
-                reason: r.get(2)?,
-                rejected_at: r.get(3)?,
-            });
+            // A row no longer of our types (a product type or name Meta dropped) asks nothing.
+            let product = ProductType::parse(&r.get::<String>(0)?);
+            let metric = MetricName::parse(&r.get::<String>(1)?);
+            if let (Some(product_type), Some(metric)) = (product, metric) {
+                out.push(RejectedMediaMetric {
+                    product_type,
+                    metric,
+                    reason: r.get(2)?,
+                    rejected_at: r.get(3)?,
+                });
+            }
         }
         Ok(out)
     }
@@ -225,12 +251,12 @@ fn media_write_sql(write: &MediaWrite, at: DateTime<Utc>) -> String {
     }
     for snapshot in &write.snapshots {
         let media = text(snapshot.media_id.as_str());
-        for (metric, value) in &snapshot.values {
+        for MetricValue { metric, value } in &snapshot.values {
             sql.push_str(&format!(
                 "INSERT INTO media_insights (user_id, media_id, metric_name, metric_value, snapshot_at)
                  SELECT {id}, {media}, {}, {value}, {hour} WHERE {guard}
                  ON CONFLICT (user_id, media_id, snapshot_at, metric_name) DO UPDATE SET metric_value = excluded.metric_value;\n",
-                text(metric)
+                text(metric.as_str())
             ));
         }
         if snapshot.refreshes {
@@ -246,13 +272,18 @@ fn media_write_sql(write: &MediaWrite, at: DateTime<Utc>) -> String {
             id_list(&write.not_enough_viewers)
         ));
     }
-    for (product, metric, reason) in &write.rejected {
+    for MediaMetricRefusal {
+        product,
+        metric,
+        reason,
+    } in &write.rejected
+    {
         sql.push_str(&format!(
             "INSERT INTO media_rejected_metrics (user_id, product_type, metric_name, reason, rejected_at)
              SELECT {id}, {}, {}, {}, {now} WHERE {guard}
              ON CONFLICT (user_id, product_type, metric_name) DO UPDATE SET reason = excluded.reason;\n",
             text(product.as_str()),
-            text(metric),
+            text(metric.as_str()),
             text(reason)
         ));
     }

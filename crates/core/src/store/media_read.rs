@@ -126,23 +126,6 @@ impl Store {
         })
     }
 
-    /// Calls left of the account's hourly ceiling of `limit` (see [`Store::reserve_calls`]).
-    pub async fn calls_left(&self, account_id: i64, limit: u32) -> Result<u32> {
-        let conn = self.conn().await?;
-        let window_open_since = ts(Utc::now() - chrono::Duration::hours(1));
-        let mut rows = conn
-            .query(
-                "SELECT rate_window_calls FROM account_state WHERE user_id = ?1 AND rate_window_start > ?2",
-                params![account_id, window_open_since],
-            )
-            .await?;
-        let used: i64 = match rows.next().await? {
-            Some(row) => row.get(0)?,
-            None => 0,
-        };
-        Ok(u32::try_from(i64::from(limit) - used).unwrap_or(0))
-    }
-
     /// The account's media matching `filter`, newest first, each with the
     /// latest value of every metric.
     pub async fn stored_media(&self, account_id: i64, filter: &MediaFilter) -> Result<Vec<StoredMedia>> {
