@@ -166,3 +166,172 @@ async fn bad_requests_are_refused_clearly_and_strangers_get_nothing() {
         .unwrap();
     assert_eq!(r.status(), 404);
 }
+
+/// Our ceiling of Graph calls per account and hour in the collection test:
+/// tight, so that the account metrics and the older media compete for it.
+const CEILING: u32 = 12;
+
+/// The app with [`CEILING`], on an embedded file or a fresh `sqld`.
+async fn with_a_tight_ceiling(on_sqld: bool) -> TestApp {
+    let mut vars = vec![("RATE_LIMIT_PER_HOUR", CEILING.to_string())];
+    if !on_sqld {
+        return spawn_app_with(Options {
+            vars,
+            ..Options::default()
+        })
+        .await;
+    }
+    let sqld = Sqld::start().await;
+    vars.extend(fixed_keys());
+    let mut t = spawn_app_with(Options {
+        remote_db: Some(sqld.url.clone()),
+        vars,
+        ..Options::default()
+    })
+    .await;
+    t.sqld = Some(sqld);
+    t
+}
+
+/// One hourly run; every account must have had its account metrics and no
+/// more Graph calls than the ceiling.
+async fn hourly_run(t: &TestApp, first: bool) {
+    t.control.reset_calls();
+    let report = match first {
+        true => run_collect(&t.app, JobKind::CollectInsights).await,
+        false => crate::collect_media::next_run(t).await,
+    };
+    assert_eq!(
+        report.counts.collected, 1,
+        "account metrics first, every run: {report:?}"
+    );
+    let calls = t.control.graph_calls();
+    assert!(calls <= u64::from(CEILING), "{calls} Graph calls in one run");
+}
+
+async fn media(t: &TestApp) -> Vec<urlinsta_core::store::StoredMedia> {
+    let id = account(t, IG).await.id;
+    let filter = urlinsta_core::store::MediaFilter::default();
+    t.app.store.stored_media(id, &filter).await.unwrap()
+}
+
+/// Sets every media's last measure to `at` (as if measured then).
+async fn measured_at(t: &TestApp, at: chrono::DateTime<Utc>) {
+    sql(t, &format!("UPDATE media SET last_insights_at = '{}'", ts(at))).await;
+}
+
+async fn older_media_are_catalogued_page_by_page_within_the_ceiling(t: TestApp) {
+    assert_eq!(t.connect().await.status(), 302);
+    let now = t.control.now();
+    // 30 posts of the last 60 days; 150 from 100 to 398 days back; one 800
+    // days back, older than Meta keeps media insights.
+    for i in 0..30 {
+        t.control
+            .add_media(IG, MediaSpec::post().posted_at(now - Duration::days(2 * i + 1)));
+    }
+    let older: Vec<String> = (0..150)
+        .map(|i| {
+            t.control
+                .add_media(IG, MediaSpec::reel().posted_at(now - Duration::days(100 + 2 * i)))
+        })
+        .collect();
+    let ancient = t
+        .control
+        .add_media(IG, MediaSpec::post().posted_at(now - Duration::days(800)));
+
+    // Unasked, the catalog stops at the 90-day horizon.
+    hourly_run(&t, true).await;
+    hourly_run(&t, false).await;
+    hourly_run(&t, false).await;
+    let before = progress(&t).await;
+    assert_eq!(
+        (before["status"].as_str(), before["media"].as_i64()),
+        (Some("not_requested"), Some(30)),
+        "{before}"
+    );
+
+    let asked: Value = ask(&t, json!({ "days": 900 })).await.json().await.unwrap();
+    assert_eq!(asked["status"], "in_progress");
+    let mut seen = vec![asked["media"].as_i64().unwrap_or(0)];
+    let mut reach = vec![asked["catalogued_back_to"].as_str().unwrap_or_default().to_string()];
+    for _ in 0..8 {
+        hourly_run(&t, false).await;
+        let p = progress(&t).await;
+        seen.push(p["media"].as_i64().unwrap_or(0));
+        reach.push(p["catalogued_back_to"].as_str().unwrap_or_default().to_string());
+        if p["status"] == "done" {
+            assert_eq!(
+                p["catalogued_back_to"],
+                format!("{}T00:00:00Z", p["since"].as_str().unwrap_or(""))
+            );
+            break;
+        }
+    }
+    // A wide page of 100 a run, further back each time (the second begins
+    // with the oldest one already catalogued), until the day asked.
+    assert_eq!(seen, [30, 130, 181], "media catalogued, run by run");
+    assert!(reach.windows(2).all(|w| w[1] < w[0]), "{reach:?}");
+
+    // Each older media measured once, with the numbers the list gave; the
+    // one past two years catalogued without numbers (Meta has none).
+    let stored = media(&t).await;
+    let of = |id: &str| stored.iter().find(|m| m.media_id == id).expect("catalogued");
+    for id in &older {
+        assert_eq!(
+            of(id).metrics.get("reach").copied(),
+            t.control.media_value(id, "reach"),
+            "{id}"
+        );
+        assert!(of(id).last_insights_at.is_some());
+    }
+    assert!(of(&ancient).metrics.is_empty(), "{:?}", of(&ancient).metrics);
+
+    // Never again: a month later they are not due, while the recent posts are.
+    let month_ago = Utc::now() - Duration::days(30);
+    measured_at(&t, month_ago).await;
+    hourly_run(&t, false).await;
+    let stored = media(&t).await;
+    let untouched = ts(month_ago);
+    for id in &older {
+        let m = stored.iter().find(|m| m.media_id == *id).expect("kept");
+        assert_eq!(
+            m.last_insights_at.as_deref(),
+            Some(untouched.as_str()),
+            "{id} was measured again"
+        );
+    }
+    assert!(
+        stored
+            .iter()
+            .any(|m| m.last_insights_at.as_deref() != Some(untouched.as_str())),
+        "the recent posts are refreshed as ever"
+    );
+
+    // The same request again changes nothing, and costs no Graph call.
+    let again: Value = ask(&t, json!({ "days": 900 })).await.json().await.unwrap();
+    assert_eq!(
+        (again["changed"].as_bool(), again["status"].as_str()),
+        (Some(false), Some("done"))
+    );
+    measured_at(&t, Utc::now()).await;
+    hourly_run(&t, false).await;
+    assert_eq!(
+        t.control.count(urlinsta_sandbox::Endpoint::MediaList),
+        1,
+        "the newest page only"
+    );
+    assert_eq!(progress(&t).await["media"], 181);
+}
+
+mod older_media_are_catalogued_page_by_page_within_the_ceiling {
+    #[tokio::test]
+    async fn embedded_file() {
+        super::older_media_are_catalogued_page_by_page_within_the_ceiling(super::with_a_tight_ceiling(false).await)
+            .await
+    }
+
+    #[tokio::test]
+    async fn sqld() {
+        super::older_media_are_catalogued_page_by_page_within_the_ceiling(super::with_a_tight_ceiling(true).await).await
+    }
+}

@@ -65,6 +65,16 @@ pub struct MediaState {
     pub calls_left: u32,
     /// Media posted before this are not catalogued yet; none: never listed.
     pub catalogued_until: Option<DateTime<Utc>>,
+    /// Older media were asked for, back to this time; none: not asked.
+    pub asked_back_to: Option<DateTime<Utc>>,
+}
+
+impl MediaState {
+    /// How far back the catalog's backlog walks: to the refresh horizon,
+    /// or to the day asked when that is further back.
+    pub fn reach(&self, horizon: DateTime<Utc>) -> DateTime<Utc> {
+        self.asked_back_to.map_or(horizon, |asked| asked.min(horizon))
+    }
 }
 
 /// One stored value of a media's metric at one snapshot.
@@ -111,18 +121,20 @@ impl Store {
         let window_open_since = ts(Utc::now() - chrono::Duration::hours(1));
         let mut rows = conn
             .query(
-                "SELECT CASE WHEN rate_window_start > ?2 THEN rate_window_calls ELSE 0 END, media_catalogued_until
+                "SELECT CASE WHEN rate_window_start > ?2 THEN rate_window_calls ELSE 0 END, media_catalogued_until,
+                        media_history_since
                  FROM account_state WHERE user_id = ?1",
                 params![account_id, window_open_since],
             )
             .await?;
-        let (used, until): (i64, Option<String>) = match rows.next().await? {
-            Some(row) => (row.get(0)?, row.get(1)?),
-            None => (0, None),
+        let (used, until, asked): (i64, Option<String>, Option<String>) = match rows.next().await? {
+            Some(row) => (row.get(0)?, row.get(1)?, row.get(2)?),
+            None => (0, None, None),
         };
         Ok(MediaState {
             calls_left: u32::try_from(i64::from(limit) - used).unwrap_or(0),
             catalogued_until: until.as_deref().and_then(parse_ts),
+            asked_back_to: asked.as_deref().and_then(parse_ts),
         })
     }
 

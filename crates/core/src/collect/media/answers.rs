@@ -116,9 +116,9 @@ impl MediaPlan<'_> {
         });
         self.pages += 1;
         self.listed = true;
-        if self.state.catalogued_until.is_none() && !page.is_empty() {
-            // The first listing: what is older than this page is the backlog.
-            // (An account that never posted has nothing to note.)
+        if self.state.catalogued_until.is_none() {
+            // The first listing: what is older than this page is the backlog
+            // (none for an account that never posted).
             self.catalogued_until = Some(self.backlog_from(&page, body));
         }
         let more = self.wants_more(&page);
@@ -168,13 +168,14 @@ impl MediaPlan<'_> {
     }
 
     /// Where the backlog goes on after a list page: before its oldest media
-    /// while Meta has more, else nowhere (the catalog is whole back to the horizon).
+    /// while Meta has more, else nowhere (the catalog is whole back to its
+    /// reach: the horizon, or the day older media were asked back to).
     fn backlog_from(&self, page: &[MediaItem], body: &Value) -> DateTime<Utc> {
-        let horizon = self.now - self.schedule.horizon();
+        let reach = self.reach();
         let oldest = page.iter().filter(|m| m.parent.is_none()).map(|m| m.posted_at).min();
         match (has_next(body), oldest) {
-            (true, Some(oldest)) if oldest > horizon => oldest,
-            _ => horizon,
+            (true, Some(oldest)) if oldest > reach => oldest,
+            _ => reach,
         }
     }
 

@@ -79,10 +79,10 @@ impl Work {
             })
             .collect();
         measures.truncate(take(measures.len()));
-        let horizon = now - schedule.horizon();
+        let reach = state.reach(now - schedule.horizon());
         let backlog = state
             .catalogued_until
-            .filter(|until| *until > horizon)
+            .filter(|until| *until > reach)
             .filter(|_| take(1) == 1);
         let mut windows = windows(older);
         windows.truncate(take(WINDOWS_PER_RUN));
@@ -153,6 +153,7 @@ mod tests {
         let state = |until: Option<DateTime<Utc>>| MediaState {
             calls_left: 0,
             catalogued_until: until,
+            asked_back_to: None,
         };
         let backlog = now - Duration::days(40);
 
@@ -173,7 +174,21 @@ mod tests {
         let work = Work::plan(known.iter(), &state(Some(backlog)), &schedule, now, 2);
         assert_eq!((work.measures.len(), work.backlog, work.windows.len()), (2, None, 0));
         // A catalog whole back to the horizon has no backlog.
-        let work = Work::plan(known.iter(), &state(Some(now - Duration::days(90))), &schedule, now, 10);
+        let whole = state(Some(now - Duration::days(90)));
+        let work = Work::plan(known.iter(), &whole, &schedule, now, 10);
         assert_eq!(work.backlog, None);
+        // Unless older media were asked for: it walks on, after the young media.
+        let asked = MediaState {
+            asked_back_to: Some(now - Duration::days(400)),
+            ..whole
+        };
+        let work = Work::plan(known.iter(), &asked, &schedule, now, 10);
+        assert_eq!(work.backlog, whole.catalogued_until);
+        assert_eq!(Work::plan(known.iter(), &asked, &schedule, now, 2).backlog, None);
+        let reached = MediaState {
+            catalogued_until: asked.asked_back_to,
+            ..asked
+        };
+        assert_eq!(Work::plan(known.iter(), &reached, &schedule, now, 10).backlog, None);
     }
 }

@@ -104,6 +104,11 @@ impl<'a> MediaPlan<'a> {
         }
     }
 
+    /// How far back the catalog's backlog walks now.
+    pub(super) fn reach(&self) -> DateTime<Utc> {
+        self.state.reach(self.now - self.schedule.horizon())
+    }
+
     /// Every media posted from `since` to `until`, a wide page, with the
     /// shared metrics expanded.
     fn wide_list(&self, since: DateTime<Utc>, until: Option<DateTime<Utc>>) -> Call<'static> {
@@ -134,7 +139,7 @@ impl Plan for MediaPlan<'_> {
                 })
             }
             Op::Stories => Some(Call::get(format!("{}/stories", self.ig_id), Auth::None).param("fields", STORY_FIELDS)),
-            Op::Backlog => Some(self.wide_list(self.now - self.schedule.horizon(), Some(self.work.backlog?))),
+            Op::Backlog => Some(self.wide_list(self.reach(), Some(self.work.backlog?))),
             Op::Measure(i) => {
                 let due = self.work.measures.get(i)?;
                 let metrics = self.sets.of(due.product);
