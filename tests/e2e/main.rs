@@ -75,6 +75,7 @@ mod older_media;
 mod page;
 mod page_content;
 mod page_logins;
+mod page_older;
 mod receiver;
 mod rekey;
 mod security;

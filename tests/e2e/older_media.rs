@@ -285,6 +285,12 @@ async fn older_media_are_catalogued_page_by_page_within_the_ceiling(t: TestApp) 
         assert!(of(id).last_insights_at.is_some());
     }
     assert!(of(&ancient).metrics.is_empty(), "{:?}", of(&ancient).metrics);
+    let deleted: Vec<&str> = stored
+        .iter()
+        .filter(|m| m.deleted_at.is_some())
+        .map(|m| m.media_id.as_str())
+        .collect();
+    assert!(deleted.is_empty(), "nothing was deleted on Instagram: {deleted:?}");
 
     // Never again: a month later they are not due, while the recent posts are.
     let month_ago = Utc::now() - Duration::days(30);

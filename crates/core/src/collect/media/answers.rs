@@ -47,9 +47,9 @@ impl MediaPlan<'_> {
     /// Everything gathered, as one write.
     pub(super) fn finish(self, account_id: i64) -> MediaWrite {
         let top: Vec<&MediaItem> = self.media.iter().filter(|m| m.parent.is_none()).collect();
-        let missing = match (self.listed, top.first(), top.last()) {
-            (true, Some(newest), Some(oldest)) => self.missing(&top, oldest.posted_at, newest.posted_at),
-            _ => Vec::new(),
+        let missing = match self.listed {
+            Some((oldest, newest)) => self.missing(&top, oldest, newest),
+            None => Vec::new(),
         };
         let mut gone = self.gone;
         gone.extend(missing);
@@ -115,7 +115,13 @@ impl MediaPlan<'_> {
             false => (first && posted >= horizon).then_some(true),
         });
         self.pages += 1;
-        self.listed = true;
+        let posted = page.iter().filter(|m| m.parent.is_none()).map(|m| m.posted_at);
+        if let (Some(oldest), Some(newest)) = (posted.clone().min(), posted.max()) {
+            self.listed = Some(
+                self.listed
+                    .map_or((oldest, newest), |(o, n)| (o.min(oldest), n.max(newest))),
+            );
+        }
         if self.state.catalogued_until.is_none() {
             // The first listing: what is older than this page is the backlog
             // (none for an account that never posted).

@@ -67,9 +67,10 @@ pub(super) struct MediaPlan<'a> {
     pub gone: Vec<MediaId>,
     pub rejected: Vec<MediaMetricRefusal>,
     pub catalogued_until: Option<DateTime<Utc>>,
-    /// The first list page came back: what it misses between its newest and
-    /// oldest entry is gone.
-    pub listed: bool,
+    /// The span the newest pages listed, oldest to newest: a catalogued
+    /// post or reel in it that no list of the run names is gone. (Only
+    /// theirs: the backlog and the windows list other spans.)
+    pub listed: Option<(DateTime<Utc>, DateTime<Utc>)>,
 }
 
 impl<'a> MediaPlan<'a> {
@@ -100,7 +101,7 @@ impl<'a> MediaPlan<'a> {
             gone: Vec::new(),
             rejected: Vec::new(),
             catalogued_until: None,
-            listed: false,
+            listed: None,
         }
     }
 
