@@ -6,7 +6,8 @@
 
 use chrono::{NaiveDate, Utc};
 use hyper::{Method, StatusCode};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
+use serde_json::Value;
 
 use super::insights::authorized_account;
 use super::{ApiError, ApiRequest, ApiResponse};
@@ -21,28 +22,36 @@ pub async fn handle(app: &App, req: &ApiRequest) -> Result<ApiResponse, ApiError
     }
 }
 
-/// How far back: one of the two.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct HistoryBody {
-    since: Option<String>,
-    days: Option<i64>,
+/// How far back, from a body of exactly one of `{"since": "YYYY-MM-DD"}`
+/// and `{"days": N}`: anything else (another field, a null, a number as
+/// text) is refused, as the OpenAPI document says.
+fn reach(body: &Value, today: NaiveDate) -> Result<CatalogReach, ApiError> {
+    let bad = |message: &str| ApiError::BadRequest(message.to_string());
+    let fields = body
+        .as_object()
+        .ok_or_else(|| bad("the body must be a JSON object: {\"since\": \"YYYY-MM-DD\"} or {\"days\": N}"))?;
+    if let Some(unknown) = fields.keys().find(|k| !matches!(k.as_str(), "since" | "days")) {
+        return Err(ApiError::BadRequest(format!(
+            "unknown field `{unknown}`: give `since` or `days`"
+        )));
+    }
+    let reach = match (fields.get("since"), fields.get("days")) {
+        (Some(since), None) => CatalogReach::on(since.as_str().unwrap_or_default(), today),
+        (None, Some(days)) => CatalogReach::days_back(whole_number(days).unwrap_or(0), today),
+        (Some(_), Some(_)) => return Err(bad("give `since` or `days`, not both")),
+        (None, None) => return Err(bad("say how far back: `since` (YYYY-MM-DD) or `days`")),
+    };
+    reach.map_err(|e| ApiError::BadRequest(e.to_string()))
 }
 
-impl HistoryBody {
-    fn reach(self, today: NaiveDate) -> Result<CatalogReach, ApiError> {
-        let reach = match (self.since, self.days) {
-            (Some(since), None) => CatalogReach::on(&since, today),
-            (None, Some(days)) => CatalogReach::days_back(days, today),
-            (Some(_), Some(_)) => return Err(ApiError::BadRequest("give `since` or `days`, not both".into())),
-            (None, None) => {
-                return Err(ApiError::BadRequest(
-                    "say how far back: `since` (YYYY-MM-DD) or `days`".into(),
-                ));
-            }
-        };
-        reach.map_err(|e| ApiError::BadRequest(e.to_string()))
-    }
+/// A JSON number without a fraction (`30` or `30.0`, as JSON Schema counts integers).
+fn whole_number(value: &Value) -> Option<i64> {
+    value.as_i64().or_else(|| {
+        value
+            .as_f64()
+            .filter(|f| f.fract() == 0.0 && f.abs() < 1e15)
+            .map(|f| f as i64)
+    })
 }
 
 /// `POST`: records the request (a reach no further back than one already
@@ -51,7 +60,7 @@ async fn request(app: &App, req: &ApiRequest) -> Result<ApiResponse, ApiError> {
     let account = authorized_account(app, req).await?;
     req.require_json()?;
     let now = Utc::now();
-    let reach = req.json::<HistoryBody>()?.reach(now.date_naive())?;
+    let reach = reach(&req.json::<Value>()?, now.date_naive())?;
     let changed = app.store.request_media_history(account.id, reach, now).await?;
     if changed {
         tracing::info!(instagram_user_id = %account.instagram_user_id, since = %reach.day(), "older media requested");
@@ -112,27 +121,33 @@ impl<'a> Progress<'a> {
 mod tests {
     use super::*;
 
-    fn reach(json: &str) -> Result<NaiveDate, String> {
+    fn asked(json: &str) -> Result<NaiveDate, String> {
         let today = NaiveDate::from_ymd_opt(2026, 12, 6).unwrap();
-        let body: HistoryBody = serde_json::from_str(json).map_err(|e| e.to_string())?;
-        body.reach(today).map(CatalogReach::day).map_err(|e| e.to_string())
+        let body: Value = serde_json::from_str(json).map_err(|e| e.to_string())?;
+        reach(&body, today).map(CatalogReach::day).map_err(|e| e.to_string())
     }
 
     #[test]
     fn a_request_says_how_far_back_one_way() {
-        assert_eq!(reach(r#"{"since":"2025-01-01"}"#).unwrap().to_string(), "2025-01-01");
-        assert_eq!(reach(r#"{"days":730}"#).unwrap().to_string(), "2024-12-06");
+        assert_eq!(asked(r#"{"since":"2025-01-01"}"#).unwrap().to_string(), "2025-01-01");
+        assert_eq!(asked(r#"{"days":730}"#).unwrap().to_string(), "2024-12-06");
+        assert_eq!(asked(r#"{"days":730.0}"#).unwrap().to_string(), "2024-12-06");
         for (bad, says) in [
             ("{}", "say how far back"),
             (r#"{"since":"2025-01-01","days":3}"#, "not both"),
+            (r#"{"since":null,"days":3}"#, "not both"),
+            (r#"{"days":null}"#, "`days` must be"),
             (r#"{"days":0}"#, "`days` must be"),
             (r#"{"days":6001}"#, "`days` must be"),
+            (r#"{"days":1.5}"#, "`days` must be"),
+            (r#"{"days":"30"}"#, "`days` must be"),
             (r#"{"since":"2027-01-01"}"#, "to today"),
             (r#"{"since":"1 year"}"#, "YYYY-MM-DD"),
-            (r#"{"days":"30"}"#, "invalid type"),
-            (r#"{"day":30}"#, "unknown field"),
+            (r#"{"since":20250101}"#, "YYYY-MM-DD"),
+            (r#"{"day":30}"#, "unknown field `day`"),
+            ("[30]", "a JSON object"),
         ] {
-            let error = reach(bad).expect_err(bad);
+            let error = asked(bad).expect_err(bad);
             assert!(error.contains(says), "{bad}: {error}");
         }
     }
