@@ -63,7 +63,7 @@ async fn reach_days(t: &TestApp, ig: &str) -> Vec<NaiveDate> {
     let days: Vec<NaiveDate> = rows
         .iter()
         .filter(|r| r.period == "day")
-        .map(|r| pacific_date(urlinsta_core::store::sql::parse_ts(&r.end_time).unwrap() - chrono::Duration::hours(1)))
+        .map(|r| pacific_date(r.end_time.to_datetime() - chrono::Duration::hours(1)))
         .collect();
     let unique: BTreeSet<NaiveDate> = days.iter().copied().collect();
     assert_eq!(unique.len(), days.len(), "no day twice");
@@ -88,7 +88,7 @@ async fn one_run_brings_90_days_and_the_follower_curve(sqld: bool) {
     let curve: Vec<&StoredInsight> = followers.iter().filter(|r| r.reconstructed).collect();
     assert_eq!(curve.len(), 30, "{followers:?}");
     for r in curve {
-        let day = pacific_date(urlinsta_core::store::sql::parse_ts(&r.end_time).unwrap());
+        let day = pacific_date(r.end_time.to_datetime());
         assert_eq!(r.metric_value, t.control.followers_at_end_of(DEFAULT_IG, day), "{day}");
     }
     // Measured counts are not marked.

@@ -5,6 +5,9 @@ use std::time::Duration;
 
 use chrono::{NaiveDate, Utc};
 use serde_json::Value;
+use urlinsta_core::domain::LeaseName;
+use urlinsta_core::http::{AccountView, AccountsBody, CollectedNow};
+use urlinsta_core::store::{StoredInsight, TokenStatus};
 use urlinsta_sandbox::{CallRecord, Endpoint, Fault, TokenKind, UserSpec, day_end, meta_day};
 
 use crate::harness::*;
@@ -47,10 +50,10 @@ async fn admin_get(t: &TestApp, path: &str) -> (u16, Value) {
     (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
 }
 
-async fn insights(t: &TestApp, ig: &str, query: &str) -> Vec<Value> {
+async fn insights(t: &TestApp, ig: &str, query: &str) -> Vec<StoredInsight> {
     let (status, body) = admin_get(t, &format!("/api/insights/{ig}{query}")).await;
     assert_eq!(status, 200, "{body}");
-    body["insights"].as_array().cloned().unwrap_or_default()
+    serde_json::from_value(body["insights"].clone()).expect("stored insights")
 }
 
 async fn refresh(t: &TestApp, ig: &str) -> (u16, Value) {
@@ -64,10 +67,10 @@ async fn refresh(t: &TestApp, ig: &str) -> (u16, Value) {
     (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
 }
 
-fn value_of(rows: &[Value], metric: &str, end_time: &str) -> Option<i64> {
+fn value_of(rows: &[StoredInsight], metric: &str, end_time: &str) -> Option<i64> {
     rows.iter()
-        .find(|r| r["metric_name"] == metric && r["end_time"] == end_time)
-        .and_then(|r| r["metric_value"].as_i64())
+        .find(|r| r.metric_name == metric && r.end_time.to_string() == end_time)
+        .and_then(|r| r.metric_value)
 }
 
 /// Yesterday in Meta's Pacific calendar, and the `end_time` that closes it.
@@ -84,15 +87,15 @@ fn param<'a>(c: &'a CallRecord, name: &str) -> Option<&'a str> {
     c.params.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
 }
 
-async fn admin_account(t: &TestApp, ig: &str) -> Value {
+async fn admin_accounts(t: &TestApp) -> AccountsBody {
     let (status, body) = admin_get(t, "/api/admin/accounts").await;
     assert_eq!(status, 200);
-    body["accounts"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|a| a["instagram_user_id"] == ig)
-        .cloned()
+    serde_json::from_value(body).expect("the operator view")
+}
+
+async fn admin_account(t: &TestApp, ig: &str) -> AccountView {
+    (admin_accounts(t).await.accounts.into_iter())
+        .find(|a| a.account.instagram_user_id == *ig)
         .expect("listed")
 }
 
@@ -151,10 +154,10 @@ on_both_databases! {
         }
         let hour = format!("{}", Utc::now().format("%Y-%m-%dT%H:00:00Z"));
         assert_eq!(value_of(&rows, "followers_count", &hour), Some(12_345));
-        let snapshot = rows.iter().find(|r| r["metric_name"] == "followers_count").unwrap();
-        assert_eq!(snapshot["period"], "lifetime");
-        assert!(snapshot["collected_at"].is_string());
-        assert_eq!(rows.iter().filter(|r| r["metric_name"] == "views").count(), 3);
+        let snapshot = rows.iter().find(|r| r.metric_name == "followers_count").unwrap();
+        assert_eq!(snapshot.period, "lifetime");
+        assert!(snapshot.collected_at <= Utc::now().into());
+        assert_eq!(rows.iter().filter(|r| r.metric_name == "views").count(), 3);
         assert_no_secrets(&t.control, captured_logs().as_bytes(), "the logs");
     }
 }
@@ -177,8 +180,8 @@ on_both_databases! {
         // A manual refresh fetches everything again: still the very same rows.
         let (status, body) = refresh(&t, DEFAULT_IG).await;
         assert_eq!(status, 200, "{body}");
-        assert_eq!(body["success"], true);
-        assert_eq!(body["collected"].as_u64(), Some(first.len() as u64));
+        let answer: CollectedNow = serde_json::from_value(body).expect("a manual collection's answer");
+        assert_eq!(answer, CollectedNow { success: true, collected: first.len() });
         assert_eq!(insights(&t, DEFAULT_IG, "").await, first);
 
         // Meta corrects yesterday's views: updated in place, no new row.
@@ -222,7 +225,7 @@ async fn throttling_and_429_are_retried_with_backoff() {
         .collect();
     assert_eq!(statuses.iter().filter(|s| **s == 200).count(), 3, "{statuses:?}");
     assert_eq!(insights(&t, DEFAULT_IG, "?metric=views").await.len(), 3);
-    assert_eq!(admin_account(&t, DEFAULT_IG).await["throttled"], false);
+    assert!(!admin_account(&t, DEFAULT_IG).await.throttled);
 }
 
 // On an embedded file and on sqld: collection writes the same rows on both.
@@ -311,7 +314,7 @@ async fn each_cron_route_needs_the_secret_and_triggers_its_job() {
         t.app
             .store
             .try_lease(
-                "collect-insights",
+                &LeaseName::of("collect-insights"),
                 "another-run",
                 chrono::Utc::now(),
                 Duration::from_secs(60)
@@ -323,7 +326,7 @@ async fn each_cron_route_needs_the_secret_and_triggers_its_job() {
     assert!(overlapping.busy, "{overlapping:?}");
     t.app
         .store
-        .release_lease("collect-insights", "another-run")
+        .release_lease(&LeaseName::of("collect-insights"), "another-run")
         .await
         .unwrap();
     let sharded = t
@@ -365,7 +368,7 @@ async fn a_deprecated_metric_does_not_stop_the_others() {
         let rows = insights(&t, ig, "").await;
         for metric in ["reach", "views", "accounts_engaged"] {
             assert_eq!(
-                rows.iter().filter(|r| r["metric_name"] == metric).count(),
+                rows.iter().filter(|r| r.metric_name == metric).count(),
                 3,
                 "{ig} {metric}"
             );
@@ -373,20 +376,15 @@ async fn a_deprecated_metric_does_not_stop_the_others() {
         assert!(
             !rows
                 .iter()
-                .any(|r| r["metric_name"] == "likes" || r["metric_name"] == "impressions")
+                .any(|r| r.metric_name == "likes" || r.metric_name == "impressions")
         );
-        let account = admin_account(&t, ig).await;
-        let rejected: Vec<&str> = account["rejected_metrics"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|r| r["metric"].as_str().unwrap())
-            .collect();
+        let account = admin_account(&t, ig).await.account;
+        let rejected: Vec<&str> = account.rejected_metrics.iter().map(|r| r.metric.as_str()).collect();
         assert!(
             rejected.contains(&"likes") && rejected.contains(&"impressions"),
-            "{account}"
+            "{account:?}"
         );
-        assert!(account["last_success_at"].is_string());
+        assert!(account.last_success_at.is_some());
     }
     assert!(captured_logs().contains("Meta refused a metric"));
 }
@@ -406,14 +404,14 @@ async fn a_throttled_account_is_parked_while_the_others_are_collected() {
     );
     assert_eq!(insights(&t, &other, "?metric=views").await.len(), 3);
     let parked = admin_account(&t, DEFAULT_IG).await;
-    assert_eq!(parked["throttled"], true, "{parked}");
-    let until = chrono::DateTime::parse_from_rfc3339(parked["throttled_until"].as_str().unwrap()).unwrap();
-    let minutes = (until.with_timezone(&Utc) - Utc::now()).num_minutes();
+    assert!(parked.throttled, "{parked:?}");
+    let until = parked.account.throttled_until.expect("parked until a time");
+    let minutes = (until.to_datetime() - Utc::now()).num_minutes();
     assert!(
         (58..=67).contains(&minutes),
         "parked for Meta's estimate of 60 minutes, got {minutes}"
     );
-    assert!(parked["throttle_reason"].as_str().unwrap().contains("80002"));
+    assert!(parked.account.throttle_reason.as_deref().unwrap().contains("80002"));
 
     // While parked the account costs no call, and a manual refresh says when to come back.
     t.control.reset_calls();
@@ -447,7 +445,7 @@ async fn the_hourly_ceiling_per_account_is_never_exceeded() {
     assert_eq!(used, 10, "4 + 2 media, then 4: the ceiling of ten");
     assert_eq!(refused, 3);
     let account = admin_account(&t, DEFAULT_IG).await;
-    assert_eq!(account["rate_window_calls"], 10);
+    assert_eq!(account.account.rate_window_calls, 10);
 }
 
 #[tokio::test]
@@ -532,10 +530,10 @@ async fn insights_are_only_for_their_own_session_or_the_admin() {
     assert_eq!(reqwest::get(t.api("/api/admin/accounts")).await.unwrap().status(), 401);
     let (status, body) = admin_get(&t, "/api/admin/accounts").await;
     assert_eq!(status, 200);
-    assert_eq!(body["count"], 2);
-    let account = admin_account(&t, DEFAULT_IG).await;
-    assert_eq!(account["token_status"], "active");
-    assert!(account["last_success_at"].is_string() && account["last_error"].is_null());
+    assert_eq!(admin_accounts(&t).await.count, 2);
+    let account = admin_account(&t, DEFAULT_IG).await.account;
+    assert_eq!(account.token_status, TokenStatus::Active);
+    assert!(account.last_success_at.is_some() && account.last_error.is_none());
     assert_no_secrets(&t.control, body.to_string().as_bytes(), "the operator view");
 }
 
@@ -566,8 +564,8 @@ async fn csv_export_parses_and_from_to_filter_by_end_time() {
     for (fields, row) in parsed.iter().zip(&all) {
         assert_eq!(fields.len(), 6);
         assert_eq!(fields[5], "false", "measured");
-        assert_eq!(fields[0], row["metric_name"]);
-        assert_eq!(fields[1].parse::<i64>().ok(), row["metric_value"].as_i64());
+        assert_eq!(fields[0], row.metric_name.as_str());
+        assert_eq!(fields[1].parse::<i64>().ok(), row.metric_value);
         assert!(chrono::DateTime::parse_from_rfc3339(fields[3]).is_ok());
     }
 
@@ -575,16 +573,10 @@ async fn csv_export_parses_and_from_to_filter_by_end_time() {
     let date = &end_time[..10];
     let one_day = insights(&t, DEFAULT_IG, &format!("?from={date}&to={date}")).await;
     assert!(!one_day.is_empty());
-    assert!(
-        one_day
-            .iter()
-            .all(|r| r["end_time"].as_str().unwrap().starts_with(date))
-    );
+    assert!(one_day.iter().all(|r| r.end_time.to_string().starts_with(date)));
     assert_eq!(
         one_day.len(),
-        all.iter()
-            .filter(|r| r["end_time"].as_str().unwrap().starts_with(date))
-            .count()
+        all.iter().filter(|r| r.end_time.to_string().starts_with(date)).count()
     );
     let exact = insights(
         &t,
@@ -595,11 +587,7 @@ async fn csv_export_parses_and_from_to_filter_by_end_time() {
     assert_eq!(exact.len(), 2, "{exact:?}");
     let after = (day_end(yesterday().0) + chrono::Duration::seconds(1)).format("%Y-%m-%dT%H:%M:%SZ");
     let later = insights(&t, DEFAULT_IG, &format!("?from={after}")).await;
-    assert!(
-        later
-            .iter()
-            .all(|r| r["end_time"].as_str().unwrap() > end_time.as_str())
-    );
+    assert!(later.iter().all(|r| r.end_time.to_string() > end_time));
 
     for bad in [
         "?from=yesterday",
@@ -626,9 +614,9 @@ async fn pages_of_insights_add_up_to_the_whole_history_in_json_and_csv() {
     loop {
         let (status, body) = admin_get(&t, &format!("/api/insights/{DEFAULT_IG}{query}")).await;
         assert_eq!(status, 200, "{body}");
-        let rows = body["insights"].as_array().unwrap();
+        let rows: Vec<StoredInsight> = serde_json::from_value(body["insights"].clone()).expect("stored insights");
         assert!(rows.len() <= 5 && body["count"] == rows.len(), "{body}");
-        paged.extend(rows.iter().cloned());
+        paged.extend(rows);
         pages += 1;
         match body["next"].as_str() {
             Some(next) => query = format!("?limit=5&after={next}"),
@@ -655,10 +643,7 @@ async fn pages_of_insights_add_up_to_the_whole_history_in_json_and_csv() {
     }
     assert_eq!(lines.len(), all.len());
     for (line, row) in lines.iter().zip(&all) {
-        assert!(
-            line.starts_with(&format!("{},", row["metric_name"].as_str().unwrap())),
-            "{line}"
-        );
+        assert!(line.starts_with(&format!("{},", row.metric_name)), "{line}");
     }
 
     for bad in ["?limit=0", "?limit=10001", "?limit=many", "?after=not-a-cursor"] {
@@ -694,10 +679,13 @@ async fn a_dead_token_marks_the_connection_invalid_and_later_runs_skip_it() {
 
     let report = cron(&t, "collect-insights").await;
     assert_eq!((report.counts.collected, report.counts.failed), (1, 1), "{report:?}");
-    let dead = admin_account(&t, DEFAULT_IG).await;
-    assert_eq!(dead["token_status"], "invalid", "{dead}");
-    assert!(dead["last_error"].as_str().unwrap().contains("password"), "{dead}");
-    assert_eq!(admin_account(&t, &other).await["token_status"], "active");
+    let dead = admin_account(&t, DEFAULT_IG).await.account;
+    assert_eq!(dead.token_status, TokenStatus::Invalid, "{dead:?}");
+    assert!(dead.last_error.as_deref().unwrap().contains("password"), "{dead:?}");
+    assert_eq!(
+        admin_account(&t, &other).await.account.token_status,
+        TokenStatus::Active
+    );
 
     // An invalid connection costs no call until the user connects again.
     t.control.reset_calls();

@@ -22,10 +22,10 @@ fn ts(t: DateTime<Utc>) -> String {
 
 fn row(metric: &str, value: i64, period: &str, end: DateTime<Utc>) -> MetricRow {
     MetricRow {
-        metric_name: metric.into(),
+        metric_name: MetricName::parse(metric).expect("a metric"),
         metric_value: Some(value),
         period: period.into(),
-        end_time: ts(end),
+        end_time: end.into(),
     }
 }
 
@@ -44,7 +44,7 @@ async fn followers(store: &Store, id: i64) -> Vec<(String, Option<i64>, bool)> {
     };
     let rows = store.stored_insights(id, &filter).await.unwrap();
     rows.into_iter()
-        .map(|r| (r.end_time, r.metric_value, r.reconstructed))
+        .map(|r| (r.end_time.to_string(), r.metric_value, r.reconstructed))
         .collect()
 }
 

@@ -395,7 +395,7 @@ async fn webhook_events_say_the_connection_uses_instagram_login() {
     assert_eq!(restored["type"], "connection.restored");
     assert_eq!(restored["login"], "instagram");
     // The operator view says it too.
-    let admin: Value = t
+    let admin: urlinsta_core::http::AccountsBody = t
         .browser
         .get(t.api("/api/admin/accounts"))
         .bearer_auth(ADMIN_KEY)
@@ -405,7 +405,11 @@ async fn webhook_events_say_the_connection_uses_instagram_login() {
         .json()
         .await
         .unwrap();
-    assert_eq!(admin["accounts"][0]["login"], "instagram", "{admin}");
+    assert_eq!(
+        admin.accounts[0].account.login,
+        urlinsta_core::domain::Login::Instagram,
+        "{admin:?}"
+    );
 }
 
 pub(crate) async fn sql_on(t: &TestApp, statement: &str) {

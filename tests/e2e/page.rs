@@ -5,6 +5,7 @@
 
 use chrono::{Duration, Utc};
 use serde_json::{Value, json};
+use urlinsta_core::domain::{MetricName, Timestamp};
 use urlinsta_core::jobs::JobKind;
 use urlinsta_core::store::{
     CollectKind, CollectionRecord, LogEntry, LogJob, LogStatus, MetricRow, StatusChange, TokenStatus,
@@ -370,27 +371,27 @@ pub(crate) async fn store_history(t: &TestApp, days: i64) {
         for metric in ["reach", "views", "accounts_engaged"] {
             let end = (day + Duration::days(1)).format("%Y-%m-%dT08:00:00Z").to_string();
             insights.push(MetricRow {
-                metric_name: metric.into(),
+                metric_name: MetricName::parse(metric).expect("a metric"),
                 metric_value: Some(seeded(metric, ago)),
                 period: "day".into(),
-                end_time: end,
+                end_time: Timestamp::parse(&end).expect("a time"),
             });
         }
         insights.push(MetricRow {
-            metric_name: "followers_count".into(),
+            metric_name: MetricName::parse("followers_count").expect("a metric"),
             metric_value: Some(12_345 - ago * 9),
             period: "lifetime".into(),
-            end_time: day.format("%Y-%m-%dT23:00:00Z").to_string(),
+            end_time: Timestamp::parse(&day.format("%Y-%m-%dT23:00:00Z").to_string()).expect("a time"),
         });
     }
-    let started = Utc::now().to_rfc3339();
+    let started = Timestamp::from(Utc::now());
     let finish = CollectionRecord {
         account_id: account.id,
         kind: CollectKind::Insights,
         complete: false,
         insights,
         followers_count: None,
-        snapshot_date: today.to_string(),
+        snapshot_date: today,
         audience: Vec::new(),
         reconstructed: Vec::new(),
         rollup: Vec::new(),

@@ -5,6 +5,7 @@
 use tempfile::TempDir;
 use urlinsta_core::config::DatabaseConfig;
 use urlinsta_core::crypto::Keyring;
+use urlinsta_core::domain::{LeaseName, Timestamp};
 use urlinsta_core::secret::{AccessToken, Secret};
 use urlinsta_core::store::{
     CheckedToken, CollectKind, LogEntry, LogJob, LogStatus, Login, NewConnection, RenewedTokens, StatusChange,
@@ -17,6 +18,10 @@ use crate::harness::{Sqld, instagram_id};
 pub struct TestDb {
     pub store: Store,
     _keep: (Option<TempDir>, Option<Sqld>),
+}
+
+fn at(raw: &str) -> Timestamp {
+    Timestamp::parse(raw).expect("a time")
 }
 
 fn keys() -> Keyring {
@@ -84,7 +89,7 @@ pub fn connection(ig: &str, facebook_user: &str) -> NewConnection {
 /// The one connection of the store, as refresh-tokens would read it.
 async fn due_for_upkeep(store: &Store) -> UpkeepCandidate {
     let mut due = store
-        .upkeep_candidates(Login::Facebook, "2099-01-01T00:00:00Z", "2000-01-01T00:00:00Z")
+        .upkeep_candidates(Login::Facebook, at("2099-01-01T00:00:00Z"), at("2000-01-01T00:00:00Z"))
         .await
         .unwrap();
     assert_eq!(due.len(), 1);
@@ -100,7 +105,7 @@ fn upkeep_log(account_id: i64, job_type: LogJob) -> LogEntry<'static> {
         error_code: None,
         error_message: None,
         details: None,
-        started_at: "2026-12-06T00:00:00Z".into(),
+        started_at: at("2026-12-06T00:00:00Z"),
     }
 }
 
@@ -172,7 +177,7 @@ pub async fn fill_account(store: &Store, account_id: i64) {
             error_code: None,
             error_message: None,
             details: None,
-            started_at: "2026-11-28T08:00:00Z".into(),
+            started_at: at("2026-11-28T08:00:00Z"),
         })
         .await
         .unwrap();
@@ -341,11 +346,11 @@ on_both_databases! {
 
     async fn leases_exclude_a_second_holder(store: Store) {
         let ttl = std::time::Duration::from_secs(60);
-        assert!(store.try_lease("collect-insights", "run-a", chrono::Utc::now(), ttl).await.unwrap());
-        assert!(!store.try_lease("collect-insights", "run-b", chrono::Utc::now(), ttl).await.unwrap());
-        assert!(store.try_lease("collect-insights", "run-a", chrono::Utc::now(), ttl).await.unwrap(), "the holder may renew");
-        store.release_lease("collect-insights", "run-a").await.unwrap();
-        assert!(store.try_lease("collect-insights", "run-b", chrono::Utc::now(), ttl).await.unwrap());
+        assert!(store.try_lease(&LeaseName::of("collect-insights"), "run-a", chrono::Utc::now(), ttl).await.unwrap());
+        assert!(!store.try_lease(&LeaseName::of("collect-insights"), "run-b", chrono::Utc::now(), ttl).await.unwrap());
+        assert!(store.try_lease(&LeaseName::of("collect-insights"), "run-a", chrono::Utc::now(), ttl).await.unwrap(), "the holder may renew");
+        store.release_lease(&LeaseName::of("collect-insights"), "run-a").await.unwrap();
+        assert!(store.try_lease(&LeaseName::of("collect-insights"), "run-b", chrono::Utc::now(), ttl).await.unwrap());
     }
 
     async fn deleting_an_account_leaves_nothing_of_it_and_all_of_the_others(store: Store) {

@@ -534,8 +534,8 @@ async fn the_stalest_connection_goes_first_and_none_starts_after_the_time_budget
         .store
         .upkeep_candidates(
             Login::Facebook,
-            &ts(now + Duration::days(10)),
-            &ts(now - Duration::hours(24)),
+            (now + Duration::days(10)).into(),
+            (now - Duration::hours(24)).into(),
         )
         .await;
     let order: Vec<String> = due

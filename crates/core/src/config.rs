@@ -81,7 +81,7 @@ pub struct Config {
     /// Timeout of one Graph request.
     pub graph_timeout: Duration,
     /// Account metrics collected hourly; configuration, not code.
-    pub insight_metrics: Vec<String>,
+    pub insight_metrics: Vec<MetricName>,
     /// How many days back a new account's daily metrics are fetched (Meta keeps 90).
     pub backfill_days: u32,
     /// Graph calls one collection run may spend on an account's backfill.
@@ -254,19 +254,17 @@ impl Config {
             log_level: get("LOG_LEVEL").unwrap_or_else(|| "info".into()),
             retry_base: Duration::from_millis(number(vars, "GRAPH_RETRY_BASE_MS", 1000)?),
             graph_timeout: Duration::from_millis(number(vars, "GRAPH_TIMEOUT_MS", 10_000)?),
-            insight_metrics: get("INSIGHT_METRICS")
-                .unwrap_or_else(|| DEFAULT_METRICS.into())
-                .split(',')
-                .map(|m| m.trim().to_string())
-                .filter(|m| !m.is_empty())
-                .collect(),
+            insight_metrics: metric_list(
+                "INSIGHT_METRICS",
+                &get("INSIGHT_METRICS").unwrap_or_else(|| DEFAULT_METRICS.into()),
+            )?,
             instagram,
             webhook_verify_token: get("META_WEBHOOK_VERIFY_TOKEN").map(Secret::new),
             media_metrics: DEFAULT_MEDIA_METRICS
                 .iter()
                 .map(|(product, name, default)| {
                     let list = get(name).unwrap_or_else(|| default.to_string());
-                    Ok((*product, media_metric_list(name, &list)?))
+                    Ok((*product, metric_list(name, &list)?))
                 })
                 .collect::<Result<_, ConfigError>>()?,
             media_schedule: match get("MEDIA_REFRESH_SCHEDULE") {
@@ -338,9 +336,10 @@ fn backfill_days(vars: &HashMap<String, String>) -> Result<u32, ConfigError> {
     }
 }
 
-/// A comma-separated list of media metrics (MEDIA_METRICS_FEED, ...): each
-/// a metric name as Graph spells it, or the setting is refused.
-fn media_metric_list(name: &'static str, list: &str) -> Result<Vec<MetricName>, ConfigError> {
+/// A comma-separated list of metric names (INSIGHT_METRICS,
+/// MEDIA_METRICS_FEED, ...): each as Graph spells it, or the setting is
+/// refused; blanks and empty items are ignored.
+fn metric_list(name: &'static str, list: &str) -> Result<Vec<MetricName>, ConfigError> {
     list.split(',')
         .map(str::trim)
         .filter(|m| !m.is_empty())

@@ -16,6 +16,7 @@ use tokio::time::Instant;
 use crate::app::App;
 use crate::config::NotifyConfig;
 use crate::crypto::hmac_hex;
+use crate::domain::LeaseName;
 use crate::engine::Lease;
 use crate::store::{PendingNotification, sql};
 
@@ -45,7 +46,7 @@ pub async fn deliver_pending(app: &App, budget: Duration) -> DeliveryReport {
     let Some(target) = &app.config.notify else {
         return report;
     };
-    let lease = match Lease::take(app, LEASE, budget + Duration::from_secs(30)).await {
+    let lease = match Lease::take(app, &LeaseName::of(LEASE), budget + Duration::from_secs(30)).await {
         Ok(Some(lease)) => lease,
         Ok(None) => return report, // another run is delivering
         Err(e) => {

@@ -9,7 +9,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
 
 use crate::collect::days::{meta_day, pacific_date};
-use crate::store::sql::ts;
+use crate::domain::{MetricName, Timestamp};
 use crate::store::{Result, Store, SummaryRow};
 
 /// The windows a summary may cover, in days.
@@ -39,8 +39,8 @@ pub struct Period {
     pub first_day: NaiveDate,
     pub last_day: NaiveDate,
     /// `since < end_time <= until` of the daily values summed.
-    pub since: String,
-    pub until: String,
+    pub since: Timestamp,
+    pub until: Timestamp,
     /// Days on which a summed metric has no value.
     pub missing_days: u32,
     /// A follower count used is reconstructed, not measured.
@@ -92,7 +92,13 @@ pub async fn summary(store: &Store, account_id: i64, days: u32, now: DateTime<Ut
         meta_day(today).since,
     ];
     let rows = store
-        .summary_rows(account_id, &SUMMED, bounds[0], bounds[2], &bounds)
+        .summary_rows(
+            account_id,
+            &SUMMED.map(MetricName::known),
+            bounds[0],
+            bounds[2],
+            &bounds,
+        )
         .await?;
     Ok(Figures::new(days, today, &bounds, &rows).summary())
 }
@@ -102,9 +108,9 @@ struct Figures {
     days: u32,
     today: NaiveDate,
     /// Day-end `end_time` -> (date, in the current window).
-    day_of: HashMap<String, (NaiveDate, bool)>,
+    day_of: HashMap<Timestamp, (NaiveDate, bool)>,
     /// (metric, current window) -> values by day.
-    values: HashMap<(String, bool), BTreeMap<NaiveDate, i64>>,
+    values: HashMap<(MetricName, bool), BTreeMap<NaiveDate, i64>>,
     /// Followers at each boundary, and whether reconstructed.
     followers: [Option<(i64, bool)>; 3],
     bounds: [DateTime<Utc>; 3],
@@ -115,16 +121,16 @@ impl Figures {
         let mut day_of = HashMap::new();
         for back in 1..=2 * days {
             let date = today - chrono::Days::new(u64::from(back));
-            day_of.insert(ts(meta_day(date).until), (date, back <= days));
+            day_of.insert(Timestamp::from(meta_day(date).until), (date, back <= days));
         }
-        let mut values: HashMap<(String, bool), BTreeMap<NaiveDate, i64>> = HashMap::new();
+        let mut values: HashMap<(MetricName, bool), BTreeMap<NaiveDate, i64>> = HashMap::new();
         let mut followers = [None; 3];
         for r in rows {
             if r.metric_name == "followers_count" {
                 // The last count of the day before a boundary.
                 let at = bounds.iter().position(|b| {
-                    let end = ts(*b);
-                    r.end_time < end && r.end_time >= ts(*b - chrono::Duration::days(1))
+                    let end = Timestamp::from(*b);
+                    r.end_time < end && r.end_time >= end - chrono::Duration::days(1)
                 });
                 if let (Some(i), Some(v)) = (at, r.value) {
                     followers[i] = Some((v, r.reconstructed));
@@ -147,7 +153,7 @@ impl Figures {
     }
 
     fn summary(&self) -> Summary {
-        let metrics: BTreeMap<&'static str, Total> = SUMMED.iter().map(|m| (*m, self.total(m))).collect();
+        let metrics: BTreeMap<&'static str, Total> = SUMMED.map(|m| (m, self.total(m))).into_iter().collect();
         let rate = |current: bool| {
             let pick = |t: &Total| if current { t.current } else { t.previous };
             match (pick(&metrics["total_interactions"]), pick(&metrics["reach"])) {
@@ -185,8 +191,9 @@ impl Figures {
         }
     }
 
-    fn total(&self, metric: &str) -> Total {
-        let of = |current: bool| self.values.get(&(metric.to_string(), current));
+    fn total(&self, metric: &'static str) -> Total {
+        let metric = MetricName::known(metric);
+        let of = |current: bool| self.values.get(&(metric.clone(), current));
         let sum = |current: bool| of(current).map(|days| days.values().sum::<i64>());
         let n = |current: bool| of(current).map_or(0, |days| days.len() as u32);
         let (current, previous) = (sum(true), sum(false));
@@ -215,7 +222,7 @@ impl Figures {
                 SUMMED.iter().any(|m| {
                     !self
                         .values
-                        .get(&(m.to_string(), current))
+                        .get(&(MetricName::known(m), current))
                         .is_some_and(|days| days.contains_key(d))
                 })
             })
@@ -225,8 +232,8 @@ impl Figures {
         Period {
             first_day: dates.first().copied().unwrap_or(self.today),
             last_day: dates.last().copied().unwrap_or(self.today),
-            since: ts(self.bounds[start]),
-            until: ts(self.bounds[end]),
+            since: Timestamp::from(self.bounds[start]),
+            until: Timestamp::from(self.bounds[end]),
             missing_days: missing,
             reconstructed,
         }

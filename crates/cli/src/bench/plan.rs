@@ -14,6 +14,7 @@ use serde_json::Value;
 use urlinsta_core::App;
 use urlinsta_core::collect::days::recent_days;
 use urlinsta_core::collect::metrics::{day_call, day_rows};
+use urlinsta_core::domain::{MetricName, Timestamp};
 use urlinsta_core::graph::{Auth, Call, Reply};
 use urlinsta_core::store::{Candidate, CollectionRecord, MetricRow};
 
@@ -28,7 +29,7 @@ pub async fn run(app: &App, accounts: &[Candidate], pause: Duration) -> anyhow::
 }
 
 async fn collect_one(app: &App, account: &Candidate) -> anyhow::Result<()> {
-    let started_at = urlinsta_core::store::sql::now();
+    let started_at = Timestamp::from(Utc::now());
     let tokens = app.store.tokens(account.id).await?.context("no tokens stored")?;
     let auth = Auth::Page(&tokens.page_token);
     let ig = &account.instagram_user_id;
@@ -48,10 +49,10 @@ async fn collect_one(app: &App, account: &Candidate) -> anyhow::Result<()> {
     let mut rows = day_rows(&insights.data, &today);
     let followers = user.data.get("followers_count").and_then(Value::as_i64);
     rows.push(MetricRow {
-        metric_name: "follower_count".into(),
+        metric_name: MetricName::known("follower_count"),
         metric_value: followers,
         period: "lifetime".into(),
-        end_time: urlinsta_core::store::sql::now(),
+        end_time: Timestamp::from(Utc::now()),
     });
     let mut finish = CollectionRecord::insights(account.id, "bench-plan", rows);
     finish.followers_count = followers;

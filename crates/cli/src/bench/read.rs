@@ -11,6 +11,7 @@ use serde::Serialize;
 use urlinsta_core::App;
 use urlinsta_core::collect::days::rollup_days;
 use urlinsta_core::collect::metrics::SNAPSHOT_FIELDS;
+use urlinsta_core::domain::{MetricName, Timestamp};
 use urlinsta_core::store::{CollectionRecord, MetricRow};
 
 /// The figures of one query.
@@ -37,11 +38,16 @@ pub async fn fill(app: &App, account_id: i64, days: i64) -> anyhow::Result<usize
     for day in 0..days {
         let day_start = start + chrono::Duration::days(day);
         for metric in &app.config.insight_metrics {
-            rows.push(row(metric, day, "day", day_start + chrono::Duration::days(1)));
+            rows.push(row(metric.clone(), day, "day", day_start + chrono::Duration::days(1)));
         }
         for hour in 0..24 {
             for field in SNAPSHOT_FIELDS {
-                rows.push(row(field, hour, "lifetime", day_start + chrono::Duration::hours(hour)));
+                rows.push(row(
+                    MetricName::known(field),
+                    hour,
+                    "lifetime",
+                    day_start + chrono::Duration::hours(hour),
+                ));
             }
         }
     }
@@ -57,12 +63,12 @@ pub async fn fill(app: &App, account_id: i64, days: i64) -> anyhow::Result<usize
     Ok(total)
 }
 
-fn row(metric: &str, value: i64, period: &str, end: chrono::DateTime<Utc>) -> MetricRow {
+fn row(metric: MetricName, value: i64, period: &str, end: chrono::DateTime<Utc>) -> MetricRow {
     MetricRow {
-        metric_name: metric.to_string(),
+        metric_name: metric,
         metric_value: Some(value),
         period: period.to_string(),
-        end_time: urlinsta_core::store::sql::ts(end),
+        end_time: Timestamp::from(end),
     }
 }
 

@@ -10,7 +10,7 @@ use super::metrics::{
     BREAKDOWNS, DEMOGRAPHIC_METRICS, MIN_FOLLOWERS_FOR_DEMOGRAPHICS, breakdown_values, demographics_call,
 };
 use super::{Gathered, Rejections};
-use crate::domain::InstagramUserId;
+use crate::domain::{InstagramUserId, MetricName};
 use crate::graph::{Call, ErrorKind, GraphError};
 use crate::store::{AudienceSnapshot, Candidate, DemographicValue, SnapshotStatus};
 
@@ -47,15 +47,14 @@ pub struct AudiencePlan<'r> {
 
 impl<'r> AudiencePlan<'r> {
     pub fn new(run_rejected: &'r Rejections, account: &Candidate) -> Self {
-        let known = run_rejected.known();
         let small = account
             .followers_count
             .is_some_and(|f| f < MIN_FOLLOWERS_FOR_DEMOGRAPHICS);
         let results = DEMOGRAPHIC_METRICS
             .iter()
             .map(|m| {
-                let state = match known.get(*m) {
-                    Some(reason) => State::Rejected(reason.clone()),
+                let state = match run_rejected.reason(&MetricName::known(m)) {
+                    Some(reason) => State::Rejected(reason),
                     // Meta answers nothing below 100 followers: no call spent to hear it.
                     None if small => {
                         State::NotAvailable(format!("fewer than {MIN_FOLLOWERS_FOR_DEMOGRAPHICS} followers"))
@@ -78,15 +77,17 @@ impl<'r> AudiencePlan<'r> {
     /// Complete snapshots only: a metric with a missing breakdown waits for the next run.
     pub fn gathered(self) -> Gathered {
         let mut gathered = Gathered::default();
-        for (metric, r) in DEMOGRAPHIC_METRICS.iter().zip(self.results) {
+        for (metric, r) in DEMOGRAPHIC_METRICS.map(MetricName::known).into_iter().zip(self.results) {
             let snapshot = |status, detail, values| AudienceSnapshot {
-                metric: metric.to_string(),
+                metric: metric.clone(),
                 status,
                 detail,
                 values,
             };
             match r.state {
-                State::Rejected(reason) => gathered.rejected.push((metric.to_string(), reason)),
+                State::Rejected(reason) => {
+                    gathered.rejected.insert(metric, reason);
+                }
                 State::NotAvailable(why) => {
                     gathered
                         .audience
@@ -125,7 +126,7 @@ impl Plan for AudiencePlan<'_> {
             }
             Err(e) if e.kind == ErrorKind::MetricRejected => {
                 tracing::warn!(metric, instagram_user_id = %self.ig_id, error = %e, "Meta refused a demographics metric: dropped for this run");
-                self.run_rejected.insert(metric.to_string(), e.message.clone());
+                self.run_rejected.insert(MetricName::known(metric), e.message.clone());
                 result.state = State::Rejected(e.message.clone());
                 Next::Done
             }

@@ -20,11 +20,10 @@ use super::metrics::{day_call, day_rows};
 use super::{Gathered, Rejections};
 use crate::app::App;
 use crate::config::Config;
-use crate::domain::InstagramUserId;
+use crate::domain::{InstagramUserId, MetricName, Timestamp};
 use crate::engine::Run;
 use crate::graph::{Auth, Call, GraphError, MAX_BATCH_OPERATIONS};
-use crate::store::sql::ts;
-use crate::store::{Backfill, Candidate, MetricRow, Reconstructed};
+use crate::store::{Backfill, Candidate, MetricRow, Reconstructed, StoredHistory};
 
 /// Meta serves daily follower changes for the 30 days before today.
 pub const FOLLOWER_CHANGE_DAYS: u64 = 30;
@@ -59,56 +58,44 @@ pub struct BackfillPlan<'r> {
     today: NaiveDate,
     /// The missing days asked for in this run, newest first.
     days: Vec<MetaDay>,
-    metrics: Vec<String>,
+    metrics: Vec<MetricName>,
     run_rejected: &'r Rejections,
     rows: Vec<MetricRow>,
     /// Daily follower changes by the end of their day.
-    changes: BTreeMap<String, i64>,
+    changes: BTreeMap<Timestamp, i64>,
     /// Every missing day was asked for, and the follower curve if it was due.
     whole: bool,
     ask_followers: bool,
 }
 
 impl<'r> BackfillPlan<'r> {
-    /// The plan for what `stored` (`(period, end_time)` pairs since `oldest`) lacks.
+    /// The plan for what `stored` lacks.
     fn new(
         config: &Config,
         run_rejected: &'r Rejections,
         (ig_id, followers): (&InstagramUserId, Option<i64>),
         now: DateTime<Utc>,
-        stored: &[(String, String)],
+        stored: &StoredHistory,
     ) -> Self {
         let today = pacific_date(now);
-        let have: HashSet<&str> = stored
-            .iter()
-            .filter(|(p, _)| p == "day")
-            .map(|(_, e)| e.as_str())
-            .collect();
-        let counted: HashSet<NaiveDate> = stored
-            .iter()
-            .filter(|(p, _)| p != "day")
-            .filter_map(|(_, e)| crate::store::sql::parse_ts(e))
-            .map(pacific_date)
+        let counted: HashSet<NaiveDate> = (stored.follower_counts.iter())
+            .map(|t| pacific_date(t.to_datetime()))
             .collect();
         // The hourly run fetches today and the days just before; the backfill, the rest.
         let missing: Vec<MetaDay> = (DAYS_FETCHED as u64..u64::from(config.backfill_days))
             .map(|back| meta_day(today - chrono::Days::new(back)))
-            .filter(|d| !have.contains(ts(d.until).as_str()))
+            .filter(|d| !stored.days.contains(&Timestamp::from(d.until)))
             .collect();
         let curve_missing =
             (1..=FOLLOWER_CHANGE_DAYS).any(|back| !counted.contains(&(today - chrono::Days::new(back))));
         let ask_followers = curve_missing && followers.is_some();
         let calls = (config.backfill_calls_per_run as usize).saturating_sub(usize::from(ask_followers));
-        let known = run_rejected.known();
         BackfillPlan {
             ig_id: ig_id.clone(),
             today,
             whole: missing.len() <= calls,
             days: missing.into_iter().take(calls).collect(),
-            metrics: (config.insight_metrics.iter())
-                .filter(|m| !known.contains_key(*m))
-                .cloned()
-                .collect(),
+            metrics: run_rejected.still_asked(&config.insight_metrics),
             run_rejected,
             rows: Vec::new(),
             changes: BTreeMap::new(),
@@ -131,15 +118,15 @@ impl<'r> BackfillPlan<'r> {
             let day = meta_day(self.today - chrono::Days::new(back));
             out.push(Reconstructed {
                 row: MetricRow {
-                    metric_name: "followers_count".into(),
+                    metric_name: MetricName::known("followers_count"),
                     metric_value: Some(count),
                     period: "lifetime".into(),
                     // Named like the day's last hourly count, which would replace it.
-                    end_time: ts(day.until - Duration::hours(1)),
+                    end_time: Timestamp::from(day.until - Duration::hours(1)),
                 },
                 day,
             });
-            match self.changes.get(&ts(day.until)) {
+            match self.changes.get(&Timestamp::from(day.until)) {
                 Some(change) => count -= change,
                 None => break,
             }
@@ -198,7 +185,7 @@ impl Plan for BackfillPlan<'_> {
                             metric_name: metric.clone(),
                             metric_value: None,
                             period: "day".into(),
-                            end_time: ts(day.until),
+                            end_time: Timestamp::from(day.until),
                         });
                     }
                 }
@@ -220,7 +207,7 @@ pub async fn backfill(
 ) -> (ExchangeEnd, Gathered) {
     let now = run.utc_now();
     let oldest = meta_day(pacific_date(now) - chrono::Days::new(u64::from(app.config.backfill_days))).since;
-    let stored = match app.store.stored_days(account.id, oldest).await {
+    let stored = match app.store.stored_history(account.id, oldest.into()).await {
         Ok(stored) => stored,
         Err(e) => {
             run.note_store_error(&e);
@@ -257,16 +244,11 @@ pub async fn backfill(
     };
     tracing::info!(instagram_user_id = %account.instagram_user_id, days = plan.days.len(), rows = plan.rows.len(),
         followers = reconstructed.len(), whole = complete && plan.whole, "backfill");
-    // Metrics Meta refused (here or for another account of the run) stay on the account's list.
-    let refused = run_rejected.known();
-    let rejected = (app.config.insight_metrics.iter())
-        .filter(|m| !plan.metrics.contains(m))
-        .map(|m| (m.clone(), refused.get(m).cloned().unwrap_or_default()))
-        .collect();
     let gathered = Gathered {
+        // Metrics Meta refused (here or for another account of the run) stay on the account's list.
+        rejected: run_rejected.refused(&app.config.insight_metrics, &plan.metrics),
         insights: plan.rows,
         reconstructed,
-        rejected,
         backfill: (complete && plan.whole).then_some(Backfill::Done),
         ..Gathered::default()
     };
@@ -286,12 +268,7 @@ mod tests {
     }
 
     /// The plan with the default configuration (90 days) for an account of 10,000 followers.
-    fn plan<'r>(
-        rejected: &'r Rejections,
-        id: &InstagramUserId,
-        now: &str,
-        stored: &[(String, String)],
-    ) -> BackfillPlan<'r> {
+    fn plan<'r>(rejected: &'r Rejections, id: &InstagramUserId, now: &str, stored: &StoredHistory) -> BackfillPlan<'r> {
         let key = format!("k1:{}=", "A".repeat(43));
         let vars = [
             ("SESSION_SECRET", "s"),
@@ -311,7 +288,7 @@ mod tests {
     fn the_days_asked_follow_pacific_midnights_without_a_gap() {
         let (rejected, id) = (Rejections::default(), id());
         // 07:59 UTC on December 1 is still November 30 in Los Angeles.
-        let p = plan(&rejected, &id, "2026-12-01T07:59:00Z", &[]);
+        let p = plan(&rejected, &id, "2026-12-01T07:59:00Z", &StoredHistory::default());
         assert_eq!(p.today, date("2026-11-30"));
         // The hourly run fetches the newest three days; the backfill the 87 before.
         assert_eq!(p.days.len(), 87);
@@ -331,7 +308,7 @@ mod tests {
         );
         assert!(p.days.contains(&nov1));
         // A minute later it is December 1 there, and the days move by one.
-        let p = plan(&rejected, &id, "2026-12-01T08:00:00Z", &[]);
+        let p = plan(&rejected, &id, "2026-12-01T08:00:00Z", &StoredHistory::default());
         assert_eq!((p.today, p.days[0]), (date("2026-12-01"), meta_day(date("2026-11-28"))));
     }
 
@@ -340,15 +317,16 @@ mod tests {
         let (rejected, id) = (Rejections::default(), id());
         let now = "2026-12-01T13:00:00Z";
         let today = date("2026-12-01");
-        let mut stored = vec![("day".to_string(), ts(meta_day(date("2026-10-15")).until))];
+        let mut stored = StoredHistory::default();
+        stored.days.insert(meta_day(date("2026-10-15")).until.into());
         let p = plan(&rejected, &id, now, &stored);
         assert_eq!(p.days.len(), 86);
         assert!(!p.days.contains(&meta_day(date("2026-10-15"))));
         assert!(p.ask_followers, "no follower count stored yet");
         // A count (measured or worked out) on each of the 30 days: no follower changes asked.
-        stored.extend((1..=30).map(|back| {
+        stored.follower_counts.extend((1..=30).map(|back| {
             let day = meta_day(today - chrono::Days::new(back));
-            ("lifetime".to_string(), ts(day.until - Duration::hours(1)))
+            Timestamp::from(day.until - Duration::hours(1))
         }));
         assert!(!plan(&rejected, &id, now, &stored).ask_followers);
     }
@@ -372,10 +350,10 @@ mod tests {
     #[test]
     fn the_curve_goes_back_by_each_days_change_and_stops_at_a_hole() {
         let (rejected, id) = (Rejections::default(), id());
-        let mut p = plan(&rejected, &id, "2026-12-01T13:00:00Z", &[]);
+        let mut p = plan(&rejected, &id, "2026-12-01T13:00:00Z", &StoredHistory::default());
         let today = date("2026-12-01");
         let day = |back: u64| meta_day(today - chrono::Days::new(back));
-        p.changes = (1..=30).map(|back| (ts(day(back).until), back as i64)).collect();
+        p.changes = (1..=30).map(|back| (day(back).until.into(), back as i64)).collect();
         let curve = p.curve(10_000);
         assert_eq!(curve.len(), 30);
         for (i, r) in curve.iter().enumerate() {
@@ -387,13 +365,13 @@ mod tests {
                 "{back} days back"
             );
             assert_eq!(r.day, day(back as u64));
-            assert_eq!(r.row.end_time, ts(r.day.until - Duration::hours(1)));
+            assert_eq!(r.row.end_time, Timestamp::from(r.day.until - Duration::hours(1)));
         }
         // November 1 (25 hours) is named by its last hour, 07:00 UTC on November 2.
-        assert_eq!(curve[29].row.end_time, ts(at("2026-11-02T07:00:00Z")));
+        assert_eq!(curve[29].row.end_time, Timestamp::from(at("2026-11-02T07:00:00Z")));
 
         // Without the change of 10 days back, the days before it cannot be worked out.
-        p.changes.remove(&ts(day(10).until));
+        p.changes.remove(&Timestamp::from(day(10).until));
         assert_eq!(p.curve(10_000).len(), 10);
     }
 }

@@ -10,7 +10,7 @@ use super::days::{DAYS_FETCHED, MetaDay, hour_start, recent_days};
 use super::limits::{Next, Plan};
 use super::metrics::{day_call, day_rows, snapshot_call, snapshot_rows};
 use super::{Gathered, Rejections};
-use crate::domain::InstagramUserId;
+use crate::domain::{InstagramUserId, MetricName};
 use crate::graph::{Call, ErrorKind, GraphError};
 use crate::store::{Candidate, MetricRow};
 
@@ -32,7 +32,7 @@ pub struct InsightsPlan<'r> {
     days: [MetaDay; DAYS_FETCHED],
     hour: DateTime<Utc>,
     /// The configured metrics still asked for.
-    metrics: Vec<String>,
+    metrics: Vec<MetricName>,
     /// Metrics refused in this run, shared with its other accounts.
     run_rejected: &'r Rejections,
     rows: Vec<MetricRow>,
@@ -41,18 +41,11 @@ pub struct InsightsPlan<'r> {
 
 impl<'r> InsightsPlan<'r> {
     pub fn new(app: &crate::App, run_rejected: &'r Rejections, account: &Candidate, now: DateTime<Utc>) -> Self {
-        let known = run_rejected.known();
         InsightsPlan {
             ig_id: account.instagram_user_id.clone(),
             days: recent_days(now),
             hour: hour_start(now),
-            metrics: app
-                .config
-                .insight_metrics
-                .iter()
-                .filter(|m| !known.contains_key(*m))
-                .cloned()
-                .collect(),
+            metrics: run_rejected.still_asked(&app.config.insight_metrics),
             run_rejected,
             rows: Vec::new(),
             followers: None,
@@ -60,17 +53,11 @@ impl<'r> InsightsPlan<'r> {
     }
 
     /// What was gathered; `rejected` names the configured metrics not collected.
-    pub fn gathered(self, configured: &[String]) -> Gathered {
-        let refused = self.run_rejected.known();
-        let rejected = configured
-            .iter()
-            .filter(|m| !self.metrics.contains(m))
-            .map(|m| (m.clone(), refused.get(m).cloned().unwrap_or_default()))
-            .collect();
+    pub fn gathered(self, configured: &[MetricName]) -> Gathered {
         Gathered {
+            rejected: self.run_rejected.refused(configured, &self.metrics),
             insights: self.rows,
             followers_count: self.followers,
-            rejected,
             ..Gathered::default()
         }
     }
@@ -110,16 +97,16 @@ impl Plan for InsightsPlan<'_> {
 /// and the request is asked again without it; any other error fails it.
 pub(super) fn drop_refused(
     ig_id: &InstagramUserId,
-    metrics: &mut Vec<String>,
+    metrics: &mut Vec<MetricName>,
     run_rejected: &Rejections,
     e: &GraphError,
 ) -> Next {
     match e.rejected_metric() {
         Some(metric) if e.kind == ErrorKind::MetricRejected => {
-            if metrics.iter().any(|m| metric == m.as_str()) {
+            if metrics.contains(metric) {
                 tracing::warn!(%metric, instagram_user_id = %ig_id, error = %e, "Meta refused a metric: dropped for this run");
-                metrics.retain(|m| metric != m.as_str());
-                run_rejected.insert(metric.to_string(), e.message.clone());
+                metrics.retain(|m| m != metric);
+                run_rejected.insert(metric.clone(), e.message.clone());
             }
             Next::Again
         }

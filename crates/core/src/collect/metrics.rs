@@ -6,9 +6,8 @@ use chrono::{DateTime, Utc};
 use serde_json::Value;
 
 use super::days::MetaDay;
-use crate::domain::InstagramUserId;
+use crate::domain::{InstagramUserId, MetricName, Timestamp};
 use crate::graph::{Auth, Call};
-use crate::store::sql::ts;
 use crate::store::{DemographicValue, MetricRow};
 
 /// Fields of the Instagram user node kept as an hourly snapshot.
@@ -24,9 +23,10 @@ pub const MIN_FOLLOWERS_FOR_DEMOGRAPHICS: i64 = 100;
 /// One day of account metrics. Every current account metric accepts
 /// `metric_type=total_value` (most accept nothing else), so one request
 /// asks for them all, and the day's total is the day's value.
-pub fn day_call(ig_id: &InstagramUserId, metrics: &[String], day: &MetaDay) -> Call<'static> {
+pub fn day_call(ig_id: &InstagramUserId, metrics: &[MetricName], day: &MetaDay) -> Call<'static> {
+    let names: Vec<&str> = metrics.iter().map(MetricName::as_str).collect();
     Call::get(format!("{ig_id}/insights"), Auth::None)
-        .param("metric", metrics.join(","))
+        .param("metric", names.join(","))
         .param("period", "day")
         .param("metric_type", "total_value")
         .param("since", day.since.timestamp().to_string())
@@ -47,29 +47,30 @@ pub fn demographics_call(ig_id: &InstagramUserId, metric: &str, breakdown: &str)
 }
 
 /// The rows of a day's answer. A total carries no `end_time`: it is the
-/// day's closing midnight. A time series (should Meta send one) names its own.
+/// day's closing midnight. A time series (should Meta send one) names its
+/// own. An entry whose name is no metric name is no row.
 pub fn day_rows(body: &Value, day: &MetaDay) -> Vec<MetricRow> {
     let mut rows = Vec::new();
     for entry in data(body) {
-        let Some(name) = entry.get("name").and_then(Value::as_str) else {
+        let Some(name) = entry.get("name").and_then(Value::as_str).and_then(MetricName::parse) else {
             continue;
         };
         let period = entry.get("period").and_then(Value::as_str).unwrap_or("day").to_string();
         if let Some(total) = entry.get("total_value") {
             rows.push(MetricRow {
-                metric_name: name.to_string(),
+                metric_name: name,
                 metric_value: total.get("value").and_then(Value::as_i64),
                 period,
-                end_time: ts(day.until),
+                end_time: Timestamp::from(day.until),
             });
         } else if let Some(values) = entry.get("values").and_then(Value::as_array) {
             for v in values {
                 if let Some(end) = v.get("end_time").and_then(Value::as_str).and_then(parse_meta_time) {
                     rows.push(MetricRow {
-                        metric_name: name.to_string(),
+                        metric_name: name.clone(),
                         metric_value: v.get("value").and_then(Value::as_i64),
                         period: period.clone(),
-                        end_time: ts(end),
+                        end_time: Timestamp::from(end),
                     });
                 }
             }
@@ -84,10 +85,10 @@ pub fn snapshot_rows(body: &Value, hour: DateTime<Utc>) -> (Vec<MetricRow>, Opti
         .iter()
         .filter_map(|field| {
             body.get(*field).and_then(Value::as_i64).map(|v| MetricRow {
-                metric_name: field.to_string(),
+                metric_name: MetricName::known(field),
                 metric_value: Some(v),
                 period: "lifetime".into(),
-                end_time: ts(hour),
+                end_time: Timestamp::from(hour),
             })
         })
         .collect();
@@ -145,6 +146,17 @@ mod tests {
     use serde_json::json;
 
     #[test]
+    fn the_names_the_code_spells_are_metric_names() {
+        let spelled = SNAPSHOT_FIELDS
+            .iter()
+            .chain(&DEMOGRAPHIC_METRICS)
+            .chain(&crate::trends::SUMMED);
+        for name in spelled {
+            assert_eq!(MetricName::parse(name).as_ref().map(MetricName::as_str), Some(*name));
+        }
+    }
+
+    #[test]
     fn answers_become_rows() {
         let day = MetaDay {
             since: DateTime::parse_from_rfc3339("2026-11-27T08:00:00Z")
@@ -159,9 +171,9 @@ mod tests {
             {"name": "reach", "period": "day", "values": [{"value": 36, "end_time": "2026-11-05T08:00:00+0000"}]}
         ]});
         let rows = day_rows(&body, &day);
-        assert_eq!(rows[0].end_time, "2026-11-28T08:00:00Z");
+        assert_eq!(rows[0].end_time.to_string(), "2026-11-28T08:00:00Z");
         assert_eq!(rows[0].metric_value, Some(224));
-        assert_eq!(rows[1].end_time, "2026-11-05T08:00:00Z");
+        assert_eq!(rows[1].end_time.to_string(), "2026-11-05T08:00:00Z");
         let body = json!({"data": [{"name": "follower_demographics", "total_value": {"breakdowns": [
             {"dimension_keys": ["country"], "results": [{"dimension_values": ["US"], "value": 7}]}]}}]});
         assert_eq!(

@@ -23,10 +23,9 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::app::App;
-use crate::domain::{InstagramUserId, Timestamp};
+use crate::domain::{InstagramUserId, MetricName, Timestamp};
 use crate::engine::{self, Run};
 use crate::graph::Auth;
-use crate::store::sql::now;
 use crate::store::{
     AudienceSnapshot, Backfill, Candidate, CollectKind, MetricRow, Reconstructed, StoreError, TokenStatus,
 };
@@ -54,18 +53,39 @@ impl Collection {
 /// Metrics Meta refused in this run (name -> Meta's message): the run's
 /// other accounts do not ask for them again.
 #[derive(Debug, Default)]
-pub struct Rejections(Mutex<BTreeMap<String, String>>);
+pub struct Rejections(Mutex<BTreeMap<MetricName, String>>);
 
 impl Rejections {
-    pub fn known(&self) -> BTreeMap<String, String> {
-        self.lock().clone()
+    /// Meta's message refusing `metric` in this run, if it did.
+    pub fn reason(&self, metric: &MetricName) -> Option<String> {
+        self.lock().get(metric).cloned()
     }
 
-    pub fn insert(&self, metric: String, message: String) {
+    pub fn insert(&self, metric: MetricName, message: String) {
         self.lock().insert(metric, message);
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, String>> {
+    /// Those of `configured` not refused in this run: what a plan asks for.
+    pub fn still_asked(&self, configured: &[MetricName]) -> Vec<MetricName> {
+        let refused = self.lock();
+        configured
+            .iter()
+            .filter(|m| !refused.contains_key(*m))
+            .cloned()
+            .collect()
+    }
+
+    /// Those of `configured` a plan no longer `asked` for, with Meta's
+    /// message: what it gathered as refused.
+    pub fn refused(&self, configured: &[MetricName], asked: &[MetricName]) -> BTreeMap<MetricName, String> {
+        let refused = self.lock();
+        (configured.iter())
+            .filter(|m| !asked.contains(m))
+            .map(|m| (m.clone(), refused.get(m).cloned().unwrap_or_default()))
+            .collect()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<MetricName, String>> {
         self.0.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
@@ -270,8 +290,8 @@ pub struct Gathered {
     pub insights: Vec<MetricRow>,
     pub followers_count: Option<i64>,
     pub audience: Vec<AudienceSnapshot>,
-    /// `(metric, Meta's message)` of the metrics not collected because Meta refused them.
-    pub rejected: Vec<(String, String)>,
+    /// The metrics not collected because Meta refused them, with its message.
+    pub rejected: BTreeMap<MetricName, String>,
     /// What the media part of the run did (collect-insights, after the account metrics).
     pub media: Option<media::MediaSummary>,
     /// Values derived rather than measured (the follower curve before connecting).
@@ -342,7 +362,7 @@ pub async fn collect_now(app: &App, instagram_user_id: &InstagramUserId) -> Resu
 
 /// Fetches one account's past and records what it gathered.
 async fn backfill_account(app: &App, run: &Run, rejected: &Rejections, account: &Candidate) -> Outcome {
-    let started_at = now();
+    let started_at = Timestamp::from(run.utc_now());
     let (ended, gathered) = match app.store.page_token(account) {
         Ok(token) => backfill::backfill(app, run, rejected, account, Auth::Page(&token)).await,
         Err(e) => (
@@ -350,7 +370,7 @@ async fn backfill_account(app: &App, run: &Run, rejected: &Rejections, account: 
             Gathered::default(),
         ),
     };
-    record(app, run, account, CollectKind::Insights, &started_at, ended, gathered).await
+    record(app, run, account, CollectKind::Insights, started_at, ended, gathered).await
 }
 
 /// Collects one account and records the result; never fails the run.
@@ -363,7 +383,7 @@ async fn collect_account(
     kind: CollectKind,
     prepaid: Option<u32>,
 ) -> Outcome {
-    let started_at = now();
+    let started_at = Timestamp::from(run.utc_now());
     let ready = match prepaid {
         None => Err(ExchangeEnd::OverAllowance),
         Some(prepaid) => (app.store.page_token(account))
@@ -372,7 +392,7 @@ async fn collect_account(
     };
     let (prepaid, page_token) = match ready {
         Ok(ready) => ready,
-        Err(ended) => return record(app, run, account, kind, &started_at, ended, Gathered::default()).await,
+        Err(ended) => return record(app, run, account, kind, started_at, ended, Gathered::default()).await,
     };
     // The plan's choice, kept explicit: insights are read with the Page token.
     let auth = Auth::Page(&page_token);
@@ -393,5 +413,5 @@ async fn collect_account(
             (ended, plan.gathered())
         }
     };
-    record(app, run, account, kind, &started_at, ended, gathered).await
+    record(app, run, account, kind, started_at, ended, gathered).await
 }

@@ -2,10 +2,12 @@
 //! account's state (collected until when, parked, refused metrics, last
 //! error) and its log row, written in one round trip, and how it went.
 
+use std::collections::BTreeMap;
+
 use super::limits::ExchangeEnd;
 use super::{Gathered, Outcome, Skip, backfill, days};
 use crate::app::App;
-use crate::domain::Timestamp;
+use crate::domain::{MetricName, Timestamp};
 use crate::engine::Run;
 use crate::store::{
     Backfill, Candidate, CollectKind, CollectionRecord, DayRange, LogEntry, LogJob, LogStatus, Parked, RejectedMetric,
@@ -18,7 +20,7 @@ pub(super) async fn record(
     run: &Run,
     account: &Candidate,
     kind: CollectKind,
-    started_at: &str,
+    started_at: Timestamp,
     ended: ExchangeEnd,
     gathered: Gathered,
 ) -> Outcome {
@@ -61,14 +63,14 @@ pub(super) async fn record(
         ExchangeEnd::Failed(_, Some(e)) => e.code,
         _ => None,
     };
-    let rejected_names: Vec<&str> = gathered.rejected.iter().map(|(m, _)| m.as_str()).collect();
+    let rejected_names: Vec<&MetricName> = gathered.rejected.keys().collect();
     let details = serde_json::json!({ "rows": rows, "rejected_metrics": rejected_names, "media": gathered.media });
     let finish = CollectionRecord {
         account_id: account.id,
         kind,
         complete: matches!(ended, ExchangeEnd::Complete),
         followers_count: gathered.followers_count,
-        snapshot_date: days::day_start(run.utc_now()).format("%Y-%m-%d").to_string(),
+        snapshot_date: run.utc_now().date_naive(),
         rejected_metrics: Some(rejected_list(run, account, kind, &gathered.rejected)),
         error: matches!(outcome, Outcome::Failed(_)).then(|| message.clone()).flatten(),
         parked: match &ended {
@@ -86,7 +88,7 @@ pub(super) async fn record(
             error_code,
             error_message: message.clone(),
             details: Some(details),
-            started_at: started_at.to_string(),
+            started_at,
         },
         insights: gathered.insights,
         audience: gathered.audience,
@@ -128,7 +130,12 @@ pub(super) async fn record(
 
 /// The account's rejected metrics after this run: the other job's as they
 /// were, this job's as this run found them (unchanged dates when still refused).
-fn rejected_list(run: &Run, account: &Candidate, kind: CollectKind, found: &[(String, String)]) -> Vec<RejectedMetric> {
+fn rejected_list(
+    run: &Run,
+    account: &Candidate,
+    kind: CollectKind,
+    found: &BTreeMap<MetricName, String>,
+) -> Vec<RejectedMetric> {
     let mut list: Vec<RejectedMetric> = account
         .rejected_metrics
         .iter()

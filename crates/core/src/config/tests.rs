@@ -169,6 +169,21 @@ fn bad_values_are_named() {
     ]))
     .unwrap_err();
     assert!(err.to_string().starts_with("BACKFILL_DAYS"), "{err}");
+    let err = Config::from_vars(&vars(&[
+        ("DATABASE_PATH", db.to_str().unwrap()),
+        ("INSIGHT_METRICS", "reach, Views"),
+    ]))
+    .unwrap_err();
+    assert!(err.to_string().starts_with("INSIGHT_METRICS"), "{err}");
+    let ok = Config::from_vars(&vars(&[
+        ("DATABASE_PATH", db.to_str().unwrap()),
+        ("INSIGHT_METRICS", " reach,,views "),
+    ]))
+    .unwrap();
+    assert_eq!(
+        ok.insight_metrics.iter().map(|m| m.as_str()).collect::<Vec<_>>(),
+        ["reach", "views"]
+    );
 }
 
 #[test]

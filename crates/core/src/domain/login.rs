@@ -1,12 +1,12 @@
 //! Which of Meta's logins a connection came through.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// The login whose token collects an account, and so which of Meta's
 /// products speaks for it: Facebook Login (`graph.facebook.com`, through a
 /// Page) or Instagram Login (`graph.instagram.com`, no Page needed). Status,
 /// webhook events, Graph errors' reasons and the operator view name it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Login {
     Facebook,

@@ -22,6 +22,13 @@ impl MetricName {
         ok.then(|| MetricName(raw.to_string()))
     }
 
+    /// One of the names the code itself spells (a constant such as
+    /// `followers_count`), which a test proves is a metric name.
+    pub fn known(name: &'static str) -> MetricName {
+        debug_assert!(MetricName::parse(name).is_some_and(|m| m.as_str() == name), "{name}");
+        MetricName(name.to_string())
+    }
+
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -52,6 +59,12 @@ impl<'de> Deserialize<'de> for MetricName {
 impl PartialEq<str> for MetricName {
     fn eq(&self, other: &str) -> bool {
         self.0 == other
+    }
+}
+
+impl PartialEq<&str> for MetricName {
+    fn eq(&self, other: &&str) -> bool {
+        self.0 == *other
     }
 }
 

@@ -4,6 +4,7 @@
 
 mod catalog;
 mod instagram;
+mod lease;
 mod login;
 mod media;
 mod metric;
@@ -12,6 +13,7 @@ mod time;
 
 pub use catalog::{CatalogReach, INSTAGRAM_LAUNCH, MAX_DAYS_BACK, ReachError};
 pub use instagram::InstagramUserId;
+pub use lease::LeaseName;
 pub use login::Login;
 pub use media::{MediaId, MediaKind, ProductType};
 pub use metric::MetricName;

@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use crate::app::App;
 use crate::clock::Clock;
+use crate::domain::LeaseName;
 use crate::store::{Store, StoreError};
 
 /// How long a lease holds without renewal.
@@ -21,7 +22,7 @@ const RENEWALS_PER_TTL: u32 = 3;
 /// that (the holder crashed or was cancelled), it stops being renewed and
 /// expires.
 pub struct Lease {
-    name: String,
+    name: LeaseName,
     holder: String,
     store: Store,
     lost: Arc<AtomicBool>,
@@ -30,7 +31,7 @@ pub struct Lease {
 
 impl Lease {
     /// Takes `name` for `ttl` and keeps renewing it; None when someone else holds it.
-    pub async fn take(app: &App, name: &str, ttl: Duration) -> Result<Option<Lease>, StoreError> {
+    pub async fn take(app: &App, name: &LeaseName, ttl: Duration) -> Result<Option<Lease>, StoreError> {
         let holder = crate::crypto::random_token(9);
         if !app.store.try_lease(name, &holder, app.clock.utc_now(), ttl).await? {
             return Ok(None);
@@ -39,12 +40,12 @@ impl Lease {
         let renewing = tokio::spawn(renew(
             app.store.clone(),
             app.clock.clone(),
-            (name.to_string(), holder.clone()),
+            (name.clone(), holder.clone()),
             ttl,
             lost.clone(),
         ));
         Ok(Some(Lease {
-            name: name.to_string(),
+            name: name.clone(),
             holder,
             store: app.store.clone(),
             lost,
@@ -75,7 +76,7 @@ impl Drop for Lease {
 async fn renew(
     store: Store,
     clock: Arc<dyn Clock>,
-    (name, holder): (String, String),
+    (name, holder): (LeaseName, String),
     ttl: Duration,
     lost: Arc<AtomicBool>,
 ) {

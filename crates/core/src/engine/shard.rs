@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::domain::InstagramUserId;
+use crate::domain::{InstagramUserId, LeaseName};
 
 /// One slice of the accounts: those whose stable hash falls in `index` of `count`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -57,12 +57,8 @@ impl Shard {
     }
 
     /// The lease name: shards of one job run side by side, never twice each.
-    pub fn lease_name(&self, job: &str) -> String {
-        if self.count == 1 {
-            job.to_string()
-        } else {
-            format!("{job}:{}/{}", self.index, self.count)
-        }
+    pub fn lease_name(&self, job: &'static str) -> LeaseName {
+        LeaseName::of_shard(job, self.index, self.count)
     }
 }
 

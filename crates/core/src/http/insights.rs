@@ -4,7 +4,7 @@
 //! `:userId` is the Instagram user id.
 
 use hyper::StatusCode;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use serde_json::{Value, json};
 
@@ -94,11 +94,11 @@ pub async fn audience(app: &App, req: &ApiRequest) -> Result<ApiResponse, ApiErr
 }
 
 /// What a manual collection answers.
-#[derive(Debug, Serialize)]
-struct CollectedNow {
-    success: bool,
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CollectedNow {
+    pub success: bool,
     /// Rows written (0 when Meta has nothing to give yet, e.g. demographics of a small account).
-    collected: usize,
+    pub collected: usize,
 }
 
 /// `POST /api/insights/:userId/refresh`: collects the account now, within
@@ -161,19 +161,19 @@ pub async fn admin_accounts(app: &App, req: &ApiRequest) -> Result<ApiResponse, 
 }
 
 /// The operator view's answer.
-#[derive(Serialize)]
-struct AccountsBody {
-    count: usize,
-    rate_limit_per_hour: u32,
-    accounts: Vec<AccountView>,
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AccountsBody {
+    pub count: usize,
+    pub rate_limit_per_hour: u32,
+    pub accounts: Vec<AccountView>,
 }
 
 /// One account, and whether Meta's throttle still parks it now.
-#[derive(Serialize)]
-struct AccountView {
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AccountView {
     #[serde(flatten)]
-    account: AccountOverview,
-    throttled: bool,
+    pub account: AccountOverview,
+    pub throttled: bool,
 }
 
 /// The account named by `:userId`, if the caller may see it: the admin key,
@@ -236,12 +236,12 @@ fn to_csv(rows: &[StoredInsight]) -> String {
     let mut out = String::with_capacity(64 + rows.len() * 72);
     out.push_str("metric_name,metric_value,period,end_time,collected_at,reconstructed\n");
     for r in rows {
-        csv_field(&mut out, &r.metric_name);
+        csv_field(&mut out, r.metric_name.as_str());
         out.push(',');
         if let Some(v) = r.metric_value {
             out.push_str(&v.to_string());
         }
-        for field in [&r.period, &r.end_time, &r.collected_at] {
+        for field in [&r.period, &r.end_time.to_string(), &r.collected_at.to_string()] {
             out.push(',');
             csv_field(&mut out, field);
         }

@@ -20,6 +20,7 @@ mod trends;
 pub mod vercel;
 mod webhooks;
 
+pub use insights::{AccountView, AccountsBody, CollectedNow};
 pub use request::ApiRequest;
 pub use response::{ApiError, ApiResponse};
 

@@ -2,6 +2,7 @@
 //! account's results in one transactional batch. The call allowance is in
 //! `allowance`, what the read API reads of the results in `collect_read`.
 
+use chrono::NaiveDate;
 use libsql::Value;
 use serde::{Deserialize, Serialize};
 
@@ -11,7 +12,7 @@ use super::jobs::{LogEntry, LogJob, LogStatus, log_sql};
 use super::sql::{account_exists, now, opt_int, opt_text, text};
 use super::values::{instagram_user_id, login, opt_timestamp, timestamp};
 use super::{Login, Result, Store, TokenStatus};
-use crate::domain::{InstagramUserId, Timestamp};
+use crate::domain::{InstagramUserId, MetricName, Timestamp};
 use crate::secret::{AccessToken, Secret};
 
 /// The two collections, each with its own "last collected" time.
@@ -42,7 +43,7 @@ impl CollectKind {
 /// A metric Meta refused, kept for the operator.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RejectedMetric {
-    pub metric: String,
+    pub metric: MetricName,
     pub job: CollectKind,
     pub reason: String,
     pub at: Timestamp,
@@ -78,10 +79,10 @@ pub struct Candidate {
 /// One stored value.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct MetricRow {
-    pub metric_name: String,
+    pub metric_name: MetricName,
     pub metric_value: Option<i64>,
     pub period: String,
-    pub end_time: String,
+    pub end_time: Timestamp,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -103,7 +104,7 @@ impl SnapshotStatus {
 /// One day's demographics of one metric.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AudienceSnapshot {
-    pub metric: String,
+    pub metric: MetricName,
     pub status: SnapshotStatus,
     pub detail: Option<String>,
     pub values: Vec<DemographicValue>,
@@ -134,7 +135,8 @@ pub struct CollectionRecord<'a> {
     pub complete: bool,
     pub insights: Vec<MetricRow>,
     pub followers_count: Option<i64>,
-    pub snapshot_date: String,
+    /// The day the audience snapshots are of.
+    pub snapshot_date: NaiveDate,
     pub audience: Vec<AudienceSnapshot>,
     /// Values derived rather than measured (stored where no measured one is).
     pub reconstructed: Vec<Reconstructed>,
@@ -154,13 +156,14 @@ impl<'a> CollectionRecord<'a> {
     /// A complete, successful collection of `insights` and nothing else,
     /// logged under `run_id`: what a backfill or a benchmark writes.
     pub fn insights(account_id: i64, run_id: &'a str, insights: Vec<MetricRow>) -> Self {
+        let now = Timestamp::from(chrono::Utc::now());
         CollectionRecord {
             account_id,
             kind: CollectKind::Insights,
             complete: true,
             insights,
             followers_count: None,
-            snapshot_date: String::new(),
+            snapshot_date: now.to_datetime().date_naive(),
             audience: Vec::new(),
             reconstructed: Vec::new(),
             rollup: Vec::new(),
@@ -176,7 +179,7 @@ impl<'a> CollectionRecord<'a> {
                 error_code: None,
                 error_message: None,
                 details: None,
-                started_at: now(),
+                started_at: now,
             },
         }
     }
@@ -255,10 +258,10 @@ impl Store {
         let insights = f.insights.iter().map(|row| {
             format!(
                 "({id}, {}, {}, {}, {}, {})",
-                text(&row.metric_name),
+                text(row.metric_name.as_str()),
                 opt_int(row.metric_value),
                 text(&row.period),
-                text(&row.end_time),
+                text(&row.end_time.to_string()),
                 text(&now)
             )
         });
@@ -273,7 +276,7 @@ impl Store {
         );
         sql.push_str(&reconstructed_sql(id, &f.reconstructed, &now));
         for snap in &f.audience {
-            let (metric, date) = (text(&snap.metric), text(&f.snapshot_date));
+            let (metric, date) = (text(snap.metric.as_str()), text(&f.snapshot_date.to_string()));
             sql.push_str(&format!(
                 "DELETE FROM audience_data WHERE user_id = {id} AND metric = {metric} AND snapshot_date = {date};\n"
             ));

@@ -2,16 +2,17 @@
 //! stored: an account's insights (a JSON page built by SQLite), its latest
 //! audience, and every account's state.
 
+use chrono::NaiveDate;
 use libsql::{Value, params};
 use serde::{Deserialize, Serialize};
 
 use super::collect::{DemographicValue, RejectedMetric, SnapshotStatus, parse_rejected};
-use super::values::{instagram_user_id, login, opt_timestamp, timestamp};
+use super::values::{date, instagram_user_id, login, metric_name, opt_timestamp, timestamp};
 use super::{Login, Result, Store, StoreError, TokenStatus};
 use crate::domain::{InstagramUserId, MetricName, Timestamp};
 
 /// The operator's view of one account.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct AccountOverview {
     pub instagram_user_id: InstagramUserId,
     pub username: Option<String>,
@@ -38,11 +39,11 @@ pub struct AccountOverview {
 /// A stored insight as the read API answers it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StoredInsight {
-    pub metric_name: String,
+    pub metric_name: MetricName,
     pub metric_value: Option<i64>,
     pub period: String,
-    pub end_time: String,
-    pub collected_at: String,
+    pub end_time: Timestamp,
+    pub collected_at: Timestamp,
     /// Derived rather than measured (see [`Reconstructed`]); only said when true.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub reconstructed: bool,
@@ -97,8 +98,8 @@ pub struct InsightsPage {
 /// The latest stored snapshot of one demographics metric.
 #[derive(Debug, Clone, Serialize)]
 pub struct StoredAudience {
-    pub metric: String,
-    pub snapshot_date: String,
+    pub metric: MetricName,
+    pub snapshot_date: NaiveDate,
     pub status: SnapshotStatus,
     pub detail: Option<String>,
     pub collected_at: Timestamp,
@@ -206,8 +207,8 @@ impl Store {
                 other => return Err(StoreError::Corrupt(format!("snapshot status `{other}`"))),
             };
             snapshots.push(StoredAudience {
-                metric: r.get(0)?,
-                snapshot_date: r.get(1)?,
+                metric: metric_name(&r, 0)?,
+                snapshot_date: date(&r, 1)?,
                 status,
                 detail: r.get(3)?,
                 collected_at: timestamp(&r, 4)?,
@@ -221,7 +222,7 @@ impl Store {
                     "SELECT demographic_type, dimension_key, dimension_value FROM audience_data
                      WHERE user_id = ?1 AND metric = ?2 AND snapshot_date = ?3
                      ORDER BY demographic_type, dimension_value DESC, dimension_key",
-                    params![account_id, snap.metric.as_str(), snap.snapshot_date.as_str()],
+                    params![account_id, snap.metric.as_str(), snap.snapshot_date.to_string()],
                 )
                 .await?;
             while let Some(r) = rows.next().await? {
@@ -290,10 +291,10 @@ mod tests {
         let store = store(&dir).await;
         let id = store.upsert_connection(&connection()).await.unwrap().account_id;
         let row = |metric: &str, value: Option<i64>, end: &str| MetricRow {
-            metric_name: metric.into(),
+            metric_name: MetricName::parse(metric).expect("a metric"),
             metric_value: value,
             period: "day".into(),
-            end_time: end.into(),
+            end_time: Timestamp::parse(end).expect("a time"),
         };
         let finish = CollectionRecord::insights(
             id,
@@ -302,20 +303,21 @@ mod tests {
                 row("views", Some(7), "2026-11-28T08:00:00Z"),
                 row("reach", None, "2026-11-28T08:00:00Z"),
                 row("reach", Some(3), "2026-11-27T08:00:00Z"),
-                row("it's", Some(1), "2026-11-26T08:00:00Z"),
+                row("accounts_engaged", Some(1), "2026-11-26T08:00:00Z"),
             ],
         );
         store.finish_collection(&finish).await.unwrap();
         let everything = InsightsFilter::default();
         let all = store.stored_insights(id, &everything).await.unwrap();
-        let seen: Vec<(&str, Option<i64>, &str)> = all
+        let seen: Vec<(&str, Option<i64>, String)> = all
             .iter()
-            .map(|r| (r.metric_name.as_str(), r.metric_value, r.end_time.as_str()))
+            .map(|r| (r.metric_name.as_str(), r.metric_value, r.end_time.to_string()))
             .collect();
+        let seen: Vec<(&str, Option<i64>, &str)> = seen.iter().map(|(m, v, t)| (*m, *v, t.as_str())).collect();
         assert_eq!(
             seen,
             [
-                ("it's", Some(1), "2026-11-26T08:00:00Z"),
+                ("accounts_engaged", Some(1), "2026-11-26T08:00:00Z"),
                 ("reach", Some(3), "2026-11-27T08:00:00Z"),
                 ("reach", None, "2026-11-28T08:00:00Z"),
                 ("views", Some(7), "2026-11-28T08:00:00Z"),
@@ -332,7 +334,7 @@ mod tests {
         assert_eq!((page.count, page.next), (4, None));
         let objects: Vec<serde_json::Value> = serde_json::from_str(&page.json).unwrap();
         assert_eq!(objects[2]["metric_value"], serde_json::Value::Null, "{}", page.json);
-        assert_eq!(objects[0]["metric_name"], "it's");
+        assert_eq!(objects[0]["metric_name"], "accounts_engaged");
 
         // Pages of three: the last row's key leads on, in the same order.
         let key = |end: &str, metric: &str| RowKey {

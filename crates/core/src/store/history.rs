@@ -11,11 +11,15 @@
 //!   by the day's last hour, never written over a measured value, and
 //!   replaced by a measured value of the same hour.
 
+use std::collections::BTreeSet;
+
 use chrono::{DateTime, Utc};
 use libsql::Value;
 
 use super::sql::{account_exists, opt_int, text, ts};
+use super::values::{metric_name, timestamp};
 use super::{MetricRow, Result, Store};
+use crate::domain::{MetricName, Timestamp};
 
 /// One Meta day (or any span): `since <= t < until`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -84,10 +88,10 @@ pub(super) fn reconstructed_sql(id: i64, rows: &[Reconstructed], now: &str) -> S
             .map(|r| {
                 format!(
                     "({}, {}, {}, {}, {}, {})",
-                    text(&r.row.metric_name),
+                    text(r.row.metric_name.as_str()),
                     opt_int(r.row.metric_value),
                     text(&r.row.period),
-                    text(&r.row.end_time),
+                    text(&r.row.end_time.to_string()),
                     text(&ts(r.day.since)),
                     text(&ts(r.day.until))
                 )
@@ -111,27 +115,40 @@ pub(super) fn reconstructed_sql(id: i64, rows: &[Reconstructed], now: &str) -> S
 /// One stored value a summary adds up.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SummaryRow {
-    pub metric_name: String,
-    pub end_time: String,
+    pub metric_name: MetricName,
+    pub end_time: Timestamp,
     pub value: Option<i64>,
     pub reconstructed: bool,
 }
 
+/// What of an account's history is stored from some time on: what a
+/// backfill need not ask again.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StoredHistory {
+    /// The ends of the days with daily values (any metric).
+    pub days: BTreeSet<Timestamp>,
+    /// When follower counts (measured or reconstructed) were taken.
+    pub follower_counts: BTreeSet<Timestamp>,
+}
+
 impl Store {
-    /// `(period, end_time)` of the daily values and follower counts stored
-    /// for the account from `since` on: what a backfill need not ask again.
-    pub async fn stored_days(&self, account_id: i64, since: DateTime<Utc>) -> Result<Vec<(String, String)>> {
+    /// The daily values and follower counts stored for the account from `since` on.
+    pub async fn stored_history(&self, account_id: i64, since: Timestamp) -> Result<StoredHistory> {
         let conn = self.conn().await?;
         let mut rows = conn
             .query(
-                "SELECT DISTINCT period, end_time FROM insights WHERE user_id = ?1 AND end_time >= ?2
+                "SELECT DISTINCT period = 'day', end_time FROM insights WHERE user_id = ?1 AND end_time >= ?2
                     AND (period = 'day' OR metric_name = 'followers_count')",
-                libsql::params![account_id, ts(since)],
+                libsql::params![account_id, since.to_string()],
             )
             .await?;
-        let mut out = Vec::new();
+        let mut out = StoredHistory::default();
         while let Some(r) = rows.next().await? {
-            out.push((r.get(0)?, r.get(1)?));
+            let end = timestamp(&r, 1)?;
+            match r.get::<i64>(0)? != 0 {
+                true => out.days.insert(end),
+                false => out.follower_counts.insert(end),
+            };
         }
         Ok(out)
     }
@@ -142,7 +159,7 @@ impl Store {
     pub async fn summary_rows(
         &self,
         account_id: i64,
-        metrics: &[&str],
+        metrics: &[MetricName],
         since: DateTime<Utc>,
         until: DateTime<Utc>,
         boundaries: &[DateTime<Utc>],
@@ -182,8 +199,8 @@ impl Store {
         let mut out = Vec::new();
         while let Some(r) = rows.next().await? {
             out.push(SummaryRow {
-                metric_name: r.get(0)?,
-                end_time: r.get(1)?,
+                metric_name: metric_name(&r, 0)?,
+                end_time: timestamp(&r, 1)?,
                 value: r.get(2)?,
                 reconstructed: r.get::<i64>(3)? != 0,
             });

@@ -7,6 +7,7 @@ use libsql::params;
 
 use super::sql::{account_exists, now, opt_int, opt_text, text, ts};
 use super::{CollectKind, Result, Store};
+use crate::domain::{LeaseName, Timestamp};
 
 /// One row of the collection log.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -56,7 +57,14 @@ pub struct LogEntry<'a> {
     /// Already free of secrets (Graph errors never carry them).
     pub error_message: Option<String>,
     pub details: Option<serde_json::Value>,
-    pub started_at: String,
+    pub started_at: Timestamp,
+}
+
+/// A lease this process may still hold: its taking or giving back timed out.
+#[derive(Debug, Clone)]
+pub(super) struct UnsureLease {
+    name: LeaseName,
+    holder: String,
 }
 
 impl Store {
@@ -67,7 +75,7 @@ impl Store {
     /// answer was lost, not the write): this process remembers it and gives
     /// such a lease back before its next try, so that the next run here is
     /// not locked out until the lease expires.
-    pub async fn try_lease(&self, name: &str, holder: &str, now: DateTime<Utc>, ttl: Duration) -> Result<bool> {
+    pub async fn try_lease(&self, name: &LeaseName, holder: &str, now: DateTime<Utc>, ttl: Duration) -> Result<bool> {
         self.release_unsure_leases(name).await?;
         let taken = self.take_lease(name, holder, now, ttl).await;
         self.remember_if_unsure(&taken, name, holder);
@@ -76,37 +84,39 @@ impl Store {
 
     /// A lease whose release timed out may still be held: it is given back
     /// before this process's next try too.
-    pub async fn release_lease(&self, name: &str, holder: &str) -> Result<()> {
+    pub async fn release_lease(&self, name: &LeaseName, holder: &str) -> Result<()> {
         let released = self.delete_lease(name, holder).await;
         self.remember_if_unsure(&released, name, holder);
         released
     }
 
-    fn remember_if_unsure<T>(&self, outcome: &Result<T>, name: &str, holder: &str) {
+    fn remember_if_unsure<T>(&self, outcome: &Result<T>, name: &LeaseName, holder: &str) {
         if matches!(outcome, Err(e) if e.is_timeout()) {
-            self.unsure_leases().push((name.to_string(), holder.to_string()));
+            self.unsure_leases().push(UnsureLease {
+                name: name.clone(),
+                holder: holder.to_string(),
+            });
         }
     }
 
-    async fn release_unsure_leases(&self, name: &str) -> Result<()> {
-        let unsure: Vec<String> = {
+    async fn release_unsure_leases(&self, name: &LeaseName) -> Result<()> {
+        let unsure: Vec<UnsureLease> = {
             let mut all = self.unsure_leases();
-            let (mine, others) = std::mem::take(&mut *all).into_iter().partition(|(n, _)| n == name);
+            let (mine, others) = std::mem::take(&mut *all).into_iter().partition(|u| u.name == *name);
             *all = others;
-            mine.into_iter().map(|(_, holder)| holder).collect()
+            mine
         };
-        for (i, holder) in unsure.iter().enumerate() {
-            if let Err(e) = self.delete_lease(name, holder).await {
+        for (i, lease) in unsure.iter().enumerate() {
+            if let Err(e) = self.delete_lease(name, &lease.holder).await {
                 // Still unsure: keep them for the next try.
-                let rest = unsure[i..].iter().map(|h| (name.to_string(), h.clone()));
-                self.unsure_leases().extend(rest);
+                self.unsure_leases().extend(unsure[i..].iter().cloned());
                 return Err(e);
             }
         }
         Ok(())
     }
 
-    async fn take_lease(&self, name: &str, holder: &str, now_t: DateTime<Utc>, ttl: Duration) -> Result<bool> {
+    async fn take_lease(&self, name: &LeaseName, holder: &str, now_t: DateTime<Utc>, ttl: Duration) -> Result<bool> {
         let conn = self.writer().await?;
         let expires = lease_end(now_t, ttl);
         let changed = conn
@@ -115,7 +125,7 @@ impl Store {
                  ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, acquired_at = excluded.acquired_at,
                         expires_at = excluded.expires_at
                  WHERE job_leases.expires_at <= excluded.acquired_at OR job_leases.holder = excluded.holder",
-                params![name, holder, ts(now_t), ts(expires)],
+                params![name.as_str(), holder, ts(now_t), ts(expires)],
             )
             .await?;
         Ok(changed == 1)
@@ -123,22 +133,22 @@ impl Store {
 
     /// Moves the end of `holder`'s lease to `ttl` after `now`; false when
     /// the lease is no longer theirs (it lapsed and someone else took it).
-    pub async fn renew_lease(&self, name: &str, holder: &str, now: DateTime<Utc>, ttl: Duration) -> Result<bool> {
+    pub async fn renew_lease(&self, name: &LeaseName, holder: &str, now: DateTime<Utc>, ttl: Duration) -> Result<bool> {
         let conn = self.writer().await?;
         let changed = conn
             .execute(
                 "UPDATE job_leases SET expires_at = ?3 WHERE name = ?1 AND holder = ?2",
-                params![name, holder, ts(lease_end(now, ttl))],
+                params![name.as_str(), holder, ts(lease_end(now, ttl))],
             )
             .await?;
         Ok(changed == 1)
     }
 
-    async fn delete_lease(&self, name: &str, holder: &str) -> Result<()> {
+    async fn delete_lease(&self, name: &LeaseName, holder: &str) -> Result<()> {
         let conn = self.writer().await?;
         conn.execute(
             "DELETE FROM job_leases WHERE name = ?1 AND holder = ?2",
-            params![name, holder],
+            params![name.as_str(), holder],
         )
         .await?;
         Ok(())
@@ -157,7 +167,7 @@ impl Store {
                 e.error_code,
                 e.error_message.clone(),
                 e.details.as_ref().map(|d| d.to_string()),
-                e.started_at.as_str(),
+                e.started_at.to_string(),
                 now()
             ],
         )
@@ -212,7 +222,7 @@ pub(crate) fn log_sql(e: &LogEntry<'_>) -> String {
         opt_int(e.error_code),
         opt_text(e.error_message.as_deref()),
         opt_text(e.details.as_ref().map(|d| d.to_string()).as_deref()),
-        text(&e.started_at),
+        text(&e.started_at.to_string()),
         text(&now())
     )
 }

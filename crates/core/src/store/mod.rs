@@ -127,8 +127,8 @@ pub struct Store {
     write_turn: std::sync::Arc<tokio::sync::Mutex<()>>,
     /// Scripts waiting for the writer; see [`Store::write_script`].
     waiting: std::sync::Arc<std::sync::Mutex<Vec<WaitingScript>>>,
-    /// `(lease, holder)` whose taking or giving back timed out; see [`Store::try_lease`].
-    unsure_leases: std::sync::Arc<std::sync::Mutex<Vec<(String, String)>>>,
+    /// Leases whose taking or giving back timed out; see [`Store::try_lease`].
+    unsure_leases: std::sync::Arc<std::sync::Mutex<Vec<jobs::UnsureLease>>>,
     /// This process's share of a hosted database's connections; see [`MAX_HOSTED_CONNECTIONS`].
     slots: Option<std::sync::Arc<tokio::sync::Semaphore>>,
 }
@@ -318,7 +318,7 @@ impl Store {
         self.waiting.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn unsure_leases(&self) -> std::sync::MutexGuard<'_, Vec<(String, String)>> {
+    fn unsure_leases(&self) -> std::sync::MutexGuard<'_, Vec<jobs::UnsureLease>> {
         self.unsure_leases.lock().unwrap_or_else(|e| e.into_inner())
     }
 

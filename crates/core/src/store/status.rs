@@ -2,7 +2,7 @@
 //! rules every writer of it follows, once, and the webhook event each
 //! transition queues in the same transaction.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::sql::{now, opt_int, opt_text, text};
 use super::values::{instagram_user_id, login};
@@ -10,7 +10,7 @@ use super::{Result, Store, StoreError};
 use crate::domain::{InstagramUserId, Login};
 
 /// The health of a connection, as influencers and operators see it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum TokenStatus {
     Active,

@@ -13,6 +13,7 @@ use super::jobs::{LogEntry, log_sql};
 use super::sql::{now, opt_int, text};
 use super::status::{Effect, StatusChange, StatusUpdate, TokenStatus, event_sql, status_sets};
 use super::{Account, AccountTokens, Login, Result, Store};
+use crate::domain::Timestamp;
 use crate::secret::{AccessToken, Secret};
 
 /// A connection due for upkeep, with its tokens as stored (sealed).
@@ -62,8 +63,8 @@ impl Store {
     pub async fn upkeep_candidates(
         &self,
         login: Login,
-        refresh_before: &str,
-        checked_before: &str,
+        refresh_before: Timestamp,
+        checked_before: Timestamp,
     ) -> Result<Vec<UpkeepCandidate>> {
         let conn = self.conn().await?;
         let mut rows = conn
@@ -76,7 +77,7 @@ impl Store {
                               CASE WHEN t.user_token_expires_at < ?1 THEN t.user_token_expires_at ELSE t.last_checked_at END,
                               u.id"
                 ),
-                params![refresh_before, checked_before, login.as_str()],
+                params![refresh_before.to_string(), checked_before.to_string(), login.as_str()],
             )
             .await?;
         let mut out = Vec::new();

@@ -2,10 +2,11 @@
 //! stored value that is not one of them is corrupt data, said so, never
 //! carried on as text.
 
+use chrono::NaiveDate;
 use libsql::Row;
 
 use super::{Result, StoreError};
-use crate::domain::{InstagramUserId, Login, Timestamp};
+use crate::domain::{InstagramUserId, Login, MetricName, Timestamp};
 
 pub(super) fn instagram_user_id(row: &Row, column: i32) -> Result<InstagramUserId> {
     parse_instagram_user_id(row.get(column)?)
@@ -20,6 +21,19 @@ pub(super) fn opt_instagram_user_id(row: &Row, column: i32) -> Result<Option<Ins
 
 fn parse_instagram_user_id(raw: String) -> Result<InstagramUserId> {
     InstagramUserId::parse(&raw).ok_or_else(|| StoreError::Corrupt(format!("instagram user id `{raw}`")))
+}
+
+pub(super) fn metric_name(row: &Row, column: i32) -> Result<MetricName> {
+    let raw: String = row.get(column)?;
+    MetricName::parse(&raw)
+        .filter(|m| m.as_str() == raw)
+        .ok_or_else(|| StoreError::Corrupt(format!("metric name `{raw}`")))
+}
+
+/// A stored calendar day, `2026-11-28`.
+pub(super) fn date(row: &Row, column: i32) -> Result<NaiveDate> {
+    let raw: String = row.get(column)?;
+    NaiveDate::parse_from_str(&raw, "%Y-%m-%d").map_err(|_| StoreError::Corrupt(format!("date `{raw}`")))
 }
 
 /// `tokens.login`: which login's token collects the account.

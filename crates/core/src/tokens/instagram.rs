@@ -3,17 +3,17 @@
 //! day (`instagram::renew`). What it learned is written like a Facebook
 //! login's, at once ([`finish`]): one database round trip per account.
 
-use chrono::Utc;
 use tokio::time::Instant;
 
 use super::verdict::status_change_for;
 use super::{JOB_CHECK, JOB_REFRESH, Logbook, Upkeep, finish, is_stale};
 use crate::app::App;
+use crate::domain::Timestamp;
 use crate::engine::Run;
 use crate::graph::{ErrorKind, GraphError};
 use crate::instagram::renew;
 use crate::oauth::ConnectError;
-use crate::store::sql::{self, ts};
+use crate::store::sql::ts;
 use crate::store::{
     CheckedToken, LogEntry, LogStatus, RenewedTokens, StatusChange, StoreError, TokenStatus, UpkeepCandidate,
     UpkeepRecord,
@@ -31,12 +31,12 @@ pub(super) async fn upkeep(app: &App, run: &Run, candidate: &UpkeepCandidate) ->
     };
     let mut out = Upkeep::default();
     let mut record = UpkeepRecord::default();
-    let now = Utc::now();
+    let now = run.utc_now();
     let deadline = Some((Instant::now() + BUDGET).min(run.deadline));
     let window = (app.config.instagram.as_ref()).map_or(chrono::Duration::zero(), |ig| {
         chrono::Duration::days(ig.renew_before_days)
     });
-    let started = sql::now();
+    let started = Timestamp::from(now);
 
     if renew::due(account, window, now) {
         match renew::renew(app, &token, deadline).await {

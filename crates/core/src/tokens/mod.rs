@@ -25,14 +25,13 @@ mod instagram;
 mod steps;
 mod verdict;
 
-use chrono::Utc;
 use serde::{Deserialize, Serialize};
 
 use crate::app::App;
-use crate::domain::InstagramUserId;
+use crate::domain::{InstagramUserId, Timestamp};
 use crate::engine::{self, Run};
 use crate::graph::{ErrorKind, GraphError};
-use crate::store::sql::{self, ts};
+use crate::store::sql::ts;
 use crate::store::{
     CheckedToken, LogEntry, LogJob, LogStatus, Login, StatusChange, StatusUpdate, StoreError, TokenStatus,
     UpkeepCandidate, UpkeepRecord, Upkept,
@@ -99,18 +98,18 @@ impl engine::Job for RefreshTokens {
         "refresh-tokens"
     }
 
-    async fn candidates(&self, app: &App, _run: &Run) -> Result<Vec<UpkeepCandidate>, StoreError> {
-        let now = Utc::now();
-        let checked_before = ts(now - CHECK_INTERVAL);
+    async fn candidates(&self, app: &App, run: &Run) -> Result<Vec<UpkeepCandidate>, StoreError> {
+        let now = Timestamp::from(run.utc_now());
+        let checked_before = now - CHECK_INTERVAL;
         let mut due = (app.store)
-            .upkeep_candidates(Login::Facebook, &ts(now + REFRESH_WINDOW), &checked_before)
+            .upkeep_candidates(Login::Facebook, now + REFRESH_WINDOW, checked_before)
             .await?;
         // Instagram Login's connections, unless that path is off.
         if let Some(ig) = &app.config.instagram {
-            let renew_before = ts(now + chrono::Duration::days(ig.renew_before_days));
+            let renew_before = now + chrono::Duration::days(ig.renew_before_days);
             due.extend(
                 (app.store)
-                    .upkeep_candidates(Login::Instagram, &renew_before, &checked_before)
+                    .upkeep_candidates(Login::Instagram, renew_before, checked_before)
                     .await?,
             );
         }
@@ -155,11 +154,11 @@ async fn try_upkeep(app: &App, run: &Run, candidate: &UpkeepCandidate) -> Result
     let mut out = Upkeep::default();
     let mut record = UpkeepRecord::default();
     let mut health = account.token.clone();
-    let now = Utc::now();
+    let now = run.utc_now();
 
     // 1. The daily health check.
     if is_stale(health.last_checked_at.as_deref(), now) {
-        let started = sql::now();
+        let started = Timestamp::from(now);
         match check(app, run, &tokens.user_token).await {
             Ok(Check::Valid(facts)) => {
                 out.checked = true;
@@ -196,7 +195,7 @@ async fn try_upkeep(app: &App, run: &Run, candidate: &UpkeepCandidate) -> Result
     // 2. The refresh, when the login nears its end.
     let mut refresh_problem = None;
     if let Some(expires_at) = due_for_refresh(&health, now) {
-        let started = sql::now();
+        let started = Timestamp::from(now);
         match refresh(app, run, account, &tokens, expires_at).await {
             Ok(Refresh::Extended(renewed)) => {
                 out.refreshed = true;
@@ -281,7 +280,7 @@ async fn finish(
             let started = record
                 .log
                 .last()
-                .map_or_else(sql::now, |entry| entry.started_at.clone());
+                .map_or_else(|| Timestamp::from(log.run.utc_now()), |entry| entry.started_at);
             let note = "a reconnect stored newer tokens meanwhile; they stand".to_string();
             let superseded = log.entry(job_type, LogStatus::Skipped, Some((None, note)), None, started);
             app.store.log_run(&superseded).await?;
@@ -305,7 +304,7 @@ impl<'a> Logbook<'a> {
         status: LogStatus,
         error: Option<(Option<i64>, String)>,
         details: Option<serde_json::Value>,
-        started_at: String,
+        started_at: Timestamp,
     ) -> LogEntry<'a> {
         let (error_code, error_message) = error.map_or((None, None), |(code, message)| (code, Some(message)));
         LogEntry {
@@ -320,7 +319,7 @@ impl<'a> Logbook<'a> {
         }
     }
 
-    fn graph_error(&self, job_type: LogJob, e: &GraphError, started_at: String) -> LogEntry<'a> {
+    fn graph_error(&self, job_type: LogJob, e: &GraphError, started_at: Timestamp) -> LogEntry<'a> {
         tracing::warn!(account_id = self.account_id, job_type = job_type.as_str(), kind = e.kind.as_str(), error = %e, "token upkeep call failed");
         let details = serde_json::json!({ "kind": e.kind.as_str(), "subcode": e.subcode });
         let error = Some((e.code, e.to_string()));

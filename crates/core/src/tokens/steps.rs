@@ -120,7 +120,7 @@ pub(super) async fn refresh(
 ) -> Result<Refresh, GraphError> {
     let deadline = Some(run.deadline);
     let (user_token, expires_in) = oauth::exchange_for_long_lived(app, &tokens.user_token, deadline).await?;
-    let new_expiry = match expiry_after(Utc::now(), expires_in) {
+    let new_expiry = match expiry_after(run.utc_now(), expires_in) {
         Some(at) => Some(at),
         // debug_token runs on the app's own credentials: its errors say
         // nothing about the user's login, and neither does an odd answer
