@@ -167,6 +167,17 @@ async fn bad_requests_are_refused_clearly_and_strangers_get_nothing() {
     assert_eq!(r.status(), 404);
 }
 
+#[tokio::test]
+async fn an_account_that_never_posted_is_done_at_its_next_run() {
+    let t = spawn_app().await;
+    assert_eq!(t.connect().await.status(), 302);
+    let asked: Value = ask(&t, json!({ "days": 365 })).await.json().await.unwrap();
+    assert_eq!(asked["status"], "in_progress");
+    run_collect(&t.app, JobKind::CollectInsights).await;
+    let done = progress(&t).await;
+    assert_eq!((done["status"].as_str(), done["media"].as_i64()), (Some("done"), Some(0)), "{done}");
+}
+
 /// Our ceiling of Graph calls per account and hour in the collection test:
 /// tight, so that the account metrics and the older media compete for it.
 const CEILING: u32 = 12;

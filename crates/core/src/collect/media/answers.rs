@@ -122,9 +122,10 @@ impl MediaPlan<'_> {
                     .map_or((oldest, newest), |(o, n)| (o.min(oldest), n.max(newest))),
             );
         }
-        if self.state.catalogued_until.is_none() {
-            // The first listing: what is older than this page is the backlog
-            // (none for an account that never posted).
+        // The first listing: what is older than this page is the backlog. An
+        // account that never posted has nothing to note, unless older media
+        // were asked for: then the catalog is whole back to the day asked.
+        if self.state.catalogued_until.is_none() && (!page.is_empty() || self.state.asked_back_to.is_some()) {
             self.catalogued_until = Some(self.backlog_from(&page, body));
         }
         let more = self.wants_more(&page);
