@@ -9,6 +9,8 @@ use hmac::{Hmac, Mac};
 use serde_json::{Value, json};
 use sha2::Sha256;
 use url::Url;
+use urlinsta_core::App;
+use urlinsta_core::clock::DatesFrom;
 use urlinsta_core::jobs::JobKind;
 use urlinsta_core::store::TokenStatus;
 use urlinsta_sandbox::{Endpoint, IgEndpoint};
@@ -259,32 +261,13 @@ async fn deauthorize_with_the_instagram_secret_deletes_the_account() {
     stored_nothing(&t).await;
 }
 
-/// As if `hours` passed for this account's token: at Meta (the sandbox's
-/// clock) and in what urlinsta stored (issue, expiry and check times).
-async fn let_time_pass(t: &TestApp, hours: i64) {
-    t.control.advance(chrono::Duration::hours(hours));
-    let conn = t.app.store.conn().await.unwrap();
-    for column in ["last_refreshed_at", "user_token_expires_at", "last_checked_at"] {
-        let mut rows = conn
-            .query(&format!("SELECT user_id, {column} FROM tokens"), ())
-            .await
-            .unwrap();
-        let mut shifted = Vec::new();
-        while let Some(row) = rows.next().await.unwrap() {
-            let (id, at): (i64, Option<String>) = (row.get(0).unwrap(), row.get(1).unwrap());
-            if let Some(at) = at.as_deref().and_then(|s| chrono::DateTime::parse_from_rfc3339(s).ok()) {
-                shifted.push((id, ts(at.with_timezone(&chrono::Utc) - chrono::Duration::hours(hours))));
-            }
-        }
-        drop(rows);
-        for (id, at) in shifted {
-            conn.execute(
-                &format!("UPDATE tokens SET {column} = ?1 WHERE user_id = ?2"),
-                libsql::params![at, id],
-            )
-            .await
-            .unwrap();
-        }
+/// `t`'s app with its dates on the sandbox's virtual clock: a test moves
+/// both through months at once (`t.control.advance`).
+fn on_virtual_time(t: &TestApp) -> App {
+    let control = t.control.clone();
+    App {
+        clock: std::sync::Arc::new(DatesFrom::new(move || control.now())),
+        ..t.app.clone()
     }
 }
 
@@ -299,29 +282,31 @@ pub(crate) async fn connect_solo(t: &TestApp) {
 on_both_databases! {
     async fn refresh_renews_a_token_a_day_old_and_the_connection_lives_a_year(t: TestApp) {
         connect_solo(&t).await;
+        let app = on_virtual_time(&t);
         let first = tokens(&t, SOLO).await.user_token;
         // Fresh: 60 days left, nothing to renew; the daily check is the login's.
-        run_refresh(&t).await;
+        refresh_on(&app).await;
         assert_eq!(t.control.count(Endpoint::Instagram(IgEndpoint::Refresh)), 0);
 
         // Within the renewal window but younger than a day (as after a renewal): left alone.
         sql_on(&t, &format!(
             "UPDATE tokens SET user_token_expires_at = '{}', last_refreshed_at = '{}'",
-            ts(chrono::Utc::now() + chrono::Duration::days(20)),
-            ts(chrono::Utc::now() - chrono::Duration::hours(2)),
+            ts(t.control.now() + chrono::Duration::days(20)),
+            ts(t.control.now() - chrono::Duration::hours(2)),
         )).await;
-        run_refresh(&t).await;
+        refresh_on(&app).await;
         assert_eq!(t.control.count(Endpoint::Instagram(IgEndpoint::Refresh)), 0, "not before 24 hours");
         assert_eq!(tokens(&t, SOLO).await.user_token, first);
 
-        // A year, 45 days at a time: every renewal lands, no reconnect needed.
+        // A year, 45 days at a time on the one clock of Meta and the job: every
+        // renewal lands, no reconnect needed.
         for step in 1..=8 {
-            let_time_pass(&t, 45 * 24).await;
-            let report = run_refresh(&t).await;
+            t.control.advance(chrono::Duration::days(45));
+            let report = refresh_on(&app).await;
             let a = account(&t, SOLO).await;
             assert_eq!(a.token.status, TokenStatus::Active, "step {step}: {report:?}");
             let left = chrono::DateTime::parse_from_rfc3339(a.token.user_token_expires_at.as_deref().unwrap()).unwrap()
-                .with_timezone(&chrono::Utc) - chrono::Utc::now();
+                .with_timezone(&chrono::Utc) - t.control.now();
             assert!(left > chrono::Duration::days(59), "step {step}: renewed for 60 days, {left} left");
         }
         assert_eq!(t.control.count(Endpoint::Instagram(IgEndpoint::Refresh)), 8);

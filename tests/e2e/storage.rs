@@ -20,6 +20,10 @@ pub struct TestDb {
     _keep: (Option<TempDir>, Option<Sqld>),
 }
 
+fn now() -> Timestamp {
+    Timestamp::from(chrono::Utc::now())
+}
+
 fn at(raw: &str) -> Timestamp {
     Timestamp::parse(raw).expect("a time")
 }
@@ -298,7 +302,7 @@ on_both_databases! {
             status: Some(reauth.clone()),
             log: vec![upkeep_log(id, LogJob::TokenCheck), upkeep_log(id, LogJob::TokenRefresh)],
         };
-        let written = store.finish_upkeep(&candidate, &record).await.unwrap();
+        let written = store.finish_upkeep(&candidate, &record, now()).await.unwrap();
         assert_eq!(written, Upkept::Written(Some(StatusUpdate::Changed)));
         let tokens = store.tokens(id).await.unwrap().unwrap();
         assert_eq!((tokens.user_token.expose(), tokens.page_token.expose()), ("EAAnew-user", "EAAnew-page"));
@@ -314,7 +318,7 @@ on_both_databases! {
 
         // The same upkeep over the row as it was before (as if a reconnect
         // had written since): nothing at all is written.
-        assert_eq!(store.finish_upkeep(&candidate, &record).await.unwrap(), Upkept::Superseded);
+        assert_eq!(store.finish_upkeep(&candidate, &record, now()).await.unwrap(), Upkept::Superseded);
         assert_eq!(store.tokens(id).await.unwrap().unwrap().generation, generation + 1);
         assert_eq!((count(&store, events).await, count(&store, &log_rows).await), (1, 2));
 
@@ -333,14 +337,14 @@ on_both_databases! {
             ..UpkeepRecord::default()
         };
         let kept = Upkept::Written(Some(StatusUpdate::Unchanged(TokenStatus::ReauthRequired)));
-        assert_eq!(store.finish_upkeep(&fresh, &healthy).await.unwrap(), kept);
+        assert_eq!(store.finish_upkeep(&fresh, &healthy, now()).await.unwrap(), kept);
         let health = store.account_by_id(id).await.unwrap().unwrap().token;
         assert_eq!((health.status, health.code), (TokenStatus::ReauthRequired, Some(10)));
         assert_eq!((count(&store, events).await, count(&store, &log_rows).await), (1, 3));
 
         // An account deleted meanwhile gets nothing.
         assert!(store.delete_account(&instagram_id("1784100006")).await.unwrap());
-        assert_eq!(store.finish_upkeep(&fresh, &healthy).await.unwrap(), Upkept::Superseded);
+        assert_eq!(store.finish_upkeep(&fresh, &healthy, now()).await.unwrap(), Upkept::Superseded);
         assert_eq!(count(&store, "SELECT COUNT(*) FROM collection_log").await, 0);
     }
 

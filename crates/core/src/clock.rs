@@ -42,6 +42,36 @@ impl Clock for SystemClock {
     }
 }
 
+/// Dates from elsewhere (a sandbox's virtual clock, which a bench or a test
+/// moves through days), waiting and deadlines on real time.
+pub struct DatesFrom(Box<dyn Fn() -> DateTime<Utc> + Send + Sync>);
+
+impl DatesFrom {
+    pub fn new(utc_now: impl Fn() -> DateTime<Utc> + Send + Sync + 'static) -> Self {
+        DatesFrom(Box::new(utc_now))
+    }
+}
+
+impl std::fmt::Debug for DatesFrom {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("DatesFrom")
+    }
+}
+
+impl Clock for DatesFrom {
+    fn now(&self) -> Instant {
+        Instant::now()
+    }
+
+    fn utc_now(&self) -> DateTime<Utc> {
+        (self.0)()
+    }
+
+    fn sleep(&self, wait: Duration) -> Pin<Box<dyn Future<Output = ()> + Send>> {
+        Box::pin(tokio::time::sleep(wait))
+    }
+}
+
 /// A clock for tests: it stands still until slept on, and every sleep
 /// returns at once, moving it forward and noting how long it was.
 #[derive(Debug)]

@@ -10,11 +10,11 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use chrono::{DateTime, DurationRound, TimeDelta, Utc};
 use serde::Serialize;
-use urlinsta_core::clock::Clock;
+use urlinsta_core::clock::DatesFrom;
 use urlinsta_core::engine::RunOptions;
 use urlinsta_core::jobs::{self, JobKind, JobReport};
 
@@ -57,30 +57,6 @@ pub struct MediaDayFigures {
     pub load_end: String,
 }
 
-/// The app's dates follow the sandbox's virtual clock; waiting and
-/// deadlines stay on real time.
-struct SandboxTime(Control);
-
-impl std::fmt::Debug for SandboxTime {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("SandboxTime")
-    }
-}
-
-impl Clock for SandboxTime {
-    fn now(&self) -> tokio::time::Instant {
-        tokio::time::Instant::now()
-    }
-
-    fn utc_now(&self) -> DateTime<Utc> {
-        self.0.now()
-    }
-
-    fn sleep(&self, wait: Duration) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> {
-        Box::pin(tokio::time::sleep(wait))
-    }
-}
-
 pub async fn measure(
     settings: &Settings,
     accounts: usize,
@@ -110,7 +86,9 @@ pub async fn measure(
     .map(|(k, v)| (k.to_string(), v))
     .collect();
     let mut app = App::build(Config::from_vars(&vars)?).await?;
-    app.clock = Arc::new(SandboxTime(control.clone()));
+    // The app's dates follow the sandbox's virtual clock.
+    let virtual_time = control.clone();
+    app.clock = Arc::new(DatesFrom::new(move || virtual_time.now()));
 
     note(&format!(
         "media: {accounts} accounts with {HISTORY_DAYS} days of posts, {warmup_days} days of warm-up"

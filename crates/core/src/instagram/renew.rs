@@ -56,7 +56,7 @@ pub async fn renew(app: &App, token: &AccessToken, deadline: Option<Instant>) ->
             Default::default(),
         ));
     };
-    let asked = Utc::now();
+    let asked = app.clock.utc_now();
     let long: super::types::LongLived = clients
         .graph
         .send(

@@ -10,7 +10,7 @@ use libsql::params;
 use super::accounts::{ACCOUNT_COLUMNS, ACCOUNT_TABLES, account_from_row};
 use super::connections::{CheckedToken, PAGE_TOKEN, RenewedTokens, USER_TOKEN, checked_sets, renewed_sets};
 use super::jobs::{LogEntry, log_sql};
-use super::sql::{now, opt_int, text};
+use super::sql::{opt_int, text};
 use super::status::{Effect, StatusChange, StatusUpdate, TokenStatus, event_sql, status_sets};
 use super::{Account, AccountTokens, Login, Result, Store};
 use crate::domain::Timestamp;
@@ -110,7 +110,13 @@ impl Store {
     /// the row moved meanwhile, the write is undone whole; a new generation
     /// (a reconnect) or a deleted account means nothing is written, a status
     /// someone else changed means the change is decided again on it.
-    pub async fn finish_upkeep(&self, c: &UpkeepCandidate, record: &UpkeepRecord<'_>) -> Result<Upkept> {
+    /// `now` dates what it writes (the run's clock).
+    pub async fn finish_upkeep(
+        &self,
+        c: &UpkeepCandidate,
+        record: &UpkeepRecord<'_>,
+        now: Timestamp,
+    ) -> Result<Upkept> {
         let token = &c.account.token;
         let mut standing = Standing {
             generation: token.generation,
@@ -119,7 +125,7 @@ impl Store {
         };
         let mut attempt = 1;
         loop {
-            let (sql, update) = self.upkeep_script(c, record, standing);
+            let (sql, update) = self.upkeep_script(c, record, standing, now);
             let Err(e) = self.write_script(sql).await else {
                 return Ok(Upkept::Written(update));
             };
@@ -140,9 +146,10 @@ impl Store {
         c: &UpkeepCandidate,
         record: &UpkeepRecord<'_>,
         standing: Standing,
+        now: Timestamp,
     ) -> (String, Option<StatusUpdate>) {
         let id = c.account.id;
-        let now = now();
+        let now = now.to_string();
         let mut sets = Vec::new();
         let mut guard = format!("user_id = {id} AND generation = {}", standing.generation);
         if let Some(checked) = &record.checked {

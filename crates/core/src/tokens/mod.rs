@@ -254,7 +254,10 @@ async fn finish(
     mut out: Upkeep,
 ) -> Result<Upkeep, StoreError> {
     let account = &candidate.account;
-    match app.store.finish_upkeep(candidate, &record).await? {
+    match (app.store)
+        .finish_upkeep(candidate, &record, Timestamp::from(log.run.utc_now()))
+        .await?
+    {
         Upkept::Written(None) => {}
         Upkept::Written(Some(update)) => {
             let change = record.status.as_ref();
