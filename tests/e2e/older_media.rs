@@ -175,7 +175,11 @@ async fn an_account_that_never_posted_is_done_at_its_next_run() {
     assert_eq!(asked["status"], "in_progress");
     run_collect(&t.app, JobKind::CollectInsights).await;
     let done = progress(&t).await;
-    assert_eq!((done["status"].as_str(), done["media"].as_i64()), (Some("done"), Some(0)), "{done}");
+    assert_eq!(
+        (done["status"].as_str(), done["media"].as_i64()),
+        (Some("done"), Some(0)),
+        "{done}"
+    );
 }
 
 /// Our ceiling of Graph calls per account and hour in the collection test:
