@@ -438,8 +438,8 @@ pub async fn expire_in(t: &TestApp, ig: &str, days: i64) -> DateTime<Utc> {
         .record_token_check(
             a.id,
             tok.generation,
-            Some(&ts(at)),
-            a.token.data_access_expires_at.as_deref(),
+            Some(at.into()),
+            a.token.data_access_expires_at,
             &a.token.granted_scopes,
         )
         .await

@@ -23,12 +23,8 @@ async fn due_for_renewal(t: &TestApp) {
 }
 
 fn days_left(a: &urlinsta_core::store::Account) -> i64 {
-    let at = a.token.user_token_expires_at.as_deref().expect("an expiry");
-    (chrono::DateTime::parse_from_rfc3339(at)
-        .expect("a time")
-        .with_timezone(&chrono::Utc)
-        - chrono::Utc::now())
-    .num_days()
+    let at = a.token.user_token_expires_at.expect("an expiry");
+    (at.to_datetime() - chrono::Utc::now()).num_days()
 }
 
 on_both_databases! {

@@ -93,9 +93,8 @@ async fn connect_stores_both_tokens_encrypted_and_sets_a_session() {
     let issued = t.control.issued_tokens();
     assert!(issued.iter().any(|s| s == tokens.user_token.expose()));
     assert!(issued.iter().any(|s| s == tokens.page_token.expose()));
-    let expires =
-        chrono::DateTime::parse_from_rfc3339(account.token.user_token_expires_at.as_deref().unwrap()).unwrap();
-    let days = (expires.with_timezone(&chrono::Utc) - chrono::Utc::now()).num_days();
+    let expires = account.token.user_token_expires_at.expect("an expiry");
+    let days = (expires.to_datetime() - chrono::Utc::now()).num_days();
     assert!((58..=60).contains(&days), "long-lived token expires in {days} days");
     assert!(account.token.data_access_expires_at.is_some());
     assert!(

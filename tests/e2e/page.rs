@@ -574,7 +574,7 @@ async fn a_connection_near_its_end_or_broken_says_so_and_reconnect_fixes_it() {
         code: None,
         subcode: None,
         reason: None,
-        reconnect_by: Some(by.to_rfc3339()),
+        reconnect_by: Some(by.into()),
     };
     set_health(&t, soon).await;
     browser.goto(&t.url).await;

@@ -83,9 +83,9 @@ pub fn connection(ig: &str, facebook_user: &str) -> NewConnection {
         facebook_user_id: Some(facebook_user.into()),
         followers_count: Some(1234),
         user_token: AccessToken::new(format!("EAAuser-{ig}")),
-        user_token_expires_at: Some("2027-01-27T00:00:00Z".into()),
+        user_token_expires_at: Some(at("2027-01-27T00:00:00Z")),
         page_token: AccessToken::new(format!("EAApage-{ig}")),
-        data_access_expires_at: Some("2027-02-26T00:00:00Z".into()),
+        data_access_expires_at: Some(at("2027-02-26T00:00:00Z")),
         granted_scopes: vec!["instagram_basic".into(), "instagram_manage_insights".into()],
     }
 }
@@ -255,7 +255,7 @@ on_both_databases! {
         let read = store.tokens(id).await.unwrap().unwrap();
         let new_user = AccessToken::new("EAAnew-user");
         let new_page = AccessToken::new("EAAnew-page");
-        assert!(store.replace_tokens(id, read.generation, &new_user, Some("2027-03-01T00:00:00Z"), &new_page).await.unwrap());
+        assert!(store.replace_tokens(id, read.generation, &new_user, Some(at("2027-03-01T00:00:00Z")), &new_page).await.unwrap());
         // A second writer that read the same generation loses.
         assert!(!store.replace_tokens(id, read.generation, &new_user, None, &new_page).await.unwrap());
         let now = store.tokens(id).await.unwrap().unwrap();
@@ -286,17 +286,17 @@ on_both_databases! {
             code: None,
             subcode: None,
             reason: Some("data access ends soon".into()),
-            reconnect_by: Some("2027-02-26T00:00:00Z".into()),
+            reconnect_by: Some(at("2027-02-26T00:00:00Z")),
         };
         let record = UpkeepRecord {
             checked: Some(CheckedToken {
-                user_token_expires_at: Some("2027-02-01T00:00:00Z".into()),
-                data_access_expires_at: Some("2027-02-26T00:00:00Z".into()),
+                user_token_expires_at: Some(at("2027-02-01T00:00:00Z")),
+                data_access_expires_at: Some(at("2027-02-26T00:00:00Z")),
                 granted_scopes: vec!["instagram_basic".into()],
             }),
             renewed: Some(RenewedTokens {
                 user_token: AccessToken::new("EAAnew-user"),
-                user_token_expires_at: Some("2027-04-01T00:00:00Z".into()),
+                user_token_expires_at: Some(at("2027-04-01T00:00:00Z")),
                 page_token: AccessToken::new("EAAnew-page"),
             }),
             status: Some(reauth.clone()),
@@ -309,7 +309,7 @@ on_both_databases! {
         assert_eq!(tokens.generation, generation + 1);
         let health = store.account_by_id(id).await.unwrap().unwrap().token;
         assert_eq!(health.status, TokenStatus::ReauthRequired);
-        assert_eq!(health.user_token_expires_at.as_deref(), Some("2027-04-01T00:00:00Z"), "the refresh's expiry");
+        assert_eq!(health.user_token_expires_at, Some(at("2027-04-01T00:00:00Z")), "the refresh's expiry");
         assert_eq!(health.granted_scopes, ["instagram_basic"]);
         let events = "SELECT COUNT(*) FROM notifications WHERE event = 'connection.reauth_required'";
         assert_eq!(count(&store, events).await, 1);

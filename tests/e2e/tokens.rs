@@ -2,8 +2,9 @@
 //! adds (tokens Facebook will not extend, daily checks, invalidation, signed
 //! webhooks, overlapping runs).
 
-use chrono::{DateTime, Duration, SubsecRound, Utc};
+use chrono::{Duration, SubsecRound, Utc};
 use serde_json::Value;
+use urlinsta_core::domain::Timestamp;
 use urlinsta_core::store::{Login, TokenStatus};
 use urlinsta_sandbox::{Endpoint, ExchangePolicy, Fault};
 
@@ -43,9 +44,8 @@ async fn as_if_backoff_elapsed(t: &TestApp) {
     .await;
 }
 
-fn days_until(at: Option<&str>) -> i64 {
-    let at = DateTime::parse_from_rfc3339(at.expect("an expiry")).unwrap();
-    (at.with_timezone(&Utc) - Utc::now()).num_days()
+fn days_until(at: Option<Timestamp>) -> i64 {
+    (at.expect("an expiry").to_datetime() - Utc::now()).num_days()
 }
 
 #[tokio::test]
@@ -97,7 +97,7 @@ async fn identifies_tokens_needing_refresh_and_refreshes_them_with_a_new_page_to
     assert_eq!(after.generation, before.generation + 1);
     let a = account(&t, IG).await;
     assert!(
-        (58..=60).contains(&days_until(a.token.user_token_expires_at.as_deref())),
+        (58..=60).contains(&days_until(a.token.user_token_expires_at)),
         "about 60 days ahead"
     );
     assert_eq!(a.token.status, TokenStatus::Active);
@@ -134,7 +134,7 @@ async fn a_new_expiry_missing_from_the_exchange_is_read_through_debug_token() {
     assert_eq!(report.counts.refreshed, 1, "{report:?}");
     assert!(t.control.count(Endpoint::DebugToken) >= 1);
     let a = account(&t, IG).await;
-    assert!((58..=60).contains(&days_until(a.token.user_token_expires_at.as_deref())));
+    assert!((58..=60).contains(&days_until(a.token.user_token_expires_at)));
     assert_eq!(a.token.status, TokenStatus::Active);
 }
 
@@ -163,7 +163,7 @@ async fn an_expires_in_past_the_last_date_there_is_is_not_believed_and_the_run_g
     assert!(t.control.count(Endpoint::DebugToken) >= 1);
     assert_eq!(report.counts.reauth_required, 1, "{report:?}");
     let a = account(&t, IG).await;
-    assert_eq!(a.token.reconnect_by.as_deref(), Some(ts(expires).as_str()));
+    assert_eq!(a.token.reconnect_by, Some(expires.into()));
 }
 
 #[tokio::test]
@@ -179,7 +179,7 @@ async fn a_token_facebook_will_not_extend_asks_for_a_reconnect_with_one_signed_w
     assert_eq!(report.counts.failed, 0);
     let a = account(&t, IG).await;
     assert_eq!(a.token.status, TokenStatus::ReauthRequired);
-    assert_eq!(a.token.reconnect_by.as_deref(), Some(ts(expires).as_str()));
+    assert_eq!(a.token.reconnect_by, Some(expires.into()));
     assert!(
         a.token.reason.as_deref().unwrap_or("").contains("did not extend"),
         "{:?}",
@@ -316,12 +316,8 @@ async fn data_access_ending_within_two_weeks_asks_for_a_reconnect() {
     );
     let a = account(&t, IG).await;
     assert_eq!(a.token.status, TokenStatus::ReauthRequired);
-    assert_eq!(
-        a.token.data_access_expires_at.as_deref(),
-        Some(ts(ends).as_str()),
-        "the check stored it"
-    );
-    assert_eq!(a.token.reconnect_by.as_deref(), Some(ts(ends).as_str()));
+    assert_eq!(a.token.data_access_expires_at, Some(ends.into()), "the check stored it");
+    assert_eq!(a.token.reconnect_by, Some(ends.into()));
     assert!(a.token.reason.as_deref().unwrap_or("").contains("data access ends"));
     assert!(a.token.last_checked_at.is_some());
     let event = verified(&receiver.received()[0]);

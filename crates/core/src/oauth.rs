@@ -2,16 +2,15 @@
 //! stored, encrypted tokens for every Instagram Business/Creator account the
 //! user granted.
 
-use chrono::Utc;
 use tokio::time::Instant;
 use url::Url;
 
 use crate::app::App;
-use crate::domain::{InstagramUserId, expiry_after};
+use crate::domain::{InstagramUserId, Timestamp, expiry_after};
 use crate::graph::types::{DebugToken, DebugTokenEnvelope, FacebookPage, InstagramUser, PageInstagram, TokenResponse};
 use crate::graph::{Auth, Call, GraphError};
 use crate::secret::{AccessToken, AuthorizationCode, CsrfState};
-use crate::store::{NewConnection, StoreError, TokenStatus, sql};
+use crate::store::{NewConnection, StoreError, TokenStatus};
 
 pub use crate::graph::{REQUIRED_SCOPES, SCOPES};
 
@@ -127,11 +126,10 @@ pub async fn connect(app: &App, code: &AuthorizationCode) -> Result<Connection, 
 
     // One debug_token tells who the user is, what was granted and when access ends.
     let debug = inspect(app, &user_token, deadline).await?;
-    let user_token_expires_at = match expiry_after(Utc::now(), expires_in) {
-        Some(at) => Some(sql::ts(at)),
-        None => debug.expires().map(sql::ts),
-    };
-    let data_access_expires_at = debug.data_access_expires().map(sql::ts);
+    let user_token_expires_at = expiry_after(app.clock.utc_now(), expires_in)
+        .or_else(|| debug.expires())
+        .map(Timestamp::from);
+    let data_access_expires_at = debug.data_access_expires().map(Timestamp::from);
     let missing = missing_scopes(&debug.scopes);
     if !missing.is_empty() {
         return Err(ConnectError::MissingPermissions(missing));
@@ -181,9 +179,9 @@ pub async fn connect(app: &App, code: &AuthorizationCode) -> Result<Connection, 
                 facebook_user_id: debug.user_id.clone(),
                 followers_count: profile.followers_count,
                 user_token: user_token.clone(),
-                user_token_expires_at: user_token_expires_at.clone(),
+                user_token_expires_at,
                 page_token,
-                data_access_expires_at: data_access_expires_at.clone(),
+                data_access_expires_at,
                 granted_scopes: debug.scopes.clone(),
             })
             .await?;

@@ -9,10 +9,11 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use futures_util::StreamExt;
 use serde::Serialize;
+use urlinsta_core::domain::Timestamp;
 use urlinsta_core::engine::RunOptions;
 use urlinsta_core::jobs::{self, JobKind, JobReport};
 use urlinsta_core::secret::AccessToken;
-use urlinsta_core::store::{CollectKind, NewConnection, sql::ts};
+use urlinsta_core::store::{CollectKind, NewConnection};
 use urlinsta_core::{App, Config};
 use urlinsta_sandbox::{Control, UserSpec};
 
@@ -161,9 +162,11 @@ impl Env {
                 facebook_user_id: Some(g.facebook_user_id.clone()),
                 followers_count: Some(g.followers_count),
                 user_token: AccessToken::new(g.user_token.clone()),
-                user_token_expires_at: Some(ts(now + chrono::Duration::seconds(g.user_token_expires_in))),
+                user_token_expires_at: Some(Timestamp::from(
+                    now + chrono::Duration::seconds(g.user_token_expires_in),
+                )),
                 page_token: AccessToken::new(g.page_token.clone()),
-                data_access_expires_at: Some(ts(now + chrono::Duration::days(90))),
+                data_access_expires_at: Some(Timestamp::from(now + chrono::Duration::days(90))),
                 granted_scopes: urlinsta_core::oauth::SCOPES.iter().map(|s| s.to_string()).collect(),
             };
             async move { store.upsert_connection(&connection).await }
@@ -391,9 +394,9 @@ pub async fn connect_influencer(
             facebook_user_id: Some(user),
             followers_count: Some(ig.followers_count),
             user_token: AccessToken::new(granted.user_token),
-            user_token_expires_at: Some(ts(now + chrono::Duration::days(50))),
+            user_token_expires_at: Some(Timestamp::from(now + chrono::Duration::days(50))),
             page_token: AccessToken::new(granted.pages[0].1.clone()),
-            data_access_expires_at: Some(ts(now + chrono::Duration::days(90))),
+            data_access_expires_at: Some(Timestamp::from(now + chrono::Duration::days(90))),
             granted_scopes: urlinsta_core::oauth::SCOPES.iter().map(|s| s.to_string()).collect(),
         })
         .await?;

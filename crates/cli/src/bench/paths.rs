@@ -12,6 +12,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
+use urlinsta_core::domain::Timestamp;
 use urlinsta_core::engine::RunOptions;
 use urlinsta_core::jobs::{self, JobKind, JobReport};
 use urlinsta_core::secret::AccessToken;
@@ -164,7 +165,7 @@ async fn one_path(
                         name: None,
                         followers_count: Some(12_345),
                         token: AccessToken::new(token),
-                        token_expires_at: Some(ts(now + chrono::Duration::days(50))),
+                        token_expires_at: Some(Timestamp::from(now + chrono::Duration::days(50))),
                         granted_scopes: urlinsta_core::graph::INSTAGRAM_SCOPES
                             .iter()
                             .map(|s| s.to_string())

@@ -15,17 +15,16 @@ pub mod renew;
 pub mod round;
 mod types;
 
-use chrono::Utc;
 use tokio::time::Instant;
 use url::Url;
 
 use crate::app::App;
 use crate::config::InstagramLogin;
-use crate::domain::expiry_after;
+use crate::domain::{Timestamp, expiry_after};
 use crate::graph::{Call, INSTAGRAM_SCOPES};
 use crate::oauth::{ConnectError, ConnectedAccount, Connection};
 use crate::secret::{AccessToken, AuthorizationCode, CsrfState};
-use crate::store::{NewInstagramLogin, TokenStatus, sql};
+use crate::store::{NewInstagramLogin, TokenStatus};
 use types::{LongLived, Profile, ShortLived};
 
 /// The fields of `/me` the callback stores.
@@ -116,7 +115,7 @@ pub async fn connect(app: &App, code: &AuthorizationCode) -> Result<Connection, 
     if profile.is_personal() {
         return Err(ConnectError::PersonalAccount);
     }
-    let expires_at = expiry_after(Utc::now(), long.expires_in).map(sql::ts);
+    let expires_at = expiry_after(app.clock.utc_now(), long.expires_in).map(Timestamp::from);
     let stored = app
         .store
         .upsert_instagram_login(&NewInstagramLogin {

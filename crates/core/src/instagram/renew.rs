@@ -16,7 +16,6 @@ use crate::graph::{Auth, Call, GraphError};
 use crate::oauth::ConnectError;
 use crate::secret::AccessToken;
 use crate::store::Account;
-use crate::store::sql::parse_ts;
 
 /// Meta renews only tokens at least this old.
 pub const MIN_AGE: Duration = Duration::hours(24);
@@ -31,17 +30,9 @@ pub struct Renewed {
 /// old enough for Meta to renew it.
 pub fn due(account: &Account, window: Duration, now: DateTime<Utc>) -> bool {
     let health = &account.token;
-    let ends_soon = health
-        .user_token_expires_at
-        .as_deref()
-        .and_then(parse_ts)
-        .is_some_and(|at| at - now < window);
+    let ends_soon = (health.user_token_expires_at).is_some_and(|at| at.to_datetime() - now < window);
     // The token was issued (by the login or the last renewal) at last_refreshed_at.
-    let old_enough = health
-        .last_refreshed_at
-        .as_deref()
-        .and_then(parse_ts)
-        .is_none_or(|at| now - at >= MIN_AGE);
+    let old_enough = (health.last_refreshed_at).is_none_or(|at| now - at.to_datetime() >= MIN_AGE);
     ends_soon && old_enough
 }
 
@@ -81,7 +72,7 @@ pub async fn check(app: &App, token: &AccessToken, deadline: Option<Instant>) ->
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::sql::ts;
+    use crate::domain::Timestamp;
     use crate::store::{Login, TokenHealth, TokenStatus};
 
     fn account(expires_in_days: i64, issued_hours_ago: i64) -> Account {
@@ -102,15 +93,15 @@ mod tests {
                 subcode: None,
                 reason: None,
                 reconnect_by: None,
-                user_token_expires_at: Some(ts(now + Duration::days(expires_in_days))),
+                user_token_expires_at: Some(Timestamp::from(now + Duration::days(expires_in_days))),
                 data_access_expires_at: None,
                 granted_scopes: vec![],
                 last_checked_at: None,
-                last_refreshed_at: Some(ts(now - Duration::hours(issued_hours_ago))),
+                last_refreshed_at: Some(Timestamp::from(now - Duration::hours(issued_hours_ago))),
                 generation: 1,
             },
-            created_at: ts(now),
-            updated_at: ts(now),
+            created_at: Timestamp::from(now),
+            updated_at: Timestamp::from(now),
         }
     }
 

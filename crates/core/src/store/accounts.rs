@@ -8,9 +8,9 @@ use serde::Serialize;
 use super::connections::{PAGE_TOKEN, TokenHealth, USER_TOKEN};
 use super::sql::now;
 use super::status::{StatusChange, TokenStatus, event_sql};
-use super::values::{instagram_user_id, login};
+use super::values::{instagram_user_id, login, opt_timestamp, timestamp};
 use super::{Conn, Login, Result, Rows, Store, StoreError, Tx};
-use crate::domain::InstagramUserId;
+use crate::domain::{InstagramUserId, Timestamp};
 use crate::secret::AccessToken;
 
 #[derive(Debug, Clone, Serialize)]
@@ -27,8 +27,8 @@ pub struct Account {
     /// The login whose token collects this account.
     pub login: Login,
     pub token: TokenHealth,
-    pub created_at: String,
-    pub updated_at: String,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
 }
 
 /// A connection as the OAuth callback found it, tokens in the clear.
@@ -42,9 +42,9 @@ pub struct NewConnection {
     pub facebook_user_id: Option<String>,
     pub followers_count: Option<i64>,
     pub user_token: AccessToken,
-    pub user_token_expires_at: Option<String>,
+    pub user_token_expires_at: Option<Timestamp>,
     pub page_token: AccessToken,
-    pub data_access_expires_at: Option<String>,
+    pub data_access_expires_at: Option<Timestamp>,
     pub granted_scopes: Vec<String>,
 }
 
@@ -74,24 +74,24 @@ pub(super) fn account_from_row(row: &Row) -> Result<Account> {
         facebook_page_name: row.get(5)?,
         facebook_user_id: row.get(6)?,
         followers_count: row.get(7)?,
-        created_at: row.get(8)?,
-        updated_at: row.get(9)?,
+        created_at: timestamp(row, 8)?,
+        updated_at: timestamp(row, 9)?,
         login: login(row, 21)?,
         token: TokenHealth {
             status: TokenStatus::parse(&row.get::<String>(10)?)?,
             code: row.get(11)?,
             subcode: row.get(12)?,
             reason: row.get(13)?,
-            reconnect_by: row.get(14)?,
-            user_token_expires_at: row.get(15)?,
-            data_access_expires_at: row.get(16)?,
+            reconnect_by: opt_timestamp(row, 14)?,
+            user_token_expires_at: opt_timestamp(row, 15)?,
+            data_access_expires_at: opt_timestamp(row, 16)?,
             granted_scopes: scopes
                 .split(',')
                 .filter(|s| !s.is_empty())
                 .map(str::to_string)
                 .collect(),
-            last_checked_at: row.get(18)?,
-            last_refreshed_at: row.get(19)?,
+            last_checked_at: opt_timestamp(row, 18)?,
+            last_refreshed_at: opt_timestamp(row, 19)?,
             generation: row.get(20)?,
         },
     })
@@ -229,9 +229,9 @@ impl Store {
             params![
                 account_id,
                 self.keys.encrypt(c.user_token.expose(), USER_TOKEN),
-                c.user_token_expires_at.clone(),
+                c.user_token_expires_at.map(|t| t.to_string()),
                 self.keys.encrypt(c.page_token.expose(), PAGE_TOKEN),
-                c.data_access_expires_at.clone(),
+                c.data_access_expires_at.map(|t| t.to_string()),
                 c.granted_scopes.join(","),
                 now.as_str()
             ],

@@ -6,10 +6,11 @@
 use libsql::params;
 use serde::Serialize;
 
-use super::sql::{now, opt_text, text};
+use super::sql::{now, opt_time, text};
 use super::status::TokenStatus;
 use super::{Result, Store};
 use crate::crypto::Keyring;
+use crate::domain::Timestamp;
 use crate::secret::AccessToken;
 
 #[derive(Debug, Clone, Serialize)]
@@ -18,12 +19,12 @@ pub struct TokenHealth {
     pub code: Option<i64>,
     pub subcode: Option<i64>,
     pub reason: Option<String>,
-    pub reconnect_by: Option<String>,
-    pub user_token_expires_at: Option<String>,
-    pub data_access_expires_at: Option<String>,
+    pub reconnect_by: Option<Timestamp>,
+    pub user_token_expires_at: Option<Timestamp>,
+    pub data_access_expires_at: Option<Timestamp>,
     pub granted_scopes: Vec<String>,
-    pub last_checked_at: Option<String>,
-    pub last_refreshed_at: Option<String>,
+    pub last_checked_at: Option<Timestamp>,
+    pub last_refreshed_at: Option<Timestamp>,
     #[serde(skip)]
     pub generation: i64,
 }
@@ -43,8 +44,8 @@ pub(super) const PAGE_TOKEN: &str = "page_token";
 /// What a health check learned about a user token, as stored.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CheckedToken {
-    pub user_token_expires_at: Option<String>,
-    pub data_access_expires_at: Option<String>,
+    pub user_token_expires_at: Option<Timestamp>,
+    pub data_access_expires_at: Option<Timestamp>,
     pub granted_scopes: Vec<String>,
 }
 
@@ -52,21 +53,15 @@ pub struct CheckedToken {
 #[derive(Debug, Clone)]
 pub struct RenewedTokens {
     pub user_token: AccessToken,
-    pub user_token_expires_at: Option<String>,
+    pub user_token_expires_at: Option<Timestamp>,
     pub page_token: AccessToken,
 }
 
 /// The assignments that store what a health check learned.
 pub(super) fn checked_sets(checked: &CheckedToken, now: &str) -> Vec<String> {
     vec![
-        format!(
-            "user_token_expires_at = {}",
-            opt_text(checked.user_token_expires_at.as_deref())
-        ),
-        format!(
-            "data_access_expires_at = {}",
-            opt_text(checked.data_access_expires_at.as_deref())
-        ),
+        format!("user_token_expires_at = {}", opt_time(checked.user_token_expires_at)),
+        format!("data_access_expires_at = {}", opt_time(checked.data_access_expires_at)),
         format!("granted_scopes = {}", text(&checked.granted_scopes.join(","))),
         format!("last_checked_at = {}", text(now)),
     ]
@@ -79,10 +74,7 @@ pub(super) fn renewed_sets(keys: &Keyring, renewed: &RenewedTokens, now: &str) -
             "user_access_token = {}",
             text(&keys.encrypt(renewed.user_token.expose(), USER_TOKEN))
         ),
-        format!(
-            "user_token_expires_at = {}",
-            opt_text(renewed.user_token_expires_at.as_deref())
-        ),
+        format!("user_token_expires_at = {}", opt_time(renewed.user_token_expires_at)),
         format!(
             "page_access_token = {}",
             text(&keys.encrypt(renewed.page_token.expose(), PAGE_TOKEN))
@@ -121,12 +113,12 @@ impl Store {
         account_id: i64,
         expected_generation: i64,
         user_token: &AccessToken,
-        user_token_expires_at: Option<&str>,
+        user_token_expires_at: Option<Timestamp>,
         page_token: &AccessToken,
     ) -> Result<bool> {
         let renewed = RenewedTokens {
             user_token: user_token.clone(),
-            user_token_expires_at: user_token_expires_at.map(str::to_string),
+            user_token_expires_at,
             page_token: page_token.clone(),
         };
         let sets = renewed_sets(&self.keys, &renewed, &now());
@@ -139,13 +131,13 @@ impl Store {
         &self,
         account_id: i64,
         generation: i64,
-        user_token_expires_at: Option<&str>,
-        data_access_expires_at: Option<&str>,
+        user_token_expires_at: Option<Timestamp>,
+        data_access_expires_at: Option<Timestamp>,
         granted_scopes: &[String],
     ) -> Result<bool> {
         let checked = CheckedToken {
-            user_token_expires_at: user_token_expires_at.map(str::to_string),
-            data_access_expires_at: data_access_expires_at.map(str::to_string),
+            user_token_expires_at,
+            data_access_expires_at,
             granted_scopes: granted_scopes.to_vec(),
         };
         let sets = checked_sets(&checked, &now());

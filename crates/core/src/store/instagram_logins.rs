@@ -9,7 +9,7 @@ use super::accounts::{delete_account_rows, login_stored, returned_id, status_bef
 use super::connections::{PAGE_TOKEN, USER_TOKEN};
 use super::sql::now;
 use super::{Connected, Result, Store};
-use crate::domain::InstagramUserId;
+use crate::domain::{InstagramUserId, Timestamp};
 use crate::secret::AccessToken;
 
 pub use crate::domain::Login;
@@ -25,7 +25,7 @@ pub struct NewInstagramLogin {
     pub name: Option<String>,
     pub followers_count: Option<i64>,
     pub token: AccessToken,
-    pub token_expires_at: Option<String>,
+    pub token_expires_at: Option<Timestamp>,
     pub granted_scopes: Vec<String>,
 }
 
@@ -75,7 +75,7 @@ impl Store {
             params![
                 account_id,
                 self.keys.encrypt(c.token.expose(), USER_TOKEN),
-                c.token_expires_at.clone(),
+                c.token_expires_at.map(|t| t.to_string()),
                 self.keys.encrypt(c.token.expose(), PAGE_TOKEN),
                 c.granted_scopes.join(","),
                 now.as_str()

@@ -36,6 +36,11 @@ pub fn opt_text(s: Option<&str>) -> String {
     s.map(text).unwrap_or_else(|| "NULL".into())
 }
 
+/// A time as the SQL literal of its canonical text, or NULL.
+pub fn opt_time(t: Option<crate::domain::Timestamp>) -> String {
+    t.map(|t| text(&t.to_string())).unwrap_or_else(|| "NULL".into())
+}
+
 pub fn opt_int(v: Option<i64>) -> String {
     v.map(|v| v.to_string()).unwrap_or_else(|| "NULL".into())
 }

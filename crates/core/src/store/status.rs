@@ -4,10 +4,10 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::sql::{now, opt_int, opt_text, text};
+use super::sql::{now, opt_int, opt_text, opt_time, text};
 use super::values::{instagram_user_id, login};
 use super::{Result, Store, StoreError};
-use crate::domain::{InstagramUserId, Login};
+use crate::domain::{InstagramUserId, Login, Timestamp};
 
 /// The health of a connection, as influencers and operators see it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -44,7 +44,7 @@ pub struct StatusChange {
     pub code: Option<i64>,
     pub subcode: Option<i64>,
     pub reason: Option<String>,
-    pub reconnect_by: Option<String>,
+    pub reconnect_by: Option<Timestamp>,
 }
 
 impl StatusChange {
@@ -114,7 +114,7 @@ pub(super) fn status_sets(change: &StatusChange, transition: bool, now: &str) ->
         format!("status_code = {}", opt_int(change.code)),
         format!("status_subcode = {}", opt_int(change.subcode)),
         format!("status_reason = {}", opt_text(change.reason.as_deref())),
-        format!("reconnect_by = {}", opt_text(change.reconnect_by.as_deref())),
+        format!("reconnect_by = {}", opt_time(change.reconnect_by)),
         format!("updated_at = {}", text(now)),
     ];
     if transition {

@@ -13,7 +13,6 @@ use crate::engine::Run;
 use crate::graph::{ErrorKind, GraphError};
 use crate::instagram::renew;
 use crate::oauth::ConnectError;
-use crate::store::sql::ts;
 use crate::store::{
     CheckedToken, LogEntry, LogStatus, RenewedTokens, StatusChange, StoreError, TokenStatus, UpkeepCandidate,
     UpkeepRecord,
@@ -41,7 +40,7 @@ pub(super) async fn upkeep(app: &App, run: &Run, candidate: &UpkeepCandidate) ->
     if renew::due(account, window, now) {
         match renew::renew(app, &token, deadline).await {
             Ok(renewed) => {
-                let expires_at = renewed.expires_at.map(ts);
+                let expires_at = renewed.expires_at.map(Timestamp::from);
                 let details = serde_json::json!({ "user_token_expires_at": expires_at, "login": "instagram" });
                 record
                     .log
@@ -59,7 +58,7 @@ pub(super) async fn upkeep(app: &App, run: &Run, candidate: &UpkeepCandidate) ->
             }
             Err(e) => judge(&mut out, &mut record, log.graph_error(JOB_REFRESH, &e, started), &e),
         }
-    } else if is_stale(account.token.last_checked_at.as_deref(), now) {
+    } else if is_stale(account.token.last_checked_at, now) {
         match renew::check(app, &token, deadline).await {
             Ok(()) => {
                 out.checked = true;
@@ -67,7 +66,7 @@ pub(super) async fn upkeep(app: &App, run: &Run, candidate: &UpkeepCandidate) ->
                     .log
                     .push(log.entry(JOB_CHECK, LogStatus::Success, None, None, started));
                 record.checked = Some(CheckedToken {
-                    user_token_expires_at: account.token.user_token_expires_at.clone(),
+                    user_token_expires_at: account.token.user_token_expires_at,
                     data_access_expires_at: None,
                     granted_scopes: account.token.granted_scopes.clone(),
                 });

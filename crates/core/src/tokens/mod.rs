@@ -31,7 +31,6 @@ use crate::app::App;
 use crate::domain::{InstagramUserId, Timestamp};
 use crate::engine::{self, Run};
 use crate::graph::{ErrorKind, GraphError};
-use crate::store::sql::ts;
 use crate::store::{
     CheckedToken, LogEntry, LogJob, LogStatus, Login, StatusChange, StatusUpdate, StoreError, TokenStatus,
     UpkeepCandidate, UpkeepRecord, Upkept,
@@ -157,7 +156,7 @@ async fn try_upkeep(app: &App, run: &Run, candidate: &UpkeepCandidate) -> Result
     let now = run.utc_now();
 
     // 1. The daily health check.
-    if is_stale(health.last_checked_at.as_deref(), now) {
+    if is_stale(health.last_checked_at, now) {
         let started = Timestamp::from(now);
         match check(app, run, &tokens.user_token).await {
             Ok(Check::Valid(facts)) => {
@@ -165,12 +164,12 @@ async fn try_upkeep(app: &App, run: &Run, candidate: &UpkeepCandidate) -> Result
                 record
                     .log
                     .push(log.entry(JOB_CHECK, LogStatus::Success, None, Some(facts.details()), started));
-                health.user_token_expires_at = facts.expires_at.map(ts);
-                health.data_access_expires_at = facts.data_access_expires_at.map(ts);
+                health.user_token_expires_at = facts.expires_at.map(Timestamp::from);
+                health.data_access_expires_at = facts.data_access_expires_at.map(Timestamp::from);
                 health.granted_scopes = facts.scopes;
                 record.checked = Some(CheckedToken {
-                    user_token_expires_at: health.user_token_expires_at.clone(),
-                    data_access_expires_at: health.data_access_expires_at.clone(),
+                    user_token_expires_at: health.user_token_expires_at,
+                    data_access_expires_at: health.data_access_expires_at,
                     granted_scopes: health.granted_scopes.clone(),
                 });
             }
@@ -199,7 +198,7 @@ async fn try_upkeep(app: &App, run: &Run, candidate: &UpkeepCandidate) -> Result
         match refresh(app, run, account, &tokens, expires_at).await {
             Ok(Refresh::Extended(renewed)) => {
                 out.refreshed = true;
-                health.user_token_expires_at = renewed.user_token_expires_at.clone();
+                health.user_token_expires_at = renewed.user_token_expires_at;
                 let details = serde_json::json!({
                     "user_token_expires_at": renewed.user_token_expires_at,
                     "page_token": "regenerated",

@@ -8,13 +8,13 @@ use chrono::{DateTime, Utc};
 use super::verdict::Problem;
 use super::{CHECK_INTERVAL, MIN_EXTENSION, REFRESH_WINDOW};
 use crate::app::App;
-use crate::domain::expiry_after;
+use crate::domain::{Timestamp, expiry_after};
 use crate::engine::Run;
 use crate::graph::types::DebugTokenError;
 use crate::graph::{GraphError, MetaError};
 use crate::oauth;
 use crate::secret::AccessToken;
-use crate::store::sql::{parse_ts, ts};
+use crate::store::sql::ts;
 use crate::store::{Account, AccountTokens, RenewedTokens, StatusChange, TokenHealth, TokenStatus};
 
 pub(super) enum Check {
@@ -84,10 +84,8 @@ fn verdict_error(detail: Option<DebugTokenError>) -> GraphError {
     )
 }
 
-pub(super) fn is_stale(last_checked_at: Option<&str>, now: DateTime<Utc>) -> bool {
-    last_checked_at
-        .and_then(parse_ts)
-        .is_none_or(|t| t <= now - CHECK_INTERVAL)
+pub(super) fn is_stale(last_checked_at: Option<Timestamp>, now: DateTime<Utc>) -> bool {
+    last_checked_at.is_none_or(|t| t.to_datetime() <= now - CHECK_INTERVAL)
 }
 
 pub(super) enum Refresh {
@@ -102,10 +100,8 @@ pub(super) enum Refresh {
 
 /// The expiry of a user token that is due for a refresh.
 pub(super) fn due_for_refresh(health: &TokenHealth, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
-    health
-        .user_token_expires_at
-        .as_deref()
-        .and_then(parse_ts)
+    (health.user_token_expires_at)
+        .map(Timestamp::to_datetime)
         .filter(|at| *at < now + REFRESH_WINDOW)
 }
 
@@ -144,7 +140,7 @@ pub(super) async fn refresh(
     match page_token {
         Some(page_token) => Ok(Refresh::Extended(RenewedTokens {
             user_token,
-            user_token_expires_at: new_expiry.map(ts),
+            user_token_expires_at: new_expiry.map(Timestamp::from),
             page_token: AccessToken::new(page_token),
         })),
         None => Ok(Refresh::Refused(Problem::PageLost {
@@ -173,7 +169,7 @@ mod tests {
     fn checks_are_daily() {
         let now = Utc::now();
         assert!(is_stale(None, now));
-        assert!(is_stale(Some(&ts(now - chrono::Duration::hours(25))), now));
-        assert!(!is_stale(Some(&ts(now - chrono::Duration::hours(23))), now));
+        assert!(is_stale(Some((now - chrono::Duration::hours(25)).into()), now));
+        assert!(!is_stale(Some((now - chrono::Duration::hours(23)).into()), now));
     }
 }

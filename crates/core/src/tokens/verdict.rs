@@ -6,9 +6,9 @@ use chrono::{DateTime, Utc};
 
 use super::DATA_ACCESS_WINDOW;
 use crate::app::App;
+use crate::domain::Timestamp;
 use crate::graph::{ErrorKind, GraphError};
 use crate::oauth;
-use crate::store::sql::{parse_ts, ts};
 use crate::store::{StatusChange, StatusUpdate, TokenHealth, TokenStatus};
 
 /// Why a connection needs its user to log in again.
@@ -67,7 +67,7 @@ pub(super) fn assess(
     now: DateTime<Utc>,
 ) -> Option<StatusChange> {
     let mut problems: Vec<Problem> = refresh_problem.into_iter().collect();
-    if let Some(at) = health.data_access_expires_at.as_deref().and_then(parse_ts)
+    if let Some(at) = health.data_access_expires_at.map(Timestamp::to_datetime)
         && at < now + DATA_ACCESS_WINDOW
     {
         problems.push(Problem::DataAccessEnding { at });
@@ -85,7 +85,7 @@ pub(super) fn assess(
         code: None,
         subcode: None,
         reason: Some(format!("{reason}: reconnect to keep the data flowing")),
-        reconnect_by: problems.iter().filter_map(Problem::deadline).min().map(ts),
+        reconnect_by: problems.iter().filter_map(Problem::deadline).min().map(Timestamp::from),
     })
 }
 
@@ -141,10 +141,10 @@ pub(crate) mod tests {
             subcode: None,
             reason: None,
             reconnect_by: None,
-            user_token_expires_at: Some(ts(now + chrono::Duration::days(expires_in_days))),
-            data_access_expires_at: Some(ts(now + chrono::Duration::days(data_access_in_days))),
+            user_token_expires_at: Some(Timestamp::from(now + chrono::Duration::days(expires_in_days))),
+            data_access_expires_at: Some(Timestamp::from(now + chrono::Duration::days(data_access_in_days))),
             granted_scopes: scopes.iter().map(|s| s.to_string()).collect(),
-            last_checked_at: Some(ts(now)),
+            last_checked_at: Some(Timestamp::from(now)),
             last_refreshed_at: None,
             generation: 1,
         }
@@ -188,9 +188,16 @@ pub(crate) mod tests {
     fn the_earliest_deadline_wins() {
         let now = Utc::now();
         let h = health(5, 12, ALL);
-        let expires = parse_ts(h.user_token_expires_at.as_deref().unwrap_or_default()).expect("ts");
-        let change = assess(&h, Some(Problem::NotExtended { expires_at: expires }), now).expect("reauth");
-        assert_eq!(change.reconnect_by, Some(ts(expires)));
+        let expires = h.user_token_expires_at.expect("an expiry");
+        let change = assess(
+            &h,
+            Some(Problem::NotExtended {
+                expires_at: expires.to_datetime(),
+            }),
+            now,
+        )
+        .expect("reauth");
+        assert_eq!(change.reconnect_by, Some(expires));
         let reason = change.reason.unwrap_or_default();
         assert!(
             reason.contains("did not extend") && reason.contains("data access"),
