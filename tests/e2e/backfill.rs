@@ -194,7 +194,7 @@ async fn a_throttle_stops_the_backfill_and_the_next_run_resumes(sqld: bool) {
     let account = t
         .app
         .store
-        .candidate(&instagram_id(DEFAULT_IG), CollectKind::Insights)
+        .candidate(&instagram_id(DEFAULT_IG), CollectKind::Insights, None)
         .await
         .unwrap();
     assert!(account.and_then(|a| a.throttled_until).is_some(), "parked");

@@ -230,6 +230,37 @@ on_both_databases! {
         assert!(deleted.metrics.contains_key("reach"), "its numbers stay");
         assert_eq!(media.iter().filter(|m| m.deleted_at.is_none()).count(), 2);
     }
+
+    async fn media_between_the_newest_page_and_a_refresh_window_are_not_taken_for_gone(t: TestApp) {
+        assert_eq!(t.connect().await.status(), 302);
+        let now = t.control.now();
+        for day in 1..=40 {
+            t.control.add_media(IG, MediaSpec::post().posted_at(now - Duration::days(day)));
+        }
+        run_collect(&t.app, JobKind::CollectInsights).await;
+        next_run(&t).await;
+        assert_eq!(media_of(&t).await.len(), 40, "the newest page, then the backlog");
+        // Only the six oldest are due (weekly past day 30): one window of
+        // days 35 to 40, far from the newest page's days 1 to 25.
+        let measured = |ago: Duration| ts(Utc::now() - ago);
+        let conn = t.app.store.conn().await.unwrap();
+        let (recent, week) = (measured(Duration::hours(1)), measured(Duration::days(8)));
+        let oldest = ts(now - Duration::days(34) - Duration::hours(12));
+        conn.execute(
+            &format!(
+                "UPDATE media SET last_insights_at = CASE WHEN posted_at < '{oldest}' THEN '{week}' ELSE '{recent}' END"
+            ),
+            (),
+        )
+        .await
+        .unwrap();
+        t.control.reset_calls();
+        next_run(&t).await;
+        assert_eq!(t.control.count(Endpoint::MediaList), 2, "the newest page and one window");
+        let media = media_of(&t).await;
+        let gone: Vec<&str> = media.iter().filter(|m| m.deleted_at.is_some()).map(|m| m.posted_at.as_str()).collect();
+        assert!(gone.is_empty(), "Meta still has every one: {gone:?}");
+    }
 }
 
 #[tokio::test]

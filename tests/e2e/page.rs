@@ -399,6 +399,8 @@ pub(crate) async fn store_history(t: &TestApp, days: i64) {
         rejected_metrics: None,
         error: None,
         parked: None,
+        media: None,
+        at: Utc::now(),
         log: LogEntry {
             account_id: Some(account.id),
             run_id: "history",

@@ -269,7 +269,7 @@ impl Env {
         let accounts: Vec<_> = self
             .app
             .store
-            .collection_candidates(CollectKind::Insights)
+            .collection_candidates(CollectKind::Insights, None)
             .await?
             .into_iter()
             .take(settings.plan_accounts)

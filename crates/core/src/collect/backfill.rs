@@ -226,7 +226,7 @@ pub async fn backfill(
     let (mut pending, mut size, mut ended) = (plan.ops(), MAX_BATCH_OPERATIONS, ExchangeEnd::Complete);
     while !pending.is_empty() && !run.out_of_time() && run.halted().is_none() {
         let n = size.min(pending.len());
-        match exchange(app, run, account, auth, &mut plan, pending[..n].to_vec(), 0).await {
+        match exchange(app, run, account, auth, &mut plan, pending[..n].to_vec(), &mut 0).await {
             ExchangeEnd::Complete => {
                 pending.drain(..n);
             }

@@ -95,7 +95,10 @@ fn action_for(e: &GraphError, cap: Duration, last_round: bool) -> Action {
 /// account's allowance, `MAX_ROUNDS` round trips and the run's hard deadline,
 /// waiting between round trips as the one retry loop decides (Meta's
 /// Retry-After, our backoff, and a pause when the account nears its limit).
-/// `prepaid` calls were already taken from the allowance for the first round.
+/// `prepaid` calls were already taken from the allowance for this account's
+/// hour: each round trip spends them first and takes only the rest, and what
+/// it leaves is the next exchange's (the account metrics' retries may spend
+/// what was taken for the media, never the other way round).
 pub async fn exchange<P: Plan>(
     app: &App,
     run: &Run,
@@ -103,7 +106,7 @@ pub async fn exchange<P: Plan>(
     auth: Auth<'_>,
     plan: &mut P,
     ops: Vec<P::Op>,
-    prepaid: u32,
+    prepaid: &mut u32,
 ) -> ExchangeEnd {
     let graph = app.graph.retry();
     let retry = graph.with_backoff(Backoff {
@@ -137,8 +140,8 @@ struct Exchange<'a, 'p, P: Plan> {
     plan: &'p mut P,
     /// The operations still unanswered.
     pending: Vec<P::Op>,
-    /// Calls already taken from the allowance for the next round trip.
-    prepaid: u32,
+    /// Calls already taken from the allowance for this account's hour.
+    prepaid: &'p mut u32,
     /// The last transient or throttled failure: the reason, if no round trip is left.
     last_error: Option<GraphError>,
 }
@@ -154,7 +157,9 @@ impl<P: Plan> Exchange<'_, '_, P> {
         if calls.is_empty() {
             return Attempt::Done(ExchangeEnd::Complete);
         }
-        let unpaid = (calls.len() as u32).saturating_sub(std::mem::take(&mut self.prepaid));
+        let paid = (calls.len() as u32).min(*self.prepaid);
+        *self.prepaid -= paid;
+        let unpaid = calls.len() as u32 - paid;
         if unpaid > 0 {
             match app
                 .store

@@ -13,6 +13,7 @@ pub mod insights;
 pub mod limits;
 pub mod media;
 pub mod metrics;
+mod prepaid;
 mod record;
 mod rejections;
 
@@ -27,9 +28,9 @@ use crate::domain::{InstagramUserId, MetricName, Timestamp};
 use crate::engine::{self, Run};
 use crate::graph::Auth;
 use crate::store::{
-    AudienceSnapshot, Backfill, Candidate, CollectKind, MetricRow, Reconstructed, StoreError, TokenStatus,
+    AudienceSnapshot, Backfill, Candidate, CollectKind, MediaWrite, MetricRow, Reconstructed, StoreError, TokenStatus,
 };
-use limits::{ExchangeEnd, Plan, exchange};
+use limits::{ExchangeEnd, exchange};
 use record::record;
 pub use rejections::Rejections;
 
@@ -57,6 +58,8 @@ impl Collection {
 pub struct Due {
     account: Candidate,
     prepaid: Option<u32>,
+    /// collect-insights: its media step, planned with the first round's calls.
+    media: Option<Result<media::MediaHour, String>>,
     /// Its past is due (see [`Job::afterwards`](engine::Job::afterwards)), not its hour.
     past: bool,
 }
@@ -114,12 +117,14 @@ impl engine::Job for Collection {
         }
     }
 
-    async fn candidates(&self, app: &App, _run: &Run) -> Result<Vec<Due>, StoreError> {
+    async fn candidates(&self, app: &App, run: &Run) -> Result<Vec<Due>, StoreError> {
         let period_start = Timestamp::from(match self.kind {
             CollectKind::Insights => days::hour_start(app.clock.utc_now()),
             CollectKind::Audience => days::day_start(app.clock.utc_now()),
         });
-        let accounts = app.store.collection_candidates(self.kind).await?;
+        // collect-insights' media step reads nothing of its own: its part comes with each candidate.
+        let reach = (self.kind == CollectKind::Insights).then(|| media::reach(app, run.utc_now()));
+        let accounts = app.store.collection_candidates(self.kind, reach.as_ref()).await?;
         Ok(accounts
             .into_iter()
             // Not those already collected in this hour (day).
@@ -127,6 +132,7 @@ impl engine::Job for Collection {
             .map(|account| Due {
                 account,
                 prepaid: None,
+                media: None,
                 past: false,
             })
             .collect())
@@ -138,7 +144,7 @@ impl engine::Job for Collection {
         if self.kind != CollectKind::Insights || app.config.backfill_days == 0 {
             return Ok(Vec::new());
         }
-        let accounts = app.store.collection_candidates(self.kind).await?;
+        let accounts = app.store.collection_candidates(self.kind, None).await?;
         let now_t = app.clock.utc_now();
         Ok(accounts
             .into_iter()
@@ -146,6 +152,7 @@ impl engine::Job for Collection {
             .map(|account| Due {
                 account,
                 prepaid: Some(0),
+                media: None,
                 past: true,
             })
             .collect())
@@ -162,40 +169,15 @@ impl engine::Job for Collection {
         })
     }
 
-    /// Takes the calls of the accounts' first rounds from their allowances in
-    /// one write. (Accounts the time budget then leaves unstarted keep their
-    /// calls taken: the ceiling errs on the safe side.)
+    /// Takes the calls of the accounts' first rounds (collect-insights: the
+    /// media's too) from their allowances in one write. (Accounts the time
+    /// budget then leaves unstarted keep their calls taken: the ceiling errs
+    /// on the safe side.)
     async fn prepare(&self, app: &App, run: &Run, next: &mut [Due]) {
         // A past's calls are taken round by round (see `backfill`).
-        let next: Vec<&mut Due> = next.iter_mut().filter(|due| !due.past).collect();
-        if next.is_empty() {
-            return;
-        }
-        let wanted: Vec<(i64, u32)> = next
-            .iter()
-            .map(|due| {
-                (
-                    due.account.id,
-                    first_round_calls(app, &self.rejected, &due.account, self.kind),
-                )
-            })
-            .collect();
-        match app
-            .store
-            .reserve_calls_for(&wanted, app.config.rate_limit_per_hour, run.utc_now().into())
-            .await
-        {
-            Ok(granted) => {
-                for (due, (id, calls)) in next.into_iter().zip(wanted) {
-                    due.prepaid = granted.contains(&id).then_some(calls);
-                }
-            }
-            Err(e) => {
-                // Each account then asks for its own calls, and fails on its own if it must.
-                tracing::warn!(error = %e, "could not take a chunk's calls from their allowances");
-                run.note_store_error(&e);
-                next.into_iter().for_each(|due| due.prepaid = Some(0));
-            }
+        let mut next: Vec<&mut Due> = next.iter_mut().filter(|due| !due.past).collect();
+        if !next.is_empty() {
+            prepaid::prepay(app, run, &self.rejected, self.kind, &mut next).await;
         }
     }
 
@@ -203,7 +185,8 @@ impl engine::Job for Collection {
         match due.past {
             true => Worked::Past(backfill_account(app, run, &self.rejected, &due.account).await),
             false => {
-                Worked::Hour(collect_account(app, run, &self.rejected, &due.account, self.kind, due.prepaid).await)
+                let hour = (due.prepaid, due.media);
+                Worked::Hour(collect_account(app, run, &self.rejected, &due.account, self.kind, hour).await)
             }
         }
     }
@@ -255,6 +238,8 @@ pub struct Gathered {
     pub rejected: BTreeMap<MetricName, String>,
     /// What the media part of the run did (collect-insights, after the account metrics).
     pub media: Option<media::MediaSummary>,
+    /// What it gathered, written with the rest.
+    pub media_write: Option<MediaWrite>,
     /// Values derived rather than measured (the follower curve before connecting).
     pub reconstructed: Vec<Reconstructed>,
     /// What this collection found of the account's history.
@@ -284,24 +269,15 @@ fn skip_now(c: &Candidate, now_t: DateTime<Utc>) -> Option<Outcome> {
     parked_until.and_then(|until| skipped(Skip::Parked, reason, Some(until)))
 }
 
-/// The calls an account's first round asks for, as its plan stands now.
-fn first_round_calls(app: &App, rejected: &Rejections, account: &Candidate, kind: CollectKind) -> u32 {
-    fn count<P: Plan>(plan: &P, ops: Vec<P::Op>) -> u32 {
-        ops.into_iter().filter(|op| plan.call(*op).is_some()).count() as u32
-    }
-    match kind {
-        CollectKind::Insights => count(
-            &insights::InsightsPlan::new(app, rejected, account, app.clock.utc_now()),
-            insights::ops(),
-        ),
-        CollectKind::Audience => count(&audience::AudiencePlan::new(rejected, account), audience::ops()),
-    }
-}
-
 /// `POST /api/insights/:userId/refresh`: collects one account's insights
 /// now, within the same limits as the hourly run. None: no such account.
 pub async fn collect_now(app: &App, instagram_user_id: &InstagramUserId) -> Result<Option<Outcome>, StoreError> {
-    let Some(account) = app.store.candidate(instagram_user_id, CollectKind::Insights).await? else {
+    let reach = media::reach(app, app.clock.utc_now());
+    let Some(account) = app
+        .store
+        .candidate(instagram_user_id, CollectKind::Insights, Some(&reach))
+        .await?
+    else {
         return Ok(None);
     };
     if let Some(skipped) = skip_now(&account, app.clock.utc_now()) {
@@ -309,7 +285,7 @@ pub async fn collect_now(app: &App, instagram_user_id: &InstagramUserId) -> Resu
     }
     let run = Run::single(app, "refresh", COLLECT_NOW_TIME);
     let rejected = Rejections::default();
-    let outcome = collect_account(app, &run, &rejected, &account, CollectKind::Insights, Some(0)).await;
+    let outcome = collect_account(app, &run, &rejected, &account, CollectKind::Insights, (Some(0), None)).await;
     // A new account's past comes with its first refresh.
     if let (Outcome::Collected { rows }, true) = (&outcome, backfill::due(app, &account)) {
         let rows = *rows;
@@ -335,14 +311,16 @@ async fn backfill_account(app: &App, run: &Run, rejected: &Rejections, account: 
 }
 
 /// Collects one account and records the result; never fails the run.
-/// `prepaid`: the calls already taken from its allowance, `None` when they did not fit.
+/// `prepaid`: the calls already taken from its allowance, `None` when they
+/// did not fit; `media`: its media step as planned with them (none: planned
+/// here, after the account metrics).
 async fn collect_account(
     app: &App,
     run: &Run,
     rejected: &Rejections,
     account: &Candidate,
     kind: CollectKind,
-    prepaid: Option<u32>,
+    (prepaid, media): (Option<u32>, Option<Result<media::MediaHour, String>>),
 ) -> Outcome {
     let started_at = Timestamp::from(run.utc_now());
     let ready = match prepaid {
@@ -351,7 +329,7 @@ async fn collect_account(
             .map(|token| (prepaid, token))
             .map_err(|e| ExchangeEnd::Failed(format!("the Page token could not be read: {e}"), None)),
     };
-    let (prepaid, page_token) = match ready {
+    let (mut prepaid, page_token) = match ready {
         Ok(ready) => ready,
         Err(ended) => return record(app, run, account, kind, started_at, ended, Gathered::default()).await,
     };
@@ -360,17 +338,21 @@ async fn collect_account(
     let (ended, gathered) = match kind {
         CollectKind::Insights => {
             let mut plan = insights::InsightsPlan::new(app, rejected, account, app.clock.utc_now());
-            let ended = exchange(app, run, account, auth, &mut plan, insights::ops(), prepaid).await;
+            let first_calls = prepaid::insights_calls(&plan);
+            let ended = exchange(app, run, account, auth, &mut plan, insights::ops(), &mut prepaid).await;
             let mut gathered = plan.gathered(&app.config.insight_metrics);
             // Account metrics first; media take what the account's allowance has left.
             if matches!(ended, ExchangeEnd::Complete) && run.halted().is_none() {
-                gathered.media = Some(media::collect(app, run, account, auth, app.clock.utc_now()).await);
+                let hour = media.unwrap_or_else(|| media::MediaHour::plan(app, account, run.utc_now(), first_calls));
+                let (summary, write) = media::collect(app, run, account, auth, hour, &mut prepaid).await;
+                gathered.media = Some(summary);
+                gathered.media_write = write;
             }
             (ended, gathered)
         }
         CollectKind::Audience => {
             let mut plan = audience::AudiencePlan::new(rejected, account);
-            let ended = exchange(app, run, account, auth, &mut plan, audience::ops(), prepaid).await;
+            let ended = exchange(app, run, account, auth, &mut plan, audience::ops(), &mut prepaid).await;
             (ended, plan.gathered())
         }
     };

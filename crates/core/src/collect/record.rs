@@ -90,6 +90,8 @@ pub(super) async fn record(
             details: Some(details),
             started_at,
         },
+        media: gathered.media_write,
+        at: run.utc_now(),
         insights: gathered.insights,
         audience: gathered.audience,
         reconstructed: gathered.reconstructed,

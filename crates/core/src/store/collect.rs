@@ -1,19 +1,16 @@
-//! What collection reads and writes: which accounts are due, and each
-//! account's results in one transactional batch. The call allowance is in
+//! What collection writes: each account's results in one transactional
+//! batch. Which accounts are due is in `candidates`, the call allowance in
 //! `allowance`, what the read API reads of the results in `collect_read`.
 
-use chrono::NaiveDate;
-use libsql::Value;
+use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::connections::PAGE_TOKEN;
 use super::history::{Backfill, DayRange, Reconstructed, reconstructed_sql, rollup_sql};
 use super::jobs::{LogEntry, LogJob, LogStatus, log_sql};
+use super::media::{MediaWrite, media_write_sql};
 use super::sql::{account_exists, now, opt_int, opt_text, text};
-use super::values::{instagram_user_id, login, opt_timestamp, timestamp};
-use super::{Login, Result, Store, TokenStatus};
-use crate::domain::{InstagramUserId, MetricName, Timestamp};
-use crate::secret::{AccessToken, Secret};
+use super::{Result, Store};
+use crate::domain::{MetricName, Timestamp};
 
 /// The two collections, each with its own "last collected" time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -32,7 +29,7 @@ impl CollectKind {
         }
     }
 
-    fn last_column(self) -> &'static str {
+    pub(super) fn last_column(self) -> &'static str {
         match self {
             CollectKind::Insights => "last_insights_at",
             CollectKind::Audience => "last_audience_at",
@@ -47,33 +44,6 @@ pub struct RejectedMetric {
     pub job: CollectKind,
     pub reason: String,
     pub at: Timestamp,
-}
-
-/// An account as a collection run sees it.
-#[derive(Debug, Clone)]
-pub struct Candidate {
-    pub id: i64,
-    pub instagram_user_id: InstagramUserId,
-    pub followers_count: Option<i64>,
-    pub status: TokenStatus,
-    pub throttled_until: Option<Timestamp>,
-    /// The last successful collection of the kind asked for.
-    pub last_collected_at: Option<Timestamp>,
-    pub rejected_metrics: Vec<RejectedMetric>,
-    /// Hourly counts before this are rolled up to one a day (none yet: `None`).
-    pub rolled_up_to: Option<Timestamp>,
-    /// When the account was connected: no count of it is older.
-    pub connected_at: Timestamp,
-    /// When its history was last found whole; none: a backfill is due.
-    pub backfilled_at: Option<Timestamp>,
-    /// The token generation the Page token belongs to: an error it earns
-    /// must not mark a connection a reconnect has renewed meanwhile.
-    pub token_generation: i64,
-    /// Which login's token collects it, and so which host it is read from.
-    pub login: Login,
-    /// The Page token as stored (encrypted), read with the list so that an
-    /// account costs no read of its own; [`Store::page_token`] opens it.
-    sealed_page_token: Secret,
 }
 
 /// One stored value.
@@ -149,6 +119,10 @@ pub struct CollectionRecord<'a> {
     pub error: Option<String>,
     /// `(until, reason)`: Meta asked us to leave this account alone.
     pub parked: Option<Parked>,
+    /// What the media step gathered (collect-insights), written with the rest.
+    pub media: Option<MediaWrite>,
+    /// When the collection ran, by the run's clock: its media snapshots' hour.
+    pub at: DateTime<Utc>,
     pub log: LogEntry<'a>,
 }
 
@@ -171,6 +145,8 @@ impl<'a> CollectionRecord<'a> {
             rejected_metrics: None,
             error: None,
             parked: None,
+            media: None,
+            at: now.to_datetime(),
             log: LogEntry {
                 account_id: Some(account_id),
                 run_id,
@@ -190,59 +166,7 @@ pub(super) fn parse_rejected(raw: Option<String>) -> Vec<RejectedMetric> {
 }
 
 impl Store {
-    /// Every connected account with what a run needs to decide, stalest first for `kind`.
-    pub async fn collection_candidates(&self, kind: CollectKind) -> Result<Vec<Candidate>> {
-        self.candidates(kind, None).await
-    }
-
-    /// One connected account, as a collection run would see it.
-    pub async fn candidate(&self, instagram_user_id: &InstagramUserId, kind: CollectKind) -> Result<Option<Candidate>> {
-        Ok(self.candidates(kind, Some(instagram_user_id)).await?.pop())
-    }
-
-    async fn candidates(&self, kind: CollectKind, only: Option<&InstagramUserId>) -> Result<Vec<Candidate>> {
-        let conn = self.conn().await?;
-        let last = kind.last_column();
-        let mut rows = conn
-            .query(
-                &format!(
-                    "SELECT u.id, u.instagram_user_id, u.followers_count, t.status, s.throttled_until, s.{last}, s.rejected_metrics,
-                            t.page_access_token, t.generation, t.login, s.rolled_up_to, u.created_at, s.backfilled_at
-                     FROM users u JOIN tokens t ON t.user_id = u.id LEFT JOIN account_state s ON s.user_id = u.id
-                     WHERE ?1 IS NULL OR u.instagram_user_id = ?1
-                     ORDER BY s.{last} IS NOT NULL, s.{last}, u.id"
-                ),
-                [only.map_or(Value::Null, |id| Value::Text(id.to_string()))],
-            )
-            .await?;
-        let mut out = Vec::new();
-        while let Some(r) = rows.next().await? {
-            out.push(Candidate {
-                id: r.get(0)?,
-                instagram_user_id: instagram_user_id(&r, 1)?,
-                followers_count: r.get(2)?,
-                status: TokenStatus::parse(&r.get::<String>(3)?)?,
-                throttled_until: opt_timestamp(&r, 4)?,
-                last_collected_at: opt_timestamp(&r, 5)?,
-                rejected_metrics: parse_rejected(r.get(6)?),
-                sealed_page_token: Secret::new(r.get::<String>(7)?),
-                token_generation: r.get(8)?,
-                login: login(&r, 9)?,
-                rolled_up_to: opt_timestamp(&r, 10)?,
-                connected_at: timestamp(&r, 11)?,
-                backfilled_at: opt_timestamp(&r, 12)?,
-            });
-        }
-        Ok(out)
-    }
-
-    /// The Page token of a candidate, decrypted.
-    pub fn page_token(&self, candidate: &Candidate) -> Result<AccessToken> {
-        let token = self.keys.decrypt(candidate.sealed_page_token.expose(), PAGE_TOKEN)?;
-        Ok(AccessToken::new(token))
-    }
-
-    /// Writes one account's results, state and log row in one transactional
+    /// Writes one account's results (its media too), state and log row in one transactional
     /// batch, all or nothing: one round trip to a hosted database, shared
     /// with the accounts that finished meanwhile (see [`Store::write_script`]). Values are
     /// updated in place when Meta corrected them; unchanged rows stay untouched.
@@ -342,6 +266,9 @@ impl Store {
                 "UPDATE account_state SET {} WHERE user_id = {id};\n",
                 sets.join(", ")
             ));
+        }
+        if let Some(media) = &f.media {
+            sql.push_str(&media_write_sql(media, f.at));
         }
         sql.push_str(&log_sql(&f.log));
         // Last (a read first would make the transaction a reader that must

@@ -217,7 +217,7 @@ impl Store {
     }
 }
 
-fn media_write_sql(write: &MediaWrite, at: DateTime<Utc>) -> String {
+pub(super) fn media_write_sql(write: &MediaWrite, at: DateTime<Utc>) -> String {
     let id = write.account_id;
     let now = text(&ts(at));
     let hour = text(&ts(snapshot_hour(at)));

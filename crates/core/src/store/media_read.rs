@@ -8,7 +8,7 @@ use libsql::{Value, params};
 use serde::Serialize;
 
 use super::media::FinalValue;
-use super::sql::{parse_ts, ts};
+use super::sql::ts;
 use super::{Result, Store, StoreError};
 use crate::domain::{MediaId, ProductType};
 
@@ -46,37 +46,6 @@ pub struct StoredMedia {
     pub children: Vec<String>,
 }
 
-/// What collection needs to know of a catalogued media.
-#[derive(Debug, Clone, PartialEq)]
-pub struct KnownMedia {
-    pub media_id: MediaId,
-    pub parent: Option<MediaId>,
-    pub product: ProductType,
-    pub posted_at: DateTime<Utc>,
-    pub deleted: bool,
-    /// The last time a snapshot counted as its refresh.
-    pub last_measured_at: Option<DateTime<Utc>>,
-}
-
-/// Where an account's media collection stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct MediaState {
-    /// Of the account's hourly ceiling.
-    pub calls_left: u32,
-    /// Media posted before this are not catalogued yet; none: never listed.
-    pub catalogued_until: Option<DateTime<Utc>>,
-    /// Older media were asked for, back to this time; none: not asked.
-    pub asked_back_to: Option<DateTime<Utc>>,
-}
-
-impl MediaState {
-    /// How far back the catalog's backlog walks: to the refresh horizon,
-    /// or to the day asked when that is further back.
-    pub fn reach(&self, horizon: DateTime<Utc>) -> DateTime<Utc> {
-        self.asked_back_to.map_or(horizon, |asked| asked.min(horizon))
-    }
-}
-
 /// One stored value of a media's metric at one snapshot.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct MediaSnapshotRow {
@@ -86,58 +55,6 @@ pub struct MediaSnapshotRow {
 }
 
 impl Store {
-    /// Every catalogued media of the account, by id.
-    pub async fn known_media(&self, account_id: i64) -> Result<BTreeMap<String, KnownMedia>> {
-        let conn = self.conn().await?;
-        let mut rows = conn
-            .query(
-                "SELECT media_id, parent_media_id, product_type, posted_at, deleted_at IS NOT NULL, last_insights_at
-                 FROM media WHERE user_id = ?1",
-                [account_id],
-            )
-            .await?;
-        let corrupt = |what: &str| StoreError::Corrupt(format!("media row with a bad {what}"));
-        let mut out = BTreeMap::new();
-        while let Some(r) = rows.next().await? {
-            let id: String = r.get(0)?;
-            let parent: Option<String> = r.get(1)?;
-            let last: Option<String> = r.get(5)?;
-            let media = KnownMedia {
-                media_id: MediaId::parse(&id).ok_or_else(|| corrupt("id"))?,
-                parent: parent.as_deref().and_then(MediaId::parse),
-                product: ProductType::parse(&r.get::<String>(2)?).ok_or_else(|| corrupt("product type"))?,
-                posted_at: parse_ts(&r.get::<String>(3)?).ok_or_else(|| corrupt("time"))?,
-                deleted: r.get::<i64>(4)? != 0,
-                last_measured_at: last.as_deref().and_then(parse_ts),
-            };
-            out.insert(id, media);
-        }
-        Ok(out)
-    }
-
-    /// What the media part of a run starts from besides the catalog, in one read.
-    pub async fn media_state(&self, account_id: i64, limit: u32) -> Result<MediaState> {
-        let conn = self.conn().await?;
-        let window_open_since = ts(Utc::now() - chrono::Duration::hours(1));
-        let mut rows = conn
-            .query(
-                "SELECT CASE WHEN rate_window_start > ?2 THEN rate_window_calls ELSE 0 END, media_catalogued_until,
-                        media_history_since
-                 FROM account_state WHERE user_id = ?1",
-                params![account_id, window_open_since],
-            )
-            .await?;
-        let (used, until, asked): (i64, Option<String>, Option<String>) = match rows.next().await? {
-            Some(row) => (row.get(0)?, row.get(1)?, row.get(2)?),
-            None => (0, None, None),
-        };
-        Ok(MediaState {
-            calls_left: u32::try_from(i64::from(limit) - used).unwrap_or(0),
-            catalogued_until: until.as_deref().and_then(parse_ts),
-            asked_back_to: asked.as_deref().and_then(parse_ts),
-        })
-    }
-
     /// The account's media matching `filter`, newest first, each with the
     /// latest value of every metric.
     pub async fn stored_media(&self, account_id: i64, filter: &MediaFilter) -> Result<Vec<StoredMedia>> {

@@ -6,6 +6,7 @@
 
 mod accounts;
 mod allowance;
+mod candidates;
 mod collect;
 mod collect_read;
 mod conn;
@@ -15,6 +16,7 @@ mod history;
 mod instagram_logins;
 mod jobs;
 mod media;
+mod media_basis;
 mod media_history;
 mod media_read;
 mod notifications;
@@ -31,6 +33,7 @@ use std::time::Duration;
 use libsql::{Builder, Database};
 
 pub use accounts::*;
+pub use candidates::*;
 pub use collect::*;
 pub use collect_read::*;
 use conn::{BUSY_BACKOFF, BUSY_TIMEOUT};
@@ -41,6 +44,7 @@ pub use history::*;
 pub use instagram_logins::*;
 pub use jobs::*;
 pub use media::*;
+pub use media_basis::{KnownMedia, MediaBasis, MediaReach, RefusedMetric};
 pub use media_history::*;
 pub use media_read::*;
 pub use notifications::*;

@@ -44,12 +44,24 @@ impl MediaPlan<'_> {
         }
     }
 
+    /// Top-level media listed in this run that the catalog did not have.
+    pub(super) fn new_media(&self) -> usize {
+        let listed = self.newest.iter().chain(&self.media).chain(&self.stories);
+        let new: BTreeSet<&MediaId> = listed
+            .filter(|m| m.parent.is_none() && !self.known.contains_key(&m.media_id))
+            .map(|m| &m.media_id)
+            .collect();
+        new.len()
+    }
+
     /// Everything gathered, as one write.
     pub(super) fn finish(self, account_id: i64) -> MediaWrite {
-        let top: Vec<&MediaItem> = self.media.iter().filter(|m| m.parent.is_none()).collect();
-        let missing = match self.listed {
-            Some((oldest, newest)) => self.missing(&top, oldest, newest),
-            None => Vec::new(),
+        // Only the newest pages' own span: the backlog and the windows say
+        // nothing of the media between them and it.
+        let top: Vec<&MediaItem> = self.newest.iter().filter(|m| m.parent.is_none()).collect();
+        let missing = match (top.first(), top.last()) {
+            (Some(newest), Some(oldest)) => self.missing(&top, oldest.posted_at, newest.posted_at),
+            _ => Vec::new(),
         };
         let mut gone = self.gone;
         gone.extend(missing);
@@ -63,8 +75,9 @@ impl MediaPlan<'_> {
             .collect();
         let mut listed = BTreeSet::new();
         let items = self
-            .media
+            .newest
             .into_iter()
+            .chain(self.media)
             .chain(self.stories)
             .filter(|m| listed.insert(m.media_id.clone()))
             .collect();
@@ -82,9 +95,9 @@ impl MediaPlan<'_> {
     /// Keep listing when the whole page was new and younger than the
     /// horizon; after the first listing the backlog's wide pages do that.
     fn wants_more(&self, page: &[MediaItem]) -> bool {
-        self.state.catalogued_until.is_some()
+        self.catalogued_before.is_some()
             && self.pages < MAX_PAGES
-            && page.iter().all(|m| !self.known.contains_key(m.media_id.as_str()))
+            && page.iter().all(|m| !self.known.contains_key(&m.media_id))
             && page
                 .last()
                 .is_some_and(|m| self.now - m.posted_at < self.schedule.horizon())
@@ -96,7 +109,7 @@ impl MediaPlan<'_> {
         let listed: BTreeSet<&str> = listed.iter().map(|m| m.media_id.as_str()).collect();
         self.known
             .values()
-            .filter(|k| k.product != ProductType::Story && k.parent.is_none() && !k.deleted)
+            .filter(|k| k.product != ProductType::Story && !k.deleted)
             .filter(|k| k.posted_at >= since && k.posted_at <= until)
             .filter(|k| !listed.contains(k.media_id.as_str()))
             .map(|k| k.media_id.clone())
@@ -109,27 +122,20 @@ impl MediaPlan<'_> {
         let page: Vec<MediaItem> = items(body).collect();
         let young = self.now - self.schedule.young();
         let horizon = self.now - self.schedule.horizon();
-        let first = self.state.catalogued_until.is_none();
+        let first = self.catalogued_before.is_none();
         self.shared(body, |posted| match posted >= young {
             true => Some(false),
             false => (first && posted >= horizon).then_some(true),
         });
         self.pages += 1;
-        let posted = page.iter().filter(|m| m.parent.is_none()).map(|m| m.posted_at);
-        if let (Some(oldest), Some(newest)) = (posted.clone().min(), posted.max()) {
-            self.listed = Some(
-                self.listed
-                    .map_or((oldest, newest), |(o, n)| (o.min(oldest), n.max(newest))),
-            );
-        }
         // The first listing: what is older than this page is the backlog. An
         // account that never posted has nothing to note, unless older media
         // were asked for: then the catalog is whole back to the day asked.
-        if self.state.catalogued_until.is_none() && (!page.is_empty() || self.state.asked_back_to.is_some()) {
+        if first && (!page.is_empty() || self.asked_back_to.is_some()) {
             self.catalogued_until = Some(self.backlog_from(&page, body));
         }
         let more = self.wants_more(&page);
-        self.media.extend(page);
+        self.newest.extend(page);
         match (more, body["paging"]["cursors"]["after"].as_str(), has_next(body)) {
             (true, Some(after), true) => {
                 self.after = Some(after.to_string());

@@ -6,7 +6,7 @@
 use chrono::{DateTime, Duration, Utc};
 
 use crate::domain::{MediaId, ProductType, RefreshSchedule};
-use crate::store::{KnownMedia, MediaState};
+use crate::store::KnownMedia;
 
 /// A story is live this long.
 pub(super) const STORY_LIFETIME_HOURS: i64 = 24;
@@ -45,14 +45,19 @@ pub(super) struct Work {
 
 impl Work {
     /// What is due now, most urgent first, as many as `room` calls allow:
-    /// live stories, then young media, then the catalog's backlog, then
-    /// windows of the longest-waiting older media.
+    /// live stories, then young media, then the catalog's backlog (before
+    /// `catalogued_until`, back to the horizon or to the day older media
+    /// were `asked_back_to`), then windows of the longest-waiting older
+    /// media. Only a product type with metrics left to ask (`measurable`)
+    /// is measured by its own set.
     pub fn plan<'k>(
         known: impl Iterator<Item = &'k KnownMedia> + Clone,
-        state: &MediaState,
+        catalogued_until: Option<DateTime<Utc>>,
+        asked_back_to: Option<DateTime<Utc>>,
         schedule: &RefreshSchedule,
         now: DateTime<Utc>,
         mut room: usize,
+        measurable: impl Fn(ProductType) -> bool,
     ) -> Work {
         let mut take = |wanted: usize| {
             let granted = wanted.min(room);
@@ -60,7 +65,7 @@ impl Work {
             granted
         };
         let live = |k: &KnownMedia| now - k.posted_at < Duration::hours(STORY_LIFETIME_HOURS);
-        let candidates = known.filter(|k| k.parent.is_none() && !k.deleted);
+        let candidates = known.filter(|k| !k.deleted);
         let stories = candidates
             .clone()
             .filter(|k| k.product == ProductType::Story && live(k))
@@ -73,17 +78,15 @@ impl Work {
             .partition(|k| now - k.posted_at < schedule.young());
         let mut measures: Vec<Due> = stories
             .chain(young)
+            .filter(|k| measurable(k.product))
             .map(|k| Due {
                 media_id: k.media_id.clone(),
                 product: k.product,
             })
             .collect();
         measures.truncate(take(measures.len()));
-        let reach = state.reach(now - schedule.horizon());
-        let backlog = state
-            .catalogued_until
-            .filter(|until| *until > reach)
-            .filter(|_| take(1) == 1);
+        let reach = reach(now - schedule.horizon(), asked_back_to);
+        let backlog = catalogued_until.filter(|until| *until > reach).filter(|_| take(1) == 1);
         let mut windows = windows(older);
         windows.truncate(take(WINDOWS_PER_RUN));
         Work {
@@ -92,6 +95,12 @@ impl Work {
             windows,
         }
     }
+}
+
+/// How far back the catalog's backlog walks: to the refresh `horizon`, or
+/// to the day older media were asked back to when that is further back.
+pub(super) fn reach(horizon: DateTime<Utc>, asked_back_to: Option<DateTime<Utc>>) -> DateTime<Utc> {
+    asked_back_to.map_or(horizon, |asked| asked.min(horizon))
 }
 
 /// Older due media, newest first, in windows of at most [`PER_WINDOW`],
@@ -124,7 +133,6 @@ mod tests {
     ) -> KnownMedia {
         KnownMedia {
             media_id: MediaId::parse(&format!("1790000000{n:04}")).unwrap(),
-            parent: None,
             product,
             posted_at: now - Duration::hours(age_hours),
             deleted: false,
@@ -150,14 +158,10 @@ mod tests {
             )
         }));
         let schedule = RefreshSchedule::default();
-        let state = |until: Option<DateTime<Utc>>| MediaState {
-            calls_left: 0,
-            catalogued_until: until,
-            asked_back_to: None,
-        };
+        let all = |_| true;
         let backlog = now - Duration::days(40);
 
-        let work = Work::plan(known.iter(), &state(Some(backlog)), &schedule, now, 10);
+        let work = Work::plan(known.iter(), Some(backlog), None, &schedule, now, 10, all);
         let measured: Vec<&str> = work.measures.iter().map(|d| d.product.as_str()).collect();
         assert_eq!(measured, ["STORY", "REELS"]);
         assert_eq!(work.backlog, Some(backlog));
@@ -171,24 +175,29 @@ mod tests {
         assert_eq!(work.windows[0].until, now - Duration::hours(72 + 5 * 100));
 
         // Two calls left: the story and the reel; nothing older.
-        let work = Work::plan(known.iter(), &state(Some(backlog)), &schedule, now, 2);
+        let work = Work::plan(known.iter(), Some(backlog), None, &schedule, now, 2, all);
         assert_eq!((work.measures.len(), work.backlog, work.windows.len()), (2, None, 0));
         // A catalog whole back to the horizon has no backlog.
-        let whole = state(Some(now - Duration::days(90)));
-        let work = Work::plan(known.iter(), &whole, &schedule, now, 10);
+        let whole = Some(now - Duration::days(90));
+        let work = Work::plan(known.iter(), whole, None, &schedule, now, 10, all);
         assert_eq!(work.backlog, None);
         // Unless older media were asked for: it walks on, after the young media.
-        let asked = MediaState {
-            asked_back_to: Some(now - Duration::days(400)),
-            ..whole
-        };
-        let work = Work::plan(known.iter(), &asked, &schedule, now, 10);
-        assert_eq!(work.backlog, whole.catalogued_until);
-        assert_eq!(Work::plan(known.iter(), &asked, &schedule, now, 2).backlog, None);
-        let reached = MediaState {
-            catalogued_until: asked.asked_back_to,
-            ..asked
-        };
-        assert_eq!(Work::plan(known.iter(), &reached, &schedule, now, 10).backlog, None);
+        let asked = Some(now - Duration::days(400));
+        let work = Work::plan(known.iter(), whole, asked, &schedule, now, 10, all);
+        assert_eq!(work.backlog, whole);
+        assert_eq!(
+            Work::plan(known.iter(), whole, asked, &schedule, now, 2, all).backlog,
+            None
+        );
+        assert_eq!(
+            Work::plan(known.iter(), asked, asked, &schedule, now, 10, all).backlog,
+            None
+        );
+        // A product type without metrics left to ask is not measured by its own set.
+        let work = Work::plan(known.iter(), Some(backlog), None, &schedule, now, 10, |p| {
+            p != ProductType::Story
+        });
+        let measured: Vec<&str> = work.measures.iter().map(|d| d.product.as_str()).collect();
+        assert_eq!(measured, ["REELS"]);
     }
 }

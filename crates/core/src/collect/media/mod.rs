@@ -29,8 +29,12 @@
 //! A metric Meta refuses costs only the product type that refused it: the
 //! shared expansion drops it for the run, the per-type call records it for
 //! that type. A story under Meta's viewer threshold is recorded as such, a
-//! media Meta no longer has is marked deleted. Everything gathered is
-//! written in one round trip.
+//! media Meta no longer has is marked deleted.
+//!
+//! The step costs the database nothing of its own: what it plans from comes
+//! with the account's candidate row (`store::media_basis`), its calls are
+//! taken from the allowance with the account metrics' (`prepaid`), and
+//! everything it gathered is written in the account's one write (`record`).
 //!
 //! The plan's parts: `due` (which media are due by age, within the room
 //! left), `sets` (the metric sets per product type), `plan` (the calls) and
@@ -41,21 +45,34 @@ mod due;
 mod plan;
 mod sets;
 
-use chrono::{DateTime, Utc};
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
 
 use super::limits::{ExchangeEnd, exchange};
 use crate::app::App;
-use crate::domain::{MetricName, ProductType};
+use crate::domain::MediaId;
 use crate::engine::Run;
 use crate::graph::Auth;
-use crate::store::Candidate;
-use due::Work;
-use plan::{MediaPlan, Op};
+use crate::store::{Candidate, KnownMedia, MediaReach, MediaWrite, RefusedMetric};
+use due::{STORY_LIFETIME_HOURS, Work};
+use plan::{MediaPlan, Op, PAGE_SIZE};
 use sets::MetricSets;
 
 /// Meta's ceiling of operations in one batch.
 const MAX_BATCH: usize = 50;
+
+/// What the candidate query reads of each account's media at `now`: what
+/// the plan can use (see `store::media_basis`).
+pub fn reach(app: &App, now: DateTime<Utc>) -> MediaReach {
+    MediaReach {
+        now,
+        since: now - app.config.media_schedule.horizon(),
+        newest: PAGE_SIZE,
+        stories_since: now - Duration::hours(STORY_LIFETIME_HOURS),
+    }
+}
 
 /// What the media part of a run did for one account.
 #[derive(Debug, Default, Clone, PartialEq, Eq, Serialize)]
@@ -75,65 +92,106 @@ pub struct MediaSummary {
     pub stopped: Option<String>,
 }
 
-/// A metric Meta refused for one product type.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct RefusedMetric {
-    pub product_type: ProductType,
-    pub metric: MetricName,
+/// The media part of an account's hour, planned from its candidate row
+/// before the account's first call, so that its calls are taken from the
+/// hourly allowance together with the account metrics' (one write).
+#[derive(Debug)]
+pub struct MediaHour {
+    known: BTreeMap<MediaId, KnownMedia>,
+    catalogued_until: Option<DateTime<Utc>>,
+    asked_back_to: Option<DateTime<Utc>>,
+    sets: MetricSets,
+    work: Work,
+    now: DateTime<Utc>,
 }
 
-/// Collects the account's media and writes what it gathered.
-pub async fn collect(app: &App, run: &Run, account: &Candidate, auth: Auth<'_>, now: DateTime<Utc>) -> MediaSummary {
-    let mut summary = MediaSummary::default();
-    let limit = app.config.rate_limit_per_hour;
-    let read = async {
-        let known = app.store.known_media(account.id).await?;
-        let rejected = app.store.rejected_media_metrics(account.id).await?;
-        let state = app.store.media_state(account.id, limit).await?;
-        Ok::<_, crate::store::StoreError>((known, rejected, state))
-    };
-    let (known, rejected, state) = match read.await {
-        Ok(read) => read,
-        Err(e) => {
-            summary.stopped = Some(format!("the media catalog could not be read: {e}"));
-            return summary;
+impl MediaHour {
+    /// What is due of the account's media at `now`, within what its hourly
+    /// ceiling leaves after the account metrics' `account_calls`; or why
+    /// there is no media step this hour.
+    pub fn plan(app: &App, account: &Candidate, now: DateTime<Utc>, account_calls: u32) -> Result<MediaHour, String> {
+        let basis = (account.media.as_ref()).ok_or("the media of this account were not read with it")?;
+        let known = basis
+            .known()
+            .map_err(|e| format!("the media catalog could not be read: {e}"))?;
+        let limit = app.config.rate_limit_per_hour;
+        let left = limit.saturating_sub(basis.calls_used).saturating_sub(account_calls);
+        // The two lists first; the rest takes what is left.
+        let Some(room) = (left as usize).checked_sub(2) else {
+            return Err(format!(
+                "the hourly ceiling of {limit} Graph calls for this account is reached"
+            ));
+        };
+        let sets = MetricSets::new(&app.config.media_metrics, &basis.refused);
+        let measurable = |product| !sets.of(product).is_empty();
+        let schedule = &app.config.media_schedule;
+        let work = Work::plan(
+            known.values(),
+            basis.catalogued_until,
+            basis.asked_back_to,
+            schedule,
+            now,
+            room.min(MAX_BATCH - 2),
+            measurable,
+        );
+        Ok(MediaHour {
+            known,
+            catalogued_until: basis.catalogued_until,
+            asked_back_to: basis.asked_back_to,
+            sets,
+            work,
+            now,
+        })
+    }
+
+    /// The Graph calls of its one batch, as planned.
+    pub fn calls(&self) -> u32 {
+        Op::all(&self.work).len() as u32
+    }
+}
+
+/// Collects the account's media as `hour` planned them, spending the
+/// `prepaid` calls first; what it gathered is written with the account's
+/// collection (see `record`).
+pub async fn collect(
+    app: &App,
+    run: &Run,
+    account: &Candidate,
+    auth: Auth<'_>,
+    hour: Result<MediaHour, String>,
+    prepaid: &mut u32,
+) -> (MediaSummary, Option<MediaWrite>) {
+    let hour = match hour {
+        Ok(hour) => hour,
+        Err(stopped) => {
+            let summary = MediaSummary {
+                stopped: Some(stopped),
+                ..MediaSummary::default()
+            };
+            return (summary, None);
         }
     };
-    // The two lists first; the rest takes what is left.
-    let Some(room) = (state.calls_left as usize).checked_sub(2) else {
-        summary.stopped = Some(format!(
-            "the hourly ceiling of {limit} Graph calls for this account is reached"
-        ));
-        return summary;
-    };
-    let schedule = &app.config.media_schedule;
-    let work = Work::plan(known.values(), &state, schedule, now, room.min(MAX_BATCH - 2));
-    let sets = MetricSets::new(&app.config.media_metrics, &rejected);
-    let ops = Op::all(&work);
-    let mut plan = MediaPlan::new(&account.instagram_user_id, sets, schedule, &known, state, work, now);
-    let ended = exchange(app, run, account, auth, &mut plan, ops, 0).await;
-    summary.stopped = stopped(&ended);
+    let ops = Op::all(&hour.work);
+    let mut plan = MediaPlan::new(&account.instagram_user_id, &app.config.media_schedule, hour);
+    let ended = exchange(app, run, account, auth, &mut plan, ops, prepaid).await;
+    let new = plan.new_media();
     let write = plan.finish(account.id);
-    summary.new = write
-        .items
-        .iter()
-        .filter(|i| !known.contains_key(i.media_id.as_str()))
-        .count();
-    summary.measured = write.snapshots.len();
-    summary.gone = write.gone.len();
-    summary.not_enough_viewers = write.not_enough_viewers.len();
-    summary.rejected = write
-        .rejected
-        .iter()
-        .map(|r| RefusedMetric {
-            product_type: r.product,
-            metric: r.metric.clone(),
-        })
-        .collect();
-    if let Err(e) = app.store.save_media(&write, now).await {
-        summary.stopped = Some(format!("the media could not be stored: {e}"));
-    }
-    summary
+    let summary = MediaSummary {
+        new,
+        measured: write.snapshots.len(),
+        gone: write.gone.len(),
+        not_enough_viewers: write.not_enough_viewers.len(),
+        rejected: write
+            .rejected
+            .iter()
+            .map(|r| RefusedMetric {
+                product_type: r.product,
+                metric: r.metric.clone(),
+            })
+            .collect(),
+        stopped: stopped(&ended),
+    };
+    (summary, Some(write))
 }
 
 fn stopped(ended: &ExchangeEnd) -> Option<String> {

@@ -3,20 +3,21 @@
 //! catalog's backlog, the full measures of due media and the refresh
 //! windows of older ones. The answers are read in `answers`.
 
-use std::collections::BTreeMap;
-
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
+use std::collections::BTreeMap;
+
+use super::MediaHour;
 use super::due::Work;
 use super::sets::{MetricSets, join};
 use crate::collect::limits::{Next, Plan};
 use crate::domain::{InstagramUserId, MediaId, RefreshSchedule};
 use crate::graph::{Auth, Call, GraphError};
-use crate::store::{KnownMedia, MediaItem, MediaMetricRefusal, MediaSnapshot, MediaState};
+use crate::store::{KnownMedia, MediaItem, MediaMetricRefusal, MediaSnapshot};
 
 /// Media per list page; a day's posts of a busy account fit in one.
-const PAGE_SIZE: usize = 25;
+pub(super) const PAGE_SIZE: usize = 25;
 /// Media per backlog or refresh-window call: Meta's largest page.
 const WIDE_PAGE: usize = 100;
 const STORY_FIELDS: &str = "id,media_type,media_product_type,timestamp,permalink,caption";
@@ -51,13 +52,21 @@ pub(super) struct MediaPlan<'a> {
     pub ig_id: &'a InstagramUserId,
     pub sets: MetricSets,
     pub schedule: &'a RefreshSchedule,
-    pub known: &'a BTreeMap<String, KnownMedia>,
-    pub state: MediaState,
+    /// The catalog's top-level media the plan can use (see `MediaReach`).
+    pub known: BTreeMap<MediaId, KnownMedia>,
+    /// Media posted before this were not catalogued when the run began.
+    pub catalogued_before: Option<DateTime<Utc>>,
+    /// Older media were asked for, back to this time.
+    pub asked_back_to: Option<DateTime<Utc>>,
     pub work: Work,
     pub now: DateTime<Utc>,
     /// The next list page, while more than a page is new.
     pub after: Option<String>,
     pub pages: u8,
+    /// The newest pages, in Meta's order: a complete listing of their span,
+    /// in which a catalogued media they miss is gone.
+    pub newest: Vec<MediaItem>,
+    /// The backlog's and the refresh windows' pages.
     pub media: Vec<MediaItem>,
     pub stories: Vec<MediaItem>,
     /// Shared values from the lists.
@@ -67,32 +76,22 @@ pub(super) struct MediaPlan<'a> {
     pub gone: Vec<MediaId>,
     pub rejected: Vec<MediaMetricRefusal>,
     pub catalogued_until: Option<DateTime<Utc>>,
-    /// The span the newest pages listed, oldest to newest: a catalogued
-    /// post or reel in it that no list of the run names is gone. (Only
-    /// theirs: the backlog and the windows list other spans.)
-    pub listed: Option<(DateTime<Utc>, DateTime<Utc>)>,
 }
 
 impl<'a> MediaPlan<'a> {
-    pub fn new(
-        ig_id: &'a InstagramUserId,
-        sets: MetricSets,
-        schedule: &'a RefreshSchedule,
-        known: &'a BTreeMap<String, KnownMedia>,
-        state: MediaState,
-        work: Work,
-        now: DateTime<Utc>,
-    ) -> Self {
+    pub fn new(ig_id: &'a InstagramUserId, schedule: &'a RefreshSchedule, hour: MediaHour) -> Self {
         MediaPlan {
             ig_id,
-            sets,
+            sets: hour.sets,
             schedule,
-            known,
-            state,
-            work,
-            now,
+            known: hour.known,
+            catalogued_before: hour.catalogued_until,
+            asked_back_to: hour.asked_back_to,
+            work: hour.work,
+            now: hour.now,
             after: None,
             pages: 0,
+            newest: Vec::new(),
             media: Vec::new(),
             stories: Vec::new(),
             shared_snapshots: Vec::new(),
@@ -101,13 +100,12 @@ impl<'a> MediaPlan<'a> {
             gone: Vec::new(),
             rejected: Vec::new(),
             catalogued_until: None,
-            listed: None,
         }
     }
 
-    /// How far back the catalog's backlog walks now.
+    /// How far back the catalog's backlog walks this run.
     pub(super) fn reach(&self) -> DateTime<Utc> {
-        self.state.reach(self.now - self.schedule.horizon())
+        super::due::reach(self.now - self.schedule.horizon(), self.asked_back_to)
     }
 
     /// Every media posted from `since` to `until`, a wide page, with the

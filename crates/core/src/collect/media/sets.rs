@@ -5,7 +5,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::domain::{MetricName, ProductType};
-use crate::store::RejectedMediaMetric;
+use crate::store::RefusedMetric;
 
 /// What a list asks of each media besides its insights.
 const FIELDS: &str =
@@ -19,7 +19,7 @@ pub(super) struct MetricSets {
 }
 
 impl MetricSets {
-    pub fn new(configured: &BTreeMap<ProductType, Vec<MetricName>>, rejected: &[RejectedMediaMetric]) -> Self {
+    pub fn new(configured: &BTreeMap<ProductType, Vec<MetricName>>, rejected: &[RefusedMetric]) -> Self {
         let by_type = configured
             .iter()
             .map(|(product, metrics)| {
