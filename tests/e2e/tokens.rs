@@ -494,7 +494,7 @@ async fn a_failed_webhook_delivery_is_retried_on_a_later_run_and_never_fails_the
     assert_eq!(receiver.received().len(), 1);
     let outbox = t.app.store.recent_notifications(10).await.unwrap();
     assert_eq!(outbox.len(), 1);
-    assert_eq!((outbox[0].attempts, outbox[0].delivered_at.as_deref()), (1, None));
+    assert_eq!((outbox[0].attempts, outbox[0].delivered_at), (1, None));
     assert!(outbox[0].next_attempt_at.is_some(), "a retry is planned");
     assert!(outbox[0].last_error.as_deref().unwrap_or("").contains("503"));
 

@@ -80,3 +80,39 @@ fn a_small_bench_runs_and_reports_figures_that_add_up() {
         "90 days catalogued: {media}"
     );
 }
+
+/// The media step costs the database nothing of its own on the hosted path:
+/// what it plans from comes with the candidate query, its calls with the
+/// chunk's budget write, its rows with the account's one write. Before, it
+/// read the catalog, the refused metrics and the allowance, took its calls
+/// and wrote its rows apart: about 13 round trips per account and run.
+#[test]
+fn a_day_of_content_insights_on_sqld_costs_about_one_round_trip_per_account() {
+    let sqld = std::env::var("SQLD_BIN")
+        .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/../../.tools/sqld/sqld").to_string());
+    let out = Command::new(env!("CARGO_BIN_EXE_urlinsta"))
+        .args([
+            "bench",
+            "--accounts",
+            "0",
+            "--latency-ms",
+            "0",
+            "--db",
+            "sqld",
+            "--sqld",
+            &sqld,
+        ])
+        .args(["--plan-accounts", "0", "--media-accounts", "4"])
+        .args(["--media-warmup-days", "1", "--media-hours", "2", "--json"])
+        .output()
+        .expect("urlinsta bench runs");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let figures: Value = serde_json::from_slice(&out.stdout).expect("JSON figures");
+    let media = &figures["media_days"][0];
+    assert_eq!(media["database"], "sqld", "{media}");
+    assert_eq!(media["collected_share"], 1.0, "{media}");
+    // Per account: its write, and a share of the run's lease, candidate
+    // query and budget write (4 accounts share them here).
+    let dearest = media["max_db_round_trips_per_run"].as_f64().expect("counted on sqld");
+    assert!((1.0..4.0).contains(&dearest), "{media}");
+}

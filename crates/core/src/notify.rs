@@ -16,9 +16,9 @@ use tokio::time::Instant;
 use crate::app::App;
 use crate::config::NotifyConfig;
 use crate::crypto::hmac_hex;
-use crate::domain::LeaseName;
+use crate::domain::{LeaseName, Timestamp};
 use crate::engine::Lease;
-use crate::store::{PendingNotification, sql};
+use crate::store::PendingNotification;
 
 /// One delivery attempt may take this long.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
@@ -105,15 +105,13 @@ async fn deliver(app: &App, target: &NotifyConfig, event: &PendingNotification, 
         None => app.store.mark_notification_delivered(event.id).await,
         Some(error) => {
             let attempts = event.attempts + 1;
-            let next = (attempts < MAX_ATTEMPTS).then(|| sql::ts(chrono::Utc::now() + backoff(attempts)));
+            let next = (attempts < MAX_ATTEMPTS).then(|| Timestamp::from(app.clock.utc_now() + backoff(attempts)));
             if next.is_none() {
                 tracing::warn!(id = event.id, event = %event.event, attempts, "giving up on a webhook event");
             } else {
                 tracing::warn!(id = event.id, event = %event.event, attempts, error = %error, "webhook delivery failed; will retry");
             }
-            app.store
-                .mark_notification_failed(event.id, next.as_deref(), error)
-                .await
+            app.store.mark_notification_failed(event.id, next, error).await
         }
     };
     if let Err(e) = stored {

@@ -6,9 +6,12 @@
 //! steady state; then every hourly run of one day is measured at the
 //! settings' latency: Graph calls and HTTP requests per account and run
 //! (the account metrics' batch and the media batch), and the run's wall
-//! time. In process, on an embedded file.
+//! time. In process, on an embedded file or a real `sqld` behind the
+//! counting proxy, which also gives the database round trips and writes
+//! per account and run.
 
 use std::collections::HashMap;
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -21,7 +24,8 @@ use urlinsta_core::jobs::{self, JobKind, JobReport};
 use urlinsta_core::{App, Config};
 use urlinsta_sandbox::{Control, MediaSpec, Sandbox, SandboxConfig};
 
-use super::{Settings, note};
+use super::sqld::{CountingProxy, RoundTrips, Sqld};
+use super::{DbKind, Settings, note};
 
 /// Days of posts behind each account: the refresh schedule's horizon.
 const HISTORY_DAYS: i64 = 90;
@@ -34,6 +38,7 @@ const RUN_MINUTE: i64 = 7;
 /// What a day of hourly runs cost.
 #[derive(Debug, Clone, Serialize)]
 pub struct MediaDayFigures {
+    pub database: &'static str,
     pub accounts: usize,
     pub warmup_days: i64,
     pub hours: usize,
@@ -46,6 +51,10 @@ pub struct MediaDayFigures {
     /// The dearest run's, per account.
     pub max_graph_calls_per_run: f64,
     pub max_http_requests_per_run: f64,
+    /// sqld only: Hrana requests (and those that write) per account and run, mean and dearest run.
+    pub db_round_trips_per_run: Option<f64>,
+    pub db_writes_per_run: Option<f64>,
+    pub max_db_round_trips_per_run: Option<f64>,
     /// Accounts collected over all measured runs / (accounts x runs).
     pub collected_share: f64,
     /// Mean and longest wall time of a measured run.
@@ -59,6 +68,8 @@ pub struct MediaDayFigures {
 
 pub async fn measure(
     settings: &Settings,
+    kind: DbKind,
+    sqld_bin: Option<&Path>,
     accounts: usize,
     warmup_days: i64,
     hours: usize,
@@ -71,8 +82,20 @@ pub async fn measure(
     let midnight = control.now().duration_trunc(TimeDelta::days(1))? + TimeDelta::days(1);
     control.set_now(midnight + TimeDelta::minutes(RUN_MINUTE));
     let dir = tempfile::tempdir()?;
+    let hosted = match kind {
+        DbKind::Embedded => None,
+        DbKind::Sqld => {
+            let sqld = Sqld::start(sqld_bin.ok_or_else(|| anyhow::anyhow!("no sqld binary"))?).await?;
+            let proxy = CountingProxy::start(&sqld.url, settings.db_latency()).await?;
+            Some((sqld, proxy))
+        }
+    };
+    let database = match &hosted {
+        None => ("DATABASE_PATH", dir.path().join("media.db").display().to_string()),
+        Some((_, proxy)) => ("TURSO_DATABASE_URL", proxy.url.clone()),
+    };
     let vars: HashMap<String, String> = [
-        ("DATABASE_PATH", dir.path().join("media.db").display().to_string()),
+        database,
         ("FB_GRAPH_BASE_URL", sandbox.base_url()),
         ("FB_DIALOG_BASE_URL", sandbox.base_url()),
         ("COLLECT_CONCURRENCY", settings.concurrency.to_string()),
@@ -97,8 +120,9 @@ pub async fn measure(
     for day in (1..=HISTORY_DAYS).rev() {
         post_day(&control, &igs, midnight - TimeDelta::days(day), day == 1);
     }
+    let proxy = hosted.as_ref().map(|(_, proxy)| proxy);
     for _ in 0..warmup_days * 24 {
-        hourly(&app, &control, &igs, midnight).await?;
+        hourly(&app, &control, proxy, &igs, midnight).await?;
     }
 
     control.set_latency(settings.latency());
@@ -108,7 +132,7 @@ pub async fn measure(
         if hour % 6 == 0 {
             note(&format!("media: measured hour {hour} of {hours}"));
         }
-        runs.push(hourly(&app, &control, &igs, midnight).await?);
+        runs.push(hourly(&app, &control, proxy, &igs, midnight).await?);
     }
     let load_end = super::probe::load_average();
     let media = app
@@ -123,11 +147,20 @@ pub async fn measure(
         .transpose()?
         .unwrap_or(0);
     sandbox.shutdown().await;
+    if let Some((sqld, proxy)) = hosted {
+        drop(proxy);
+        sqld.stop().await;
+    }
 
     let n = accounts.max(1) as f64;
     let runs_n = runs.len().max(1) as f64;
     let per = |f: fn(&Hour) -> u64| runs.iter().map(move |r| f(r) as f64 / n);
+    let db = |f: fn(&RoundTrips) -> u64| {
+        let per_run: Option<Vec<f64>> = runs.iter().map(|r| r.db.as_ref().map(|d| f(d) as f64 / n)).collect();
+        per_run.map(|p| (p.iter().sum::<f64>() / runs_n, p.iter().copied().fold(0.0, f64::max)))
+    };
     Ok(MediaDayFigures {
+        database: kind.name(),
         accounts,
         warmup_days,
         hours,
@@ -138,6 +171,9 @@ pub async fn measure(
         http_requests_per_run: per(|r| r.http_requests).sum::<f64>() / runs_n,
         max_graph_calls_per_run: per(|r| r.graph_calls).fold(0.0, f64::max),
         max_http_requests_per_run: per(|r| r.http_requests).fold(0.0, f64::max),
+        db_round_trips_per_run: db(|d| d.requests).map(|(mean, _)| mean),
+        db_writes_per_run: db(|d| d.writes).map(|(mean, _)| mean),
+        max_db_round_trips_per_run: db(|d| d.requests).map(|(_, max)| max),
         collected_share: runs.iter().map(|r| r.collected as f64).sum::<f64>() / (n * runs_n),
         mean_run_s: runs.iter().map(|r| r.seconds).sum::<f64>() / runs_n,
         max_run_s: runs.iter().map(|r| r.seconds).fold(0.0, f64::max),
@@ -151,18 +187,27 @@ pub async fn measure(
 struct Hour {
     graph_calls: u64,
     http_requests: u64,
+    /// sqld only: the run's database round trips, its lease included.
+    db: Option<RoundTrips>,
     collected: usize,
     seconds: f64,
 }
 
 /// The hour's posts and stories (made at the hour, so the run a few minutes
 /// later finds them), the hourly run, then the clock to the next hour.
-async fn hourly(app: &App, control: &Control, igs: &[String], midnight: DateTime<Utc>) -> anyhow::Result<Hour> {
+async fn hourly(
+    app: &App,
+    control: &Control,
+    proxy: Option<&CountingProxy>,
+    igs: &[String],
+    midnight: DateTime<Utc>,
+) -> anyhow::Result<Hour> {
     let now = control.now();
     let hour_start = now.duration_trunc(TimeDelta::hours(1))?;
     let hour = u32::try_from((hour_start - midnight).num_hours().rem_euclid(24))?;
     post_hour(control, igs, hour_start, hour);
     control.reset_calls();
+    let before = proxy.map(CountingProxy::round_trips);
     let started = Instant::now();
     let report = jobs::run(app, JobKind::CollectInsights, RunOptions::default()).await?;
     let seconds = started.elapsed().as_secs_f64();
@@ -173,6 +218,7 @@ async fn hourly(app: &App, control: &Control, igs: &[String], midnight: DateTime
     let out = Hour {
         graph_calls: control.graph_calls(),
         http_requests: control.http_requests(),
+        db: proxy.zip(before).map(|(p, before)| p.round_trips() - before),
         collected,
         seconds,
     };
@@ -230,13 +276,19 @@ async fn connect(app: &App, control: &Control, count: usize) -> anyhow::Result<V
 
 /// The figures as Markdown.
 pub fn to_markdown(f: &MediaDayFigures) -> String {
+    let figure = |v: Option<f64>| v.map_or_else(|| "-".to_string(), |v| format!("{v:.2}"));
     format!(
-        "\n### Content insights: a day of hourly runs\n\n\
+        "\n### Content insights: a day of hourly runs ({db})\n\n\
          {accounts} accounts that post 3 feed posts or reels (a photo, a reel, a carousel of 3) and 3 stories a day, with {HISTORY_DAYS} days of posts behind them, after {warm} days of hourly runs at no latency; then {hours} hourly runs at {lat} ms, {conc} accounts at once, under the hourly ceiling of {ceiling} Graph calls an account (its window on the virtual clock). \
-         Per account and run: the account metrics' batch and the media batch together.\n\n\
-         | Graph calls / run (mean) | (dearest run) | HTTP requests / run (mean) | (dearest run) | collected | media / account | mean run s | longest run s | accounts/s | load start | load end |\n\
-         |--:|--:|--:|--:|--:|--:|--:|--:|--:|---|---|\n\
-         | {calls:.2} | {max_calls:.2} | {req:.2} | {max_req:.2} | {share:.0}% | {media:.0} | {mean:.2} | {max:.2} | {rate:.0} | {ls} | {le} |\n",
+         Per account and run: the account metrics' batch and the media batch together; \
+         database round trips (sqld, through the counting proxy) include the run's lease and candidate query.\n\n\
+         | Graph calls / run (mean) | (dearest run) | HTTP requests / run (mean) | (dearest run) | DB round trips / run (mean) | (dearest run) | DB writes / run | collected | media / account | mean run s | longest run s | accounts/s | load start | load end |\n\
+         |--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|---|\n\
+         | {calls:.2} | {max_calls:.2} | {req:.2} | {max_req:.2} | {db_rt} | {db_max} | {db_w} | {share:.0}% | {media:.0} | {mean:.2} | {max:.2} | {rate:.0} | {ls} | {le} |\n",
+        db = f.database,
+        db_rt = figure(f.db_round_trips_per_run),
+        db_max = figure(f.max_db_round_trips_per_run),
+        db_w = figure(f.db_writes_per_run),
         accounts = f.accounts,
         warm = f.warmup_days,
         hours = f.hours,

@@ -212,6 +212,10 @@ impl Settings {
     fn latency(&self) -> Duration {
         Duration::from_millis(self.latency_ms)
     }
+
+    fn db_latency(&self) -> Duration {
+        Duration::from_millis(self.db_latency_ms)
+    }
 }
 
 pub async fn bench(args: BenchArgs) -> anyhow::Result<()> {
@@ -260,9 +264,15 @@ pub async fn bench(args: BenchArgs) -> anyhow::Result<()> {
             settings.latency_ms,
         ));
     }
-    if settings.media_accounts > 0 && !args.memory_child {
+    for &kind in settings
+        .dbs
+        .iter()
+        .filter(|_| settings.media_accounts > 0 && !args.memory_child)
+    {
         let media = media_day::measure(
             &settings,
+            kind,
+            sqld_bin.as_deref(),
             settings.media_accounts,
             settings.media_warmup_days,
             settings.media_hours,

@@ -272,7 +272,8 @@ fn skip_now(c: &Candidate, now_t: DateTime<Utc>) -> Option<Outcome> {
 /// `POST /api/insights/:userId/refresh`: collects one account's insights
 /// now, within the same limits as the hourly run. None: no such account.
 pub async fn collect_now(app: &App, instagram_user_id: &InstagramUserId) -> Result<Option<Outcome>, StoreError> {
-    let reach = media::reach(app, app.clock.utc_now());
+    let run = Run::single(app, "refresh", COLLECT_NOW_TIME);
+    let reach = media::reach(app, run.utc_now());
     let Some(account) = app
         .store
         .candidate(instagram_user_id, CollectKind::Insights, Some(&reach))
@@ -280,10 +281,9 @@ pub async fn collect_now(app: &App, instagram_user_id: &InstagramUserId) -> Resu
     else {
         return Ok(None);
     };
-    if let Some(skipped) = skip_now(&account, app.clock.utc_now()) {
+    if let Some(skipped) = skip_now(&account, run.utc_now()) {
         return Ok(Some(skipped));
     }
-    let run = Run::single(app, "refresh", COLLECT_NOW_TIME);
     let rejected = Rejections::default();
     let outcome = collect_account(app, &run, &rejected, &account, CollectKind::Insights, (Some(0), None)).await;
     // A new account's past comes with its first refresh.

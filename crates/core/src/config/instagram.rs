@@ -5,7 +5,8 @@ use std::collections::HashMap;
 
 use url::Url;
 
-use super::{ConfigError, SANDBOX_IG_APP_ID, SANDBOX_IG_APP_SECRET, number, parse_url};
+use super::values::{number, parse_url};
+use super::{ConfigError, SANDBOX_IG_APP_ID, SANDBOX_IG_APP_SECRET};
 use crate::secret::AppSecret;
 
 /// Instagram API with Instagram Login: the Instagram product's own app and

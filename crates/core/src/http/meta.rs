@@ -81,6 +81,6 @@ fn status_page(r: &DeletionRequest) -> String {
         code = r.confirmation_code,
         status = r.status,
         requested = r.requested_at,
-        completed = r.completed_at.as_deref().unwrap_or("not yet"),
+        completed = r.completed_at.map_or_else(|| "not yet".to_string(), |t| t.to_string()),
     )
 }

@@ -7,7 +7,6 @@
 //! one writes nothing; a story's final numbers are written once (see
 //! [`Store::save_story_final`]), so a repeated or late delivery changes nothing.
 
-use chrono::Utc;
 use serde_json::Value;
 
 use crate::app::App;
@@ -166,7 +165,7 @@ pub async fn receive(app: &App, signature: Option<&str>, body: &[u8]) -> Result<
         stories: finals.len(),
         ..Received::default()
     };
-    let now = Utc::now();
+    let now = app.clock.utc_now();
     for story in &finals {
         let outcome = app
             .store

@@ -2,7 +2,9 @@
 
 use serde::Serialize;
 
+use super::values::{opt_timestamp, timestamp};
 use super::{Result, Store};
+use crate::domain::Timestamp;
 
 /// A deletion request as its status page shows it (never the Facebook user id).
 #[derive(Debug, Clone, Serialize)]
@@ -12,8 +14,8 @@ pub struct DeletionRequest {
     pub source: String,
     pub status: String,
     pub accounts_deleted: i64,
-    pub requested_at: String,
-    pub completed_at: Option<String>,
+    pub requested_at: Timestamp,
+    pub completed_at: Option<Timestamp>,
 }
 
 impl Store {
@@ -34,8 +36,8 @@ impl Store {
             source: row.get(1)?,
             status: row.get(2)?,
             accounts_deleted: row.get(3)?,
-            requested_at: row.get(4)?,
-            completed_at: row.get(5)?,
+            requested_at: timestamp(&row, 4)?,
+            completed_at: opt_timestamp(&row, 5)?,
         }))
     }
 }

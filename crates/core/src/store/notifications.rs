@@ -5,9 +5,9 @@
 use libsql::params;
 
 use super::sql::now;
-use super::values::opt_instagram_user_id;
+use super::values::{opt_instagram_user_id, opt_timestamp, timestamp};
 use super::{Result, Store};
-use crate::domain::InstagramUserId;
+use crate::domain::{InstagramUserId, Timestamp};
 
 /// An event waiting to be delivered.
 #[derive(Debug, Clone)]
@@ -26,10 +26,10 @@ pub struct NotificationRecord {
     pub id: i64,
     pub instagram_user_id: Option<InstagramUserId>,
     pub event: String,
-    pub created_at: String,
-    pub delivered_at: Option<String>,
+    pub created_at: Timestamp,
+    pub delivered_at: Option<Timestamp>,
     pub attempts: i64,
-    pub next_attempt_at: Option<String>,
+    pub next_attempt_at: Option<Timestamp>,
     pub last_error: Option<String>,
 }
 
@@ -69,11 +69,16 @@ impl Store {
     }
 
     /// Counts a failed attempt; `next_attempt_at` None gives up on the event.
-    pub async fn mark_notification_failed(&self, id: i64, next_attempt_at: Option<&str>, error: &str) -> Result<()> {
+    pub async fn mark_notification_failed(
+        &self,
+        id: i64,
+        next_attempt_at: Option<Timestamp>,
+        error: &str,
+    ) -> Result<()> {
         let conn = self.writer().await?;
         conn.execute(
             "UPDATE notifications SET attempts = attempts + 1, next_attempt_at = ?1, last_error = ?2 WHERE id = ?3",
-            params![next_attempt_at.map(str::to_string), error, id],
+            params![next_attempt_at.map(|t| t.to_string()), error, id],
         )
         .await?;
         Ok(())
@@ -95,10 +100,10 @@ impl Store {
                 id: r.get(0)?,
                 instagram_user_id: opt_instagram_user_id(&r, 1)?,
                 event: r.get(2)?,
-                created_at: r.get(3)?,
-                delivered_at: r.get(4)?,
+                created_at: timestamp(&r, 3)?,
+                delivered_at: opt_timestamp(&r, 4)?,
                 attempts: r.get(5)?,
-                next_attempt_at: r.get(6)?,
+                next_attempt_at: opt_timestamp(&r, 6)?,
                 last_error: r.get(7)?,
             });
         }

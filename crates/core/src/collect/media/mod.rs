@@ -77,7 +77,7 @@ pub fn reach(app: &App, now: DateTime<Utc>) -> MediaReach {
 /// What the media part of a run did for one account.
 #[derive(Debug, Default, Clone, PartialEq, Eq, Serialize)]
 pub struct MediaSummary {
-    /// Media seen for the first time.
+    /// Posts, reels and stories seen for the first time (a carousel once, its children aside).
     pub new: usize,
     /// Media measured (a snapshot stored).
     pub measured: usize,
