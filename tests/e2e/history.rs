@@ -179,7 +179,7 @@ on_both_databases! {
                 let period = if current { &s.current } else { &s.previous };
                 assert_eq!(period.missing_days, missing_days, "{days} days, current {current}");
                 for (metric, total) in SUMMED.iter().zip(totals) {
-                    let t = &s.metrics[metric];
+                    let t = &s.metrics[*metric];
                     assert_eq!(if current { t.current } else { t.previous }, total, "{metric}, {days} days, current {current}");
                 }
             }

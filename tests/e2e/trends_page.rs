@@ -5,6 +5,7 @@
 
 use serde_json::{Value, json};
 use urlinsta_core::jobs::JobKind;
+use urlinsta_core::trends::Summary;
 
 use crate::harness::*;
 use crate::page::{DESKTOP, connect, screenshots, show_90_days, store_history, wait_for_charts, wait_for_view};
@@ -12,7 +13,7 @@ use crate::webdriver::Browser;
 
 const IG: &str = "17841400000000001";
 
-async fn summary(t: &TestApp, days: u32) -> Value {
+async fn summary(t: &TestApp, days: u32) -> Summary {
     let r = t
         .browser
         .get(t.api(&format!("/api/insights/{IG}/summary?days={days}")))
@@ -79,14 +80,14 @@ async fn trend_tiles_the_previous_period_and_the_unfinished_day() {
         let expected = summary(&t, days).await;
         let shown = tiles(&browser).await;
         for metric in ["reach", "views", "accounts_engaged"] {
-            let m = &expected["metrics"][metric];
-            let total = m["current"].as_i64().expect("a total");
+            let m = &expected.metrics[metric];
+            let total = m.current.expect("a total");
             assert_eq!(
                 shown[metric]["value"],
                 formatted(total),
                 "{metric}, {days} days: {shown}"
             );
-            let change = m["change"].as_i64().expect("a change");
+            let change = m.change.expect("a change");
             let (trend, word, arrow) = match change.signum() {
                 1 => ("up", "Up", '▲'),
                 -1 => ("down", "Down", '▼'),
@@ -96,7 +97,7 @@ async fn trend_tiles_the_previous_period_and_the_unfinished_day() {
             let text = shown[metric]["change"].as_str().unwrap_or_default();
             assert!(text.contains(word) && text.contains(arrow), "not color alone: {text}");
         }
-        let growth = expected["follower_growth"]["current"].as_i64().expect("growth");
+        let growth = expected.follower_growth.current.expect("growth");
         let value = shown["follower_growth"]["value"]
             .as_str()
             .unwrap_or_default()

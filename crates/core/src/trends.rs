@@ -6,7 +6,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, NaiveDate, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::collect::days::{meta_day, pacific_date};
 use crate::domain::{MetricName, Timestamp};
@@ -19,7 +19,7 @@ pub const WINDOWS: [u32; 3] = [7, 28, 90];
 pub const SUMMED: [&str; 4] = ["reach", "views", "accounts_engaged", "total_interactions"];
 
 /// A window and the one before it, compared.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Summary {
     pub days: u32,
     /// Today's (Pacific) date: unfinished, in neither window.
@@ -27,14 +27,14 @@ pub struct Summary {
     pub current: Period,
     pub previous: Period,
     /// The totals of [`SUMMED`], by metric name.
-    pub metrics: BTreeMap<&'static str, Total>,
+    pub metrics: BTreeMap<MetricName, Total>,
     /// Total interactions per 100 accounts reached (the window's totals).
     pub engagement_rate: Ratio,
     pub follower_growth: Growth,
 }
 
 /// The days a window covers, and how complete its data is.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Period {
     pub first_day: NaiveDate,
     pub last_day: NaiveDate,
@@ -47,7 +47,7 @@ pub struct Period {
     pub reconstructed: bool,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Total {
     /// The sum of the days with a value; none when no day has one.
     pub current: Option<i64>,
@@ -59,7 +59,7 @@ pub struct Total {
     pub previous_days_with_data: u32,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Ratio {
     pub current: Option<f64>,
     pub previous: Option<f64>,
@@ -68,7 +68,7 @@ pub struct Ratio {
     pub change_pct: Option<f64>,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Growth {
     /// Followers at the end of the window minus at its start.
     pub current: Option<i64>,
@@ -153,7 +153,10 @@ impl Figures {
     }
 
     fn summary(&self) -> Summary {
-        let metrics: BTreeMap<&'static str, Total> = SUMMED.map(|m| (m, self.total(m))).into_iter().collect();
+        let metrics: BTreeMap<MetricName, Total> = SUMMED
+            .map(|m| (MetricName::known(m), self.total(m)))
+            .into_iter()
+            .collect();
         let rate = |current: bool| {
             let pick = |t: &Total| if current { t.current } else { t.previous };
             match (pick(&metrics["total_interactions"]), pick(&metrics["reach"])) {

@@ -62,6 +62,13 @@ impl PartialEq<str> for MetricName {
     }
 }
 
+/// Its order and equality are its text's, so a map keyed by names is read by `&str`.
+impl std::borrow::Borrow<str> for MetricName {
+    fn borrow(&self) -> &str {
+        &self.0
+    }
+}
+
 impl PartialEq<&str> for MetricName {
     fn eq(&self, other: &&str) -> bool {
         self.0 == *other
