@@ -7,7 +7,7 @@
 //! Over 400 lines because Meta's metric table, one entry per metric, is a
 //! third of it.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use chrono::{DateTime, Duration, Utc};
 
@@ -363,7 +363,11 @@ pub struct MetricSetCount {
 /// The media part of the world.
 #[derive(Default)]
 pub(crate) struct MediaWorld {
-    pub items: BTreeMap<String, Media>,
+    /// By id; hashed, as a bench holds hundreds of thousands.
+    pub items: HashMap<String, Media>,
+    /// Each account's top-level media ids by product type: a list reads
+    /// its owner's media of its types, not every account's.
+    by_owner: HashMap<(String, ProductType), Vec<String>>,
     next_id: u64,
     /// `(product type, metric)` Meta has stopped accepting.
     pub rejected: BTreeSet<(ProductType, String)>,
@@ -427,6 +431,10 @@ impl MediaWorld {
             deleted: false,
         };
         self.items.insert(id.clone(), media);
+        self.by_owner
+            .entry((owner.to_string(), spec.product))
+            .or_default()
+            .push(id.clone());
         id
     }
 
@@ -439,10 +447,12 @@ impl MediaWorld {
     /// The account's top-level media of `products` readable at `now`, newest
     /// first, the [`MAX_LISTED`] newest at most.
     pub fn listed(&self, owner: &str, products: &[ProductType], now: DateTime<Utc>) -> Vec<&Media> {
-        let mut list: Vec<&Media> = self
-            .items
-            .values()
-            .filter(|m| m.owner == owner && m.parent.is_none() && products.contains(&m.product) && m.visible(now))
+        let mut list: Vec<&Media> = products
+            .iter()
+            .filter_map(|product| self.by_owner.get(&(owner.to_string(), *product)))
+            .flatten()
+            .filter_map(|id| self.items.get(id))
+            .filter(|m| m.visible(now))
             .collect();
         list.sort_by(|a, b| b.posted_at.cmp(&a.posted_at).then(b.id.cmp(&a.id)));
         list.truncate(MAX_LISTED);

@@ -62,6 +62,11 @@ pub struct MediaDayFigures {
     pub max_run_s: f64,
     /// Catalogued media per account at the end, and stored snapshots.
     pub media_per_account: f64,
+    /// CPU seconds of the whole process (the app and the in-process
+    /// sandbox together) over the measured runs, per account and run.
+    pub cpu_s_per_account_run: Option<f64>,
+    /// Peak RSS over the measured runs (the sandbox's world included), MB.
+    pub peak_rss_mb: Option<f64>,
     pub load_start: String,
     pub load_end: String,
 }
@@ -121,12 +126,17 @@ pub async fn measure(
         post_day(&control, &igs, midnight - TimeDelta::days(day), day == 1);
     }
     let proxy = hosted.as_ref().map(|(_, proxy)| proxy);
-    for _ in 0..warmup_days * 24 {
+    for hour in 0..warmup_days * 24 {
+        if hour % 24 == 0 {
+            note(&format!("media: warm-up day {} of {warmup_days}", hour / 24 + 1));
+        }
         hourly(&app, &control, proxy, &igs, midnight).await?;
     }
 
     control.set_latency(settings.latency());
     let load_start = super::probe::load_average();
+    let peak_reset = super::probe::reset_peak();
+    let cpu_start = super::probe::cpu_seconds();
     let mut runs = Vec::with_capacity(hours);
     for hour in 0..hours {
         if hour % 6 == 0 {
@@ -134,6 +144,8 @@ pub async fn measure(
         }
         runs.push(hourly(&app, &control, proxy, &igs, midnight).await?);
     }
+    let cpu_end = super::probe::cpu_seconds();
+    let peak_kb = super::probe::status_kb("VmHWM").filter(|_| peak_reset);
     let load_end = super::probe::load_average();
     let media = app
         .store
@@ -178,6 +190,8 @@ pub async fn measure(
         mean_run_s: runs.iter().map(|r| r.seconds).sum::<f64>() / runs_n,
         max_run_s: runs.iter().map(|r| r.seconds).fold(0.0, f64::max),
         media_per_account: media as f64 / n,
+        cpu_s_per_account_run: cpu_start.zip(cpu_end).map(|(a, b)| (b - a) / (n * runs_n)),
+        peak_rss_mb: peak_kb.map(|kb| kb as f64 / 1024.0),
         load_start,
         load_end,
     })
@@ -281,10 +295,11 @@ pub fn to_markdown(f: &MediaDayFigures) -> String {
         "\n### Content insights: a day of hourly runs ({db})\n\n\
          {accounts} accounts that post 3 feed posts or reels (a photo, a reel, a carousel of 3) and 3 stories a day, with {HISTORY_DAYS} days of posts behind them, after {warm} days of hourly runs at no latency; then {hours} hourly runs at {lat} ms, {conc} accounts at once, under the hourly ceiling of {ceiling} Graph calls an account (its window on the virtual clock). \
          Per account and run: the account metrics' batch and the media batch together; \
-         database round trips (sqld, through the counting proxy) include the run's lease and candidate query.\n\n\
-         | Graph calls / run (mean) | (dearest run) | HTTP requests / run (mean) | (dearest run) | DB round trips / run (mean) | (dearest run) | DB writes / run | collected | media / account | mean run s | longest run s | accounts/s | load start | load end |\n\
-         |--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|---|\n\
-         | {calls:.2} | {max_calls:.2} | {req:.2} | {max_req:.2} | {db_rt} | {db_max} | {db_w} | {share:.0}% | {media:.0} | {mean:.2} | {max:.2} | {rate:.0} | {ls} | {le} |\n",
+         database round trips (sqld, through the counting proxy) include the run's lease and candidate query. \
+         CPU: the whole process's (the app and the sandbox, in one process; not sqld's) over the measured runs, per account and run; peak RSS over the measured runs, the sandbox's world included.\n\n\
+         | Graph calls / run (mean) | (dearest run) | HTTP requests / run (mean) | (dearest run) | DB round trips / run (mean) | (dearest run) | DB writes / run | collected | media / account | mean run s | longest run s | accounts/s | CPU ms / account-run | peak RSS MB | load start | load end |\n\
+         |--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|---|\n\
+         | {calls:.2} | {max_calls:.2} | {req:.2} | {max_req:.2} | {db_rt} | {db_max} | {db_w} | {share:.0}% | {media:.0} | {mean:.2} | {max:.2} | {rate:.0} | {cpu} | {rss} | {ls} | {le} |\n",
         db = f.database,
         db_rt = figure(f.db_round_trips_per_run),
         db_max = figure(f.max_db_round_trips_per_run),
@@ -304,6 +319,10 @@ pub fn to_markdown(f: &MediaDayFigures) -> String {
         mean = f.mean_run_s,
         max = f.max_run_s,
         rate = f.accounts as f64 / f.mean_run_s.max(1e-9),
+        cpu = f
+            .cpu_s_per_account_run
+            .map_or("-".into(), |s| format!("{:.2}", s * 1000.0)),
+        rss = f.peak_rss_mb.map_or("-".into(), |mb| format!("{mb:.0}")),
         ls = f.load_start,
         le = f.load_end,
     )

@@ -20,6 +20,18 @@ pub fn status_kb(field: &str) -> Option<u64> {
         .and_then(|n| n.parse().ok())
 }
 
+/// CPU seconds this process has used so far, all threads, user and system
+/// (`/proc/self/stat`, in the kernel's 100 ticks a second).
+pub fn cpu_seconds() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // The fields after the command name, which may hold spaces: state is
+    // the first of them, utime the 12th and stime the 13th.
+    let mut rest = stat.rsplit_once(')')?.1.split_whitespace().skip(11);
+    let user: u64 = rest.next()?.parse().ok()?;
+    let system: u64 = rest.next()?.parse().ok()?;
+    Some((user + system) as f64 / 100.0)
+}
+
 /// Resets `VmHWM` to the current RSS (Linux: `5` to `clear_refs`), so a
 /// phase's peak is its own and not the setup's.
 pub fn reset_peak() -> bool {
