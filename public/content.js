@@ -1,7 +1,8 @@
 // urlinsta: "Top content" on the influencer's page: posts and reels ranked by
 // a metric over a window, a post's growth curve, and the stories of the last
-// days. It follows the account app.js shows (the switcher's value) and asks
-// only this site; no images from Instagram's hosts are shown.
+// days; and older posts loaded on request. It follows the account app.js
+// shows (the switcher's value) and asks only this site; no images from
+// Instagram's hosts are shown.
 'use strict';
 
 (() => {
@@ -9,6 +10,8 @@
   const TOP = 12;
   const STORY_DAYS = 3;
   const CAPTION_CHARS = 90;
+  /** Older posts are catalogued by the hourly collection: look again this often while it works. */
+  const OLDER_POLL_MS = 5 * 60 * 1000;
   const SORTS = [
     { metric: 'reach', label: 'Reach' },
     { metric: 'views', label: 'Views' },
@@ -50,13 +53,16 @@
     return el;
   }
 
-  const state = { account: null, loads: 0, selected: null };
+  const state = { account: null, loads: 0, selected: null, olderTimer: null };
 
-  async function api(path) {
+  async function api(path, body) {
     const controller = new AbortController();
     const timer = setTimeout(() => controller.abort(), TIMEOUT_MS);
+    const send = body === undefined
+      ? { headers: { accept: 'application/json' } }
+      : { method: 'POST', headers: { accept: 'application/json', 'content-type': 'application/json' }, body: JSON.stringify(body) };
     try {
-      const r = await fetch(path, { credentials: 'same-origin', signal: controller.signal, headers: { accept: 'application/json' } });
+      const r = await fetch(path, { credentials: 'same-origin', signal: controller.signal, ...send });
       const body = await r.json().catch(() => null);
       if (!r.ok) throw new Error((body && body.message) || `The server answered ${r.status}.`);
       return body;
@@ -78,11 +84,9 @@
   const daysAgo = (days) => new Date(Date.now() - days * 86400000).toISOString().slice(0, 10);
 
   function query() {
-    const params = new URLSearchParams({
-      sort: $('content-sort').value,
-      order: 'desc',
-      from: daysAgo(Number($('content-window').value)),
-    });
+    const params = new URLSearchParams({ sort: $('content-sort').value, order: 'desc' });
+    const span = $('content-window').value;
+    if (span !== 'all') params.set('from', daysAgo(Number(span)));
     if ($('content-type').value) params.set('type', $('content-type').value);
     return params;
   }
@@ -226,6 +230,66 @@
       h('p', { class: 'content-numbers' }, ...STORY_NUMBERS.map(([key, name]) => h('span', null, `${name} ${value(key)}`))));
   }
 
+  // ---------------------------------------------------------------- older posts
+
+  const historyPath = () => `/api/insights/${encodeURIComponent(state.account)}/media/history`;
+  const day = (t) => (t ? dayFormat.format(new Date(t)) : null);
+
+  /** What the catalog holds, and how far a request for older posts got. */
+  function olderText(p) {
+    const count = `${numberFormat.format(p.media)} post${p.media === 1 ? '' : 's'} and reels`;
+    const reach = day(p.catalogued_back_to);
+    if (p.status === 'done') {
+      return `Loaded back to ${day(p.since)}: ${count} in all. Choose “any time” above to rank them.`;
+    }
+    if (p.status === 'in_progress') {
+      const sofar = reach ? `so far back to ${reach}, ${count}` : 'starting with the next hourly collection';
+      return `Loading posts back to ${day(p.since)}: ${sofar}. About 100 more each hour, after your latest numbers.`;
+    }
+    return reach
+      ? `Your posts and reels are loaded back to ${reach} (${count}). Load older ones:`
+      : 'urlinsta loads your posts and reels of the last 90 days first, then older ones if you ask.';
+  }
+
+  function showOlder(p) {
+    const status = $('older-status');
+    status.textContent = olderText(p);
+    status.dataset.state = p.status;
+    $('older-load').disabled = false;
+    clearTimeout(state.olderTimer);
+    if (p.status === 'in_progress') state.olderTimer = setTimeout(loadOlder, OLDER_POLL_MS);
+  }
+
+  function olderFailed(what, e) {
+    const status = $('older-status');
+    status.dataset.state = 'error';
+    status.textContent = `${what}: ${e.message}`;
+    $('older-load').disabled = false;
+  }
+
+  async function loadOlder() {
+    const account = state.account;
+    try {
+      const p = await api(historyPath());
+      if (account === state.account) showOlder(p);
+    } catch (e) {
+      if (account === state.account) olderFailed('How far your posts are loaded could not be read', e);
+    }
+  }
+
+  async function requestOlder() {
+    const account = state.account;
+    const button = $('older-load');
+    button.disabled = true;
+    $('older-status').dataset.state = 'loading';
+    try {
+      const p = await api(historyPath(), { days: Number($('older-reach').value) });
+      if (account === state.account) showOlder(p);
+    } catch (e) {
+      if (account === state.account) olderFailed('Older posts could not be asked for', e);
+    }
+  }
+
   // ---------------------------------------------------------------- wiring
 
   function follow() {
@@ -236,6 +300,7 @@
     $('content-curve').hidden = true;
     loadTop();
     loadStories();
+    loadOlder();
   }
 
   function init() {
@@ -249,6 +314,9 @@
         loadTop();
       });
     }
+    $('older-load').addEventListener('click', () => {
+      if (state.account) requestOlder();
+    });
     const watch = new MutationObserver(follow);
     watch.observe(document.body, { attributes: true, attributeFilter: ['data-view'] });
     watch.observe($('account-username'), { childList: true, characterData: true, subtree: true });

@@ -33,13 +33,18 @@ fn from_elsewhere(t: &TestApp) -> Vec<(&'static str, Vec<(&'static str, String)>
     ]
 }
 
-/// The state-changing routes a session cookie can act on, with a valid body,
-/// in an order that each leaves the session for the next.
-fn cookie_routes() -> [(&'static str, Option<Value>); 3] {
+/// The state-changing routes a session cookie can act on, with a valid body
+/// and the status it gets, in an order that each leaves the session for the next.
+fn cookie_routes() -> [(&'static str, Option<Value>, u16); 4] {
     [
-        ("/api/insights/17841400000000001/refresh", None),
-        ("/api/auth/disconnect", Some(json!({ "instagram_user_id": IG }))),
-        ("/api/auth/logout", None),
+        ("/api/insights/17841400000000001/refresh", None, 200),
+        (
+            "/api/insights/17841400000000001/media/history",
+            Some(json!({ "days": 400 })),
+            202,
+        ),
+        ("/api/auth/disconnect", Some(json!({ "instagram_user_id": IG })), 200),
+        ("/api/auth/logout", None, 200),
     ]
 }
 
@@ -49,7 +54,7 @@ async fn cross_site_posts_with_a_valid_cookie_are_refused_and_same_origin_ones_w
     assert_eq!(location(&t.connect().await), "/?connected=true");
     let collected_before = row_count(&t, "collection_log").await;
     let mut tried = 0;
-    for (path, body) in cookie_routes() {
+    for (path, body, _) in cookie_routes() {
         for (what, headers) in from_elsewhere(&t) {
             let mut req = t.browser.post(t.api(path));
             for (k, v) in headers {
@@ -70,6 +75,13 @@ async fn cross_site_posts_with_a_valid_cookie_are_refused_and_same_origin_ones_w
     assert!(t.app.store.account(&instagram_id(IG)).await.expect("read").is_some());
     assert_eq!(t.status(&t.browser).await["connected"], true);
     assert_eq!(row_count(&t, "collection_log").await, collected_before);
+    let asked = t
+        .browser
+        .get(t.api("/api/insights/17841400000000001/media/history"))
+        .send()
+        .await;
+    let asked: Value = asked.expect("progress").json().await.expect("JSON");
+    assert_eq!(asked["status"], "not_requested", "no older media were asked for");
 
     // A plain HTML form cannot disconnect, even from this very site.
     let r = t
@@ -89,13 +101,13 @@ async fn cross_site_posts_with_a_valid_cookie_are_refused_and_same_origin_ones_w
         .await
         .expect("refresh");
     assert_eq!(r.status(), 200, "{}", r.text().await.unwrap_or_default());
-    for (path, body) in cookie_routes() {
+    for (path, body, status) in cookie_routes() {
         let mut req = t.post(&t.browser, path);
         if let Some(b) = &body {
             req = req.json(b);
         }
         let r = req.send().await.expect("an answer");
-        assert_eq!(r.status(), 200, "{path}: {}", r.text().await.unwrap_or_default());
+        assert_eq!(r.status(), status, "{path}: {}", r.text().await.unwrap_or_default());
     }
     assert!(
         t.app.store.account(&instagram_id(IG)).await.expect("read").is_none(),

@@ -186,6 +186,7 @@ on_both_databases! {
             now - chrono::DateTime::parse_from_rfc3339(&m.posted_at).unwrap().with_timezone(&Utc)
         };
         assert!(media.iter().all(|m| age(m) <= Duration::days(90)), "nothing from before the horizon");
+        assert!(media.iter().all(|m| m.deleted_at.is_none()), "none taken for deleted on Instagram");
         assert!(
             media.iter().filter(|m| age(m) > Duration::hours(48)).all(|m| m.metrics.contains_key("reach")),
             "each measured as it was catalogued"

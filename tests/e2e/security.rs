@@ -54,6 +54,7 @@ fn access(route: Route) -> Access {
         | Route::InsightsRefresh
         | Route::InsightsSummary
         | Route::InsightsMedia
+        | Route::InsightsMediaHistory
         | Route::InsightsMediaDetail => Access::Account,
         Route::AdminAccounts => Access::Admin,
         Route::Cron(_) => Access::Cron,
@@ -198,6 +199,7 @@ impl World {
             req = req.header("origin", &self.t.url);
             req = match pattern {
                 "/api/auth/disconnect" => req.json(&json!({ "instagram_user_id": IG })),
+                "/api/insights/:userId/media/history" => req.json(&json!({ "days": 30 })),
                 _ => req.form(&[("signed_request", "not.signed")]),
             };
         }

@@ -17,6 +17,11 @@ use crate::insights::hash;
 pub(crate) const STORY_LIFETIME_HOURS: i64 = 24;
 /// Meta answers story insights only from this many viewers on.
 pub(crate) const MIN_STORY_VIEWERS: i64 = 5;
+/// Meta keeps a media's insights this long ("Metrics data is stored for up
+/// to 2 years"): an older media's insights are an empty set.
+pub(crate) const INSIGHTS_KEPT_DAYS: i64 = 730;
+/// `/{ig-user-id}/media` lists at most this many of an account's newest media.
+pub(crate) const MAX_LISTED: usize = 10_000;
 /// Metrics Meta removed from media insights (v22, all versions since 2025-04-21).
 pub(crate) const REMOVED_METRICS: [&str; 5] = [
     "impressions",
@@ -161,9 +166,20 @@ impl Media {
         self.posted_at + Duration::hours(STORY_LIFETIME_HOURS)
     }
 
-    /// A metric's lifetime value at `now`; `None` when Meta has no data for
-    /// it (an empty set, not 0).
+    /// A metric's lifetime value at `now` as its insights give it; `None`
+    /// when Meta has no data for it (an empty set, not 0), as for every
+    /// metric of a media older than Meta keeps insights (unverified: Meta's
+    /// exact answer there; its documented rule for data it does not have).
     pub fn value(&self, metric: &str, now: DateTime<Utc>) -> Option<i64> {
+        if now - self.posted_at > Duration::days(INSIGHTS_KEPT_DAYS) {
+            return None;
+        }
+        self.lifetime(metric, now)
+    }
+
+    /// A metric's lifetime value at `now`, however old the media: what its
+    /// own fields (`like_count`, `comments_count`) show.
+    pub fn lifetime(&self, metric: &str, now: DateTime<Utc>) -> Option<i64> {
         let age_hours = (now - self.posted_at).num_seconds().max(0) as f64 / 3600.0;
         // Stories gather their viewers within hours, posts within about two days.
         let settle_hours = if self.product == ProductType::Story { 3.0 } else { 12.0 };
@@ -191,11 +207,11 @@ impl Media {
             "total_interactions" => match self.product {
                 ProductType::Story => ["replies", "shares", "reposts"]
                     .iter()
-                    .filter_map(|m| self.value(m, now))
+                    .filter_map(|m| self.lifetime(m, now))
                     .sum(),
                 _ => ["likes", "comments", "saved", "shares", "reposts"]
                     .iter()
-                    .filter_map(|m| self.value(m, now))
+                    .filter_map(|m| self.lifetime(m, now))
                     .sum(),
             },
             "crossposted_views" | "facebook_views" if !self.crossposted => return None,
@@ -203,7 +219,7 @@ impl Media {
             "facebook_views" => share("facebook_views", 400.0),
             _ if views == 0 => return None,
             "ig_reels_avg_watch_time" => 4_000 + (hash(&[&self.id, "watch"]) % 11_000) as i64,
-            "ig_reels_video_view_total_time" => views * self.value("ig_reels_avg_watch_time", now)?,
+            "ig_reels_video_view_total_time" => views * self.lifetime("ig_reels_avg_watch_time", now)?,
             "reels_skip_rate" => 15 + (hash(&[&self.id, "skip"]) % 50) as i64,
             _ => return None,
         })
@@ -428,7 +444,8 @@ impl MediaWorld {
         format!("18{:015}", self.next_id)
     }
 
-    /// The account's top-level media of `products` readable at `now`, newest first.
+    /// The account's top-level media of `products` readable at `now`, newest
+    /// first, the [`MAX_LISTED`] newest at most.
     pub fn listed(&self, owner: &str, products: &[ProductType], now: DateTime<Utc>) -> Vec<&Media> {
         let mut list: Vec<&Media> = products
             .iter()
@@ -438,6 +455,7 @@ impl MediaWorld {
             .filter(|m| m.visible(now))
             .collect();
         list.sort_by(|a, b| b.posted_at.cmp(&a.posted_at).then(b.id.cmp(&a.id)));
+        list.truncate(MAX_LISTED);
         list
     }
 }
@@ -477,6 +495,10 @@ mod tests {
         assert_eq!(reel.value("ig_reels_avg_watch_time", at(0)), None);
         assert!(reel.value("ig_reels_avg_watch_time", at(5)).is_some());
         assert_eq!(reel.value("crossposted_views", at(5)), None);
+        // Two years on, Meta has dropped its insights; its like count stays.
+        let later = at(24 * INSIGHTS_KEPT_DAYS + 1);
+        assert_eq!(reel.value("reach", later), None);
+        assert!(reel.lifetime("likes", later).is_some_and(|likes| likes > 0));
     }
 
     #[test]

@@ -1,5 +1,5 @@
 //! The media endpoints: `GET /{ig-user-id}/media` (newest first, cursor
-//! paging, never stories), `GET /{ig-user-id}/stories` (live stories only),
+//! paging, the 10,000 newest at most, never stories), `GET /{ig-user-id}/stories` (live stories only),
 //! `GET /{media-id}`, `GET /{media-id}/children` and `GET /{media-id}/insights`,
 //! with `children{...}` and `insights.metric(...)` field expansion.
 //!
@@ -313,8 +313,8 @@ fn plain_field(world: &World, media: &Media, name: &str, now: chrono::DateTime<c
         "caption" if media.parent.is_none() => json!(media.caption),
         "permalink" if media.parent.is_none() => json!(permalink(media, owner.map(|o| o.username.as_str()))),
         "shortcode" => json!(shortcode(media)),
-        "like_count" => json!(media.value("likes", now).unwrap_or(0)),
-        "comments_count" => json!(media.value("comments", now).unwrap_or(0)),
+        "like_count" => json!(media.lifetime("likes", now).unwrap_or(0)),
+        "comments_count" => json!(media.lifetime("comments", now).unwrap_or(0)),
         "is_comment_enabled" => json!(media.product != ProductType::Story),
         "media_url" => json!(format!("{}/sandbox/avatar/{}.svg", world.base_url, media.owner)),
         "thumbnail_url" if media.kind == MediaKind::Video => {

@@ -2,6 +2,7 @@
 //! a Graph answer, the configuration, a stored row) and carried as its type
 //! down to the store. The bottom layer: it imports nothing of the crate.
 
+mod catalog;
 mod instagram;
 mod lease;
 mod login;
@@ -10,6 +11,7 @@ mod metric;
 mod refresh;
 mod time;
 
+pub use catalog::{CatalogReach, INSTAGRAM_LAUNCH, MAX_DAYS_BACK, ReachError};
 pub use instagram::InstagramUserId;
 pub use lease::LeaseName;
 pub use login::Login;

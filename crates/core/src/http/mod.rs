@@ -7,6 +7,7 @@ mod cron;
 mod health;
 mod insights;
 mod media;
+mod media_history;
 mod meta;
 mod openapi;
 mod origin;
@@ -48,6 +49,7 @@ pub enum Route {
     InsightsRefresh,
     InsightsSummary,
     InsightsMedia,
+    InsightsMediaHistory,
     InsightsMediaDetail,
     AdminAccounts,
     OpenApi,
@@ -95,6 +97,12 @@ impl Route {
         (Route::InsightsRefresh, "/api/insights/:userId/refresh", &[Method::POST]),
         (Route::InsightsSummary, "/api/insights/:userId/summary", &[Method::GET]),
         (Route::InsightsMedia, "/api/insights/:userId/media", &[Method::GET]),
+        // Before `:mediaId`, which it would otherwise match.
+        (
+            Route::InsightsMediaHistory,
+            "/api/insights/:userId/media/history",
+            &[Method::GET, Method::POST],
+        ),
         (
             Route::InsightsMediaDetail,
             "/api/insights/:userId/media/:mediaId",
@@ -189,6 +197,7 @@ pub async fn handle(app: &App, route: Route, req: ApiRequest) -> ApiResponse {
         Route::InsightsRefresh => insights::collect_now(app, &req).await,
         Route::InsightsSummary => trends::summary(app, &req).await,
         Route::InsightsMedia => media::list(app, &req).await,
+        Route::InsightsMediaHistory => media_history::handle(app, &req).await,
         Route::InsightsMediaDetail => media::detail(app, &req).await,
         Route::AdminAccounts => insights::admin_accounts(app, &req).await,
         Route::OpenApi => openapi::document().await,
@@ -224,5 +233,13 @@ mod tests {
             Some(vec![("userId".into(), "17 41".into())])
         );
         assert_eq!(match_pattern("/api/insights/:userId", "/api/insights/"), None);
+        assert_eq!(
+            Route::resolve("/api/insights/17841400000000001/media/history").map(|r| r.0),
+            Some(Route::InsightsMediaHistory)
+        );
+        assert_eq!(
+            Route::resolve("/api/insights/17841400000000001/media/17900000000000001").map(|r| r.0),
+            Some(Route::InsightsMediaDetail)
+        );
     }
 }

@@ -5,19 +5,25 @@
 //! when a browser sends none, by `Sec-Fetch-Site: same-origin`. Bearer-key
 //! callers (operators, cron) are no browsers and are not affected.
 
+use hyper::Method;
+
 use super::{ApiError, ApiRequest, Route, session};
 use crate::config::Config;
 
 impl Route {
     /// Routes that change state and accept the session cookie.
     fn changes_state_by_cookie(self) -> bool {
-        matches!(self, Route::AuthDisconnect | Route::AuthLogout | Route::InsightsRefresh)
+        matches!(
+            self,
+            Route::AuthDisconnect | Route::AuthLogout | Route::InsightsRefresh | Route::InsightsMediaHistory
+        )
     }
 }
 
 /// 403 for a cookie-carrying request to a state-changing route from anywhere but this origin.
 pub fn refuse_cross_site(config: &Config, route: Route, req: &ApiRequest) -> Result<(), ApiError> {
-    if !route.changes_state_by_cookie() || req.bearer().is_some() || !session::has_session_cookie(req) {
+    let reads = matches!(req.method, Method::GET | Method::HEAD);
+    if !route.changes_state_by_cookie() || reads || req.bearer().is_some() || !session::has_session_cookie(req) {
         return Ok(());
     }
     if from_this_origin(config, req) {
@@ -113,5 +119,12 @@ mod tests {
         no_cookie.headers.remove("cookie");
         assert!(refuse_cross_site(&config, Route::AuthLogout, &no_cookie).is_ok());
         assert!(refuse_cross_site(&config, Route::AuthStatus, &request(&[])).is_ok());
+        // A route that reads by GET and changes by POST: only the POST is checked.
+        let history = Route::InsightsMediaHistory;
+        let evil = request(&[("origin", "https://evil.example")]);
+        assert!(refuse_cross_site(&config, history, &evil).is_err());
+        let mut read = request(&[("origin", "https://evil.example")]);
+        read.method = Method::GET;
+        assert!(refuse_cross_site(&config, history, &read).is_ok());
     }
 }

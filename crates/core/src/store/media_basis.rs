@@ -1,7 +1,8 @@
 //! What collect-insights reads of an account's media with its candidate
 //! row (see [`Store::collection_candidates`]), so that the media step costs
 //! no read of its own: the calls spent of the hourly ceiling, how far back
-//! the catalog is whole, the metrics Meta refused per product type, and of
+//! the catalog is whole (and how far back older media were asked for), the
+//! metrics Meta refused per product type, and of
 //! the catalog only what the plan can use: the top-level posts and reels
 //! within the refresh horizon (and the newest list page's span, however
 //! old), and the live stories, each with what decides whether it is due.
@@ -54,6 +55,8 @@ pub struct MediaBasis {
     pub calls_used: u32,
     /// Media posted before this are not catalogued yet; none: never listed.
     pub catalogued_until: Option<DateTime<Utc>>,
+    /// Older media were asked for, back to this time; none: not asked.
+    pub asked_back_to: Option<DateTime<Utc>>,
     pub refused: Vec<RefusedMetric>,
     /// The catalog as read (JSON), parsed by [`MediaBasis::known`] when the
     /// account's turn comes: a run holds every candidate at once.
@@ -81,11 +84,11 @@ impl MediaBasis {
     }
 }
 
-/// The candidate query's media columns (4 of them) and their parameters,
-/// numbered from `first`; without a reach, four NULLs.
+/// The candidate query's media columns (5 of them) and their parameters,
+/// numbered from `first`; without a reach, five NULLs.
 pub(super) fn media_columns(reach: Option<&MediaReach>, first: usize) -> (String, Vec<Value>) {
     let Some(reach) = reach else {
-        return ("NULL, NULL, NULL, NULL".into(), Vec::new());
+        return ("NULL, NULL, NULL, NULL, NULL".into(), Vec::new());
     };
     let [hour_ago, since, stories_since, newest] = [first, first + 1, first + 2, first + 3];
     let columns = format!(
@@ -102,7 +105,8 @@ pub(super) fn media_columns(reach: Option<&MediaReach>, first: usize) -> (String
              UNION
              SELECT media_id, product_type, posted_at, last_insights_at, deleted_at IS NOT NULL FROM media
              WHERE user_id = u.id AND parent_media_id IS NULL AND product_type = 'STORY' AND posted_at >= ?{stories_since}
-         ) k)"
+         ) k),
+         s.media_history_since"
     );
     let params = vec![
         Value::Text(ts(reach.now - Duration::hours(1))),
@@ -121,6 +125,7 @@ pub(super) fn media_basis(row: &Row, first: i32) -> Result<Option<MediaBasis>> {
     let used: Option<i64> = row.get(first)?;
     let until: Option<String> = row.get(first + 1)?;
     let refused: Option<String> = row.get(first + 2)?;
+    let asked: Option<String> = row.get(first + 4)?;
     let refused: Vec<(String, String)> = match refused {
         Some(json) => serde_json::from_str(&json)
             .map_err(|e| StoreError::Corrupt(format!("the refused media metrics of a candidate: {e}")))?,
@@ -129,6 +134,7 @@ pub(super) fn media_basis(row: &Row, first: i32) -> Result<Option<MediaBasis>> {
     Ok(Some(MediaBasis {
         calls_used: used.map_or(0, |n| u32::try_from(n).unwrap_or(u32::MAX)),
         catalogued_until: until.as_deref().and_then(parse_ts),
+        asked_back_to: asked.as_deref().and_then(parse_ts),
         // A row no longer of our types (a product type or name Meta dropped) refuses nothing.
         refused: refused
             .into_iter()

@@ -290,4 +290,16 @@ ALTER TABLE account_state ADD COLUMN backfilled_at TEXT;
 ALTER TABLE account_state ADD COLUMN media_catalogued_until TEXT;
 "#,
     },
+    Migration {
+        version: 8,
+        name: "older media on request",
+        // `media_history_since`: the account's owner asked for its media
+        // back to this day, so the catalog's backlog walks on past the
+        // refresh horizon to it (none: the horizon only); `..._requested_at`:
+        // when that was last asked for further back.
+        sql: r#"
+ALTER TABLE account_state ADD COLUMN media_history_since TEXT;
+ALTER TABLE account_state ADD COLUMN media_history_requested_at TEXT;
+"#,
+    },
 ];

@@ -80,6 +80,61 @@ async fn media_lists_newest_first_in_pages_without_stories() {
 }
 
 #[tokio::test]
+async fn older_media_list_by_time_with_insights_for_two_years_and_the_10k_newest_only() {
+    let (env, page) = connected().await;
+    let now = env.control.now();
+    let old = env
+        .control
+        .add_media(IG_ID, MediaSpec::post().posted_at(now - Duration::days(400)));
+    let ancient = env
+        .control
+        .add_media(IG_ID, MediaSpec::post().posted_at(now - Duration::days(800)));
+    let fields = "id,timestamp,like_count,insights.metric(reach,likes)";
+    let until = (now - Duration::days(300)).timestamp().to_string();
+    let answer = env
+        .graph(
+            &format!("/{IG_ID}/media"),
+            &page,
+            &[("fields", fields), ("until", &until)],
+        )
+        .await;
+    assert_eq!(answer.status, 200, "{}", answer.text);
+    let body = answer.json();
+    assert_eq!(ids(&body), [old.clone(), ancient.clone()]);
+    let reach = &body["data"][0]["insights"]["data"];
+    assert_eq!(reach[0]["name"], "reach");
+    assert_eq!(
+        reach[0]["values"][0]["value"].as_i64(),
+        env.control.media_value(&old, "reach")
+    );
+    // Past two years: an empty set of insights, its like count as ever.
+    assert_eq!(body["data"][1]["insights"]["data"], serde_json::json!([]));
+    assert!(body["data"][1]["like_count"].as_i64().is_some_and(|n| n > 0));
+    let edge = env
+        .graph(&format!("/{ancient}/insights"), &page, &[("metric", "reach")])
+        .await;
+    assert_eq!(edge.status, 200, "{}", edge.text);
+    assert_eq!(edge.json()["data"], serde_json::json!([]));
+
+    // Only the 10,000 newest are listed: with 9,999 newer ones, the oldest falls out.
+    for i in 0..9_999 {
+        env.control
+            .add_media(IG_ID, MediaSpec::post().posted_at(now - Duration::minutes(i + 1)));
+    }
+    let since = (now - Duration::days(1_000)).timestamp().to_string();
+    let until = (now - Duration::days(100)).timestamp().to_string();
+    let old_ones = env
+        .graph(
+            &format!("/{IG_ID}/media"),
+            &page,
+            &[("since", &since), ("until", &until)],
+        )
+        .await
+        .json();
+    assert_eq!(ids(&old_ones), [old]);
+}
+
+#[tokio::test]
 async fn fields_expand_children_and_insights_by_product_type() {
     let (env, page) = connected().await;
     let carousel = env

@@ -128,9 +128,10 @@ impl MediaPlan<'_> {
             false => (first && posted >= horizon).then_some(true),
         });
         self.pages += 1;
-        if first && !page.is_empty() {
-            // The first listing: what is older than this page is the backlog.
-            // (An account that never posted has nothing to note.)
+        // The first listing: what is older than this page is the backlog. An
+        // account that never posted has nothing to note, unless older media
+        // were asked for: then the catalog is whole back to the day asked.
+        if first && (!page.is_empty() || self.asked_back_to.is_some()) {
             self.catalogued_until = Some(self.backlog_from(&page, body));
         }
         let more = self.wants_more(&page);
@@ -180,13 +181,14 @@ impl MediaPlan<'_> {
     }
 
     /// Where the backlog goes on after a list page: before its oldest media
-    /// while Meta has more, else nowhere (the catalog is whole back to the horizon).
+    /// while Meta has more, else nowhere (the catalog is whole back to its
+    /// reach: the horizon, or the day older media were asked back to).
     fn backlog_from(&self, page: &[MediaItem], body: &Value) -> DateTime<Utc> {
-        let horizon = self.now - self.schedule.horizon();
+        let reach = self.reach();
         let oldest = page.iter().filter(|m| m.parent.is_none()).map(|m| m.posted_at).min();
         match (has_next(body), oldest) {
-            (true, Some(oldest)) if oldest > horizon => oldest,
-            _ => horizon,
+            (true, Some(oldest)) if oldest > reach => oldest,
+            _ => reach,
         }
     }
 

@@ -46,12 +46,14 @@ pub(super) struct Work {
 impl Work {
     /// What is due now, most urgent first, as many as `room` calls allow:
     /// live stories, then young media, then the catalog's backlog (before
-    /// `catalogued_until`), then windows of the longest-waiting older media.
-    /// Only a product type with metrics left to ask (`measurable`) is
-    /// measured by its own set.
+    /// `catalogued_until`, back to the horizon or to the day older media
+    /// were `asked_back_to`), then windows of the longest-waiting older
+    /// media. Only a product type with metrics left to ask (`measurable`)
+    /// is measured by its own set.
     pub fn plan<'k>(
         known: impl Iterator<Item = &'k KnownMedia> + Clone,
         catalogued_until: Option<DateTime<Utc>>,
+        asked_back_to: Option<DateTime<Utc>>,
         schedule: &RefreshSchedule,
         now: DateTime<Utc>,
         mut room: usize,
@@ -83,10 +85,8 @@ impl Work {
             })
             .collect();
         measures.truncate(take(measures.len()));
-        let horizon = now - schedule.horizon();
-        let backlog = catalogued_until
-            .filter(|until| *until > horizon)
-            .filter(|_| take(1) == 1);
+        let reach = reach(now - schedule.horizon(), asked_back_to);
+        let backlog = catalogued_until.filter(|until| *until > reach).filter(|_| take(1) == 1);
         let mut windows = windows(older);
         windows.truncate(take(WINDOWS_PER_RUN));
         Work {
@@ -95,6 +95,12 @@ impl Work {
             windows,
         }
     }
+}
+
+/// How far back the catalog's backlog walks: to the refresh `horizon`, or
+/// to the day older media were asked back to when that is further back.
+pub(super) fn reach(horizon: DateTime<Utc>, asked_back_to: Option<DateTime<Utc>>) -> DateTime<Utc> {
+    asked_back_to.map_or(horizon, |asked| asked.min(horizon))
 }
 
 /// Older due media, newest first, in windows of at most [`PER_WINDOW`],
@@ -155,7 +161,7 @@ mod tests {
         let all = |_| true;
         let backlog = now - Duration::days(40);
 
-        let work = Work::plan(known.iter(), Some(backlog), &schedule, now, 10, all);
+        let work = Work::plan(known.iter(), Some(backlog), None, &schedule, now, 10, all);
         let measured: Vec<&str> = work.measures.iter().map(|d| d.product.as_str()).collect();
         assert_eq!(measured, ["STORY", "REELS"]);
         assert_eq!(work.backlog, Some(backlog));
@@ -169,13 +175,26 @@ mod tests {
         assert_eq!(work.windows[0].until, now - Duration::hours(72 + 5 * 100));
 
         // Two calls left: the story and the reel; nothing older.
-        let work = Work::plan(known.iter(), Some(backlog), &schedule, now, 2, all);
+        let work = Work::plan(known.iter(), Some(backlog), None, &schedule, now, 2, all);
         assert_eq!((work.measures.len(), work.backlog, work.windows.len()), (2, None, 0));
         // A catalog whole back to the horizon has no backlog.
-        let work = Work::plan(known.iter(), Some(now - Duration::days(90)), &schedule, now, 10, all);
+        let whole = Some(now - Duration::days(90));
+        let work = Work::plan(known.iter(), whole, None, &schedule, now, 10, all);
         assert_eq!(work.backlog, None);
+        // Unless older media were asked for: it walks on, after the young media.
+        let asked = Some(now - Duration::days(400));
+        let work = Work::plan(known.iter(), whole, asked, &schedule, now, 10, all);
+        assert_eq!(work.backlog, whole);
+        assert_eq!(
+            Work::plan(known.iter(), whole, asked, &schedule, now, 2, all).backlog,
+            None
+        );
+        assert_eq!(
+            Work::plan(known.iter(), asked, asked, &schedule, now, 10, all).backlog,
+            None
+        );
         // A product type without metrics left to ask is not measured by its own set.
-        let work = Work::plan(known.iter(), Some(backlog), &schedule, now, 10, |p| {
+        let work = Work::plan(known.iter(), Some(backlog), None, &schedule, now, 10, |p| {
             p != ProductType::Story
         });
         let measured: Vec<&str> = work.measures.iter().map(|d| d.product.as_str()).collect();

@@ -7,7 +7,10 @@
 //! - the live stories (`/{ig}/stories`);
 //! - the catalog's backlog: after the first listing, one wide page a run
 //!   (`until` the oldest catalogued, `since` the refresh horizon) until the
-//!   catalog reaches back to the horizon;
+//!   catalog reaches back to the horizon, or further back to the day the
+//!   owner asked older media for (`/media/history`), each older media
+//!   measured once by the list's shared metrics and never again (past the
+//!   schedule's last band);
 //! - the catalogued media due a full measure with their product type's own
 //!   metric set (`/{media}/insights`): live stories first, then young media;
 //! - older media due a refresh by the schedule, a window of them per call:
@@ -96,6 +99,7 @@ pub struct MediaSummary {
 pub struct MediaHour {
     known: BTreeMap<MediaId, KnownMedia>,
     catalogued_until: Option<DateTime<Utc>>,
+    asked_back_to: Option<DateTime<Utc>>,
     sets: MetricSets,
     work: Work,
     now: DateTime<Utc>,
@@ -124,6 +128,7 @@ impl MediaHour {
         let work = Work::plan(
             known.values(),
             basis.catalogued_until,
+            basis.asked_back_to,
             schedule,
             now,
             room.min(MAX_BATCH - 2),
@@ -132,6 +137,7 @@ impl MediaHour {
         Ok(MediaHour {
             known,
             catalogued_until: basis.catalogued_until,
+            asked_back_to: basis.asked_back_to,
             sets,
             work,
             now,

@@ -56,6 +56,8 @@ pub(super) struct MediaPlan<'a> {
     pub known: BTreeMap<MediaId, KnownMedia>,
     /// Media posted before this were not catalogued when the run began.
     pub catalogued_before: Option<DateTime<Utc>>,
+    /// Older media were asked for, back to this time.
+    pub asked_back_to: Option<DateTime<Utc>>,
     pub work: Work,
     pub now: DateTime<Utc>,
     /// The next list page, while more than a page is new.
@@ -84,6 +86,7 @@ impl<'a> MediaPlan<'a> {
             schedule,
             known: hour.known,
             catalogued_before: hour.catalogued_until,
+            asked_back_to: hour.asked_back_to,
             work: hour.work,
             now: hour.now,
             after: None,
@@ -98,6 +101,11 @@ impl<'a> MediaPlan<'a> {
             rejected: Vec::new(),
             catalogued_until: None,
         }
+    }
+
+    /// How far back the catalog's backlog walks this run.
+    pub(super) fn reach(&self) -> DateTime<Utc> {
+        super::due::reach(self.now - self.schedule.horizon(), self.asked_back_to)
     }
 
     /// Every media posted from `since` to `until`, a wide page, with the
@@ -130,7 +138,7 @@ impl Plan for MediaPlan<'_> {
                 })
             }
             Op::Stories => Some(Call::get(format!("{}/stories", self.ig_id), Auth::None).param("fields", STORY_FIELDS)),
-            Op::Backlog => Some(self.wide_list(self.now - self.schedule.horizon(), Some(self.work.backlog?))),
+            Op::Backlog => Some(self.wide_list(self.reach(), Some(self.work.backlog?))),
             Op::Measure(i) => {
                 let due = self.work.measures.get(i)?;
                 let metrics = self.sets.of(due.product);
