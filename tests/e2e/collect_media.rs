@@ -108,8 +108,8 @@ on_both_databases! {
         let names: Vec<(&str, &str)> = rejected.iter().map(|r| (r.product_type.as_str(), r.metric.as_str())).collect();
         assert_eq!(names, [("REELS", "reposts")]);
         let media = media_of(&t).await;
-        let post = media.iter().find(|m| m.product_type == "FEED").unwrap();
-        let reel = media.iter().find(|m| m.product_type == "REELS").unwrap();
+        let post = media.iter().find(|m| m.product_type == urlinsta_core::domain::ProductType::Feed).unwrap();
+        let reel = media.iter().find(|m| m.product_type == urlinsta_core::domain::ProductType::Reels).unwrap();
         assert!(post.metrics.contains_key("reposts"), "posts keep it: {:?}", post.metrics);
         assert!(!reel.metrics.contains_key("reposts") && reel.metrics.contains_key("reach"));
         // Later runs never ask reels for it again.
@@ -183,7 +183,7 @@ on_both_databases! {
         assert_eq!(seen, [25, 124, 223, 250, 250]);
         let media = media_of(&t).await;
         let age = |m: &urlinsta_core::store::StoredMedia| {
-            now - chrono::DateTime::parse_from_rfc3339(&m.posted_at).unwrap().with_timezone(&Utc)
+            now - m.posted_at.to_datetime()
         };
         assert!(media.iter().all(|m| age(m) <= Duration::days(90)), "nothing from before the horizon");
         assert!(media.iter().all(|m| m.deleted_at.is_none()), "none taken for deleted on Instagram");
@@ -258,7 +258,7 @@ on_both_databases! {
         next_run(&t).await;
         assert_eq!(t.control.count(Endpoint::MediaList), 2, "the newest page and one window");
         let media = media_of(&t).await;
-        let gone: Vec<&str> = media.iter().filter(|m| m.deleted_at.is_some()).map(|m| m.posted_at.as_str()).collect();
+        let gone: Vec<urlinsta_core::domain::Timestamp> = media.iter().filter(|m| m.deleted_at.is_some()).map(|m| m.posted_at).collect();
         assert!(gone.is_empty(), "Meta still has every one: {gone:?}");
     }
 }

@@ -123,7 +123,7 @@ on_both_databases! {
         let reach: Vec<(String, i64)> = snapshots
             .iter()
             .filter(|s| s.metric_name == "reach")
-            .map(|s| (s.snapshot_at.clone(), s.metric_value))
+            .map(|s| (s.snapshot_at.to_string(), s.metric_value))
             .collect();
         assert_eq!(
             reach,

@@ -14,7 +14,7 @@ use super::insights::authorized_account;
 use super::query::{Format, csv_field, next_url, parse_limit, parse_range};
 use super::{ApiError, ApiRequest, ApiResponse};
 use crate::app::App;
-use crate::domain::{InstagramUserId, MediaId, ProductType};
+use crate::domain::{InstagramUserId, MediaId, MetricName, ProductType, Timestamp};
 use crate::store::{MediaFilter, StoredMedia};
 
 /// The largest page a client may ask for.
@@ -72,7 +72,7 @@ struct Cursor {
 #[serde(untagged)]
 enum SortKey {
     Number(i64),
-    Time(String),
+    Time(Timestamp),
     Missing,
 }
 
@@ -121,7 +121,7 @@ impl MediaQuery {
 
     fn key(&self, media: &StoredMedia) -> SortKey {
         let number = match self.sort {
-            "posted_at" => return SortKey::Time(media.posted_at.clone()),
+            "posted_at" => return SortKey::Time(media.posted_at),
             "like_count" => media.like_count,
             "comments_count" => media.comments_count,
             metric => media.metrics.get(metric).copied(),
@@ -241,7 +241,7 @@ fn cursor(key: &SortKey, media_id: &str) -> String {
 fn to_csv(media: &[&StoredMedia]) -> String {
     let metrics: BTreeSet<&str> = media
         .iter()
-        .flat_map(|m| m.metrics.keys().map(String::as_str))
+        .flat_map(|m| m.metrics.keys().map(MetricName::as_str))
         .collect();
     let mut out = String::from(
         "media_id,product_type,media_type,posted_at,permalink,caption,like_count,comments_count,deleted_at,completed_by_webhook",
@@ -252,7 +252,8 @@ fn to_csv(media: &[&StoredMedia]) -> String {
     }
     out.push('\n');
     for m in media {
-        for (i, field) in [&m.media_id, &m.product_type, &m.media_type, &m.posted_at]
+        let posted_at = m.posted_at.to_string();
+        for (i, field) in [m.media_id.as_str(), m.product_type.as_str(), &m.media_type, &posted_at]
             .iter()
             .enumerate()
         {
@@ -270,7 +271,7 @@ fn to_csv(media: &[&StoredMedia]) -> String {
             out.push_str(&number.map(|n| n.to_string()).unwrap_or_default());
         }
         out.push(',');
-        csv_field(&mut out, m.deleted_at.as_deref().unwrap_or(""));
+        csv_field(&mut out, &m.deleted_at.map(|t| t.to_string()).unwrap_or_default());
         out.push(',');
         out.push_str(if m.final_metrics.is_some() { "true" } else { "false" });
         for metric in &metrics {

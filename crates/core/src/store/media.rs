@@ -11,8 +11,8 @@ use serde::Serialize;
 
 use super::accounts::account_id;
 use super::sql::{account_exists, opt_int, opt_text, text, ts};
-use super::{Result, Store};
-use crate::domain::{InstagramUserId, MediaId, MediaKind, MetricName, ProductType};
+use super::{Result, Store, StoreError};
+use crate::domain::{InstagramUserId, MediaId, MediaKind, MetricName, ProductType, Timestamp};
 
 /// One media as Meta lists it.
 #[derive(Debug, Clone, PartialEq)]
@@ -64,7 +64,7 @@ pub struct RejectedMediaMetric {
     pub product_type: ProductType,
     pub metric: MetricName,
     pub reason: String,
-    pub rejected_at: String,
+    pub rejected_at: Timestamp,
 }
 
 /// What one account's media collection leaves behind, written at once.
@@ -209,7 +209,8 @@ impl Store {
                     product_type,
                     metric,
                     reason: r.get(2)?,
-                    rejected_at: r.get(3)?,
+                    rejected_at: Timestamp::parse(&r.get::<String>(3)?)
+                        .ok_or_else(|| StoreError::Corrupt("a refused media metric with a bad time".into()))?,
                 });
             }
         }

@@ -10,7 +10,7 @@ use serde::Serialize;
 use super::media::FinalValue;
 use super::sql::ts;
 use super::{Result, Store, StoreError};
-use crate::domain::{MediaId, ProductType};
+use crate::domain::{MediaId, MetricName, ProductType, Timestamp};
 
 /// Which media to read: top-level ones posted in `from <= posted_at < until`,
 /// of one product type or all; deleted ones included.
@@ -26,18 +26,18 @@ pub struct MediaFilter {
 pub struct StoredMedia {
     pub media_id: String,
     pub media_type: String,
-    pub product_type: String,
-    pub posted_at: String,
+    pub product_type: ProductType,
+    pub posted_at: Timestamp,
     pub permalink: Option<String>,
     pub caption: Option<String>,
     pub like_count: Option<i64>,
     pub comments_count: Option<i64>,
     /// `pending`, `ok` or `not_enough_viewers`.
     pub insights_status: String,
-    pub last_insights_at: Option<String>,
-    pub deleted_at: Option<String>,
+    pub last_insights_at: Option<Timestamp>,
+    pub deleted_at: Option<Timestamp>,
     /// The latest snapshot's value of each metric.
-    pub metrics: BTreeMap<String, i64>,
+    pub metrics: BTreeMap<MetricName, i64>,
     /// A story's final numbers from Meta's webhook, when they came.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub final_metrics: Option<BTreeMap<String, FinalValue>>,
@@ -49,8 +49,8 @@ pub struct StoredMedia {
 /// One stored value of a media's metric at one snapshot.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct MediaSnapshotRow {
-    pub snapshot_at: String,
-    pub metric_name: String,
+    pub snapshot_at: Timestamp,
+    pub metric_name: MetricName,
     pub metric_value: i64,
 }
 
@@ -82,15 +82,15 @@ impl Store {
             media.push(StoredMedia {
                 media_id: r.get(0)?,
                 media_type: r.get(1)?,
-                product_type: r.get(2)?,
-                posted_at: r.get(3)?,
+                product_type: ProductType::parse(&r.get::<String>(2)?).ok_or_else(|| corrupt("product type"))?,
+                posted_at: time(&r.get::<String>(3)?)?,
                 permalink: r.get(4)?,
                 caption: r.get(5)?,
                 like_count: r.get(6)?,
                 comments_count: r.get(7)?,
                 insights_status: r.get(8)?,
-                last_insights_at: r.get(9)?,
-                deleted_at: r.get(10)?,
+                last_insights_at: r.get::<Option<String>>(9)?.as_deref().map(time).transpose()?,
+                deleted_at: r.get::<Option<String>>(10)?.as_deref().map(time).transpose()?,
                 metrics: BTreeMap::new(),
                 final_metrics: None,
                 children: children
@@ -112,7 +112,7 @@ impl Store {
         let index: BTreeMap<String, usize> = media.iter().enumerate().map(|(i, m)| (m.media_id.clone(), i)).collect();
         while let Some(r) = latest.next().await? {
             if let Some(&i) = index.get(&r.get::<String>(0)?) {
-                media[i].metrics.insert(r.get(1)?, r.get(2)?);
+                media[i].metrics.insert(metric(&r.get::<String>(1)?)?, r.get(2)?);
             }
         }
         drop(latest);
@@ -146,8 +146,8 @@ impl Store {
         let mut snapshots = Vec::new();
         while let Some(r) = rows.next().await? {
             snapshots.push(MediaSnapshotRow {
-                snapshot_at: r.get(0)?,
-                metric_name: r.get(1)?,
+                snapshot_at: time(&r.get::<String>(0)?)?,
+                metric_name: metric(&r.get::<String>(1)?)?,
                 metric_value: r.get(2)?,
             });
         }
@@ -179,6 +179,18 @@ impl Store {
         }
         Ok(out)
     }
+}
+
+fn corrupt(what: &str) -> StoreError {
+    StoreError::Corrupt(format!("stored media with a bad {what}"))
+}
+
+fn time(stored: &str) -> Result<Timestamp> {
+    Timestamp::parse(stored).ok_or_else(|| corrupt("time"))
+}
+
+fn metric(stored: &str) -> Result<MetricName> {
+    MetricName::parse(stored).ok_or_else(|| corrupt("metric name"))
 }
 
 fn opt(value: Option<String>) -> Value {
