@@ -20,7 +20,8 @@ pub fn session_value(r: &reqwest::Response) -> String {
         .find_map(|c| c.strip_prefix("urlinsta_session="))
         .and_then(|c| c.split(';').next())
         .filter(|v| !v.is_empty())
-        .expect("a session cookie")
+        // Where the login ended says why there is none (e.g. `server_error`).
+        .unwrap_or_else(|| panic!("a session cookie; the login ended at {:?}", r.headers().get("location")))
         .to_string()
 }
 
