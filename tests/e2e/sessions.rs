@@ -21,8 +21,23 @@ pub fn session_value(r: &reqwest::Response) -> String {
         .and_then(|c| c.split(';').next())
         .filter(|v| !v.is_empty())
         // Where the login ended says why there is none (e.g. `server_error`).
-        .unwrap_or_else(|| panic!("a session cookie; the login ended at {:?}", r.headers().get("location")))
+        .unwrap_or_else(|| {
+            panic!(
+                "a session cookie; the login ended at {:?}; the app logged:\n{}",
+                r.headers().get("location"),
+                why_logins_failed()
+            )
+        })
         .to_string()
+}
+
+/// What the app logged about failed logins (every test's: logs are per process).
+fn why_logins_failed() -> String {
+    captured_logs()
+        .lines()
+        .filter(|l| l.contains("connect failed") || l.contains("session could not be stored"))
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// A client that sends this session cookie and nothing else of a browser's:
