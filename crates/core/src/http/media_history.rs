@@ -4,7 +4,7 @@
 //! collection does it within the account's budget, a wide page a run, each
 //! media measured once as it is catalogued); `GET` says how far it got.
 
-use chrono::{NaiveDate, Utc};
+use chrono::NaiveDate;
 use hyper::{Method, StatusCode};
 use serde::Serialize;
 use serde_json::Value;
@@ -59,7 +59,7 @@ fn whole_number(value: &Value) -> Option<i64> {
 async fn request(app: &App, req: &ApiRequest) -> Result<ApiResponse, ApiError> {
     let account = authorized_account(app, req).await?;
     req.require_json()?;
-    let now = Utc::now();
+    let now = app.clock.utc_now();
     let reach = reach(&req.json::<Value>()?, now.date_naive())?;
     let changed = app.store.request_media_history(account.id, reach, now).await?;
     if changed {
